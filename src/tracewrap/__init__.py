@@ -1,0 +1,117 @@
+"""tracewrap: one line to trace every OpenAI SDK call into OpenTelemetry spans and metrics.
+
+    import openai
+    from tracewrap import wrap
+
+    openai = wrap(openai)            # every client made from this module is traced
+    client = wrap(openai.OpenAI())   # or one client (also async, Azure, any compatible base_url)
+
+How it is built, in the order a call flows through it:
+``interception`` (wrappers on the SDK's methods, streams traced in place) → ``endpoints`` (what each
+path means) → ``normalize`` (each API's response read into one ``record.CallRecord``) →
+``telemetry`` (the record as a span and metric points) → ``exporting`` (where it goes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tracewrap._version import __version__
+from tracewrap.endpoints import DEFAULT_PATHS
+from tracewrap.observers import CallObserver, ObservedCall, add_observer, remove_observer
+from tracewrap.record import CallRecord, Usage
+
+if TYPE_CHECKING:
+    from tracewrap.options import Redactor
+
+__all__ = [
+    "DEFAULT_PATHS",
+    "CallObserver",
+    "CallRecord",
+    "ObservedCall",
+    "Usage",
+    "__version__",
+    "add_observer",
+    "remove_observer",
+    "unwrap",
+    "wrap",
+]
+
+T = TypeVar("T")
+
+
+def wrap(
+    target: T,
+    *,
+    paths: Iterable[str] | None = None,
+    extra_paths: Iterable[str] = (),
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    capture_content: str | None = None,
+    content_max_length: int | None = None,
+    redact: Redactor | None = None,
+    provider: str | None = None,
+    estimate_cost: bool = False,
+) -> T:
+    """Trace the ``openai`` module or one client; returns what to use in its place.
+
+    ``paths`` replaces the default set of traced dotted paths, ``extra_paths`` extends it.
+    ``capture_content`` overrides ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
+    (``no_content`` | ``span_only`` | ``event_only`` | ``span_and_event``).
+    With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
+    """
+    from tracewrap.interception.install import TracedModule, is_client, wrap_client
+    from tracewrap.options import TraceOptions
+    from tracewrap.settings import ContentCapture, tracing_enabled
+
+    if isinstance(target, TracedModule):
+        return target
+    is_module = isinstance(target, ModuleType) and getattr(target, "__name__", "") == "openai"
+    if not is_module and not is_client(target):
+        raise TypeError(
+            "tracewrap.wrap() takes the openai module or an OpenAI client "
+            f"(OpenAI, AsyncOpenAI, AzureOpenAI, AsyncAzureOpenAI), not {type(target).__name__}"
+        )
+    chosen = _paths(paths, extra_paths)
+    option_args: dict[str, Any] = {
+        "tracer_provider": tracer_provider, "meter_provider": meter_provider, "redact": redact,
+        "provider": provider, "estimate_cost": estimate_cost,
+    }
+    if capture_content is not None:
+        try:
+            option_args["capture"] = ContentCapture(capture_content)
+        except ValueError:
+            valid = ", ".join(m.value for m in ContentCapture)
+            raise ValueError(f"tracewrap: capture_content={capture_content!r} is not one of {valid}") from None
+    if content_max_length is not None:
+        option_args["content_max_length"] = content_max_length
+    options = TraceOptions(**option_args)
+    if not tracing_enabled():
+        return target
+    if is_module:
+        from tracewrap.endpoints import resolve
+
+        for path in chosen:
+            resolve(path)  # a malformed path is an error now, not at first client
+        return TracedModule(target, chosen, options)  # type: ignore[return-value]
+    return wrap_client(target, chosen, options)
+
+
+def _paths(paths: Iterable[str] | None, extra_paths: Iterable[str]) -> tuple[str, ...]:
+    for name, value in (("paths", paths), ("extra_paths", extra_paths)):
+        if isinstance(value, str):
+            raise TypeError(f"tracewrap: {name} takes a list of dotted paths, not a single string {value!r}")
+    chosen = list(DEFAULT_PATHS if paths is None else paths)
+    chosen += [p for p in extra_paths if p not in chosen]
+    return tuple(chosen)
+
+
+def unwrap(target: Any) -> Any:
+    """Undo ``wrap``: the module proxy gives back the module, a client loses its wrappers."""
+    from tracewrap.interception.install import TracedModule, unwrap_client
+
+    if isinstance(target, TracedModule):
+        return target.__wrapped__
+    return unwrap_client(target)

@@ -1,0 +1,116 @@
+"""Estimated cost of a call in USD, from the `genai-prices` package (optional extra ``tracewrap[cost]``).
+
+Token semantics follow OpenAI's usage object and genai-prices: ``input_tokens`` is the whole prompt,
+*including* the ``cache_read_tokens`` that were served from the prompt cache (those are billed at the
+cache-read price instead of the input price). Every function here is pure and never raises: a cost
+estimate must never break the call being traced.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+__all__ = ["clear_price_overrides", "estimate_cost_usd", "set_price_override"]
+
+_MTOK = 1_000_000
+
+# OpenTelemetry `gen_ai.provider.name` values -> genai-prices provider ids (where they differ).
+_PROVIDER_IDS: dict[str, str] = {
+    "openai": "openai",
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "azure": "azure",
+    "mistral_ai": "mistral",
+    "x_ai": "x-ai",
+    "aws.bedrock": "aws",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+}
+
+
+@dataclass(frozen=True)
+class _Price:
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None
+
+
+_overrides: dict[str, _Price] = {}
+_lock = threading.Lock()
+
+
+def set_price_override(
+    model: str,
+    input_per_mtok: float,
+    output_per_mtok: float,
+    cache_read_per_mtok: float | None = None,
+) -> None:
+    """Price `model` (exact request/response model name) at these USD-per-million-token rates.
+
+    Overrides take precedence over genai-prices for every provider. Without `cache_read_per_mtok`,
+    cached input tokens are billed at the input price.
+    """
+    with _lock:
+        _overrides[model] = _Price(float(input_per_mtok), float(output_per_mtok), cache_read_per_mtok)
+
+
+def clear_price_overrides() -> None:
+    """Remove every override set with `set_price_override` (mostly for tests)."""
+    with _lock:
+        _overrides.clear()
+
+
+def _nonneg(value: int | None) -> int:
+    # A count the response did not report is None; negative values are garbage, not credits.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _from_override(price: _Price, inp: int, out: int, cached: int) -> float:
+    cached = min(cached, inp)  # cached tokens are a subset of the input tokens
+    cache_price = price.input_per_mtok if price.cache_read_per_mtok is None else price.cache_read_per_mtok
+    return ((inp - cached) * price.input_per_mtok + cached * cache_price + out * price.output_per_mtok) / _MTOK
+
+
+def estimate_cost_usd(
+    provider: str,
+    model: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cache_read_tokens: int | None,
+) -> float | None:
+    """Estimated USD cost of one call, or None when it cannot be priced.
+
+    `provider` is the `gen_ai.provider.name` value. An empty provider lets genai-prices guess the
+    provider from the model name; a non-empty provider that genai-prices does not know (e.g. a
+    self-hosted server) gives None rather than somebody else's list price. None is also returned when
+    no token count was reported, the model is unknown, or genai-prices is not installed.
+    """
+    try:
+        if input_tokens is None and output_tokens is None and cache_read_tokens is None:
+            return None
+        inp, out, cached = _nonneg(input_tokens), _nonneg(output_tokens), _nonneg(cache_read_tokens)
+        with _lock:
+            override = _overrides.get(model)
+        if override is not None:
+            return _from_override(override, inp, out, cached)
+        return _from_genai_prices(provider, model, inp, out, min(cached, inp))
+    except Exception:
+        return None
+
+
+def _from_genai_prices(provider: str, model: str, inp: int, out: int, cached: int) -> float | None:
+    try:  # lazy: genai-prices is an optional extra and loads its price snapshot on first use
+        from genai_prices import Usage, calc_price
+    except ImportError:
+        return None
+    if not model:
+        return None
+    provider_id = _PROVIDER_IDS.get(provider, provider) if provider else None
+    usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached or None)
+    try:
+        result = calc_price(usage, model, provider_id=provider_id)
+    except LookupError:  # unknown provider or model
+        return None
+    return float(result.total_price)

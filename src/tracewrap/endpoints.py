@@ -1,0 +1,99 @@
+"""What each traced path means: its operation, how to read its request and its response.
+
+A path is dotted and relative to a client, like ``chat.completions.create`` (the idea of
+LangSmith's ``ModuleWrapper(llm_paths=...)``). Paths through ``with_raw_response`` /
+``with_streaming_response`` name the same endpoint; the SDK builds those wrappers around the
+resource's own method, so tracing the method traces them too. The ``.stream()`` helpers call
+``create`` (``retrieve`` for a resumed Responses stream) inside, so their span is that call's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tracewrap.normalize import content, requests
+from tracewrap.normalize.chat import ChatStreamAccumulator, read_chat_completion
+from tracewrap.normalize.embeddings import read_embeddings, read_generic
+from tracewrap.normalize.responses import ResponsesStreamAccumulator, read_response
+from tracewrap.record import CallRecord
+
+RequestReader = Callable[[Mapping[str, Any], CallRecord], None]
+ResponseReader = Callable[[Any, CallRecord, bool], None]
+ContentReader = Callable[[Mapping[str, Any]], "list[dict[str, Any]] | None"]
+
+CHAT_COMPLETIONS = "chat_completions"
+RESPONSES = "responses"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    operation: str
+    api_type: str | None
+    read_request: RequestReader
+    read_response: ResponseReader
+    new_accumulator: Callable[[bool], Any] | None = None
+    read_input: ContentReader | None = None
+    read_instructions: ContentReader | None = None
+
+
+CHAT = Endpoint(
+    "chat", CHAT_COMPLETIONS, requests.read_chat_request, read_chat_completion,
+    ChatStreamAccumulator, content.chat_input_messages,
+)
+RESPONSE = Endpoint(
+    "chat", RESPONSES, requests.read_responses_request, read_response,
+    ResponsesStreamAccumulator, content.responses_input_messages, content.responses_instructions,
+)
+FETCH_RESPONSE = Endpoint(
+    "fetch_response", RESPONSES, requests.read_retrieve_request, read_response, ResponsesStreamAccumulator,
+)
+TEXT_COMPLETION = Endpoint(
+    "text_completion", None, requests.read_completion_request, read_chat_completion,
+    ChatStreamAccumulator, content.chat_input_messages,
+)
+EMBEDDINGS = Endpoint("embeddings", None, requests.read_embeddings_request, read_embeddings)
+
+# path -> (endpoint, the method that is really wrapped on the resource)
+KNOWN_PATHS: dict[str, tuple[Endpoint, str]] = {
+    "chat.completions.create": (CHAT, "create"),
+    "chat.completions.parse": (CHAT, "parse"),
+    "chat.completions.stream": (CHAT, "create"),
+    "responses.create": (RESPONSE, "create"),
+    "responses.parse": (RESPONSE, "parse"),
+    "responses.stream": (RESPONSE, "create"),
+    "responses.retrieve": (FETCH_RESPONSE, "retrieve"),
+    "completions.create": (TEXT_COMPLETION, "create"),
+    "embeddings.create": (EMBEDDINGS, "create"),
+}
+# responses.stream(response_id=...) resumes through retrieve(stream=True)
+_ALSO_WRAPPED = {"responses.stream": ("responses.retrieve",)}
+
+DEFAULT_PATHS: tuple[str, ...] = tuple(KNOWN_PATHS)
+
+_VIA = ("with_raw_response", "with_streaming_response")
+
+
+def generic_endpoint(path: str) -> Endpoint:
+    """A path with no known endpoint still gets a span: operation = the path, duck-typed response."""
+    return Endpoint(path, None, requests.read_generic_request, read_generic)
+
+
+def resolve(path: str) -> list[tuple[str, str, Endpoint]]:
+    """``path`` → ``[(resource path, method name, endpoint)]`` to wrap.
+
+    Raises ``ValueError`` for a path that is not a dotted name; existence on the client is
+    checked by the installer.
+    """
+    if not isinstance(path, str) or not path or any(not part.isidentifier() for part in path.split(".")):
+        raise ValueError(f"tracewrap: {path!r} is not a dotted path such as 'chat.completions.create'")
+    parts = [p for p in path.split(".") if p not in _VIA]
+    if len(parts) < 2:
+        raise ValueError(f"tracewrap: {path!r} must name a method on a resource, e.g. 'embeddings.create'")
+    clean = ".".join(parts)
+    resolved = []
+    for one in (clean, *_ALSO_WRAPPED.get(clean, ())):
+        endpoint, method = KNOWN_PATHS.get(one, (None, one.rsplit(".", 1)[1]))
+        resolved.append((one.rsplit(".", 1)[0], method, endpoint or generic_endpoint(one)))
+    return resolved

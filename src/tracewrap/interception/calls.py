@@ -1,0 +1,73 @@
+"""The wrapper around one SDK method: open a span, call the SDK, hand the result on.
+
+While the SDK sends the request the span is current, so an instrumented HTTP client nests under
+it, and a context flag marks the call as traced: a traced method reached from inside another
+(``.stream()`` → ``create``, a second wrapper installed by someone else, ``parse`` → ``create`` in
+some SDK versions) passes straight through, so one logical call is one span.
+The user always gets the SDK's own result or its very exception object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from tracewrap.endpoints import Endpoint
+from tracewrap.interception.results import finish_async, finish_sync
+from tracewrap.options import TraceOptions
+from tracewrap.telemetry.lifecycle import ClientInfo, start
+
+_in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
+
+WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
+    def traced(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if _in_traced_call.get():
+            return wrapped(*args, **kwargs)
+        call = start(endpoint, options, client, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        flag = _in_traced_call.set(True)
+        token = call.attach()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            call.end()
+            raise
+        finally:
+            otel_context.detach(token)
+            _in_traced_call.reset(flag)
+        return finish_sync(call, result)
+
+    return traced
+
+
+def async_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
+    async def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if _in_traced_call.get():
+            return await wrapped(*args, **kwargs)
+        call = start(endpoint, options, client, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        flag = _in_traced_call.set(True)
+        token = call.attach()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:  # CancelledError too: the span must still end
+            call.fail(exc)
+            call.end()
+            raise
+        finally:
+            otel_context.detach(token)
+            _in_traced_call.reset(flag)
+        return await finish_async(call, result)
+
+    return traced

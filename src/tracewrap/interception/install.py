@@ -1,0 +1,206 @@
+"""Installing and removing the wrappers on a client, and the traced proxy of the ``openai`` module.
+
+A client is traced by replacing, on its resource objects (``client.chat.completions``, ...), each
+method named by a traced path with a ``wrapt.FunctionWrapper`` around the bound original. The
+client object itself is untouched, so ``isinstance`` and everything else hold. The SDK caches its
+``with_raw_response`` / ``with_streaming_response`` wrappers per resource and builds them around the
+method it finds; dropping those caches makes them rebuild around ours.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import wrapt
+
+from tracewrap.endpoints import Endpoint, resolve
+from tracewrap.interception.calls import async_wrapper, sync_wrapper
+from tracewrap.options import TraceOptions
+from tracewrap.telemetry.lifecycle import ClientInfo
+
+_MARK = "_tracewrap_installation"
+_RAW_CACHES = ("with_raw_response", "with_streaming_response")
+CLIENT_CLASSES = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI")
+MODULE_RESOURCES = ("chat", "responses", "completions", "embeddings")
+
+# OpenAI-compatible hosts whose provider is known (gen_ai.provider.name); documented in the README
+KNOWN_HOSTS = {
+    "api.openai.com": "openai",
+    "openrouter.ai": "openrouter",
+    "api.groq.com": "groq",
+    "api.deepseek.com": "deepseek",
+    "api.mistral.ai": "mistral_ai",
+    "api.x.ai": "x_ai",
+    "api.together.xyz": "together_ai",
+    "api.fireworks.ai": "fireworks_ai",
+    "api.perplexity.ai": "perplexity",
+    "generativelanguage.googleapis.com": "gcp.gemini",
+}
+UNKNOWN_PROVIDER = "openai_compatible"
+
+
+class TracedMethod(wrapt.FunctionWrapper):
+    """Marks a method tracewrap installed, so wrapping again never stacks a second span."""
+
+
+@dataclass
+class Installation:
+    paths: tuple[str, ...]
+    options: TraceOptions
+    patched: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def provider_for(host: str | None, client: Any) -> str:
+    if "azure" in type(client).__name__.lower() or (host or "").endswith(".openai.azure.com"):
+        return "azure.ai.openai"
+    if host is None:
+        return UNKNOWN_PROVIDER
+    return KNOWN_HOSTS.get(host, UNKNOWN_PROVIDER)
+
+
+def client_info(client: Any, options: TraceOptions) -> ClientInfo:
+    base_url = str(getattr(client, "base_url", "") or "")
+    parts = urlsplit(base_url)
+    host = parts.hostname
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return ClientInfo(options.provider or provider_for(host, client), host, port)
+
+
+def is_client(obj: Any) -> bool:
+    try:
+        from openai._base_client import AsyncAPIClient, SyncAPIClient
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(obj, (SyncAPIClient, AsyncAPIClient))
+
+
+def installation_of(client: Any) -> Installation | None:
+    return getattr(client, "__dict__", {}).get(_MARK)
+
+
+def _resource(client: Any, path: str, full_path: str) -> Any:
+    obj = client
+    for part in path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(
+                f"tracewrap: path {full_path!r} does not exist on {type(client).__name__} "
+                f"(no attribute {part!r}); check the path or the openai version"
+            ) from None
+    return obj
+
+
+def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any:
+    if installation_of(client) is not None:
+        return client  # idempotent: one span per call however often it is wrapped
+    paths = tuple(paths)
+    info = client_info(client, options)
+    plan: dict[tuple[int, str], tuple[Any, str, Endpoint]] = {}
+    for path in paths:  # validate everything before changing anything
+        for resource_path, method, endpoint in resolve(path):
+            resource = _resource(client, resource_path, path)
+            if not callable(getattr(resource, method, None)):
+                raise ValueError(f"tracewrap: path {path!r}: {resource_path}.{method} is not a method")
+            plan.setdefault((id(resource), method), (resource, method, endpoint))
+
+    installation = Installation(paths, options)
+    for resource, method, endpoint in plan.values():
+        original = getattr(resource, method)
+        if isinstance(original, TracedMethod):
+            continue
+        is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
+        make = async_wrapper if is_async else sync_wrapper
+        setattr(resource, method, TracedMethod(original, make(endpoint, options, info)))
+        for cache in _RAW_CACHES:
+            resource.__dict__.pop(cache, None)
+        installation.patched.append((resource, method))
+    _hook_copies(client, installation)
+    client.__dict__[_MARK] = installation
+    return client
+
+
+def _hook_copies(client: Any, installation: Installation) -> None:
+    """``client.with_options(...)`` / ``client.copy(...)`` build new clients: trace those too."""
+    for name in ("copy", "with_options"):
+        original = getattr(client, name, None)
+        if original is None:
+            continue
+
+        def derived(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            new_client = wrapped(*args, **kwargs)
+            if new_client is not client and is_client(new_client):
+                wrap_client(new_client, installation.paths, installation.options)
+            return new_client
+
+        setattr(client, name, wrapt.FunctionWrapper(original, derived))
+        installation.patched.append((client, name))
+
+
+def unwrap_client(client: Any) -> Any:
+    installation = installation_of(client)
+    if installation is None:
+        return client
+    for owner, name in installation.patched:
+        owner.__dict__.pop(name, None)
+        for cache in _RAW_CACHES:
+            owner.__dict__.pop(cache, None)
+    del client.__dict__[_MARK]
+    return client
+
+
+class _TracedClientClass(wrapt.ObjectProxy):
+    """Stands in for ``openai.OpenAI`` & co.: constructing it returns a traced client."""
+
+    def __init__(self, cls: type, paths: tuple[str, ...], options: TraceOptions) -> None:
+        super().__init__(cls)
+        self._self_paths = paths
+        self._self_options = options
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return wrap_client(self.__wrapped__(*args, **kwargs), self._self_paths, self._self_options)
+
+    def __instancecheck__(self, obj: Any) -> bool:
+        return isinstance(obj, self.__wrapped__)
+
+    def __subclasscheck__(self, cls: type) -> bool:
+        return issubclass(cls, self.__wrapped__)
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        # `class MyClient(openai.OpenAI)` on the proxy subclasses the real class
+        return (self.__wrapped__,)
+
+
+class TracedModule(wrapt.ObjectProxy):
+    """``wrap(openai)``: the module, except that its clients (and its module-level client) trace."""
+
+    def __init__(self, module: Any, paths: tuple[str, ...], options: TraceOptions) -> None:
+        super().__init__(module)
+        self._self_paths = paths
+        self._self_options = options
+        self._self_classes = {
+            name: _TracedClientClass(getattr(module, name), paths, options)
+            for name in CLIENT_CLASSES
+            if hasattr(module, name)
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_self_"):
+            raise AttributeError(name)
+        classes = self._self_classes
+        if name in classes:
+            return classes[name]
+        if name in MODULE_RESOURCES:
+            # `openai.chat.completions.create(...)` uses the module's lazily built default client
+            module = self.__wrapped__
+            loader = getattr(module, "_load_client", None)
+            if loader is not None:
+                wrap_client(loader(), self._self_paths, self._self_options)
+        return getattr(self.__wrapped__, name)

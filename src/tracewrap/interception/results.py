@@ -1,0 +1,142 @@
+"""What an SDK method returned, and how its call's span is finished.
+
+* a model (``ChatCompletion``, ``Response``, ...): read it, end the span now;
+* a ``Stream`` / ``AsyncStream``: traced in place, the span ends with the stream;
+* a raw response from ``with_raw_response`` (``LegacyAPIResponse``, already read): parse it — the
+  SDK caches what ``parse()`` returns, so the user later gets the very object we read or traced;
+* a response from ``with_streaming_response`` (``APIResponse``, body not read yet): a stream is
+  parsed (that reads nothing) and traced; otherwise its ``parse`` is hooked so the body is read
+  when the user reads it, and closing it unread ends the span.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracewrap.interception.streams import CLOSED_EARLY, instrument_stream
+from tracewrap.telemetry.lifecycle import TracedCall, internal_error
+
+try:  # the SDK's classes, for isinstance checks; openai 1.x, 2.x and 3.x all have these modules
+    from openai import AsyncStream, Stream
+    from openai._legacy_response import LegacyAPIResponse
+    from openai._response import APIResponse, AsyncAPIResponse
+except ImportError:  # pragma: no cover - tracewrap only intercepts calls of an installed openai
+    Stream = AsyncStream = LegacyAPIResponse = APIResponse = AsyncAPIResponse = ()  # type: ignore
+
+
+def _status_code(raw: Any) -> None | int:
+    code = getattr(getattr(raw, "http_response", None), "status_code", None)
+    return code if isinstance(code, int) else None
+
+
+def finish_sync(call: TracedCall, result: Any) -> Any:
+    try:
+        if isinstance(result, Stream):
+            return instrument_stream(result, call, is_async=False)
+        if isinstance(result, AsyncStream):
+            return instrument_stream(result, call, is_async=True)
+        if isinstance(result, LegacyAPIResponse):
+            return _finish_legacy_raw(call, result)
+        if isinstance(result, APIResponse):
+            return _finish_streaming_response(call, result)
+        call.read_response(result)
+    except Exception as exc:
+        internal_error("finish", exc)
+    call.end()
+    return result
+
+
+async def finish_async(call: TracedCall, result: Any) -> Any:
+    try:
+        if isinstance(result, AsyncAPIResponse):
+            if getattr(result, "_stream", False):
+                instrument_stream(await result.parse(), call, is_async=True)
+            else:
+                _hook_lazy_parse(call, result, is_async=True)
+            return result
+    except Exception as exc:
+        internal_error("finish", exc)
+        call.end()
+        return result
+    return finish_sync(call, result)
+
+
+def _finish_legacy_raw(call: TracedCall, raw: Any) -> Any:
+    call.record.http_status_code = _status_code(raw)
+    parsed = raw.parse()
+    if isinstance(parsed, (Stream, AsyncStream)):
+        instrument_stream(parsed, call, is_async=isinstance(parsed, AsyncStream))
+        return raw
+    call.read_response(parsed)
+    call.end()
+    return raw
+
+
+def _finish_streaming_response(call: TracedCall, response: Any) -> Any:
+    if getattr(response, "_stream", False):
+        instrument_stream(response.parse(), call, is_async=False)
+    else:
+        _hook_lazy_parse(call, response, is_async=False)
+    return response
+
+
+def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
+    """Read the body when the user parses it; end unread if the response is closed first."""
+    call.record.http_status_code = _status_code(response)
+    original_parse = response.parse
+    http_response = response.http_response
+    parsing = [False]  # reading the body closes the response: that close is not "unread"
+
+    if is_async:
+        async def parse_async(*args: Any, **kwargs: Any) -> Any:
+            parsing[0] = True
+            try:
+                parsed = await original_parse(*args, **kwargs)
+            finally:
+                parsing[0] = False
+            if not call.ended:
+                call.read_response(parsed)
+                call.end()
+            return parsed
+
+        response.parse = parse_async
+        original_aclose = http_response.aclose
+
+        async def aclose() -> None:
+            try:
+                await original_aclose()
+            finally:
+                if not parsing[0]:
+                    _end_unread(call)
+
+        http_response.aclose = aclose
+        return
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        parsing[0] = True
+        try:
+            parsed = original_parse(*args, **kwargs)
+        finally:
+            parsing[0] = False
+        if not call.ended:
+            call.read_response(parsed)
+            call.end()
+        return parsed
+
+    response.parse = parse
+    original_close = http_response.close
+
+    def close() -> None:
+        try:
+            original_close()
+        finally:
+            if not parsing[0]:
+                _end_unread(call)
+
+    http_response.close = close
+
+
+def _end_unread(call: TracedCall) -> None:
+    if not call.ended:
+        call.record.stream_outcome = CLOSED_EARLY
+        call.end()

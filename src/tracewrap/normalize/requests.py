@@ -1,0 +1,116 @@
+"""What the user asked for: request parameters that the call really passed, as span attributes.
+
+Only parameters present with a value of the right type are recorded; ``NotGiven`` / ``Omit`` /
+``None`` read as absent. Headers, ``extra_headers``, ``extra_body`` and API keys are never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
+
+from tracewrap.normalize.values import as_bool, as_float, as_int, as_str, as_str_tuple, field
+from tracewrap.record import CallRecord
+
+# tracewrap's own attribute for Responses background mode (no convention names it yet)
+OPENAI_REQUEST_BACKGROUND = "openai.request.background"
+
+_FLOAT_PARAMS = (
+    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P),
+    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY),
+)
+
+
+def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys: tuple[str, ...]) -> None:
+    attrs = record.request_attributes
+    record.request_model = as_str(kwargs.get("model"))
+    for name, key in _FLOAT_PARAMS:
+        value = as_float(kwargs.get(name))
+        if value is not None:
+            attrs[key] = value
+    for name in max_tokens_keys:
+        max_tokens = as_int(kwargs.get(name))
+        if max_tokens is not None:
+            attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+            break
+    seed = kwargs.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        attrs[GenAI.GEN_AI_REQUEST_SEED] = seed
+    stop = as_str_tuple(kwargs.get("stop"))
+    if stop:
+        attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
+    choices = as_int(kwargs.get("n"))
+    if choices is not None and choices != 1:
+        attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = choices
+    tier = as_str(kwargs.get("service_tier"))
+    if tier:
+        attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
+    stream = as_bool(kwargs.get("stream"))
+    record.stream = bool(stream)
+    if stream is not None:
+        attrs[GenAI.GEN_AI_REQUEST_STREAM] = stream
+
+
+def _output_type(response_format: Any) -> str | None:
+    """``gen_ai.output.type`` from a response format dict, or ``json`` for a pydantic class (parse)."""
+    if isinstance(response_format, type):
+        return "json"
+    kind = as_str(field(response_format, "type"))
+    if kind in ("json_schema", "json_object"):
+        return "json"
+    return "text" if kind == "text" else None
+
+
+def read_chat_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    _read_common(kwargs, record, ("max_completion_tokens", "max_tokens"))
+    output_type = _output_type(kwargs.get("response_format"))
+    if output_type:
+        record.request_attributes[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
+
+
+def read_responses_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    _read_common(kwargs, record, ("max_output_tokens",))
+    attrs = record.request_attributes
+    conversation = kwargs.get("conversation")
+    conversation_id = as_str(conversation) or as_str(field(conversation, "id"))
+    if conversation_id:
+        attrs[GenAI.GEN_AI_CONVERSATION_ID] = conversation_id
+    background = as_bool(kwargs.get("background"))
+    if background is not None:
+        attrs[OPENAI_REQUEST_BACKGROUND] = background
+    text_format = kwargs.get("text_format")
+    output_type = "json" if isinstance(text_format, type) else _output_type(field(kwargs.get("text"), "format"))
+    if output_type:
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
+
+
+def read_completion_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    _read_common(kwargs, record, ("max_tokens",))
+
+
+def read_embeddings_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    record.request_model = as_str(kwargs.get("model"))
+    encoding = as_str(kwargs.get("encoding_format"))
+    if encoding:
+        record.request_attributes[GenAI.GEN_AI_REQUEST_ENCODING_FORMATS] = (encoding,)
+    dimensions = as_int(kwargs.get("dimensions"))
+    if dimensions is not None:
+        record.request_attributes[GenAI.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+
+
+def read_retrieve_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    # responses.retrieve(response_id, stream=...): no model is known until the answer arrives
+    stream = as_bool(kwargs.get("stream"))
+    record.stream = bool(stream)
+    if stream is not None:
+        record.request_attributes[GenAI.GEN_AI_REQUEST_STREAM] = stream
+
+
+def read_generic_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    record.request_model = as_str(kwargs.get("model"))
+    record.stream = as_bool(kwargs.get("stream")) is True

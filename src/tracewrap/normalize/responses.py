@@ -1,0 +1,121 @@
+"""The Responses API: ``Response`` objects and the semantic stream events.
+
+Responses have no per-choice finish reason; it is derived from ``status`` (see the table in the
+README): ``completed`` → ``stop`` (``tool_calls`` when the output ends with a tool call item),
+``incomplete`` → ``length`` / ``content_filter`` / the reason as sent, ``failed`` / ``cancelled`` →
+``error``. ``queued`` / ``in_progress`` (``background=True``) have no finish reason yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracewrap.normalize.usage import read_usage
+from tracewrap.normalize.values import as_list, as_str, field
+from tracewrap.record import CallRecord
+
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def _ends_with_tool_call(output: list[Any]) -> bool:
+    if not output:
+        return False
+    kind = as_str(field(output[-1], "type")) or ""
+    # function_call, custom_tool_call, computer_call, local_shell_call...: the app must act next
+    return (kind.endswith("_call") and not kind.endswith("_output")) or kind == "mcp_approval_request"
+
+
+def finish_reason_for(status: str | None, incomplete_reason: str | None, output: list[Any]) -> str | None:
+    if status == "completed":
+        return "tool_calls" if _ends_with_tool_call(output) else "stop"
+    if status == "incomplete":
+        if incomplete_reason is None:
+            return "incomplete"
+        return _INCOMPLETE_REASONS.get(incomplete_reason, incomplete_reason)
+    if status in ("failed", "cancelled"):
+        return "error"
+    return None
+
+
+def read_response(response: Any, record: CallRecord, capture_content: bool = False) -> None:
+    """Read a ``Response`` (also ``ParsedResponse`` and retrieved / background ones)."""
+    record.response_id = as_str(field(response, "id")) or record.response_id
+    record.response_model = as_str(field(response, "model")) or record.response_model
+    record.service_tier = as_str(field(response, "service_tier")) or record.service_tier
+    status = as_str(field(response, "status"))
+    record.status = status or record.status
+    output = as_list(field(response, "output"))
+    reason = finish_reason_for(status, as_str(field(field(response, "incomplete_details"), "reason")), output)
+    if reason is not None:
+        record.finish_reasons = (reason,)
+    if status in ("failed", "cancelled"):
+        record.error_type = as_str(field(field(response, "error"), "code")) or status
+        record.error_message = as_str(field(field(response, "error"), "message"))
+    usage = field(response, "usage")
+    if usage is not None:
+        record.usage = read_usage(usage)
+    if capture_content and output:
+        record.output_messages = output_messages(output, reason)
+
+
+def output_messages(output: list[Any], finish_reason: str | None) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for item in output:
+        kind = as_str(field(item, "type"))
+        if kind == "message":
+            for content in as_list(field(item, "content")):
+                text = as_str(field(content, "text")) or as_str(field(content, "refusal"))
+                if text:
+                    parts.append({"type": "text", "content": text})
+        elif kind == "function_call":
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": as_str(field(item, "call_id")),
+                    "name": as_str(field(item, "name")),
+                    "arguments": as_str(field(item, "arguments")),
+                }
+            )
+    return [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
+
+
+class ResponsesStreamAccumulator:
+    """Folds Responses stream events; the terminal event carries the whole final ``response``.
+
+    Nothing but a reference to the latest ``response`` snapshot is kept, so memory is flat in the
+    length of the stream. Unknown event types are ignored.
+    """
+
+    __slots__ = ("_capture", "_response", "_terminal", "_error_code", "_error_message")
+
+    def __init__(self, capture_content: bool = False) -> None:
+        self._capture = capture_content
+        self._response: Any = None
+        self._terminal = False
+        self._error_code: str | None = None
+        self._error_message: str | None = None
+
+    def add(self, event: Any) -> None:
+        kind = field(event, "type")
+        if kind in TERMINAL_EVENTS:
+            self._terminal = True
+            self._response = field(event, "response")
+        elif kind == "response.created" or kind == "response.in_progress" or kind == "response.queued":
+            if not self._terminal:
+                self._response = field(event, "response")
+        elif kind == "error":
+            self._error_code = as_str(field(event, "code")) or "error"
+            self._error_message = as_str(field(event, "message"))
+
+    @property
+    def finished(self) -> bool:
+        return self._terminal or self._error_code is not None
+
+    def finish(self, record: CallRecord) -> None:
+        if self._response is not None:
+            read_response(self._response, record, self._capture)
+        if self._error_code is not None and record.error_type is None:
+            record.error_type = self._error_code
+            record.error_message = self._error_message
+            record.finish_reasons = ("error",)

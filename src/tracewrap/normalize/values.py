@@ -1,0 +1,65 @@
+"""Defensive readers for values that come from the wire or from the user's call arguments.
+
+Responses are pydantic models in the normal case, but compatible servers, raw responses and
+other wrappers hand us dicts, ``None`` or fields of the wrong type. Every reader returns a value
+of the promised type or ``None``; none of them raises. ``NotGiven`` / ``Omit`` sentinels fail
+every type check, so they read as absent without importing openai.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` for models, ``obj[name]`` for mappings, else ``None``."""
+    if obj is None:
+        return None
+    if type(obj) is dict:  # the fast path first: isinstance against an ABC costs ~10x more
+        return obj.get(name)
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    # bool is an int subclass; a True token count is nonsense, not 1
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def as_str(value: Any) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def as_bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def as_list(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return []
+
+
+def as_str_tuple(value: Any) -> tuple[str, ...] | None:
+    """A string or a sequence of strings (e.g. ``stop``) as a tuple; anything else is absent."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        strings = tuple(v for v in value if isinstance(v, str))
+        return strings or None
+    return None

@@ -1,0 +1,54 @@
+"""Hooks for sinks that need more than a span, such as the LangSmith exporter.
+
+An observer sees each traced call start (in the caller's thread and context, so it can read its
+own context, e.g. LangSmith's current run) and end (with the finished record). Observers must be
+fast and must not block; their errors are caught and logged once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from opentelemetry.trace import Span
+
+from tracewrap.record import CallRecord
+
+
+@dataclass(slots=True)
+class ObservedCall:
+    record: CallRecord
+    span: Span
+    kwargs: Mapping[str, Any]
+    start_time_ns: int
+    end_time_ns: int | None = None
+    first_chunk_time_ns: int | None = None
+    # per-observer scratch space, keyed by the observer's id()
+    state: dict[int, Any] = field(default_factory=dict)
+
+
+class CallObserver(Protocol):
+    # when True, prompts and outputs are read into the record (spans still follow the OTel switch)
+    wants_content: bool
+
+    def on_start(self, call: ObservedCall) -> None: ...
+
+    def on_end(self, call: ObservedCall) -> None: ...
+
+
+_observers: list[CallObserver] = []
+
+
+def add_observer(observer: CallObserver) -> None:
+    if observer not in _observers:
+        _observers.append(observer)
+
+
+def remove_observer(observer: CallObserver) -> None:
+    if observer in _observers:
+        _observers.remove(observer)
+
+
+def current_observers() -> list[CallObserver]:
+    return _observers

@@ -1,0 +1,35 @@
+"""The settings one ``wrap()`` call traces with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracewrap.settings import ContentCapture, content_capture_from_env, content_max_length_from_env
+from tracewrap.telemetry.instruments import Instruments, instruments_for
+
+Redactor = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    tracer_provider: Any = None
+    meter_provider: Any = None
+    capture: ContentCapture = field(default_factory=content_capture_from_env)
+    content_max_length: int = field(default_factory=content_max_length_from_env)
+    redact: Redactor | None = None
+    provider: str | None = None  # overrides the provider derived from the base URL
+    estimate_cost: bool = False
+
+    def __post_init__(self) -> None:
+        if self.redact is not None and not callable(self.redact):
+            raise TypeError(f"tracewrap: redact must be a callable str -> str, not {type(self.redact).__name__}")
+        if self.provider is not None and (not isinstance(self.provider, str) or not self.provider):
+            raise TypeError("tracewrap: provider must be a non-empty string such as 'openai' or 'vllm'")
+        if not isinstance(self.content_max_length, int) or self.content_max_length <= 0:
+            raise TypeError("tracewrap: content_max_length must be a positive int")
+
+    @property
+    def instruments(self) -> Instruments:
+        return instruments_for(self.tracer_provider, self.meter_provider)

@@ -1,0 +1,76 @@
+"""The one normalized shape every API's call is read into.
+
+Chat completions, the Responses API, legacy completions and embeddings all report usage, finish
+reasons and status differently; the normalizers in :mod:`tracewrap.normalize` turn each into a
+:class:`CallRecord`, and :mod:`tracewrap.telemetry` turns a record into a span and metric points.
+A field the response did not report stays ``None``: absent, never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+AttributeValue = str | bool | int | float | tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    total_tokens: int | None = None
+
+    def is_empty(self) -> bool:
+        return self.input_tokens is None and self.output_tokens is None and self.total_tokens is None
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """What one logical SDK call asked for and what came back."""
+
+    operation: str
+    api_type: str | None
+    provider: str
+    request_model: str | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+    stream: bool = False
+    # gen_ai.request.* and openai.request.* attributes that the call really passed
+    request_attributes: dict[str, AttributeValue] = field(default_factory=dict)
+
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: tuple[str, ...] | None = None
+    # Responses API lifecycle status: completed, incomplete, failed, cancelled, queued, in_progress
+    status: str | None = None
+    service_tier: str | None = None
+    system_fingerprint: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    error_type: str | None = None
+    error_message: str | None = None
+    http_status_code: int | None = None
+
+    # streams: how it ended (completed, closed_early, abandoned, error, incomplete) and its timing
+    stream_outcome: str | None = None
+    time_to_first_chunk: float | None = None
+    chunk_count: int = 0
+    time_per_output_chunk: float | None = None
+
+    # content, only filled when capture is on (JSON-ready structures)
+    input_messages: list[dict[str, Any]] | None = None
+    system_instructions: list[dict[str, Any]] | None = None
+    output_messages: list[dict[str, Any]] | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error_type is not None
+
+    @property
+    def main_finish_reason(self) -> str | None:
+        """The first finish reason, or ``error`` for a failed call; for low-cardinality metrics."""
+        if self.finish_reasons:
+            return self.finish_reasons[0]
+        return "error" if self.failed else None

@@ -1,0 +1,96 @@
+"""Switches read from the environment: the kill switch and content capture.
+
+Invalid values never raise: they are logged once and the documented default applies.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+
+logger = logging.getLogger("tracewrap")
+_warned: set[str] = set()
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CONTENT_MAX_LENGTH_ENV = "TRACEWRAP_CONTENT_MAX_LENGTH"
+DEFAULT_CONTENT_MAX_LENGTH = 16_384
+
+
+def warn_once(key: str, message: str, *args: object) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message, *args)
+
+
+def env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    warn_once(name, "tracewrap: %s=%r is not a boolean (true/false); using %s", name, raw, default)
+    return default
+
+
+def tracing_enabled() -> bool:
+    """The kill switch: ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` turns tracing off."""
+    return env_flag("TRACEWRAP_ENABLED", True) and not env_flag("OTEL_SDK_DISABLED", False)
+
+
+class ContentCapture(enum.Enum):
+    NONE = "no_content"
+    SPAN = "span_only"
+    EVENT = "event_only"
+    SPAN_AND_EVENT = "span_and_event"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentCapture.SPAN, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def on_event(self) -> bool:
+        return self in (ContentCapture.EVENT, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def enabled(self) -> bool:
+        return self is not ContentCapture.NONE
+
+
+def content_capture_from_env() -> ContentCapture:
+    raw = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower()
+    if not raw or raw in _FALSE:
+        return ContentCapture.NONE
+    if raw in _TRUE:  # older instrumentations read a boolean as span_only
+        return ContentCapture.SPAN
+    for mode in ContentCapture:
+        if mode.value == raw:
+            return mode
+    warn_once(
+        CAPTURE_CONTENT_ENV, "tracewrap: %s=%r is not one of %s; content is not captured",
+        CAPTURE_CONTENT_ENV, raw, ", ".join(m.value for m in ContentCapture),
+    )
+    return ContentCapture.NONE
+
+
+def content_max_length_from_env() -> int:
+    raw = os.environ.get(CONTENT_MAX_LENGTH_ENV)
+    if raw is None:
+        return DEFAULT_CONTENT_MAX_LENGTH
+    try:
+        value = int(raw)
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    warn_once(
+        CONTENT_MAX_LENGTH_ENV, "tracewrap: %s=%r is not a positive integer; using %d",
+        CONTENT_MAX_LENGTH_ENV, raw, DEFAULT_CONTENT_MAX_LENGTH,
+    )
+    return DEFAULT_CONTENT_MAX_LENGTH

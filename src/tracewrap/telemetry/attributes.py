@@ -1,0 +1,94 @@
+"""A :class:`~tracewrap.record.CallRecord` as span attributes and metric attributes (pure)."""
+
+from __future__ import annotations
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+
+from tracewrap.record import AttributeValue, CallRecord
+
+# tracewrap's own span attributes (documented in the README)
+OPENAI_RESPONSE_STATUS = "openai.response.status"
+STREAM_OUTCOME = "tracewrap.stream.outcome"
+STREAM_CHUNKS = "tracewrap.stream.chunks"
+HTTP_STATUS_CODE = "http.response.status_code"
+FINISH_REASON = "tracewrap.finish_reason"
+COST_ESTIMATE = "tracewrap.cost.estimate_usd"
+
+
+def span_name(record: CallRecord) -> str:
+    return f"{record.operation} {record.request_model}" if record.request_model else record.operation
+
+
+def start_attributes(record: CallRecord) -> dict[str, AttributeValue]:
+    attrs: dict[str, AttributeValue] = {
+        GenAI.GEN_AI_OPERATION_NAME: record.operation,
+        GenAI.GEN_AI_PROVIDER_NAME: record.provider,
+    }
+    if record.api_type:
+        attrs[OpenAIAttr.OPENAI_API_TYPE] = record.api_type
+    if record.request_model:
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
+    if record.server_address:
+        attrs[server_attributes.SERVER_ADDRESS] = record.server_address
+    if record.server_port is not None:
+        attrs[server_attributes.SERVER_PORT] = record.server_port
+    attrs.update(record.request_attributes)
+    return attrs
+
+
+def end_attributes(record: CallRecord) -> dict[str, AttributeValue]:
+    attrs: dict[str, AttributeValue] = {}
+    if record.response_model:
+        attrs[GenAI.GEN_AI_RESPONSE_MODEL] = record.response_model
+    if record.response_id:
+        attrs[GenAI.GEN_AI_RESPONSE_ID] = record.response_id
+    if record.finish_reasons:
+        attrs[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = record.finish_reasons
+    if record.status:
+        attrs[OPENAI_RESPONSE_STATUS] = record.status
+    if record.service_tier:
+        attrs[OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER] = record.service_tier
+    if record.system_fingerprint:
+        attrs[OpenAIAttr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = record.system_fingerprint
+    usage = record.usage
+    if usage.input_tokens is not None:
+        attrs[GenAI.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+    if usage.output_tokens is not None:
+        attrs[GenAI.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+    if usage.cache_read_tokens is not None:
+        attrs[GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+    if usage.reasoning_tokens is not None:
+        attrs[GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+    if record.error_type:
+        attrs[error_attributes.ERROR_TYPE] = record.error_type
+    if record.http_status_code is not None:
+        attrs[HTTP_STATUS_CODE] = record.http_status_code
+    if record.stream_outcome:
+        attrs[STREAM_OUTCOME] = record.stream_outcome
+        attrs[STREAM_CHUNKS] = record.chunk_count
+    if record.time_to_first_chunk is not None:
+        attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = record.time_to_first_chunk
+    return attrs
+
+
+def metric_attributes(record: CallRecord) -> dict[str, AttributeValue]:
+    """Low-cardinality attributes only: never ids, never content."""
+    attrs: dict[str, AttributeValue] = {
+        GenAI.GEN_AI_OPERATION_NAME: record.operation,
+        GenAI.GEN_AI_PROVIDER_NAME: record.provider,
+    }
+    if record.api_type:
+        attrs[OpenAIAttr.OPENAI_API_TYPE] = record.api_type
+    if record.request_model:
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
+    if record.response_model:
+        attrs[GenAI.GEN_AI_RESPONSE_MODEL] = record.response_model
+    if record.server_address:
+        attrs[server_attributes.SERVER_ADDRESS] = record.server_address
+    if record.server_port is not None:
+        attrs[server_attributes.SERVER_PORT] = record.server_port
+    if record.error_type:
+        attrs[error_attributes.ERROR_TYPE] = record.error_type
+    return attrs

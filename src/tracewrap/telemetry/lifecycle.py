@@ -1,0 +1,230 @@
+"""One traced call from start to end: the span, the metric points, the observers.
+
+The interception layer calls :func:`start` before the SDK call and :meth:`TracedCall.end` exactly
+once afterwards (at once, or when a stream ends). Everything here is guarded: an internal error is
+logged once and never reaches the user's call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from tracewrap.endpoints import Endpoint
+from tracewrap.observers import ObservedCall, current_observers
+from tracewrap.options import TraceOptions
+from tracewrap.record import CallRecord
+from tracewrap.settings import warn_once
+from tracewrap.telemetry import attributes as attrs_of
+from tracewrap.telemetry.content import content_attributes
+
+logger = logging.getLogger("tracewrap")
+
+
+def internal_error(where: str, exc: BaseException) -> None:
+    """Instrumentation failed: say so once per place, and let the user's call go on."""
+    warn_once(f"internal:{where}", "tracewrap: internal error in %s (the call goes on untraced): %r", where, exc)
+    logger.debug("tracewrap internal error in %s", where, exc_info=exc)
+
+
+class ClientInfo:
+    """Where a client sends its calls, read once when it is wrapped."""
+
+    __slots__ = ("provider", "server_address", "server_port")
+
+    def __init__(self, provider: str, server_address: str | None, server_port: int | None) -> None:
+        self.provider = provider
+        self.server_address = server_address
+        self.server_port = server_port
+
+
+class TracedCall:
+    __slots__ = (
+        "endpoint", "options", "record", "span", "context", "start_perf", "observed", "ended",
+        "capture_content",
+    )
+
+    def __init__(
+        self, endpoint: Endpoint, options: TraceOptions, record: CallRecord, span: Any,
+        start_perf: float, observed: ObservedCall | None, capture_content: bool,
+    ) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        self.record = record
+        self.span = span
+        self.context = trace.set_span_in_context(span)
+        self.start_perf = start_perf
+        self.observed = observed
+        self.ended = False
+        self.capture_content = capture_content
+
+    def attach(self) -> object:
+        """Make the span current while the SDK sends the request (HTTP spans nest under it)."""
+        return otel_context.attach(self.context)
+
+    def read_response(self, response: Any) -> None:
+        try:
+            self.endpoint.read_response(response, self.record, self.capture_content)
+        except Exception as exc:
+            internal_error("read_response", exc)
+
+    def fail(self, exc: BaseException) -> None:
+        record = self.record
+        record.error_type = type(exc).__name__
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            record.http_status_code = status
+        try:
+            record.error_message = str(exc)[:1000]
+        except Exception:
+            record.error_message = None
+
+    def end(self) -> None:
+        """End span, record metrics, tell observers; runs once, whatever calls it twice."""
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            _finish(self)
+        except Exception as exc:
+            internal_error("end", exc)
+
+
+def start(
+    endpoint: Endpoint, options: TraceOptions, client: ClientInfo, kwargs: Mapping[str, Any],
+) -> TracedCall | None:
+    try:
+        record = CallRecord(
+            operation=endpoint.operation, api_type=endpoint.api_type,
+            provider=options.provider or client.provider,
+            server_address=client.server_address, server_port=client.server_port,
+        )
+        endpoint.read_request(kwargs, record)
+        observers = current_observers()
+        capture = options.capture.enabled or any(o.wants_content for o in observers)
+        if capture:
+            _read_prompt(endpoint, kwargs, record)
+        instruments = options.instruments
+        span = instruments.tracer.start_span(
+            attrs_of.span_name(record), kind=SpanKind.CLIENT, attributes=attrs_of.start_attributes(record),
+        )
+        observed = None
+        if observers:
+            observed = ObservedCall(record=record, span=span, kwargs=kwargs, start_time_ns=time.time_ns())
+            for observer in observers:
+                try:
+                    observer.on_start(observed)
+                except Exception as exc:
+                    internal_error(f"observer {type(observer).__name__}.on_start", exc)
+        return TracedCall(endpoint, options, record, span, time.perf_counter(), observed, capture)
+    except Exception as exc:
+        internal_error("start", exc)
+        return None
+
+
+def _read_prompt(endpoint: Endpoint, kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    try:
+        if endpoint.read_input is not None:
+            record.input_messages = endpoint.read_input(kwargs)
+        if endpoint.read_instructions is not None:
+            record.system_instructions = endpoint.read_instructions(kwargs)
+    except Exception as exc:
+        internal_error("read_prompt", exc)
+
+
+def _finish(call: TracedCall) -> None:
+    duration = time.perf_counter() - call.start_perf
+    record = call.record
+    options = call.options
+    span = call.span
+    cost = _estimate_cost(record) if options.estimate_cost else None
+    if span.is_recording():
+        end_attrs = attrs_of.end_attributes(record)
+        if cost is not None:
+            end_attrs[attrs_of.COST_ESTIMATE] = cost
+        if options.capture.on_span:
+            end_attrs.update(content_attributes(record, options.content_max_length, options.redact))
+        span.set_attributes(end_attrs)
+        if record.error_type is not None:
+            span.set_status(Status(StatusCode.ERROR, record.error_message))
+    span.end()
+    if options.capture.on_event:
+        _emit_content_event(call)
+    _record_metrics(call, duration, cost)
+    observed = call.observed
+    if observed is not None:
+        observed.end_time_ns = time.time_ns()
+        for observer in current_observers():
+            try:
+                observer.on_end(observed)
+            except Exception as exc:
+                internal_error(f"observer {type(observer).__name__}.on_end", exc)
+
+
+def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> None:
+    record = call.record
+    instruments = call.options.instruments
+    metric_attrs = attrs_of.metric_attributes(record)
+    instruments.duration.record(duration, metric_attrs)
+    usage = record.usage
+    for token_type, count, standard in (
+        ("input", usage.input_tokens, True),
+        ("output", usage.output_tokens, True),
+        ("cache_read", usage.cache_read_tokens, False),
+        ("reasoning", usage.reasoning_tokens, False),
+    ):
+        if count is not None:
+            typed = {**metric_attrs, "gen_ai.token.type": token_type}
+            if standard:
+                instruments.token_usage.record(count, typed)
+            instruments.tokens.add(count, typed)
+    if record.time_to_first_chunk is not None:
+        instruments.time_to_first_chunk.record(record.time_to_first_chunk, metric_attrs)
+    if record.time_per_output_chunk is not None:
+        instruments.time_per_output_chunk.record(record.time_per_output_chunk, metric_attrs)
+    finish_attrs = {
+        key: metric_attrs[key]
+        for key in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")
+        if key in metric_attrs
+    }
+    finish_attrs[attrs_of.FINISH_REASON] = record.main_finish_reason or "none"
+    instruments.finishes.add(1, finish_attrs)
+    if cost is not None:
+        finish_attrs.pop(attrs_of.FINISH_REASON)
+        instruments.cost.add(cost, finish_attrs)
+
+
+def _estimate_cost(record: CallRecord) -> float | None:
+    try:
+        from tracewrap.cost import estimate_cost_usd
+    except ImportError:
+        return None
+    model = record.response_model or record.request_model
+    if model is None:
+        return None
+    usage = record.usage
+    return estimate_cost_usd(
+        record.provider, model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+    )
+
+
+def _emit_content_event(call: TracedCall) -> None:
+    try:
+        from opentelemetry._logs import LogRecord, get_logger
+
+        from tracewrap.telemetry.content import CONTENT_EVENT
+
+        body = content_attributes(call.record, call.options.content_max_length, call.options.redact)
+        if not body:
+            return
+        get_logger("tracewrap").emit(
+            LogRecord(event_name=CONTENT_EVENT, attributes=body, context=call.context)
+        )
+    except Exception as exc:
+        internal_error("content event", exc)
