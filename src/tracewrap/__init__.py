@@ -34,7 +34,10 @@ __all__ = [
     "Usage",
     "__version__",
     "add_observer",
+    "configure",
+    "flush",
     "remove_observer",
+    "shutdown",
     "unwrap",
     "wrap",
 ]
@@ -115,3 +118,27 @@ def unwrap(target: Any) -> Any:
     if isinstance(target, TracedModule):
         return target.__wrapped__
     return unwrap_client(target)
+
+
+def configure(**kwargs: Any) -> Any:
+    """Set up exporters (OTLP, LangSmith, console, Prometheus) from arguments and the environment.
+
+    Existing global providers are used, never replaced. See ``tracewrap.exporting.config``.
+    """
+    from tracewrap.exporting.config import configure as _configure
+
+    return _configure(**kwargs)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Export everything finished so far, waiting at most ``timeout`` seconds."""
+    from tracewrap.exporting.config import flush as _flush
+
+    return _flush(timeout)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Flush and stop the exporters tracewrap set up (bounded by ``timeout``)."""
+    from tracewrap.exporting.config import shutdown as _shutdown
+
+    _shutdown(timeout)

@@ -24,6 +24,11 @@ except ImportError:  # pragma: no cover - tracewrap only intercepts calls of an 
     Stream = AsyncStream = LegacyAPIResponse = APIResponse = AsyncAPIResponse = ()  # type: ignore
 
 
+def _is_stream(response: Any) -> bool:
+    # APIResponse calls it _is_sse_stream, LegacyAPIResponse _stream
+    return bool(getattr(response, "_is_sse_stream", False) or getattr(response, "_stream", False))
+
+
 def _status_code(raw: Any) -> None | int:
     code = getattr(getattr(raw, "http_response", None), "status_code", None)
     return code if isinstance(code, int) else None
@@ -49,7 +54,7 @@ def finish_sync(call: TracedCall, result: Any) -> Any:
 async def finish_async(call: TracedCall, result: Any) -> Any:
     try:
         if isinstance(result, AsyncAPIResponse):
-            if getattr(result, "_stream", False):
+            if _is_stream(result):
                 instrument_stream(await result.parse(), call, is_async=True)
             else:
                 _hook_lazy_parse(call, result, is_async=True)
@@ -73,7 +78,7 @@ def _finish_legacy_raw(call: TracedCall, raw: Any) -> Any:
 
 
 def _finish_streaming_response(call: TracedCall, response: Any) -> Any:
-    if getattr(response, "_stream", False):
+    if _is_stream(response):
         instrument_stream(response.parse(), call, is_async=False)
     else:
         _hook_lazy_parse(call, response, is_async=False)
