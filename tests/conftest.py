@@ -29,7 +29,9 @@ class Telemetry:
         return list(self.spans_exporter.get_finished_spans())
 
     def one_span(self) -> ReadableSpan:
-        spans = [s for s in self.spans() if s.instrumentation_scope and s.instrumentation_scope.name == "tracewrap"]
+        spans = [
+            s for s in self.spans() if s.instrumentation_scope and s.instrumentation_scope.name == "tracewrap"
+        ]
         assert len(spans) == 1, [s.name for s in spans]
         return spans[0]
 

@@ -79,15 +79,20 @@ def wrap(
         )
     chosen = _paths(paths, extra_paths)
     option_args: dict[str, Any] = {
-        "tracer_provider": tracer_provider, "meter_provider": meter_provider, "redact": redact,
-        "provider": provider, "estimate_cost": estimate_cost,
+        "tracer_provider": tracer_provider,
+        "meter_provider": meter_provider,
+        "redact": redact,
+        "provider": provider,
+        "estimate_cost": estimate_cost,
     }
     if capture_content is not None:
         try:
             option_args["capture"] = ContentCapture(capture_content)
         except ValueError:
             valid = ", ".join(m.value for m in ContentCapture)
-            raise ValueError(f"tracewrap: capture_content={capture_content!r} is not one of {valid}") from None
+            raise ValueError(
+                f"tracewrap: capture_content={capture_content!r} is not one of {valid}"
+            ) from None
     if content_max_length is not None:
         option_args["content_max_length"] = content_max_length
     options = TraceOptions(**option_args)

@@ -70,7 +70,9 @@ def _nonneg(value: int | None) -> int:
 def _from_override(price: _Price, inp: int, out: int, cached: int) -> float:
     cached = min(cached, inp)  # cached tokens are a subset of the input tokens
     cache_price = price.input_per_mtok if price.cache_read_per_mtok is None else price.cache_read_per_mtok
-    return ((inp - cached) * price.input_per_mtok + cached * cache_price + out * price.output_per_mtok) / _MTOK
+    return (
+        (inp - cached) * price.input_per_mtok + cached * cache_price + out * price.output_per_mtok
+    ) / _MTOK
 
 
 def estimate_cost_usd(

@@ -39,19 +39,36 @@ class Endpoint:
 
 
 CHAT = Endpoint(
-    "chat", CHAT_COMPLETIONS, requests.read_chat_request, read_chat_completion,
-    ChatStreamAccumulator, content.chat_input_messages,
+    "chat",
+    CHAT_COMPLETIONS,
+    requests.read_chat_request,
+    read_chat_completion,
+    ChatStreamAccumulator,
+    content.chat_input_messages,
 )
 RESPONSE = Endpoint(
-    "chat", RESPONSES, requests.read_responses_request, read_response,
-    ResponsesStreamAccumulator, content.responses_input_messages, content.responses_instructions,
+    "chat",
+    RESPONSES,
+    requests.read_responses_request,
+    read_response,
+    ResponsesStreamAccumulator,
+    content.responses_input_messages,
+    content.responses_instructions,
 )
 FETCH_RESPONSE = Endpoint(
-    "fetch_response", RESPONSES, requests.read_retrieve_request, read_response, ResponsesStreamAccumulator,
+    "fetch_response",
+    RESPONSES,
+    requests.read_retrieve_request,
+    read_response,
+    ResponsesStreamAccumulator,
 )
 TEXT_COMPLETION = Endpoint(
-    "text_completion", None, requests.read_completion_request, read_chat_completion,
-    ChatStreamAccumulator, content.chat_input_messages,
+    "text_completion",
+    None,
+    requests.read_completion_request,
+    read_chat_completion,
+    ChatStreamAccumulator,
+    content.chat_input_messages,
 )
 EMBEDDINGS = Endpoint("embeddings", None, requests.read_embeddings_request, read_embeddings)
 

@@ -24,7 +24,9 @@ class TraceOptions:
 
     def __post_init__(self) -> None:
         if self.redact is not None and not callable(self.redact):
-            raise TypeError(f"tracewrap: redact must be a callable str -> str, not {type(self.redact).__name__}")
+            raise TypeError(
+                f"tracewrap: redact must be a callable str -> str, not {type(self.redact).__name__}"
+            )
         if self.provider is not None and (not isinstance(self.provider, str) or not self.provider):
             raise TypeError("tracewrap: provider must be a non-empty string such as 'openai' or 'vllm'")
         if not isinstance(self.content_max_length, int) or self.content_max_length <= 0:

@@ -73,8 +73,11 @@ def content_capture_from_env() -> ContentCapture:
         if mode.value == raw:
             return mode
     warn_once(
-        CAPTURE_CONTENT_ENV, "tracewrap: %s=%r is not one of %s; content is not captured",
-        CAPTURE_CONTENT_ENV, raw, ", ".join(m.value for m in ContentCapture),
+        CAPTURE_CONTENT_ENV,
+        "tracewrap: %s=%r is not one of %s; content is not captured",
+        CAPTURE_CONTENT_ENV,
+        raw,
+        ", ".join(m.value for m in ContentCapture),
     )
     return ContentCapture.NONE
 
@@ -90,7 +93,10 @@ def content_max_length_from_env() -> int:
     except ValueError:
         pass
     warn_once(
-        CONTENT_MAX_LENGTH_ENV, "tracewrap: %s=%r is not a positive integer; using %d",
-        CONTENT_MAX_LENGTH_ENV, raw, DEFAULT_CONTENT_MAX_LENGTH,
+        CONTENT_MAX_LENGTH_ENV,
+        "tracewrap: %s=%r is not a positive integer; using %d",
+        CONTENT_MAX_LENGTH_ENV,
+        raw,
+        DEFAULT_CONTENT_MAX_LENGTH,
     )
     return DEFAULT_CONTENT_MAX_LENGTH

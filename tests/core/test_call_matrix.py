@@ -1,4 +1,4 @@
-"""{chat, responses} × {sync, async} × {create, stream=True, .stream(), parse, raw, streaming raw}.
+"""{chat, responses} x {sync, async} x {create, stream=True, .stream(), parse, raw, streaming raw}.
 
 Every style must give the user the SDK's normal result and produce exactly one span with the same
 normalized usage, finish reason and model.
@@ -23,6 +23,7 @@ USAGE = {"include_usage": True}
 
 
 # ---- sync call styles: each returns the text the user ends up with -------------------------------
+
 
 def chat_create(c: openai.OpenAI) -> str:
     result = c.chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -110,12 +111,15 @@ def responses_streaming_response(c: openai.OpenAI) -> str:
 
 # ---- async call styles ---------------------------------------------------------------------------
 
+
 async def achat_create(c: openai.AsyncOpenAI) -> str:
     return (await c.chat.completions.create(model=MODEL, messages=MESSAGES)).choices[0].message.content
 
 
 async def achat_stream(c: openai.AsyncOpenAI) -> str:
-    stream = await c.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, stream_options=USAGE)
+    stream = await c.chat.completions.create(
+        model=MODEL, messages=MESSAGES, stream=True, stream_options=USAGE
+    )
     assert isinstance(stream, openai.AsyncStream)
     async with stream as same:
         assert same is stream
@@ -209,8 +213,14 @@ ASYNC_STYLES: list[tuple[Callable[[Any], Any], str, bool, bool]] = [
 
 
 def _scenario(parse: bool) -> Scenario:
-    return Scenario(text=GREETING_JSON if parse else TEXT, json_text=GREETING_JSON if parse else None,
-                    prompt_tokens=21, completion_tokens=9, cached_tokens=4, reasoning_tokens=2)
+    return Scenario(
+        text=GREETING_JSON if parse else TEXT,
+        json_text=GREETING_JSON if parse else None,
+        prompt_tokens=21,
+        completion_tokens=9,
+        cached_tokens=4,
+        reasoning_tokens=2,
+    )
 
 
 def _assert_one_normalized_span(telemetry: Any, api_type: str, streamed: bool) -> None:
@@ -244,13 +254,17 @@ def _assert_one_normalized_span(telemetry: Any, api_type: str, streamed: bool) -
     assert duration.count == 1
     tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in telemetry.points("gen_ai.client.token.usage")}
     assert tokens == {"input": 21, "output": 9}
-    counted = {p.attributes["gen_ai.token.type"]: p.value for p in telemetry.points("tracewrap.client.token.usage")}
+    counted = {
+        p.attributes["gen_ai.token.type"]: p.value for p in telemetry.points("tracewrap.client.token.usage")
+    }
     assert counted == {"input": 21, "output": 9, "cache_read": 4, "reasoning": 2}
     (finish,) = telemetry.points("tracewrap.client.finishes")
     assert finish.attributes["tracewrap.finish_reason"] == "stop" and finish.value == 1
 
 
-@pytest.mark.parametrize(("style", "api_type", "streamed", "parse"), SYNC_STYLES, ids=lambda v: getattr(v, "__name__", None))
+@pytest.mark.parametrize(
+    ("style", "api_type", "streamed", "parse"), SYNC_STYLES, ids=lambda v: getattr(v, "__name__", None)
+)
 def test_sync_call_styles(server, telemetry, style, api_type, streamed, parse) -> None:
     server.enqueue(_scenario(parse))
     client = sync_client(server, telemetry)
@@ -259,7 +273,9 @@ def test_sync_call_styles(server, telemetry, style, api_type, streamed, parse) -
     _assert_one_normalized_span(telemetry, api_type, streamed)
 
 
-@pytest.mark.parametrize(("style", "api_type", "streamed", "parse"), ASYNC_STYLES, ids=lambda v: getattr(v, "__name__", None))
+@pytest.mark.parametrize(
+    ("style", "api_type", "streamed", "parse"), ASYNC_STYLES, ids=lambda v: getattr(v, "__name__", None)
+)
 def test_async_call_styles(server, telemetry, style, api_type, streamed, parse) -> None:
     server.enqueue(_scenario(parse))
     client = async_client(server, telemetry)

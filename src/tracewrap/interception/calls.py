@@ -26,7 +26,9 @@ WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, 
 
 
 def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
-    def traced(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if _in_traced_call.get():
             return wrapped(*args, **kwargs)
         call = start(endpoint, options, client, kwargs)

@@ -29,7 +29,7 @@ def _is_stream(response: Any) -> bool:
     return bool(getattr(response, "_is_sse_stream", False) or getattr(response, "_stream", False))
 
 
-def _status_code(raw: Any) -> None | int:
+def _status_code(raw: Any) -> int | None:
     code = getattr(getattr(raw, "http_response", None), "status_code", None)
     return code if isinstance(code, int) else None
 
@@ -93,6 +93,7 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
     parsing = [False]  # reading the body closes the response: that close is not "unread"
 
     if is_async:
+
         async def parse_async(*args: Any, **kwargs: Any) -> Any:
             parsing[0] = True
             try:

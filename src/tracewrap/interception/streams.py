@@ -31,7 +31,7 @@ INCOMPLETE_STREAM_ERROR = "incomplete_stream"
 class StreamTracker:
     """Timing and accumulation for one stream; ends its call exactly once."""
 
-    __slots__ = ("call", "accumulator", "first", "last", "count", "__weakref__")
+    __slots__ = ("__weakref__", "accumulator", "call", "count", "first", "last")
 
     def __init__(self, call: TracedCall) -> None:
         self.call = call
@@ -97,7 +97,7 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
         # the stream object was dropped (or torn down) before it was read to the end
         tracker.end(ABANDONED)
         raise
-    except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt mid-stream ends the span too
+    except BaseException as exc:
         tracker.end(ERROR, exc)
         raise
     tracker.end(COMPLETED)
@@ -111,7 +111,7 @@ async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTrac
     except GeneratorExit:
         tracker.end(ABANDONED)
         raise
-    except BaseException as exc:  # noqa: BLE001 - CancelledError mid-stream ends the span too
+    except BaseException as exc:
         tracker.end(ERROR, exc)
         raise
     tracker.end(COMPLETED)

@@ -64,7 +64,7 @@ class ChatStreamAccumulator:
     is on, so memory does not grow with the length of the stream.
     """
 
-    __slots__ = ("_capture", "_reasons", "_texts", "_tool_calls", "_usage", "_envelope_read", "_last")
+    __slots__ = ("_capture", "_envelope_read", "_last", "_reasons", "_texts", "_tool_calls", "_usage")
 
     def __init__(self, capture_content: bool = False) -> None:
         self._capture = capture_content
@@ -132,7 +132,9 @@ class ChatStreamAccumulator:
             record.output_messages = [
                 {
                     "role": "assistant",
-                    "parts": ([{"type": "text", "content": "".join(self._texts[i])}] if i in self._texts else [])
+                    "parts": (
+                        [{"type": "text", "content": "".join(self._texts[i])}] if i in self._texts else []
+                    )
                     + [self._tool_calls[i][k] for k in sorted(self._tool_calls.get(i, {}))],
                     "finish_reason": self._reasons.get(i),
                 }

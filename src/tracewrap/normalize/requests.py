@@ -84,7 +84,9 @@ def read_responses_request(kwargs: Mapping[str, Any], record: CallRecord) -> Non
     if background is not None:
         attrs[OPENAI_REQUEST_BACKGROUND] = background
     text_format = kwargs.get("text_format")
-    output_type = "json" if isinstance(text_format, type) else _output_type(field(kwargs.get("text"), "format"))
+    output_type = (
+        "json" if isinstance(text_format, type) else _output_type(field(kwargs.get("text"), "format"))
+    )
     if output_type:
         attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
 

@@ -87,7 +87,7 @@ class ResponsesStreamAccumulator:
     length of the stream. Unknown event types are ignored.
     """
 
-    __slots__ = ("_capture", "_response", "_terminal", "_error_code", "_error_message")
+    __slots__ = ("_capture", "_error_code", "_error_message", "_response", "_terminal")
 
     def __init__(self, capture_content: bool = False) -> None:
         self._capture = capture_content

@@ -29,7 +29,9 @@ logger = logging.getLogger("tracewrap")
 
 def internal_error(where: str, exc: BaseException) -> None:
     """Instrumentation failed: say so once per place, and let the user's call go on."""
-    warn_once(f"internal:{where}", "tracewrap: internal error in %s (the call goes on untraced): %r", where, exc)
+    warn_once(
+        f"internal:{where}", "tracewrap: internal error in %s (the call goes on untraced): %r", where, exc
+    )
     logger.debug("tracewrap internal error in %s", where, exc_info=exc)
 
 
@@ -46,13 +48,26 @@ class ClientInfo:
 
 class TracedCall:
     __slots__ = (
-        "endpoint", "options", "record", "span", "context", "start_perf", "observed", "ended",
         "capture_content",
+        "context",
+        "ended",
+        "endpoint",
+        "observed",
+        "options",
+        "record",
+        "span",
+        "start_perf",
     )
 
     def __init__(
-        self, endpoint: Endpoint, options: TraceOptions, record: CallRecord, span: Any,
-        start_perf: float, observed: ObservedCall | None, capture_content: bool,
+        self,
+        endpoint: Endpoint,
+        options: TraceOptions,
+        record: CallRecord,
+        span: Any,
+        start_perf: float,
+        observed: ObservedCall | None,
+        capture_content: bool,
     ) -> None:
         self.endpoint = endpoint
         self.options = options
@@ -97,13 +112,18 @@ class TracedCall:
 
 
 def start(
-    endpoint: Endpoint, options: TraceOptions, client: ClientInfo, kwargs: Mapping[str, Any],
+    endpoint: Endpoint,
+    options: TraceOptions,
+    client: ClientInfo,
+    kwargs: Mapping[str, Any],
 ) -> TracedCall | None:
     try:
         record = CallRecord(
-            operation=endpoint.operation, api_type=endpoint.api_type,
+            operation=endpoint.operation,
+            api_type=endpoint.api_type,
             provider=options.provider or client.provider,
-            server_address=client.server_address, server_port=client.server_port,
+            server_address=client.server_address,
+            server_port=client.server_port,
         )
         endpoint.read_request(kwargs, record)
         observers = current_observers()
@@ -112,7 +132,9 @@ def start(
             _read_prompt(endpoint, kwargs, record)
         instruments = options.instruments
         span = instruments.tracer.start_span(
-            attrs_of.span_name(record), kind=SpanKind.CLIENT, attributes=attrs_of.start_attributes(record),
+            attrs_of.span_name(record),
+            kind=SpanKind.CLIENT,
+            attributes=attrs_of.start_attributes(record),
         )
         observed = None
         if observers:
@@ -210,7 +232,11 @@ def _estimate_cost(record: CallRecord) -> float | None:
         return None
     usage = record.usage
     return estimate_cost_usd(
-        record.provider, model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+        record.provider,
+        model,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
     )
 
 

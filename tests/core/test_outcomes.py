@@ -1,0 +1,193 @@
+"""Finish reasons, statuses and failures, normalized the same way for both APIs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+from opentelemetry.trace import StatusCode
+
+from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
+from tracewrap.testing import Scenario
+
+
+@pytest.mark.parametrize(
+    ("outcome", "chat_reason", "responses_reason", "responses_status"),
+    [
+        ("ok", "stop", "stop", "completed"),
+        ("length", "length", "length", "incomplete"),
+        ("content_filter", "content_filter", "content_filter", "incomplete"),
+        ("tool_calls", "tool_calls", "tool_calls", "completed"),
+    ],
+)
+def test_finish_reasons_match_across_apis(
+    server, telemetry, outcome, chat_reason, responses_reason, responses_status
+) -> None:
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(outcome=outcome), Scenario(outcome=outcome))
+    chat = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    response = client.responses.create(model="gpt-4o-mini", input="hi")
+    assert chat.choices[0].finish_reason == chat_reason
+    assert response.status == responses_status
+    chat_span, responses_span = telemetry.spans()
+    assert attrs(chat_span)["gen_ai.response.finish_reasons"] == (chat_reason,)
+    assert attrs(responses_span)["gen_ai.response.finish_reasons"] == (responses_reason,)
+    assert attrs(responses_span)["openai.response.status"] == responses_status
+    reasons = sorted(
+        (p.attributes["tracewrap.finish_reason"], p.value)
+        for p in telemetry.points("tracewrap.client.finishes")
+    )
+    assert reasons == [(chat_reason, 2)] if chat_reason == responses_reason else len(reasons) == 2
+
+
+def test_truncated_stream_is_visible(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(outcome="length"), Scenario(outcome="length"))
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    assert [c.choices[0].finish_reason for c in stream if c.choices][-1] == "length"
+    with client.responses.stream(model="m", input="hi") as rstream:
+        events = [event.type for event in rstream]
+    # the SDK's get_final_response() insists on response.completed; the events show the truncation
+    assert events[-1] == "response.incomplete"
+    chat_span, responses_span = telemetry.spans()
+    assert attrs(chat_span)["gen_ai.response.finish_reasons"] == ("length",)
+    assert attrs(responses_span)["gen_ai.response.finish_reasons"] == ("length",)
+    # a chat stream without include_usage reports no usage: absent, never 0
+    assert "gen_ai.usage.input_tokens" not in attrs(chat_span)
+    assert attrs(responses_span)["gen_ai.usage.output_tokens"] == 7
+    assert attrs(responses_span)["tracewrap.stream.outcome"] == "completed"
+
+
+def test_failed_response_is_an_error_with_its_code(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(outcome="failed"), Scenario(outcome="failed"))
+    response = client.responses.create(model="m", input="hi")
+    assert response.status == "failed"
+    with client.responses.stream(model="m", input="hi") as stream:
+        events = [e.type for e in stream]
+    assert events[-1] == "response.failed"
+    for span in telemetry.spans():
+        a = attrs(span)
+        assert span.status.status_code is StatusCode.ERROR
+        assert a["error.type"] == "server_error"
+        assert a["gen_ai.response.finish_reasons"] == ("error",)
+        assert a["openai.response.status"] == "failed"
+
+
+def test_background_response_records_queued_status_and_no_finish_reason(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(outcome="queued"))
+    response = client.responses.create(model="m", input="hi", background=True)
+    assert response.status == "queued"
+    a = attrs(telemetry.one_span())
+    assert a["openai.response.status"] == "queued"
+    assert a["openai.request.background"] is True
+    assert "gen_ai.response.finish_reasons" not in a
+    assert "gen_ai.usage.input_tokens" not in a
+    (finish,) = telemetry.points("tracewrap.client.finishes")
+    assert finish.attributes["tracewrap.finish_reason"] == "none"
+
+
+def test_retrieve_is_fetch_response(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    created = client.responses.create(model="gpt-4o-mini", input="hi")
+    fetched = client.responses.retrieve(created.id)
+    assert fetched.id == created.id
+    _, second = telemetry.spans()
+    assert second.name == "fetch_response"
+    a = attrs(second)
+    assert a["gen_ai.operation.name"] == "fetch_response"
+    assert a["gen_ai.response.id"] == created.id
+    assert a["openai.response.status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("status", "exc_type"),
+    [
+        (400, openai.BadRequestError),
+        (401, openai.AuthenticationError),
+        (429, openai.RateLimitError),
+        (500, openai.InternalServerError),
+    ],
+)
+def test_http_errors_reach_the_user_unchanged(server, telemetry, status, exc_type) -> None:
+    client = sync_client(server, telemetry)
+    bare = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+    server.enqueue(
+        Scenario(outcome="http_error", status_code=status), Scenario(outcome="http_error", status_code=status)
+    )
+    with pytest.raises(exc_type) as bare_error:
+        bare.chat.completions.create(model="m", messages=MESSAGES)
+    with pytest.raises(exc_type) as traced_error:
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    assert type(traced_error.value) is type(bare_error.value)
+    assert traced_error.value.status_code == status
+    assert str(traced_error.value) == str(bare_error.value)
+    span = telemetry.one_span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert attrs(span)["error.type"] == exc_type.__name__
+    assert attrs(span)["http.response.status_code"] == status
+    (duration,) = telemetry.points("gen_ai.client.operation.duration")
+    assert duration.attributes["error.type"] == exc_type.__name__
+    (finish,) = telemetry.points("tracewrap.client.finishes")
+    assert finish.attributes["tracewrap.finish_reason"] == "error"
+
+
+def test_same_exception_object_is_raised(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    seen = []
+
+    def capture(wrapped, instance, args, kwargs):
+        try:
+            return wrapped(*args, **kwargs)
+        except Exception as exc:
+            seen.append(exc)
+            raise
+
+    import wrapt
+
+    inner = client.chat.completions.create.__wrapped__
+    client.chat.completions.__dict__["create"].__wrapped__ = wrapt.FunctionWrapper(inner, capture)
+    server.enqueue(Scenario(outcome="http_error", status_code=429))
+    with pytest.raises(openai.RateLimitError) as error:
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    assert seen and error.value is seen[0]
+
+
+def test_mid_stream_error_is_an_error(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(outcome="stream_error"), Scenario(outcome="stream_error"))
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+            pass
+    with client.responses.stream(model="m", input="hi") as stream:
+        # the SDK yields a Responses `error` event instead of raising: the span must still say error
+        assert [e.type for e in stream][-1] == "error"
+    chat_span, responses_span = telemetry.spans()
+    assert chat_span.status.status_code is StatusCode.ERROR
+    assert attrs(chat_span)["error.type"] == "APIError"
+    assert attrs(chat_span)["tracewrap.stream.outcome"] == "error"
+    assert responses_span.status.status_code is StatusCode.ERROR
+    assert attrs(responses_span)["error.type"] == "server_error"
+    assert attrs(responses_span)["gen_ai.response.finish_reasons"] == ("error",)
+
+
+def test_async_errors_and_cancellation(server, telemetry) -> None:
+    client = async_client(server, telemetry)
+
+    async def scenario() -> None:
+        server.enqueue(Scenario(outcome="http_error", status_code=429))
+        with pytest.raises(openai.RateLimitError):
+            await client.responses.create(model="m", input="hi")
+        server.enqueue(Scenario(delay_s=5))
+        task = asyncio.ensure_future(client.chat.completions.create(model="m", messages=MESSAGES))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    rate_limited, cancelled = telemetry.spans()
+    assert attrs(rate_limited)["error.type"] == "RateLimitError"
+    assert attrs(cancelled)["error.type"] == "CancelledError"

@@ -1,0 +1,279 @@
+"""How wrap() installs: the module proxy, clients, paths, idempotency, unwrap, transparency."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+from opentelemetry import trace
+
+import tracewrap
+from tests.core.helpers import API_KEY, MESSAGES, attrs, sync_client
+from tracewrap.testing import Scenario
+
+
+def _module(telemetry):
+    return tracewrap.wrap(openai, **telemetry.wrap_kwargs())
+
+
+def test_module_proxy_passes_everything_through(telemetry) -> None:
+    traced = _module(telemetry)
+    assert traced.RateLimitError is openai.RateLimitError
+    assert traced.types is openai.types
+    assert traced.__name__ == "openai"
+    previous = openai.api_key
+    try:
+        traced.api_key = "sk-set-through-proxy"
+        assert openai.api_key == "sk-set-through-proxy"
+    finally:
+        openai.api_key = previous
+    client = traced.OpenAI(api_key=API_KEY, base_url="http://127.0.0.1:1/v1")
+    assert isinstance(client, openai.OpenAI) and isinstance(client, traced.OpenAI)
+    assert type(client) is openai.OpenAI
+
+    class MyClient(traced.OpenAI):
+        pass
+
+    assert issubclass(MyClient, openai.OpenAI)
+    assert tracewrap.unwrap(traced) is openai
+
+
+def test_module_clients_are_traced(server, telemetry) -> None:
+    traced = _module(telemetry)
+    for cls in (traced.OpenAI, traced.AsyncOpenAI):
+        client = cls(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+        assert "_tracewrap_installation" in vars(client)
+    client = traced.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert telemetry.one_span().name == "chat gpt-4o-mini"
+
+
+def test_module_level_client_is_traced(server, telemetry, monkeypatch) -> None:
+    monkeypatch.setattr(openai, "api_key", API_KEY)
+    monkeypatch.setattr(openai, "base_url", server.base_url + "/")
+    monkeypatch.setattr(openai, "max_retries", 0)
+    traced = _module(telemetry)
+    traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert telemetry.one_span().name == "chat gpt-4o-mini"
+
+
+def test_wrapping_twice_gives_one_span(server, telemetry) -> None:
+    traced = _module(telemetry)
+    client = traced.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    assert tracewrap.wrap(client, **telemetry.wrap_kwargs()) is client
+    assert tracewrap.wrap(tracewrap.wrap(client)) is client
+    assert tracewrap.wrap(traced) is traced
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+    assert len(telemetry.spans()) == 2
+
+
+def test_unwrap_restores_the_client(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+    tracewrap.unwrap(client)
+    assert "create" not in vars(client.chat.completions)
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+    client.with_options(timeout=5).responses.create(model="m", input="hi")
+    assert len(telemetry.spans()) == 1
+
+
+def test_derived_clients_are_traced(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    client.with_options(timeout=10).chat.completions.create(model="m", messages=MESSAGES)
+    client.copy(max_retries=1).responses.create(model="m", input="hi")
+    assert [s.name for s in telemetry.spans()] == ["chat m", "chat m"]
+
+
+def test_paths_select_replace_and_extend(server, telemetry) -> None:
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    tracewrap.wrap(client, paths=["responses.create"], extra_paths=["models.list"], **telemetry.wrap_kwargs())
+    client.chat.completions.create(model="m", messages=MESSAGES)  # not in the set: untraced
+    client.responses.create(model="m", input="hi")
+    names = [s.name for s in telemetry.spans()]
+    assert names == ["chat m"]
+    span = telemetry.one_span()
+    assert attrs(span)["openai.api.type"] == "responses"
+
+
+def test_unknown_endpoint_gets_a_generic_span(server, telemetry) -> None:
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    tracewrap.wrap(client, paths=["moderations.create"], **telemetry.wrap_kwargs())
+    with pytest.raises(openai.NotFoundError):  # the fake has no /moderations: an error, still one span
+        client.moderations.create(input="hello", model="omni-moderation-latest")
+    span = telemetry.one_span()
+    assert span.name == "moderations.create omni-moderation-latest"
+    assert attrs(span)["error.type"] == "NotFoundError"
+
+
+@pytest.mark.parametrize(
+    ("paths", "message"),
+    [
+        (["chat.nope.create"], "'chat.nope.create' does not exist"),
+        (["chat.completions.nope"], "chat.completions.nope"),
+        (["chat..create"], "is not a dotted path"),
+        (["create"], "must name a method"),
+    ],
+)
+def test_bad_paths_are_clear_errors(paths, message) -> None:
+    client = openai.OpenAI(api_key=API_KEY, base_url="http://127.0.0.1:1/v1")
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        tracewrap.wrap(client, paths=paths)
+    assert "_tracewrap_installation" not in vars(client)
+
+
+@pytest.mark.parametrize("target", [None, 42, {"a": 1}, json])
+def test_wrap_rejects_what_it_cannot_wrap(target) -> None:
+    with pytest.raises(TypeError, match="takes the openai module or an OpenAI client"):
+        tracewrap.wrap(target)
+
+
+def test_kill_switch(server, telemetry, monkeypatch) -> None:
+    monkeypatch.setenv("TRACEWRAP_ENABLED", "false")
+    client = sync_client(server, telemetry)
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    monkeypatch.setenv("TRACEWRAP_ENABLED", "true")
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert tracewrap.wrap(openai) is openai
+    assert telemetry.spans() == []
+
+
+def _comparable(request) -> tuple:
+    volatile = {"x-stainless-retry-count", "x-stainless-read-timeout", "content-length", "host"}
+    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in volatile}
+    return request.method, request.path, headers, request.body
+
+
+def test_same_requests_on_the_wire(server, telemetry) -> None:
+    bare = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    traced = sync_client(server, telemetry)
+
+    def calls(client: openai.OpenAI) -> None:
+        client.chat.completions.create(model="m", messages=MESSAGES, temperature=0.2, stream=True)
+        client.responses.create(model="m", input="hi", max_output_tokens=5)
+        with client.chat.completions.stream(model="m", messages=MESSAGES) as stream:
+            stream.until_done()
+        client.embeddings.create(model="e", input="hi", extra_headers={"X-Custom-Auth": "secret-value"})
+
+    calls(bare)
+    bare_requests = [_comparable(r) for r in server.requests]
+    server.clear()
+    calls(traced)
+    assert [_comparable(r) for r in server.requests] == bare_requests
+
+
+def test_span_is_current_while_the_request_is_sent(server, telemetry) -> None:
+    seen = []
+    http_client = openai.DefaultHttpxClient(
+        event_hooks={"request": [lambda request: seen.append(trace.get_current_span())]}
+    )
+    client = tracewrap.wrap(
+        openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0, http_client=http_client),
+        **telemetry.wrap_kwargs(),
+    )
+    tracer = telemetry.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("request handler") as parent:
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    llm_span = next(s for s in telemetry.spans() if s.name == "chat m")
+    assert llm_span.parent.span_id == parent.get_span_context().span_id
+    assert seen[0].get_span_context().span_id == llm_span.context.span_id
+
+
+def test_content_is_off_by_default_and_on_when_asked(server, telemetry, monkeypatch) -> None:
+    client = sync_client(server, telemetry)
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    assert not any(
+        k.startswith("gen_ai.input") or k.startswith("gen_ai.output.messages")
+        for k in attrs(telemetry.one_span())
+    )
+    telemetry.spans_exporter.clear()
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+    captured = sync_client(server, telemetry)
+    server.enqueue(Scenario(text="The answer"))
+    captured.responses.create(model="m", input="What?", instructions="Be brief")
+    a = attrs(telemetry.one_span())
+    assert json.loads(a["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "What?"}]}
+    ]
+    assert json.loads(a["gen_ai.system_instructions"]) == [{"type": "text", "content": "Be brief"}]
+    output = json.loads(a["gen_ai.output.messages"])
+    assert output[0]["parts"] == [{"type": "text", "content": "The answer"}]
+    assert output[0]["finish_reason"] == "stop"
+
+
+def test_content_limit_and_redaction(server, telemetry) -> None:
+    client = sync_client(
+        server,
+        telemetry,
+        capture_content="span_only",
+        content_max_length=120,
+        redact=lambda text: text.replace("4111-1111", "[card]"),
+    )
+    server.enqueue(Scenario(text="ok " * 50, chunks=10))
+    stream = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "card 4111-1111 please"}], stream=True
+    )
+    for _ in stream:
+        pass
+    a = attrs(telemetry.one_span())
+    assert "[card]" in a["gen_ai.input.messages"] and "4111" not in a["gen_ai.input.messages"]
+    assert a["gen_ai.output.messages"].endswith("chars]")
+    assert "…[truncated" in a["gen_ai.output.messages"]
+
+
+def test_legacy_completions_and_embeddings(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    completion = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi", max_tokens=5)
+    embedding = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+    assert completion.choices[0].text and len(embedding.data) == 2
+    text_span, embed_span = telemetry.spans()
+    assert text_span.name == "text_completion gpt-3.5-turbo-instruct"
+    assert attrs(text_span)["gen_ai.request.max_tokens"] == 5
+    assert attrs(text_span)["gen_ai.response.finish_reasons"] == ("stop",)
+    assert attrs(text_span)["gen_ai.usage.output_tokens"] == 7
+    assert embed_span.name == "embeddings text-embedding-3-small"
+    assert attrs(embed_span)["gen_ai.usage.input_tokens"] > 0
+    assert "gen_ai.usage.output_tokens" not in attrs(embed_span)
+
+
+def test_request_parameters_present_are_recorded_and_sentinels_ignored(server, telemetry) -> None:
+    client = sync_client(server, telemetry)
+    client.chat.completions.create(
+        model="m",
+        messages=MESSAGES,
+        temperature=0.5,
+        top_p=0.9,
+        max_completion_tokens=50,
+        seed=7,
+        stop=["END"],
+        n=2,
+        frequency_penalty=0.1,
+        presence_penalty=0.2,
+        service_tier="flex",
+        user=openai.NOT_GIVEN,
+        response_format={"type": "json_object"},
+    )
+    a = attrs(telemetry.one_span())
+    assert a["gen_ai.request.temperature"] == 0.5 and a["gen_ai.request.top_p"] == 0.9
+    assert a["gen_ai.request.max_tokens"] == 50 and a["gen_ai.request.seed"] == 7
+    assert a["gen_ai.request.stop_sequences"] == ("END",) and a["gen_ai.request.choice.count"] == 2
+    assert a["openai.request.service_tier"] == "flex" and a["gen_ai.output.type"] == "json"
+    assert a["gen_ai.response.finish_reasons"] == ("stop", "stop")
+    assert a["openai.response.system_fingerprint"] == "fp_test"
+
+
+def test_azure_and_known_hosts_name_the_provider(telemetry) -> None:
+    from tracewrap.interception.install import client_info
+    from tracewrap.options import TraceOptions
+
+    azure = openai.AzureOpenAI(
+        api_key="k", api_version="2024-10-21", azure_endpoint="https://x.openai.azure.com"
+    )
+    assert client_info(azure, TraceOptions()).provider == "azure.ai.openai"
+    router = openai.OpenAI(api_key="k", base_url="https://openrouter.ai/api/v1")
+    info = client_info(router, TraceOptions())
+    assert (info.provider, info.server_address, info.server_port) == ("openrouter", "openrouter.ai", 443)
+    assert client_info(openai.OpenAI(api_key="k"), TraceOptions()).provider == "openai"
+    assert client_info(router, TraceOptions(provider="mine")).provider == "mine"
