@@ -1,0 +1,340 @@
+"""A stdlib-only fake OpenAI HTTP server speaking the real wire format.
+
+Point any OpenAI SDK (1.x/2.x on httpx, 3.x on httpx2) at ``srv.base_url``. Behaviour is picked
+server-side via :class:`Scenario` objects so the client's request stays exactly what users send.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tracewrap.testing.bodies import (
+    JsonDict,
+    Scenario,
+    SSEEvent,
+    chat_completion_body,
+    chat_completion_events,
+    completion_body,
+    completion_events,
+    embeddings_body,
+    encode_sse,
+    error_body,
+    response_body,
+    response_events,
+    stream_ends_with_done,
+)
+
+__all__ = ["FakeOpenAIServer", "RecordedRequest"]
+
+
+@dataclass
+class RecordedRequest:
+    """One request as received. Header names are lower-cased; ``body`` is None if absent/not JSON."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: JsonDict | None
+    query: dict[str, str] = field(default_factory=dict)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Keep-alive handler threads may sit idle on a pooled client connection; don't join them on close.
+    block_on_close = False
+    fake: FakeOpenAIServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like api.openai.com
+    disable_nagle_algorithm = True  # small SSE chunks must leave immediately
+    timeout = 60  # idle keep-alive connections eventually release their thread
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # silence per-request stderr noise in test output
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ConnectionError:
+            # Clients (httpx pools, aborted streams) reset idle keep-alive sockets; not a server bug.
+            self.close_connection = True
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _read_body(self) -> JsonDict | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        body = self._read_body()
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        fake._record(RecordedRequest(self.command, url.path, headers, body, query))
+        try:
+            self._route(fake, url.path, query, body or {})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # client went away mid-response; nothing to do
+
+    def _route(self, fake: FakeOpenAIServer, path: str, query: dict[str, str], body: JsonDict) -> None:
+        method = self.command
+        if method == "POST" and path == "/v1/chat/completions":
+            kind = "chat"
+        elif method == "POST" and path == "/v1/completions":
+            kind = "completions"
+        elif method == "POST" and path == "/v1/embeddings":
+            kind = "embeddings"
+        elif method == "POST" and path == "/v1/responses":
+            kind = "responses"
+        elif method == "GET" and path.startswith("/v1/responses/") and path.count("/") == 3:
+            kind = "retrieve"
+        else:
+            self._send_json(404, error_body(404, f"Invalid URL ({method} {path})"))
+            return
+
+        scenario = fake._next_scenario()
+        if scenario.delay_s > 0:
+            time.sleep(scenario.delay_s)
+        if scenario.outcome == "http_error":
+            self._send_json(scenario.status_code, error_body(scenario.status_code, scenario.error_message))
+            return
+
+        stream = bool(body.get("stream")) if kind != "retrieve" else query.get("stream") == "true"
+        if not stream and kind != "embeddings" and self._non_stream_failure(scenario):
+            return
+
+        created = int(time.time())
+        token = uuid.uuid4().hex
+        if kind == "chat":
+            cid = f"chatcmpl-{token[:24]}"
+            if stream:
+                events = chat_completion_events(scenario, body, id=cid, created=created)
+                self._send_sse(events, scenario, chat_style=True)
+            else:
+                self._send_json(200, chat_completion_body(scenario, body, id=cid, created=created))
+        elif kind == "completions":
+            cid = f"cmpl-{token[:24]}"
+            if stream:
+                self._send_sse(completion_events(scenario, body, id=cid, created=created), scenario, True)
+            else:
+                self._send_json(200, completion_body(scenario, body, id=cid, created=created))
+        elif kind == "embeddings":
+            self._send_json(200, embeddings_body(scenario, body))
+        else:
+            if kind == "responses":
+                rid = f"resp_{token}"
+                fake._remember_response(rid, body)
+                request = body
+            else:
+                rid = path.rsplit("/", 1)[1]
+                request = fake._response_request(rid)
+            if stream:
+                events = response_events(scenario, request, id=rid, created_at=created)
+                after = query.get("starting_after", "")
+                if kind == "retrieve" and after.lstrip("-").isdigit():
+                    # Resuming a background stream: only events after the given sequence number.
+                    start = int(after)
+                    events = [e for e in events if isinstance(e[1], dict) and e[1]["sequence_number"] > start]
+                self._send_sse(events, scenario, chat_style=False)
+            else:
+                self._send_json(200, response_body(scenario, request, id=rid, created_at=created))
+
+    def _non_stream_failure(self, scenario: Scenario) -> bool:
+        """Stream-only outcomes on a non-streaming request: map to the closest HTTP behaviour."""
+        if scenario.outcome == "stream_error":
+            self._send_json(500, error_body(500, scenario.error_message))
+        elif scenario.outcome == "cut":
+            self._abort()  # no response at all -> client connection error
+        elif scenario.outcome == "invalid_json":
+            self._send_bytes(200, b'{"id": "broken", not json', "application/json")
+        else:
+            return False
+        return True
+
+    def _common_headers(self) -> None:
+        self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
+        self.send_header("openai-processing-ms", "1")
+
+    def _send_bytes(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self._common_headers()
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _send_json(self, status: int, obj: JsonDict) -> None:
+        self._send_bytes(status, json.dumps(obj, separators=(",", ":")).encode(), "application/json")
+
+    def _send_sse(self, events: list[SSEEvent], scenario: Scenario, chat_style: bool) -> None:
+        # Chunked transfer keeps the connection reusable and lets each event flush on its own.
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self._common_headers()
+        self.end_headers()
+        for i, event in enumerate(events):
+            if i and scenario.chunk_delay_s > 0:
+                time.sleep(scenario.chunk_delay_s)
+            self._write_chunk(encode_sse([event], chat_style, done=False))
+        if scenario.outcome == "cut":
+            self._abort()  # no terminal event, no [DONE], no final 0-length chunk
+            return
+        if chat_style and stream_ends_with_done(scenario):
+            self._write_chunk(encode_sse([], True))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _abort(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class FakeOpenAIServer:
+    """Threaded fake of ``api.openai.com`` on 127.0.0.1 (free port).
+
+    Usage::
+
+        with FakeOpenAIServer() as srv:
+            srv.enqueue(Scenario(outcome="length"))
+            client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0)
+    """
+
+    def __init__(self, default: Scenario | None = None, host: str = "127.0.0.1") -> None:
+        self.default: Scenario = default or Scenario()
+        self.requests: list[RecordedRequest] = []
+        self._host = host
+        self._lock = threading.Lock()
+        self._queue: deque[Scenario] = deque()
+        self._responses: dict[str, JsonDict] = {}
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeOpenAIServer:
+        if self._httpd is not None:
+            return self
+        httpd = _HTTPServer((self._host, 0), _Handler)
+        httpd.fake = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}/v1"
+
+    # ------------------------------------------------------------------ scenarios / recording
+
+    def enqueue(self, *scenarios: Scenario | Iterable[Scenario]) -> None:
+        """Queue one-shot scenarios, consumed FIFO by the next requests (then ``default`` applies)."""
+        with self._lock:
+            for item in scenarios:
+                if isinstance(item, Scenario):
+                    self._queue.append(item)
+                else:
+                    self._queue.extend(item)
+
+    @property
+    def pending(self) -> int:
+        """Number of queued scenarios not yet consumed."""
+        with self._lock:
+            return len(self._queue)
+
+    def clear(self) -> None:
+        """Forget recorded requests and drop any still-queued scenarios."""
+        with self._lock:
+            self.requests.clear()
+            self._queue.clear()
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        with self._lock:
+            return self.requests[-1]
+
+    def _next_scenario(self) -> Scenario:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _remember_response(self, response_id: str, request: JsonDict) -> None:
+        with self._lock:
+            self._responses[response_id] = request
+
+    def _response_request(self, response_id: str) -> JsonDict:
+        # Retrieval echoes the params of the original create call when we created that id.
+        with self._lock:
+            return self._responses.get(response_id, {})
