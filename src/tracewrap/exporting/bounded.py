@@ -1,0 +1,36 @@
+"""Run a flush or shutdown with a hard deadline.
+
+Exporter calls can block far longer than asked (the SDK's ``force_flush`` ignores its timeout;
+OTLP retries until its own timeout; LangSmith retries against a silent endpoint for minutes).
+Running them in a daemon thread and waiting a bounded time is the only way to promise a caller,
+and the process exit, a deadline: a daemon thread still stuck at exit is simply abandoned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger("tracewrap")
+
+
+def run_bounded(name: str, work: Callable[[], Any], timeout: float) -> bool:
+    """True when ``work`` finished (without raising, and without returning False) within ``timeout``."""
+    outcome: list[bool] = []
+
+    def target() -> None:
+        try:
+            outcome.append(work() is not False)
+        except Exception as exc:
+            logger.debug("tracewrap: %s failed: %r", name, exc)
+            outcome.append(False)
+
+    thread = threading.Thread(target=target, name=f"tracewrap-{name}", daemon=True)
+    thread.start()
+    thread.join(max(0.0, timeout))
+    if thread.is_alive():
+        logger.info("tracewrap: %s did not finish within %.1f s; not waiting longer", name, timeout)
+        return False
+    return bool(outcome and outcome[0])

@@ -1,0 +1,278 @@
+"""``configure()``, ``flush()`` and ``shutdown()``: tracewrap's export pipelines, built once.
+
+Providers are installed only when the application has none: an application's own global
+TracerProvider / MeterProvider is used as it is, never replaced or added to. Exports run in
+background threads (batch span processor with a bounded queue, periodic metric reader, LangSmith's
+batcher); flushes and the process exit are bounded by a deadline (:mod:`.bounded`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from tracewrap.exporting import settings
+from tracewrap.exporting.dropping import CountingBatchSpanProcessor
+from tracewrap.observers import add_observer, remove_observer
+from tracewrap.settings import tracing_enabled
+
+logger = logging.getLogger("tracewrap")
+
+
+@dataclass
+class Setup:
+    """What ``configure()`` set up; returned to the caller (and handy in tests)."""
+
+    enabled: bool = True
+    traces_exporters: tuple[str, ...] = ()
+    metrics_exporters: tuple[str, ...] = ()
+    resource: Resource | None = None
+    tracer_provider: TracerProvider | None = None  # ours; None when none was needed or one existed
+    meter_provider: MeterProvider | None = None
+    uses_existing_tracer_provider: bool = False
+    uses_existing_meter_provider: bool = False
+    langsmith: Any = None  # LangSmithObserver
+    prometheus_server: Any = None
+    exit_timeout: float = settings.DEFAULT_EXIT_TIMEOUT
+    span_processors: list[CountingBatchSpanProcessor] = field(default_factory=list)
+
+    def dropped_spans(self) -> int:
+        """Spans lost because the export queue was full (the exporter was too slow or unreachable)."""
+        return sum(p.dropped for p in self.span_processors)
+
+
+_lock = threading.Lock()
+_setup: Setup | None = None
+_atexit_registered = False
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    traces_exporter: str | Iterable[str] | None = None,
+    metrics_exporter: str | Iterable[str] | None = None,
+    exit_timeout: float | None = None,
+    langsmith_client: Any = None,
+    prometheus_port: int | None = None,
+    max_queue_size: int | None = None,
+) -> Setup:
+    """Set up export from arguments, falling back to the standard environment variables.
+
+    Idempotent: a second call returns the first call's :class:`Setup`. ``max_queue_size`` bounds
+    the span queue (default ``OTEL_BSP_MAX_QUEUE_SIZE``, 2048).
+    """
+    global _setup
+    with _lock:
+        if _setup is not None:
+            return _setup
+        if not tracing_enabled():
+            _setup = Setup(enabled=False)
+            return _setup
+        traces = settings.traces_exporters(traces_exporter)
+        if langsmith_client is not None and "langsmith" not in traces:
+            traces = (*traces, "langsmith")
+        setup = Setup(
+            traces_exporters=traces,
+            metrics_exporters=settings.metrics_exporters(metrics_exporter),
+            resource=Resource.create({SERVICE_NAME: service_name} if service_name else {}),
+            exit_timeout=settings.exit_timeout(exit_timeout),
+        )
+        _set_up_traces(setup, max_queue_size)
+        _set_up_metrics(setup, prometheus_port)
+        if "langsmith" in traces:
+            _set_up_langsmith(setup, langsmith_client)
+        _register_atexit()
+        _setup = setup
+        return setup
+
+
+def _existing(provider: object) -> bool:
+    # the API's placeholders before anything is set: ProxyTracerProvider, _ProxyMeterProvider
+    return "Proxy" not in type(provider).__name__
+
+
+def _set_up_traces(setup: Setup, max_queue_size: int | None) -> None:
+    wanted = [n for n in setup.traces_exporters if n in ("otlp", "console")]
+    if not wanted:
+        return
+    if _existing(trace.get_tracer_provider()):
+        setup.uses_existing_tracer_provider = True
+        logger.info(
+            "tracewrap: the application has its own TracerProvider; spans go to its exporters (%s not added)",
+            ", ".join(wanted),
+        )
+        return
+    provider = TracerProvider(resource=setup.resource, shutdown_on_exit=False)  # our atexit is bounded
+    for name in wanted:
+        try:
+            if name == "otlp":
+                from tracewrap.exporting.otlp import span_exporter
+
+                processor = CountingBatchSpanProcessor(span_exporter(), max_queue_size=max_queue_size)
+                setup.span_processors.append(processor)
+                provider.add_span_processor(processor)
+            else:
+                from tracewrap.exporting.console import ConsoleCallExporter
+
+                # one stderr line per call, written when the call ends: for development
+                provider.add_span_processor(SimpleSpanProcessor(ConsoleCallExporter()))
+        except Exception as exc:
+            logger.warning("tracewrap: could not set up the %s span exporter: %r", name, exc)
+    trace.set_tracer_provider(provider)
+    setup.tracer_provider = provider
+
+
+def _set_up_metrics(setup: Setup, prometheus_port: int | None) -> None:
+    wanted = setup.metrics_exporters
+    if not wanted:
+        return
+    if _existing(metrics.get_meter_provider()):
+        setup.uses_existing_meter_provider = True
+        logger.info(
+            "tracewrap: the application has its own MeterProvider; metrics go to its readers (%s not added)",
+            ", ".join(wanted),
+        )
+        return
+    readers: list[MetricReader] = []
+    for name in wanted:
+        try:
+            readers.append(_metric_reader(name, setup, prometheus_port))
+        except Exception as exc:
+            logger.warning("tracewrap: could not set up the %s metric exporter: %r", name, exc)
+    if not readers:
+        return
+    provider = MeterProvider(metric_readers=readers, resource=setup.resource, shutdown_on_exit=False)
+    metrics.set_meter_provider(provider)
+    setup.meter_provider = provider
+
+
+def _metric_reader(name: str, setup: Setup, prometheus_port: int | None) -> MetricReader:
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+
+    if name == "otlp":
+        from tracewrap.exporting.otlp import metric_exporter
+
+        # interval from OTEL_METRIC_EXPORT_INTERVAL, read by the SDK
+        return PeriodicExportingMetricReader(metric_exporter())
+    if name == "console":
+        return PeriodicExportingMetricReader(ConsoleMetricExporter(out=sys.stderr))
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import start_http_server
+
+    reader = PrometheusMetricReader()
+    port = settings.prometheus_port(prometheus_port)
+    try:
+        setup.prometheus_server, _thread = start_http_server(port, addr="127.0.0.1")
+    except OSError as exc:
+        logger.warning("tracewrap: cannot serve Prometheus metrics on 127.0.0.1:%d: %s", port, exc)
+    return reader
+
+
+def _set_up_langsmith(setup: Setup, client: Any) -> None:
+    try:
+        from tracewrap.exporting.langsmith import LangSmithObserver
+
+        observer = LangSmithObserver(settings.langsmith_settings(), client)
+    except Exception as exc:
+        logger.warning("tracewrap: LangSmith export is off, its client could not be created: %r", exc)
+        return
+    add_observer(observer)
+    setup.langsmith = observer
+
+
+def _run_parallel(jobs: dict[str, Callable[[], Any]], timeout: float) -> bool:
+    """Run the jobs side by side in daemon threads; wait for all of them until one shared deadline."""
+    from tracewrap.exporting.bounded import run_bounded
+
+    results: dict[str, bool] = {}
+    threads = [
+        threading.Thread(
+            target=lambda n=name, j=job: results.__setitem__(n, run_bounded(n, j, timeout)),
+            name=f"tracewrap-{name}-wait",
+            daemon=True,
+        )
+        for name, job in jobs.items()
+    ]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()) + 0.05)
+    return all(results.get(name, False) for name in jobs)
+
+
+def _flush_jobs(setup: Setup, timeout: float) -> dict[str, Callable[[], Any]]:
+    millis = int(timeout * 1000)
+    jobs: dict[str, Callable[[], Any]] = {}
+    if setup.tracer_provider is not None:
+        jobs["flush-spans"] = lambda: setup.tracer_provider.force_flush(millis)  # type: ignore[union-attr]
+    if setup.meter_provider is not None:
+        jobs["flush-metrics"] = lambda: setup.meter_provider.force_flush(millis)  # type: ignore[union-attr]
+    if setup.langsmith is not None:
+        jobs["flush-langsmith"] = lambda: setup.langsmith.flush(timeout)
+    return jobs
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Export what has finished so far; False when something did not make it within ``timeout``."""
+    setup = _setup
+    if setup is None or not setup.enabled:
+        return True
+    return _run_parallel(_flush_jobs(setup, timeout), timeout)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Flush and stop tracewrap's exporters, taking at most ``timeout`` seconds; idempotent."""
+    global _setup
+    with _lock:
+        setup, _setup = _setup, None
+    if setup is None or not setup.enabled:
+        return
+    millis = int(timeout * 1000)
+    jobs: dict[str, Callable[[], Any]] = {}
+    if setup.tracer_provider is not None:
+        jobs["shutdown-spans"] = lambda: _shutdown_tracer_provider(setup, millis)
+    if setup.meter_provider is not None:
+        jobs["shutdown-metrics"] = lambda: setup.meter_provider.shutdown(millis)  # type: ignore[union-attr]
+    if setup.langsmith is not None:
+        remove_observer(setup.langsmith)
+        jobs["shutdown-langsmith"] = lambda: setup.langsmith.close(timeout)
+    if setup.prometheus_server is not None:
+        jobs["shutdown-prometheus"] = setup.prometheus_server.shutdown
+    _run_parallel(jobs, timeout)
+    dropped = setup.dropped_spans()
+    if dropped:
+        logger.warning("tracewrap: %d spans were dropped because the export queue was full", dropped)
+
+
+def _shutdown_tracer_provider(setup: Setup, millis: int) -> None:
+    # neither shutdown() takes a timeout: the daemon thread running this is the bound
+    del millis
+    if setup.tracer_provider is not None:
+        setup.tracer_provider.shutdown()
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    setup = _setup
+    if setup is not None:
+        shutdown(setup.exit_timeout)  # bounded: exporters still stuck after it are abandoned

@@ -1,0 +1,73 @@
+"""The LangSmith client tracewrap sends runs through, made so it cannot hold the process open.
+
+``langsmith.Client`` batches in background threads that are not daemons unless
+``LANGSMITH_USE_DAEMON`` is set; Python joins such threads before any ``atexit`` handler runs, so a
+refused endpoint delays exit by ~15 s and a silent one by minutes. The client tracewrap creates is
+built with daemon threads, and its final flush is bounded by :func:`close_bounded`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from tracewrap.exporting.bounded import run_bounded
+
+_DAEMON_ENV = "LANGSMITH_USE_DAEMON"
+_env_lock = threading.Lock()
+
+
+def _clear_env_cache() -> None:
+    from langsmith import utils as ls_utils
+
+    # langsmith caches env reads; ours must be seen, then forgotten
+    ls_utils.get_env_var.cache_clear()  # type: ignore[attr-defined]
+
+
+def new_client(hide_inputs: bool, hide_outputs: bool) -> Any:
+    """A ``langsmith.Client`` from the ``LANGSMITH_*`` environment, with daemon sender threads."""
+    import langsmith
+
+    with _env_lock:
+        previous = os.environ.get(_DAEMON_ENV)
+        os.environ[_DAEMON_ENV] = "true"  # the client reads it once, when its threads start
+        _clear_env_cache()
+        try:
+            return langsmith.Client(hide_inputs=hide_inputs or None, hide_outputs=hide_outputs or None)
+        finally:
+            if previous is None:
+                os.environ.pop(_DAEMON_ENV, None)
+            else:
+                os.environ[_DAEMON_ENV] = previous
+            _clear_env_cache()
+
+
+def flush_bounded(client: Any, timeout: float) -> bool:
+    """Send what is queued, waiting at most ``timeout`` seconds (its own ``flush`` may block longer)."""
+    return run_bounded("langsmith-flush", lambda: client.flush(timeout=timeout), timeout)
+
+
+def close_bounded(client: Any, timeout: float) -> bool:
+    """Flush within ``timeout``, then stop the client's threads without waiting for the network."""
+    done = flush_bounded(client, timeout)
+    run_bounded("langsmith-cleanup", lambda: client.cleanup(timeout=0), 0.2)
+    return done
+
+
+def repair_after_fork() -> None:
+    """Give langsmith a working send pool in a forked child.
+
+    Its compressed sends go through a module-level ThreadPoolExecutor whose workers do not survive
+    ``fork()`` while the executor still counts them as idle: jobs would wait forever. Private API,
+    so guarded: if it moves, the child merely loses compressed sends, as it would anyway.
+    """
+    try:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from langsmith._internal import _background_thread as background
+
+        old = background.LANGSMITH_CLIENT_THREAD_POOL
+        background.LANGSMITH_CLIENT_THREAD_POOL = ThreadPoolExecutor(max_workers=old._max_workers)
+    except Exception:
+        pass

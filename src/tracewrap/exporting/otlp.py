@@ -1,0 +1,36 @@
+"""OTLP exporters of the protocol the environment asks for.
+
+The exporters are built without arguments so they read endpoint, headers, timeout, compression
+and certificates from the standard ``OTEL_EXPORTER_OTLP_*`` variables themselves.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.metrics.export import MetricExporter
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from tracewrap.exporting.settings import GRPC, otlp_protocol
+
+
+def span_exporter() -> SpanExporter:
+    if otlp_protocol("traces") == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    return HttpExporter()
+
+
+def metric_exporter() -> MetricExporter:
+    if otlp_protocol("metrics") == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return GrpcMetricExporter()
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return HttpMetricExporter()

@@ -1,0 +1,235 @@
+"""Loopback receivers for tests: OTLP over HTTP and gRPC, with switchable faults.
+
+Each receiver keeps the raw bytes it was sent (for secret scans) and the decoded requests.
+``mode`` makes it misbehave: ``ok``, ``error`` (HTTP 500 / gRPC UNAVAILABLE), ``slow`` (sleeps
+``delay_s`` before answering), ``reset`` (closes the connection without answering).
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def any_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return tuple(any_value(v) for v in value.array_value.values)
+    return getattr(value, kind) if kind else None
+
+
+def attributes(items: Any) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in items}
+
+
+@dataclass
+class ReceivedSpan:
+    name: str
+    kind: int
+    scope: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    trace_id: str
+    span_id: str
+    status_code: int
+
+
+@dataclass
+class Store:
+    """What a receiver got, shared by its HTTP and gRPC front ends."""
+
+    mode: str = "ok"
+    delay_s: float = 5.0
+    generation: int = 0  # bumped by clear(): answers to older requests are not recorded
+    raw: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    traces: list[trace_service_pb2.ExportTraceServiceRequest] = field(default_factory=list)
+    metrics: list[metrics_service_pb2.ExportMetricsServiceRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def spans(self) -> list[ReceivedSpan]:
+        found = []
+        with self.lock:
+            requests = list(self.traces)
+        for request in requests:
+            for rs in request.resource_spans:
+                resource = attributes(rs.resource.attributes)
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        found.append(
+                            ReceivedSpan(
+                                name=span.name,
+                                kind=span.kind,
+                                scope=ss.scope.name,
+                                attributes=attributes(span.attributes),
+                                resource=resource,
+                                trace_id=span.trace_id.hex(),
+                                span_id=span.span_id.hex(),
+                                status_code=span.status.code,
+                            )
+                        )
+        return found
+
+    def metric_points(self, name: str) -> list[tuple[dict[str, Any], Any]]:
+        """(attributes, data point) for every point of metric ``name`` received."""
+        found = []
+        with self.lock:
+            requests = list(self.metrics)
+        for request in requests:
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for metric in sm.metrics:
+                        if metric.name != name:
+                            continue
+                        data = getattr(metric, metric.WhichOneof("data"))
+                        found.extend((attributes(p.attributes), p) for p in data.data_points)
+        return found
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return bool(predicate())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # or each small answer stalls ~40 ms on delayed ACKs
+    store: Store
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        store = self.store
+        generation = store.generation
+        with store.lock:
+            store.raw.append(body)
+            store.headers.append({k.lower(): v for k, v in self.headers.items()})
+        if store.mode == "reset":
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            self.close_connection = True
+            self.connection.close()
+            return
+        if store.mode == "slow":
+            time.sleep(store.delay_s)
+        if store.mode == "error" or generation != store.generation:
+            self._answer(500, b"")
+            return
+        if self.path == "/v1/traces":
+            request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+            with store.lock:
+                store.traces.append(request)
+            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+        elif self.path == "/v1/metrics":
+            metrics_request = metrics_service_pb2.ExportMetricsServiceRequest.FromString(body)
+            with store.lock:
+                store.metrics.append(metrics_request)
+            reply = metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString()
+        else:
+            self._answer(404, b"")
+            return
+        self._answer(200, reply)
+
+    def _answer(self, status: int, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def Export(self, request: Any, context: Any) -> Any:
+        _grpc_record(self.store, request, context, self.store.traces)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def Export(self, request: Any, context: Any) -> Any:
+        _grpc_record(self.store, request, context, self.store.metrics)
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+
+def _grpc_record(store: Store, request: Any, context: Any, into: list[Any]) -> None:
+    generation = store.generation
+    with store.lock:
+        store.raw.append(request.SerializeToString())
+        store.headers.append({k: str(v) for k, v in context.invocation_metadata()})
+    if store.mode == "slow":
+        time.sleep(store.delay_s)
+    if store.mode in ("error", "reset") or generation != store.generation:
+        context.abort(grpc.StatusCode.UNAVAILABLE, "receiver told to fail")
+    with store.lock:
+        into.append(request)
+
+
+class OTLPReceiver:
+    """OTLP/HTTP on ``http_endpoint`` and OTLP/gRPC on ``grpc_endpoint``, both on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.store = Store()
+        handler = type("Handler", (_Handler,), {"store": self.store})
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._http.daemon_threads = True
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self.store), self._grpc)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(self.store), self._grpc)
+        self.grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.grpc_port}"
+
+    def start(self) -> OTLPReceiver:
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        self._grpc.start()
+        return self
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        self._grpc.stop(grace=0)
+
+    def clear(self) -> None:
+        fresh = Store()
+        with self.store.lock:
+            for name in ("raw", "headers", "traces", "metrics"):
+                getattr(self.store, name).clear()
+            self.store.mode = fresh.mode
+            self.store.delay_s = fresh.delay_s
+            self.store.generation += 1

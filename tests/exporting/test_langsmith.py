@@ -1,0 +1,233 @@
+"""LangSmith runs through the real ``langsmith.Client`` into a loopback ingest recorder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+from langsmith import traceable
+
+import tracewrap
+from tracewrap.testing import FakeOpenAIServer, Scenario
+
+from .common import MESSAGES
+from .langsmith_recorder import LangSmithRecorder
+from .receivers import OTLPReceiver
+
+LS_KEY = "lsv2_pt_SECRET_langsmith_key_77"
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, **extra: str) -> None:
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    monkeypatch.setenv("LANGSMITH_API_KEY", LS_KEY)
+    monkeypatch.setenv("LANGSMITH_ENDPOINT", recorder.url)
+    monkeypatch.setenv("LANGSMITH_PROJECT", "tw-tests")
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+
+
+def _llm_runs(recorder: LangSmithRecorder, count: int) -> list[dict[str, Any]]:
+    assert tracewrap.flush(5.0)
+    runs = [r for r in recorder.wait_for_runs(count) if r.get("run_type") == "llm"]
+    assert len(runs) == count, recorder.runs
+    return sorted(runs, key=lambda r: r["start_time"])
+
+
+@pytest.mark.parametrize("zstd", [True, False])
+def test_llm_run_fields(
+    zstd: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    server: FakeOpenAIServer,
+    make_client: Any,
+) -> None:
+    recorder.zstd = zstd
+    _env(monkeypatch, recorder)
+    setup = tracewrap.configure()
+    assert setup.traces_exporters == ("langsmith",) and setup.tracer_provider is None
+    assert setup.langsmith.client._use_daemon_threads  # cannot hold the process at exit
+    client = make_client()
+    server.enqueue(Scenario(prompt_tokens=40, completion_tokens=9, cached_tokens=32, reasoning_tokens=4))
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "Be brief."}, *MESSAGES],
+        temperature=0.3,
+        max_tokens=50,
+    )
+    assert reply.choices[0].message.content == Scenario().text
+
+    (run,) = _llm_runs(recorder, 1)
+    assert run["name"] == "chat gpt-4o-mini"
+    assert run["session_name"] == "tw-tests"
+    assert run["trace_id"] == run["id"] and not run.get("parent_run_id")
+    assert run["start_time"] <= run["end_time"]
+    assert run["inputs"]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is 2+2?"},
+    ]
+    outputs = run["outputs"]
+    assert outputs["choices"][0]["message"] == {"role": "assistant", "content": Scenario().text}
+    assert outputs["choices"][0]["finish_reason"] == "stop"
+    assert outputs["usage_metadata"] == {
+        "input_tokens": 40,
+        "output_tokens": 9,
+        "total_tokens": 49,
+        "input_token_details": {"cache_read": 32},
+        "output_token_details": {"reasoning": 4},
+    }
+    meta = run["extra"]["metadata"]
+    assert meta["ls_provider"] in ("openai", "openai_compatible")
+    assert meta["ls_model_name"] == "gpt-4o-mini"
+    assert meta["ls_model_type"] == "chat"
+    assert meta["ls_temperature"] == 0.3 and meta["ls_max_tokens"] == 50
+    assert meta["finish_reason"] == "stop" and meta["status"] == "success"
+    assert meta["response_model"] == "gpt-4o-mini-2024-07-18"
+    assert run["extra"]["invocation_params"]["temperature"] == 0.3
+    assert run["extra"]["invocation_params"]["model"] == "gpt-4o-mini"
+    assert not run.get("error")
+    posts = [(path, headers) for method, path, headers in recorder.requests if method == "POST"]
+    assert posts and all(path == "/runs/multipart" for path, _ in posts)
+    assert all((headers.get("content-encoding") == "zstd") == zstd for _, headers in posts)
+    # every request carried the key in x-api-key, to the LangSmith endpoint only
+    assert all(headers.get("x-api-key") == LS_KEY for _, _, headers in recorder.requests)
+
+
+def test_absent_usage_is_omitted_not_zero(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    server.enqueue(Scenario(usage=False))
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    (run,) = _llm_runs(recorder, 1)
+    assert "usage_metadata" not in run["outputs"]
+    assert "usage_metadata" not in run["extra"]["metadata"]
+
+
+def test_hidden_outputs_and_inputs(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    _env(monkeypatch, recorder, LANGSMITH_HIDE_OUTPUTS="true")
+    setup = tracewrap.configure()
+    assert setup.langsmith.wants_content  # inputs are still wanted
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    (run,) = _llm_runs(recorder, 1)
+    assert run["inputs"]["messages"] == [{"role": "user", "content": "What is 2+2?"}]
+    assert not run.get("outputs")
+    assert Scenario().text.encode() not in b"".join(recorder.raw)
+    # usage survives in metadata, where hiding outputs does not reach
+    assert run["extra"]["metadata"]["usage_metadata"]["input_tokens"] == 12
+
+
+def test_both_hidden_content_is_not_even_read(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    _env(monkeypatch, recorder, LANGSMITH_HIDE_OUTPUTS="true", LANGSMITH_HIDE_INPUTS="true")
+    setup = tracewrap.configure()
+    assert not setup.langsmith.wants_content
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    (run,) = _llm_runs(recorder, 1)
+    assert not run.get("inputs") and not run.get("outputs")
+    body = b"".join(recorder.raw)
+    assert b"What is 2+2?" not in body and Scenario().text.encode() not in body
+
+
+def test_child_of_traceable_parent_and_error_run(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    _env(monkeypatch, recorder)
+    setup = tracewrap.configure()
+    client = make_client()
+
+    @traceable(name="answer_question", client=setup.langsmith.client)
+    def answer() -> str:
+        first = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        server.enqueue(Scenario(outcome="http_error", status_code=500))
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        return first.choices[0].message.content or ""
+
+    assert answer() == Scenario().text
+    llm_ok, llm_failed = _llm_runs(recorder, 2)
+    (parent,) = [r for r in recorder.wait_for_runs(3) if r.get("name") == "answer_question"]
+    for child in (llm_ok, llm_failed):
+        assert child["parent_run_id"] == parent["id"]
+        assert child["trace_id"] == parent["trace_id"]
+        assert child["dotted_order"].startswith(parent["dotted_order"] + ".")
+        assert child["session_name"] == parent["session_name"]
+    assert llm_failed["name"] == "chat gpt-4o"
+    assert llm_failed["error"].startswith("InternalServerError")
+    assert llm_failed["extra"]["metadata"]["status"] == "error"
+    assert llm_failed["extra"]["metadata"]["http_status_code"] == 500
+    assert llm_failed["end_time"] and not llm_ok.get("error")
+
+
+def test_stream_first_token_event_and_otel_ids(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    make_client: Any,
+) -> None:
+    _env(
+        monkeypatch,
+        recorder,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+    )
+    setup = tracewrap.configure()
+    assert setup.traces_exporters == ("otlp", "langsmith")
+    server.enqueue(Scenario(chunks=4, chunk_delay_s=0.02))
+    stream = make_client().chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == Scenario().text
+    (run,) = _llm_runs(recorder, 1)
+    (event,) = [e for e in run["events"] if e["name"] == "new_token"]
+    assert run["start_time"] < event["time"] <= run["end_time"]
+    assert run["outputs"]["usage_metadata"]["output_tokens"] == 7
+    assert run["extra"]["metadata"]["stream_outcome"] == "completed"
+    (span,) = [s for s in receiver.store.spans() if s.scope == "tracewrap"]
+    assert run["extra"]["metadata"]["otel_trace_id"] == span.trace_id
+    assert run["extra"]["metadata"]["otel_span_id"] == span.span_id
+
+
+def test_forked_child_still_sends_runs(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    import os
+
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    client = make_client()
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert len(_llm_runs(recorder, 1)) == 1
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's LangSmith sender threads do not exist here
+        code = 1
+        try:
+            client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+            code = 0 if tracewrap.flush(5.0) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    runs = recorder.wait_for_runs(2)
+    assert sorted(r["name"] for r in runs) == ["chat gpt-4.1-mini", "chat gpt-4o-mini"]
+
+
+def test_application_client_is_used_and_left_running(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    import langsmith
+
+    app_client = langsmith.Client(api_url=recorder.url, api_key=LS_KEY)
+    setup = tracewrap.configure(langsmith_client=app_client)
+    assert setup.traces_exporters == ("langsmith",) and setup.langsmith.client is app_client
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    (run,) = _llm_runs(recorder, 1)
+    assert run["outputs"]["usage_metadata"]["total_tokens"] == 19
+    tracewrap.shutdown(2.0)
+    assert not getattr(app_client, "_manual_cleanup", False)  # flushed, not stopped: it is the app's
+    app_client.cleanup(timeout=1)

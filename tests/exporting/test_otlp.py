@@ -1,0 +1,225 @@
+"""configure() from the standard environment, real OTLP over HTTP and gRPC to a loopback receiver."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import openai
+import pytest
+from opentelemetry import metrics, trace
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status as ProtoStatus
+from opentelemetry.sdk.trace import TracerProvider
+
+import tracewrap
+from tracewrap.testing import FakeOpenAIServer, Scenario
+
+from .common import MESSAGES
+from .receivers import OTLPReceiver
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, protocol: str) -> None:
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "checkout-api")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test,team=llm")
+
+
+def _last_points(receiver: OTLPReceiver, name: str) -> list[tuple[dict[str, Any], Any]]:
+    """Points of the most recent export of a cumulative metric."""
+    with receiver.store.lock:
+        requests = list(receiver.store.metrics)
+    for request in reversed(requests):
+        found = [
+            (attrs, point)
+            for attrs, point in receiver.store.metric_points(name)
+            if any(point is p for p in _points_in(request, name))
+        ]
+        if found:
+            return found
+    return []
+
+
+def _points_in(request: Any, name: str) -> list[Any]:
+    points = []
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == name:
+                    points.extend(getattr(metric, metric.WhichOneof("data")).data_points)
+    return points
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_spans_and_metrics_arrive_over_otlp(
+    protocol: str,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    make_client: Any,
+) -> None:
+    _env(monkeypatch, receiver, protocol)
+    setup = tracewrap.configure()
+    assert setup.traces_exporters == ("otlp",) and setup.metrics_exporters == ("otlp",)
+    exporter = setup.span_processors[0].span_exporter
+    assert type(exporter).__module__.split(".")[-2] == ("grpc" if protocol == "grpc" else "http")
+
+    client = make_client()
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
+    assert reply.choices[0].message.content == Scenario().text
+    server.enqueue(Scenario(prompt_tokens=30, completion_tokens=11, chunks=3))
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == Scenario().text
+    server.enqueue(Scenario(outcome="http_error", status_code=429))
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert tracewrap.flush(5.0)
+
+    store = receiver.store
+    assert store.wait_for(lambda: len([s for s in store.spans() if s.scope == "tracewrap"]) >= 3)
+    spans = [s for s in store.spans() if s.scope == "tracewrap"]
+    assert [s.name for s in spans] == ["chat gpt-4o-mini", "chat gpt-4o-mini", "chat gpt-4o"]
+    plain, streamed, failed = spans
+    assert plain.kind == ProtoSpan.SPAN_KIND_CLIENT
+    assert plain.resource["service.name"] == "checkout-api"
+    assert plain.resource["deployment.environment.name"] == "test" and plain.resource["team"] == "llm"
+    a = plain.attributes
+    assert a["gen_ai.operation.name"] == "chat"
+    assert a["gen_ai.request.model"] == "gpt-4o-mini"
+    assert a["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert a["gen_ai.request.temperature"] == 0.2
+    assert a["gen_ai.usage.input_tokens"] == 12 and a["gen_ai.usage.output_tokens"] == 7
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert a["server.address"] == "127.0.0.1" and a["server.port"] == server.port
+    s = streamed.attributes
+    assert s["gen_ai.usage.input_tokens"] == 30 and s["gen_ai.usage.output_tokens"] == 11
+    assert s["tracewrap.stream.outcome"] == "completed"
+    assert s["gen_ai.response.time_to_first_chunk"] > 0
+    assert failed.attributes["error.type"] == "RateLimitError"
+    assert failed.attributes["http.response.status_code"] == 429
+    assert failed.status_code == ProtoStatus.STATUS_CODE_ERROR
+
+    durations = _last_points(receiver, "gen_ai.client.operation.duration")
+    assert sum(p.count for _, p in durations) == 3
+    tokens = {
+        (attrs["gen_ai.request.model"], attrs["gen_ai.token.type"]): (p.count, p.sum)
+        for attrs, p in _last_points(receiver, "gen_ai.client.token.usage")
+    }
+    assert tokens == {("gpt-4o-mini", "input"): (2, 42), ("gpt-4o-mini", "output"): (2, 18)}
+    finishes = {
+        attrs["tracewrap.finish_reason"]: p.as_int
+        for attrs, p in _last_points(receiver, "tracewrap.client.finishes")
+    }
+    assert finishes == {"stop": 2, "error": 1}
+
+
+def test_signal_specific_variables_win(
+    monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    # the generic endpoint is dead; the traces endpoint and protocol point at the gRPC receiver
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.grpc_endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    setup = tracewrap.configure(service_name="explicit-name")
+    assert setup.traces_exporters == ("otlp",) and setup.meter_provider is None
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert tracewrap.flush(5.0)
+    spans = [s for s in receiver.store.spans() if s.scope == "tracewrap"]
+    assert len(spans) == 1 and spans[0].resource["service.name"] == "explicit-name"
+    assert receiver.store.headers[-1]["x-tenant"] == "acme"
+
+
+def test_configure_is_idempotent_and_disabled_by_kill_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    first = tracewrap.configure()
+    assert tracewrap.configure(traces_exporter="otlp") is first
+    assert trace.get_tracer_provider() is first.tracer_provider
+    tracewrap.shutdown(1.0)
+
+    from .conftest import reset_globals
+
+    reset_globals()
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    off = tracewrap.configure()
+    assert not off.enabled and off.tracer_provider is None
+    assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
+
+
+def test_existing_global_providers_are_used_not_replaced(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    app_tracer_provider = TracerProvider()
+    app_meter_provider = MeterProvider()
+    trace.set_tracer_provider(app_tracer_provider)
+    metrics.set_meter_provider(app_meter_provider)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp,console")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
+    with caplog.at_level(logging.INFO, logger="tracewrap"):
+        setup = tracewrap.configure()
+    assert setup.uses_existing_tracer_provider and setup.uses_existing_meter_provider
+    assert setup.tracer_provider is None and setup.meter_provider is None
+    assert trace.get_tracer_provider() is app_tracer_provider
+    assert metrics.get_meter_provider() is app_meter_provider
+    assert "its own TracerProvider" in caplog.text and "its own MeterProvider" in caplog.text
+    app_tracer_provider.shutdown()
+    app_meter_provider.shutdown()
+
+
+def test_invalid_values_warn_once_and_fall_back(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tracewrap import settings as core_settings
+
+    core_settings._warned.clear()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin2000")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "console,statsd")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    monkeypatch.setenv("TRACEWRAP_EXIT_TIMEOUT", "soon")
+    monkeypatch.setenv("TRACEWRAP_PROMETHEUS_PORT", "99999")
+    from tracewrap.exporting import settings
+
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        setup = tracewrap.configure()
+        assert settings.otlp_protocol("traces") == "http/protobuf"
+        assert settings.otlp_protocol("traces") == "http/protobuf"
+        assert settings.prometheus_port(None) == 9464
+    assert setup.traces_exporters == ()  # nothing valid and no endpoint: the documented default
+    assert setup.metrics_exporters == ("console",)
+    assert setup.exit_timeout == 3.0
+    for needle in (
+        "zipkin2000",
+        "statsd",
+        "http/json",
+        "TRACEWRAP_EXIT_TIMEOUT",
+        "TRACEWRAP_PROMETHEUS_PORT",
+    ):
+        assert caplog.text.count(needle) == 1, (needle, caplog.text)
+
+
+def test_prometheus_endpoint_serves_our_metrics(
+    monkeypatch: pytest.MonkeyPatch, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    import urllib.request
+
+    from .receivers import free_port
+
+    port = free_port()
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "prometheus")
+    monkeypatch.setenv("TRACEWRAP_PROMETHEUS_PORT", str(port))
+    setup = tracewrap.configure()
+    assert setup.prometheus_server is not None
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    line = next(x for x in page.splitlines() if x.startswith("gen_ai_client_token_usage_sum{"))
+    assert 'gen_ai_token_type="input"' in line or 'gen_ai_token_type="output"' in line
+    assert "gen_ai_client_operation_duration_seconds_count" in page
