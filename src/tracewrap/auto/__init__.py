@@ -1,0 +1,30 @@
+"""Zero-code instrumentation: trace every OpenAI client a program builds, without editing it.
+
+Three ways in, all ending in :func:`instrument`:
+
+* ``TRACEWRAP_ENABLED=true python app.py``: the wheel's ``tracewrap_autoinstrument.pth`` runs
+  :mod:`tracewrap.auto.startup` at interpreter start-up;
+* ``tracewrap run -- python app.py``: the same through a ``sitecustomize`` (no ``.pth`` needed);
+* ``opentelemetry-instrument python app.py``: the ``tracewrap`` ``opentelemetry_instrumentor``
+  entry point (:class:`tracewrap.instrumentor.TraceWrapInstrumentor`).
+
+Or from code: ``tracewrap.auto.instrument()`` / ``tracewrap.auto.uninstrument()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracewrap.auto.patching import instrument, is_instrumented, uninstrument
+
+__all__ = ["instrument", "is_instrumented", "uninstrument"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: importing tracewrap.auto.* (the start-up stage, the launcher) must not import openai
+    if name in __all__:
+        from tracewrap.auto import patching
+
+        return getattr(patching, name)
+    raise AttributeError(f"module 'tracewrap.auto' has no attribute {name!r}")

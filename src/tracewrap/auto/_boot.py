@@ -1,0 +1,166 @@
+"""Start-up stage of auto-instrumentation: standard library only, so it costs well under a millisecond.
+
+The wheel ships this file at its root as ``tracewrap_autoinstrument.py`` (hatch's force-include
+moves it there), the module the ``.pth`` line imports when ``TRACEWRAP_ENABLED=true``; in a source
+checkout it is ``tracewrap.auto._boot``, which ``tracewrap run``'s sitecustomize falls back to.
+Importing any ``tracewrap.*`` module at start-up would run ``tracewrap/__init__`` (~40 ms) and wrapt
+(~70 ms: wrapt 2.x imports asyncio and importlib.metadata), a price every Python process with the
+variable set would pay, OpenAI or not. So this stage only registers post-import hooks (a small
+``sys.meta_path`` finder doing what ``wrapt.register_post_import_hook`` does) and returns:
+
+* ``openai``: when it has been imported (or at once if it already is), the real work starts in
+  :func:`tracewrap.auto.startup.on_openai_import` (exporters, then instrument every client);
+* ``multiprocessing.process``: children leave through ``os._exit``, past ``atexit``, so
+  ``BaseProcess._bootstrap`` flushes what the child recorded before it returns.
+
+Nothing here may stop the program: failures are one line on stderr.
+"""
+
+import os
+import sys
+
+# typing, collections.abc, even __future__ (0.2 ms) are not loaded yet at start-up: importing them
+# would cost more than the rest of this file, so annotations are strings, read by type checkers only
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
+
+    Hook = Callable[[ModuleType], None]
+
+_TRUE = ("1", "true", "yes", "on")
+_started = False
+
+
+def enabled() -> bool:
+    """TRACEWRAP_ENABLED true and OTEL_SDK_DISABLED not (``tracewrap.settings`` rules, no import)."""
+    on = os.environ.get("TRACEWRAP_ENABLED", "").strip().lower() in _TRUE
+    return on and os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() not in _TRUE
+
+
+def start() -> None:
+    """Register the hooks; once per process, however many start-up paths (``.pth``, sitecustomize) call it."""
+    global _started
+    # start-up runs on the main thread before any program code: no lock needed
+    if _started or not enabled():
+        return
+    _started = True
+    try:
+        when_imported("openai", _on_openai)
+        when_imported("multiprocessing.process", _patch_process_bootstrap)
+    except Exception as exc:
+        _say(f"auto-instrumentation failed to start ({type(exc).__name__}: {exc}); the program runs untraced")
+
+
+def _on_openai(module: "ModuleType") -> None:
+    from tracewrap.auto.startup import on_openai_import
+
+    on_openai_import(module)
+
+
+def _patch_process_bootstrap(module: "ModuleType") -> None:
+    process_class: Any = module.BaseProcess
+    original = process_class._bootstrap
+    if getattr(original, "_tracewrap_flushes", False):
+        return
+
+    def _bootstrap(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            if "tracewrap.auto.patching" in sys.modules:  # only a child that traced has anything to flush
+                from tracewrap.auto.startup import flush_quietly
+
+                flush_quietly()
+
+    _bootstrap._tracewrap_flushes = True  # type: ignore[attr-defined]
+    process_class._bootstrap = _bootstrap
+
+
+# ---------------------------------------------------------------------------------- post-import hooks
+
+
+def when_imported(name: str, hook: "Hook") -> None:
+    """Call ``hook(module)`` once ``name`` has been imported: now if it already is, else right after."""
+    module = sys.modules.get(name)
+    if module is not None:
+        _call(hook, module)
+        return
+    _finder().hooks.setdefault(name, []).append(hook)
+
+
+def _call(hook: "Hook", module: "ModuleType") -> None:
+    try:
+        hook(module)
+    except Exception as exc:  # a failing hook must never fail the application's import
+        _say(f"auto-instrumentation hook for {module.__name__} failed ({type(exc).__name__}: {exc})")
+
+
+class _PostImportFinder:
+    """A ``sys.meta_path`` entry that finds nothing itself: it asks the finders after it and wraps the
+    loader of a watched module, so the hooks run once the module's code has executed."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[str, list[Hook]] = {}
+        self._searching: set[str] = set()
+
+    def find_spec(self, fullname: str, path: "Any" = None, target: "Any" = None) -> "Any":
+        if fullname not in self.hooks or fullname in self._searching:
+            return None
+        self._searching.add(fullname)  # a finder that calls importlib.util.find_spec must not loop here
+        try:
+            spec = None
+            for finder in list(sys.meta_path):
+                find_spec = getattr(finder, "find_spec", None)
+                if finder is self or find_spec is None:
+                    continue
+                spec = find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        finally:
+            self._searching.discard(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _NotifyingLoader(spec.loader, self.hooks.pop(fullname))
+        return spec
+
+
+class _NotifyingLoader:
+    def __init__(self, loader: "Any", hooks: "list[Hook]") -> None:
+        self.loader = loader
+        self.hooks = hooks
+
+    def create_module(self, spec: "Any") -> "Any":
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: "ModuleType") -> None:
+        # the module's own code and everything after it see the real loader, never this wrapper
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        loaded = sys.modules.get(module.__name__, module)
+        for hook in self.hooks:
+            _call(hook, loaded)
+
+    def __getattr__(self, name: str) -> "Any":
+        return getattr(self.loader, name)
+
+
+_the_finder: _PostImportFinder | None = None
+
+
+def _finder() -> _PostImportFinder:
+    global _the_finder
+    if _the_finder is None:
+        _the_finder = _PostImportFinder()
+        sys.meta_path.insert(0, _the_finder)
+    return _the_finder
+
+
+def _say(message: str) -> None:
+    try:
+        sys.stderr.write(f"tracewrap: {message}\n")
+    except Exception:
+        pass  # no usable stderr (pythonw, closed fd): stay silent rather than break the program

@@ -1,0 +1,100 @@
+"""The stdlib-only start-up stage: the switch and the post-import hooks."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tracewrap.auto import _boot
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, False),
+        ({"TRACEWRAP_ENABLED": "false"}, False),
+        ({"TRACEWRAP_ENABLED": "maybe"}, False),
+        ({"TRACEWRAP_ENABLED": " TRUE "}, True),
+        ({"TRACEWRAP_ENABLED": "1"}, True),
+        ({"TRACEWRAP_ENABLED": "true", "OTEL_SDK_DISABLED": "true"}, False),
+        ({"TRACEWRAP_ENABLED": "on", "OTEL_SDK_DISABLED": "false"}, True),
+    ],
+)
+def test_enabled(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: bool) -> None:
+    for name in ("TRACEWRAP_ENABLED", "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert _boot.enabled() is expected
+
+
+@pytest.fixture
+def module_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [n for n in sys.modules if n.startswith("twboot_")]:
+        del sys.modules[name]
+
+
+def test_hook_runs_after_the_module_executed(module_dir: Path) -> None:
+    (module_dir / "twboot_after.py").write_text("VALUE = 42\n")
+    seen: list[Any] = []
+    _boot.when_imported("twboot_after", lambda m: seen.append((m.__name__, m.VALUE)))
+    assert seen == []
+    module = importlib.import_module("twboot_after")
+    assert seen == [("twboot_after", 42)]
+    # the module and its spec name the real loader, not the hook's wrapper
+    assert isinstance(module.__loader__, importlib.machinery.SourceFileLoader)
+    assert module.__spec__ is not None and module.__spec__.loader is module.__loader__
+    importlib.reload(module)
+    assert len(seen) == 1  # once
+    assert "twboot_after" not in _boot._finder().hooks
+
+
+def test_hook_for_an_imported_module_runs_now(module_dir: Path) -> None:
+    (module_dir / "twboot_now.py").write_text("")
+    importlib.import_module("twboot_now")
+    seen: list[str] = []
+    _boot.when_imported("twboot_now", lambda m: seen.append(m.__name__))
+    assert seen == ["twboot_now"]
+
+
+def test_failing_hook_does_not_fail_the_import(module_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (module_dir / "twboot_fail.py").write_text("X = 1\n")
+
+    def broken(module: ModuleType) -> None:
+        raise RuntimeError("boom")
+
+    _boot.when_imported("twboot_fail", broken)
+    assert importlib.import_module("twboot_fail").X == 1
+    assert "hook for twboot_fail failed (RuntimeError: boom)" in capsys.readouterr().err
+
+
+def test_missing_module_still_raises(module_dir: Path) -> None:
+    _boot.when_imported("twboot_missing", lambda m: None)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("twboot_missing")
+    _boot._finder().hooks.pop("twboot_missing")
+
+
+def test_process_bootstrap_patch_is_idempotent_and_transparent() -> None:
+    calls: list[Any] = []
+
+    class BaseProcess:
+        def _bootstrap(self, parent_sentinel: Any = None) -> int:
+            calls.append(parent_sentinel)
+            return 7
+
+    fake = SimpleNamespace(BaseProcess=BaseProcess)
+    _boot._patch_process_bootstrap(fake)  # type: ignore[arg-type]
+    patched = BaseProcess._bootstrap
+    _boot._patch_process_bootstrap(fake)  # type: ignore[arg-type]
+    assert BaseProcess._bootstrap is patched
+    assert BaseProcess()._bootstrap("s") == 7 and calls == ["s"]
