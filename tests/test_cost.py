@@ -1,0 +1,94 @@
+"""tracewrap.cost: estimates from genai-prices, user overrides, and never raising."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tracewrap.cost import clear_price_overrides, estimate_cost_usd, set_price_override
+
+genai_prices = pytest.importorskip("genai_prices", reason="genai-prices is in dashboards/DEPS.txt")
+
+
+@pytest.fixture(autouse=True)
+def _no_overrides() -> Iterator[None]:
+    clear_price_overrides()
+    yield
+    clear_price_overrides()
+
+
+def _genai_prices_rates(model: str, provider_id: str) -> tuple[float, float, float]:
+    price = genai_prices.calc_price(genai_prices.Usage(input_tokens=1), model, provider_id=provider_id)
+    mp = price.model_price
+    return float(mp.input_mtok), float(mp.output_mtok), float(mp.cache_read_mtok)
+
+
+def test_gpt_4o_mini_matches_genai_prices() -> None:
+    inp, out, cache = _genai_prices_rates("gpt-4o-mini", "openai")
+    # The published list price (USD per million tokens) at the time of writing.
+    assert (inp, out, cache) == (0.15, 0.6, 0.075)
+    cost = estimate_cost_usd("openai", "gpt-4o-mini", 1_000_000, 1_000_000, None)
+    assert cost == pytest.approx(inp + out)
+    cost = estimate_cost_usd("openai", "gpt-4o-mini", 1200, 300, None)
+    assert cost == pytest.approx((1200 * inp + 300 * out) / 1e6)
+
+
+def test_cache_read_tokens_are_part_of_input() -> None:
+    inp, _out, cache = _genai_prices_rates("gpt-4o-mini", "openai")
+    # 1M prompt tokens of which 400k came from the cache: 600k at input price, 400k at cache price.
+    cost = estimate_cost_usd("openai", "gpt-4o-mini", 1_000_000, 0, 400_000)
+    assert cost == pytest.approx((600_000 * inp + 400_000 * cache) / 1e6)
+    assert cost < estimate_cost_usd("openai", "gpt-4o-mini", 1_000_000, 0, None)  # type: ignore[operator]
+
+
+def test_dated_snapshot_and_azure_provider() -> None:
+    base = estimate_cost_usd("openai", "gpt-4o-mini", 1000, 100, None)
+    assert estimate_cost_usd("openai", "gpt-4o-mini-2024-07-18", 1000, 100, None) == pytest.approx(base)
+    azure = estimate_cost_usd("azure.ai.openai", "gpt-4o-mini", 1000, 100, None)
+    assert azure is not None and azure > 0
+
+
+def test_unknown_model_or_provider_is_none() -> None:
+    assert estimate_cost_usd("openai", "no-such-model-xyz", 1000, 100, None) is None
+    # A self-hosted server is not priced with somebody else's list price.
+    assert estimate_cost_usd("my-vllm-box", "gpt-4o-mini", 1000, 100, None) is None
+    assert estimate_cost_usd("openai", "", 1000, 100, None) is None
+
+
+def test_no_usage_reported_is_none() -> None:
+    assert estimate_cost_usd("openai", "gpt-4o-mini", None, None, None) is None
+
+
+def test_override_takes_precedence() -> None:
+    set_price_override("gpt-4o-mini", input_per_mtok=2.0, output_per_mtok=8.0, cache_read_per_mtok=0.5)
+    cost = estimate_cost_usd("openai", "gpt-4o-mini", 1_000_000, 500_000, 250_000)
+    assert cost == pytest.approx(0.75 * 2.0 + 0.25 * 0.5 + 0.5 * 8.0)
+    # Overrides also price models that genai-prices has never heard of, for any provider.
+    set_price_override("my-finetune", 1.0, 3.0)
+    assert estimate_cost_usd("my-vllm-box", "my-finetune", 2_000_000, 1_000_000, 1_000_000) == pytest.approx(
+        2.0 + 3.0  # no cache price given: cached tokens billed at the input price
+    )
+    clear_price_overrides()
+    assert estimate_cost_usd("my-vllm-box", "my-finetune", 1, 1, None) is None
+
+
+def test_bad_counts_never_raise() -> None:
+    assert estimate_cost_usd("openai", "gpt-4o-mini", -5, None, 10**9) == pytest.approx(0.0)
+    assert estimate_cost_usd(None, None, "x", 1.5, None) is None  # type: ignore[arg-type]
+
+
+def test_missing_package_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("genai_prices"):
+            raise ImportError("simulated: genai-prices not installed")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    assert estimate_cost_usd("openai", "gpt-4o-mini", 1000, 100, None) is None
+    set_price_override("gpt-4o-mini", 1.0, 1.0)
+    assert estimate_cost_usd("openai", "gpt-4o-mini", 1_000_000, 0, None) == pytest.approx(1.0)
