@@ -1,0 +1,73 @@
+"""The overhead benchmark runs end to end in its quick mode (timings are not asserted).
+
+One real functional assertion rides along: a 10,000-chunk stream traced with content capture off
+leaves almost nothing behind once it has ended (tracemalloc, measured inside the benchmark).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("openai")
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "overhead.py"
+SCENARIO_TITLES = (
+    "chat non-stream",
+    "chat stream (50 chunks)",
+    "Responses non-stream",
+    "Responses stream (50 chunks)",
+    "async chat x100 concurrent",
+)
+CORE_COLUMNS = ("bare SDK", "tracewrap disabled", "OTel floor", "tracewrap no content", "tracewrap content")
+RETAINED_BOUND = 200 * 1024  # bytes
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    path = os.pathsep.join(filter(None, (str(REPO / "src"), os.environ.get("PYTHONPATH"))))
+    env = {**os.environ, "PYTHONPATH": path}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=110, env=env, cwd=REPO,
+    )
+    assert proc.returncode == 0, f"benchmark failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout, json.loads(out.read_text())
+
+
+@pytest.mark.timeout(120)
+def test_quick_prints_every_scenario_and_column(quick_run: tuple[str, dict[str, Any]]) -> None:
+    stdout, results = quick_run
+    header = next(line for line in stdout.splitlines() if line.startswith("| scenario |"))
+    for column in CORE_COLUMNS[1:]:
+        assert column in header
+    assert "bare µs/call" in header
+    # peers are optional columns: whichever were importable must be in the table too
+    for column in results["columns"]:
+        if column["key"] != "bare":
+            assert column["title"] in header
+    for title in SCENARIO_TITLES:
+        assert any(line.startswith(f"| {title} |") for line in stdout.splitlines()), title
+    for section in ("Stream aggregation", "Memory", "Import cost", "Targets"):
+        assert f"### {section}" in stdout
+
+
+@pytest.mark.timeout(120)
+def test_long_stream_retains_almost_nothing_with_content_off(quick_run: tuple[str, dict[str, Any]]) -> None:
+    _, results = quick_run
+    traced = results["memory"]["tw_off_10000"]
+    assert traced["chunks"] == 10_000
+    assert traced["retained"] < RETAINED_BOUND, f"retained {traced['retained']} bytes after the stream ended"
+    # and nothing in the tracing grows with the stream: same extra peak for 1,000 and 10,000 chunks
+    memory = results["memory"]
+    extra_small = memory["tw_off_1000"]["peak"] - memory["bare_1000"]["peak"]
+    extra_large = memory["tw_off_10000"]["peak"] - memory["bare_10000"]["peak"]
+    assert extra_large - extra_small < RETAINED_BOUND
