@@ -1,0 +1,28 @@
+"""Fixtures for the reliability tests (the session fake server comes from tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tracewrap import settings
+
+from .helpers import Pipeline
+
+
+@pytest.fixture
+def pipe() -> Iterator[Pipeline]:
+    pipeline = Pipeline()
+    yield pipeline
+    pipeline.shutdown()
+
+
+@pytest.fixture
+def fresh_warnings() -> Iterator[None]:
+    """Forget which one-time warnings were given, so a test can see its own."""
+    saved = set(settings._warned)
+    settings._warned.clear()
+    yield
+    settings._warned.clear()
+    settings._warned.update(saved)

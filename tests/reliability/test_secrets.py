@@ -1,0 +1,215 @@
+"""Secrets and privacy: credentials never reach spans, metrics or logs; content is opt-in, limited and
+redacted before anything records it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from opentelemetry import _logs
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+
+import tracewrap
+from tracewrap.exporting.langsmith import LangSmithObserver
+from tracewrap.exporting.settings import LangSmithSettings
+
+from .helpers import API_KEY, EchoBackend, Pipeline, all_span_text
+
+AUTH_SECRET = "auth-SECRET-header-value-4242"
+CUSTOM_SECRET = "custom-SECRET-header-value-7777"
+BODY_SECRET = "extra-body-SECRET-value-9191"
+QUERY_SECRET = "extra-query-SECRET-value-5353"
+PII = "PII-4111-1111-1111-1111"
+SECRETS = (API_KEY, AUTH_SECRET, CUSTOM_SECRET, BODY_SECRET, QUERY_SECRET)
+CONTENT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
+REPLY = "one two three four"  # what EchoBackend answers
+MODES = ["no_content", "span_only", "event_only", "span_and_event"]
+
+
+@pytest.fixture
+def otel_logs() -> Iterator[InMemoryLogExporter]:
+    """Content events go to the global LoggerProvider: attach an in-memory exporter to it."""
+    exporter = InMemoryLogExporter()
+    processor = SimpleLogRecordProcessor(exporter)
+    provider = _logs.get_logger_provider()
+    if not isinstance(provider, LoggerProvider):
+        _logs.set_logger_provider(LoggerProvider())
+        provider = _logs.get_logger_provider()
+    assert isinstance(provider, LoggerProvider), "another test installed a non-SDK LoggerProvider"
+    provider.add_log_record_processor(processor)
+    yield exporter
+    processor.shutdown()  # its exporter stops taking records; the provider stays for others
+    exporter.clear()
+
+
+def _log_text(exporter: InMemoryLogExporter) -> str:
+    parts = []
+    for data in exporter.get_finished_logs():
+        record = data.log_record
+        parts.append(repr(record.body))
+        parts.append(repr(dict(record.attributes or {})))
+        parts.append(repr(getattr(record, "event_name", None)))
+    return "\n".join(parts)
+
+
+def _metric_text(pipe: Pipeline) -> str:
+    return "\n".join(f"{name} {dict(point.attributes or {})!r}" for name, point in pipe.metric_points())
+
+
+def _calls(client: openai.OpenAI, backend: EchoBackend) -> None:
+    secret_kwargs: dict[str, Any] = {
+        "extra_headers": {"Authorization": f"Bearer {AUTH_SECRET}", "X-Custom-Token": CUSTOM_SECRET},
+        "extra_body": {"user_secret": BODY_SECRET},
+        "extra_query": {"token": QUERY_SECRET},
+    }
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": f"card {PII} " + "x" * 400}]
+    client.chat.completions.create(model="m", messages=messages, **secret_kwargs)
+    for _ in client.chat.completions.create(
+        model="m", messages=messages, stream=True, stream_options={"include_usage": True}, **secret_kwargs
+    ):
+        pass
+    client.responses.create(model="m", input=f"card {PII}", instructions=f"never say {PII}", **secret_kwargs)
+    with client.responses.stream(model="m", input=f"card {PII}", **secret_kwargs) as stream:
+        stream.get_final_response()
+    client.embeddings.create(model="e", input=f"card {PII}", **secret_kwargs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_secret_in_spans_metrics_or_logs(mode, pipe, otel_logs, caplog, fresh_warnings) -> None:
+    caplog.set_level(logging.DEBUG)  # everything any library logs, at every level
+    backend = EchoBackend()
+    backend.keep_headers = True
+    client = tracewrap.wrap(
+        backend.sync_client(), capture_content=mode, redact=lambda s: s.replace(PII, "[card]"), **pipe.kwargs()
+    )
+    _calls(client, backend)
+    client_without_hook = tracewrap.wrap(backend.sync_client(), capture_content=mode, **pipe.kwargs())
+    client_without_hook.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+
+    # the secrets really went out, so their absence below means something
+    assert backend.seen_headers and all(h["authorization"] == f"Bearer {API_KEY}" for h in backend.seen_headers[-1:])
+    assert any(h.get("x-custom-token") == CUSTOM_SECRET for h in backend.seen_headers)
+    spans = pipe.traced_spans()
+    assert len(spans) == 6
+    pipe.assert_all_ended_once()
+    span_text = all_span_text(spans)
+    metric_text = _metric_text(pipe)
+    log_text = _log_text(otel_logs)
+    python_logs = caplog.text + "\n".join(repr(r.args) for r in caplog.records)
+    assert metric_text and "gen_ai.client.operation.duration" in metric_text
+    for secret in (*SECRETS, "Bearer"):
+        assert secret not in span_text, (mode, secret)
+        assert secret not in metric_text, (mode, secret)
+        assert secret not in log_text, (mode, secret)
+        assert secret not in python_logs, (mode, secret)
+    assert PII not in span_text and PII not in log_text and PII not in metric_text  # redacted everywhere
+
+    content_on_spans = any(key in (s.attributes or {}) for s in spans for key in CONTENT_KEYS)
+    assert content_on_spans == (mode in ("span_only", "span_and_event"))
+    assert bool(otel_logs.get_finished_logs()) == (mode in ("event_only", "span_and_event"))
+    if mode != "no_content":
+        assert "[card]" in span_text + log_text  # the hook's output is what was recorded
+
+
+def test_content_capture_is_off_by_default(pipe, otel_logs, monkeypatch) -> None:
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+    backend = EchoBackend()
+    client = tracewrap.wrap(backend.sync_client(), **pipe.kwargs())
+    _calls(client, backend)
+    spans = pipe.traced_spans()
+    assert len(spans) == 5
+    for span in spans:
+        keys = set(span.attributes or {})
+        assert not keys & set(CONTENT_KEYS), keys
+        assert span.events == ()
+    assert otel_logs.get_finished_logs() == ()
+    assert PII not in all_span_text(spans) and "be brief" not in all_span_text(spans)
+
+
+@pytest.mark.parametrize("mode", ["span_only", "event_only"])
+def test_content_is_size_limited_with_a_visible_marker(mode, pipe, otel_logs) -> None:
+    limit = 120
+    backend = EchoBackend()
+    client = tracewrap.wrap(backend.sync_client(), capture_content=mode, content_max_length=limit, **pipe.kwargs())
+    prompt = "p" * 1_000
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": prompt}])
+    if mode == "span_only":
+        value = dict(pipe.one_span().attributes or {})["gen_ai.input.messages"]
+    else:
+        (data,) = otel_logs.get_finished_logs()
+        value = dict(data.log_record.attributes or {})["gen_ai.input.messages"]
+    full = json.dumps([{"role": "user", "parts": [{"type": "text", "content": prompt}]}], ensure_ascii=False)
+    assert value == full[:limit] + f"…[truncated {len(full) - limit} chars]"
+
+
+def test_redaction_runs_before_truncation_and_sees_every_text(pipe) -> None:
+    seen: list[str] = []
+
+    def redact(text: str) -> str:
+        seen.append(text)
+        return text.replace(PII, "[card]")
+
+    backend = EchoBackend()
+    client = tracewrap.wrap(
+        backend.sync_client(), capture_content="span_only", content_max_length=60, redact=redact, **pipe.kwargs()
+    )
+    # the secret sits past the size limit: redaction must see the whole text, not the cut one
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "y" * 100 + PII}])
+    a = dict(pipe.one_span().attributes or {})
+    assert any(PII in text for text in seen)
+    assert "y" * 100 + PII in seen
+    assert PII not in json.dumps(a) and a["gen_ai.input.messages"].endswith("chars]")
+    assert REPLY in seen  # outputs go through the hook too
+
+
+def test_a_failing_redaction_hook_does_not_lose_the_span(pipe, caplog, fresh_warnings) -> None:
+    """A hook that raises must not leave the span open, nor record unredacted content."""
+
+    def redact(text: str) -> str:
+        raise RuntimeError("hook failed")
+
+    backend = EchoBackend()
+    client = tracewrap.wrap(
+        backend.sync_client(), capture_content="span_only", redact=redact, **pipe.kwargs()
+    )
+    result = client.chat.completions.create(model="m", messages=[{"role": "user", "content": PII}])
+    assert result.choices[0].message.content == REPLY  # the user's call goes on
+    span = pipe.one_span()
+    a = dict(span.attributes or {})
+    assert a["gen_ai.usage.input_tokens"] == 12
+    assert PII not in all_span_text([span])
+    assert len(pipe.points("gen_ai.client.operation.duration")) == 1
+
+
+def test_langsmith_runs_honour_the_redaction_hook(pipe) -> None:
+    """LangSmith export records inputs and outputs: the user's hook must apply there too."""
+    runs: list[Any] = []
+
+    class Capturing(LangSmithObserver):
+        def on_end(self, call: Any) -> None:
+            runs.append(self.build_run(call, call.state.pop(id(self), None)))
+
+    observer = Capturing(LangSmithSettings(project=None, hide_inputs=False, hide_outputs=False), client=object())
+    tracewrap.add_observer(observer)
+    try:
+        backend = EchoBackend()
+        client = tracewrap.wrap(
+            backend.sync_client(), redact=lambda s: s.replace(PII, "[card]"), **pipe.kwargs()
+        )
+        client.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": f"card {PII}"}],
+            extra_headers={"Authorization": f"Bearer {AUTH_SECRET}"},
+        )
+    finally:
+        tracewrap.remove_observer(observer)
+    (run,) = runs
+    dumped = json.dumps({"inputs": run.inputs, "outputs": run.outputs, "extra": run.extra}, default=str)
+    assert "card" in dumped  # inputs are recorded (LANGSMITH_HIDE_INPUTS is off)
+    assert AUTH_SECRET not in dumped and API_KEY not in dumped
+    assert PII not in dumped

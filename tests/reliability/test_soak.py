@@ -1,0 +1,239 @@
+"""A bounded soak: many traced calls of every kind, memory flat.
+
+CI runs 20,000 calls; ``TRACEWRAP_SOAK=1`` runs 100,000 (``TRACEWRAP_SOAK_CALLS=N`` sets any count).
+Calls go through the real SDK to an in-process ``MockTransport`` with prebuilt bodies, so the cost is
+the SDK's and tracewrap's. Three phases after a warm-up: RSS is sampled without tracemalloc (whose own
+bookkeeping would show in RSS); then tracemalloc starts, runs a warm-up of its own (caches refilled
+after the start count as new allocations) and is sampled over a final window (tracing every
+allocation triples the cost of a call). The slope of a least-squares line through each series, in
+bytes per call, must be near zero: a leak of one span, record or stream tracker per call is kilobytes
+per call.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import statistics
+import time
+import tracemalloc
+from collections.abc import Sequence
+from typing import Any
+
+import openai
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+import tracewrap
+from tracewrap.testing import (
+    Scenario,
+    chat_completion_body,
+    chat_completion_events,
+    encode_sse,
+    error_body,
+    response_body,
+    response_events,
+)
+
+from .helpers import API_KEY, MESSAGES, OpenSpans, http
+
+SOAK = os.environ.get("TRACEWRAP_SOAK", "").lower() in ("1", "true", "yes")
+CALLS = int(os.environ.get("TRACEWRAP_SOAK_CALLS", "100000" if SOAK else "20000"))
+WARMUP = 1_000
+TRACEMALLOC_WINDOW = 10_000 if SOAK else 3_000
+TRACEMALLOC_WARMUP = 1_000
+DEADLINE_S = 1_200.0 if SOAK else 120.0
+RSS_SAMPLES = 40
+TRACEMALLOC_SAMPLES = 20
+# bytes per call; a leaked span alone is ~2 KB, a leaked stream with its tracker more
+TRACEMALLOC_SLOPE_LIMIT = 16.0
+RSS_SLOPE_LIMIT = 128.0
+PAGE = resource.getpagesize()
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    return statistics.linear_regression(xs, ys).slope
+
+
+class CountingExporter(SpanExporter):
+    """Keeps nothing: counts spans and their outcomes, checks each one has its attributes."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors = 0
+        self.outcomes: dict[str, int] = {}
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        for span in spans:
+            a = span.attributes or {}
+            assert a["gen_ai.operation.name"] == "chat"
+            self.count += 1
+            self.errors += "error.type" in a
+            outcome = str(a.get("tracewrap.stream.outcome", "-"))
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+class Bodies:
+    """Prebuilt exact bodies; ``model="err"`` answers 429."""
+
+    def __init__(self) -> None:
+        scenario = Scenario(text="one two three four five six", chunks=6, cached_tokens=2)
+        chat_request = {"model": "m", "messages": MESSAGES, "stream_options": {"include_usage": True}}
+        self.chat = json.dumps(chat_completion_body(scenario, chat_request)).encode()
+        self.chat_sse = encode_sse(chat_completion_events(scenario, chat_request), True)
+        self.resp = json.dumps(response_body(scenario, {"model": "m"})).encode()
+        self.resp_sse = encode_sse(response_events(scenario, {"model": "m"}), False)
+        self.error = json.dumps(error_body(429)).encode()
+
+    def handle(self, request: Any) -> Any:
+        content = request.content
+        if b'"model":"err"' in content:
+            return http.Response(429, content=self.error, headers={"content-type": "application/json"})
+        chat = request.url.path.endswith("/chat/completions")
+        if b'"stream":true' in content:
+            return http.Response(
+                200, content=self.chat_sse if chat else self.resp_sse, headers={"content-type": "text/event-stream"}
+            )
+        return http.Response(200, content=self.chat if chat else self.resp, headers={"content-type": "application/json"})
+
+
+def _client(bodies: Bodies, **wrap_kwargs: Any) -> openai.OpenAI:
+    raw = openai.OpenAI(
+        api_key=API_KEY,
+        base_url="http://mock.openai.local/v1",
+        max_retries=0,
+        http_client=http.Client(transport=http.MockTransport(bodies.handle)),
+    )
+    return tracewrap.wrap(raw, **wrap_kwargs)
+
+
+def _one_call(i: int, plain: openai.OpenAI, capturing: openai.OpenAI) -> None:
+    kind = i % 8
+    if kind == 0:
+        plain.chat.completions.create(model="m", messages=MESSAGES)
+    elif kind == 1:
+        plain.responses.create(model="m", input="hi")
+    elif kind == 2:
+        for _ in plain.chat.completions.create(
+            model="m", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        ):
+            pass
+    elif kind == 3:
+        with plain.responses.stream(model="m", input="hi") as stream:
+            stream.get_final_response()
+    elif kind == 4:  # closed early
+        stream = plain.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        next(iter(stream))
+        stream.close()
+    elif kind == 5:  # abandoned: dropped half-read
+        events = plain.responses.create(model="m", input="hi", stream=True)
+        next(iter(events))
+        del events
+    elif kind == 6:
+        try:
+            plain.chat.completions.create(model="err", messages=MESSAGES)
+        except openai.RateLimitError:
+            pass
+        else:  # pragma: no cover
+            raise AssertionError("the mock answers 429")
+    else:  # content capture, redaction and truncation on
+        capturing.chat.completions.create(model="m", messages=[{"role": "user", "content": "secret " * 50}])
+
+
+def test_soak_memory_is_flat() -> None:
+    exporter = CountingExporter()
+    opened = OpenSpans()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(opened)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    providers = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+    bodies = Bodies()
+    plain = _client(bodies, **providers)
+    capturing = _client(
+        bodies, capture_content="span_only", content_max_length=64, redact=lambda s: s.replace("secret", "***"),
+        **providers,
+    )
+    started = time.perf_counter()
+    context_before = otel_context.get_current()
+    for i in range(WARMUP):
+        _one_call(i, plain, capturing)
+    gc.collect()
+
+    window_start = max(WARMUP + 2 * TRACEMALLOC_WARMUP, CALLS - TRACEMALLOC_WINDOW)
+    tracemalloc_start = window_start - TRACEMALLOC_WARMUP
+    rss_every = max(1, (tracemalloc_start - WARMUP) // RSS_SAMPLES)
+    tm_every = max(1, (CALLS - window_start) // TRACEMALLOC_SAMPLES)
+    rss_x: list[float] = []
+    rss_y: list[float] = []
+    tm_x: list[float] = []
+    tm_y: list[float] = []
+    done = WARMUP
+    deadline_hit = False
+    try:
+        for i in range(WARMUP, CALLS):
+            if i == tracemalloc_start:
+                gc.collect()
+                tracemalloc.start()
+            if i < tracemalloc_start and (i - WARMUP) % rss_every == 0:
+                gc.collect()
+                rss_x.append(i)
+                rss_y.append(rss_bytes())
+            if i >= window_start and (i - window_start) % tm_every == 0:
+                gc.collect()
+                tm_x.append(i)
+                tm_y.append(tracemalloc.get_traced_memory()[0])
+            _one_call(i, plain, capturing)
+            done = i + 1
+            if time.perf_counter() - started > DEADLINE_S:
+                deadline_hit = True
+                break
+    finally:
+        tracemalloc.stop()
+    gc.collect()
+    elapsed = time.perf_counter() - started
+
+    rss_slope = slope(rss_x, rss_y)
+    tm_slope = slope(tm_x, tm_y) if len(tm_x) >= 2 else float("nan")
+    figures = {
+        "calls": done,
+        "seconds": round(elapsed, 1),
+        "deadline_hit": deadline_hit,
+        "rss_start_mib": round(rss_y[0] / 2**20, 1),
+        "rss_phase_calls": tracemalloc_start - WARMUP,
+        "rss_end_of_phase_mib": round(rss_y[-1] / 2**20, 1),
+        "rss_slope_bytes_per_call": round(rss_slope, 2),
+        "tracemalloc_window_calls": max(0, done - window_start),
+        "tracemalloc_slope_bytes_per_call": round(tm_slope, 2),
+        "tracemalloc_growth_bytes": tm_y[-1] - tm_y[0] if tm_y else None,
+        "outcomes": exporter.outcomes,
+    }
+    print(f"\nSOAK {json.dumps(figures)}")
+
+    assert not deadline_hit or done >= CALLS // 2, figures
+    assert exporter.count == done, figures  # one span per call, every one ended
+    assert opened.open == {} and all(n == 1 for n in opened.ends.values())
+    assert exporter.errors == done // 8 + (1 if done % 8 > 6 else 0)
+    per_kind = done // 8
+    assert exporter.outcomes["closed_early"] >= per_kind and exporter.outcomes["abandoned"] >= per_kind
+    assert exporter.outcomes["completed"] >= 2 * per_kind
+    assert otel_context.get_current() == context_before
+    assert len(tm_x) >= 10 and len(rss_x) >= 10, figures
+    assert abs(tm_slope) < TRACEMALLOC_SLOPE_LIMIT, figures
+    assert abs(rss_slope) < RSS_SLOPE_LIMIT, figures
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
