@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The test command: sets up everything on a fresh Debian/Ubuntu machine, then runs every test.
+#
+#   scripts/test.sh            # lint, full suite on openai 3.x, core suites on 1.x and 2.x, benchmark --quick
+#   scripts/test.sh -k stream  # extra arguments go to every pytest run
+#
+# Set-up is idempotent: venvs live in $TRACEWRAP_VENVS (default .venvs/) and are reused while
+# pyproject.toml is unchanged. Real components the tests start themselves: Prometheus (Debian
+# package), Arize Phoenix (its own venv), the real langsmith client, the real openai SDK.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENVS=${TRACEWRAP_VENVS:-$ROOT/.venvs}
+PY=${PYTHON:-python3}
+PHOENIX_VERSION=20.26.1
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONPATH="$ROOT/src:$ROOT" PYTHONDONTWRITEBYTECODE=1
+
+step() { printf '\n== %s  [%s]\n' "$*" "$(date +%T)"; }
+
+need_apt=()
+command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
+"$PY" -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if ((${#need_apt[@]})); then
+    step "apt-get install ${need_apt[*]}"
+    SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# venv NAME PIP-ARGS...: (re)create when the requirements or pyproject.toml changed
+venv() {
+    local name=$1; shift
+    local dir=$VENVS/$name stamp
+    stamp=$(printf '%s\n' "$*" | cat - pyproject.toml | sha1sum | cut -c1-16)
+    if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$stamp" ]; then
+        step "venv $name: pip install $*"
+        rm -rf "$dir"
+        "$PY" -m venv "$dir"
+        "$dir/bin/python" -m pip install -q -U pip
+        "$dir/bin/python" -m pip install -q "$@"
+        echo "$stamp" > "$dir/.stamp"
+    fi
+}
+
+venv openai3 -e ".[test,prometheus,cost]" "openai>=3,<4"
+venv openai2 -e ".[test,prometheus,cost]" "openai>=2,<3"
+venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
+venv phoenix "arize-phoenix==$PHOENIX_VERSION"
+export TRACEWRAP_PHOENIX_BIN=$VENVS/phoenix/bin/phoenix
+
+V3=$VENVS/openai3/bin/python
+step "ruff"
+"$V3" -m ruff check src tests benchmarks scripts
+"$V3" -m ruff format --check src tests benchmarks scripts
+
+for v in 1 2; do
+    step "pytest on $("$VENVS/openai$v/bin/python" -c 'import openai; print("openai", openai.__version__)')"
+    "$VENVS/openai$v/bin/python" -m pytest -q tests/core tests/test_fake_server.py tests/reliability "$@"
+done
+
+step "pytest, everything, on $("$V3" -c 'import openai; print("openai", openai.__version__)')"
+"$V3" -m pytest -q "$@"
+
+step "benchmark (short mode; figures printed, not asserted)"
+"$V3" benchmarks/overhead.py --quick
+
+step "done"
