@@ -80,13 +80,12 @@ class ChatStreamAccumulator:
             self._envelope_read = True
             self._last = chunk
         choices = field(chunk, "choices")
-        if choices:
+        if isinstance(choices, (list, tuple)):  # anything else (a broken server's scalar) is skipped
             for choice in choices:
                 reason = field(choice, "finish_reason")
-                if reason is not None:
-                    index = as_int(field(choice, "index")) or 0
-                    if isinstance(reason, str):
-                        self._reasons[index] = reason
+                # "" (sent on every chunk by some compatible servers) is not a finish
+                if reason and isinstance(reason, str):
+                    self._reasons[as_int(field(choice, "index")) or 0] = reason
                 if self._capture:
                     self._capture_delta(choice)
         usage = field(chunk, "usage")

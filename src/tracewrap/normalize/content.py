@@ -6,7 +6,7 @@ Never called unless capture is on. Structures follow ``gen_ai.input.messages``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tracewrap.normalize.values import as_list, as_str, field
@@ -26,13 +26,22 @@ def _text_parts(content: Any) -> list[dict[str, Any]]:
     return parts
 
 
+def _reusable_iterable(value: Any) -> bool:
+    """An iterable that can be read again (a deque, a view), not a one-shot iterator: the SDK
+    accepts any ``Iterable`` of messages, and reading a generator here would leave it none to send."""
+    return isinstance(value, Iterable) and not isinstance(value, (Iterator, str, bytes, bytearray, Mapping))
+
+
 def chat_input_messages(kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     messages = kwargs.get("messages")
-    if messages is None:
-        prompt = kwargs.get("prompt")  # legacy completions
-        return [{"role": "user", "parts": _text_parts(prompt)}] if isinstance(prompt, str) else None
+    if not isinstance(messages, (list, tuple)):
+        if _reusable_iterable(messages):
+            messages = list(messages)
+        else:  # absent, a NotGiven / Omit sentinel, or an iterator that reading would use up
+            prompt = kwargs.get("prompt")  # legacy completions
+            return [{"role": "user", "parts": _text_parts(prompt)}] if isinstance(prompt, str) else None
     result = []
-    for message in as_list(list(messages) if not isinstance(messages, (list, tuple)) else messages):
+    for message in messages:
         parts = _text_parts(field(message, "content"))
         for call in as_list(field(message, "tool_calls")):
             function = field(call, "function")

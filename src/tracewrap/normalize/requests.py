@@ -12,7 +12,7 @@ from typing import Any
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from tracewrap.normalize.values import as_bool, as_float, as_int, as_str, as_str_tuple, field
+from tracewrap.normalize.values import as_bool, as_float, as_int, as_int64, as_str, as_str_tuple, field
 from tracewrap.record import CallRecord
 
 # tracewrap's own attribute for Responses background mode (no convention names it yet)
@@ -38,8 +38,8 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
         if max_tokens is not None:
             attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
             break
-    seed = kwargs.get("seed")
-    if isinstance(seed, int) and not isinstance(seed, bool):
+    seed = as_int64(kwargs.get("seed"))
+    if seed is not None:
         attrs[GenAI.GEN_AI_REQUEST_SEED] = seed
     stop = as_str_tuple(kwargs.get("stop"))
     if stop:

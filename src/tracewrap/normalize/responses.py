@@ -98,6 +98,8 @@ class ResponsesStreamAccumulator:
 
     def add(self, event: Any) -> None:
         kind = field(event, "type")
+        if not isinstance(kind, str):  # absent, or unhashable from a broken proxy: an unknown event
+            return
         if kind in TERMINAL_EVENTS:
             self._terminal = True
             self._response = field(event, "response")

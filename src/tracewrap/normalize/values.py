@@ -26,16 +26,35 @@ def field(obj: Any, name: str) -> Any:
         return None
 
 
+# OTLP encodes ints as signed 64-bit: a bigger one is dropped by the exporter (an error per span)
+# and overflows a metric sum, so it reads as absent like any other value that cannot be recorded
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
 def as_int(value: Any) -> int | None:
+    """A non-negative int that fits a signed 64-bit int (counts, sizes, indexes), else ``None``."""
     # bool is an int subclass; a True token count is nonsense, not 1
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
+        return value
+    return None
+
+
+def as_int64(value: Any) -> int | None:
+    """Any int that fits a signed 64-bit int (e.g. a ``seed``, which may be negative), else ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
         return value
     return None
 
 
 def as_float(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, float):
+        return float(value)  # a plain float, also for subclasses such as numpy.float64
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range (10**400)
+            return None
     return None
 
 
