@@ -55,6 +55,8 @@ def test_unknown_model_or_provider_is_none() -> None:
     assert estimate_cost_usd("openai", "no-such-model-xyz", 1000, 100, None) is None
     # A self-hosted server is not priced with somebody else's list price.
     assert estimate_cost_usd("my-vllm-box", "gpt-4o-mini", 1000, 100, None) is None
+    # tracewrap's name for an unknown host; genai-prices alone would match "openai" inside it.
+    assert estimate_cost_usd("openai_compatible", "gpt-4o-mini", 1000, 100, None) is None
     assert estimate_cost_usd("openai", "", 1000, 100, None) is None
 
 

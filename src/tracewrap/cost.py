@@ -15,6 +15,10 @@ __all__ = ["clear_price_overrides", "estimate_cost_usd", "set_price_override"]
 
 _MTOK = 1_000_000
 
+# tracewrap's provider name for a host it does not know (a self-hosted or proxy server). genai-prices
+# matches provider ids by substring, so it would price this as "openai": never give it a list price.
+_UNKNOWN_PROVIDER = "openai_compatible"
+
 # OpenTelemetry `gen_ai.provider.name` values -> genai-prices provider ids (where they differ).
 _PROVIDER_IDS: dict[str, str] = {
     "openai": "openai",
@@ -107,7 +111,7 @@ def _from_genai_prices(provider: str, model: str, inp: int, out: int, cached: in
         from genai_prices import Usage, calc_price
     except ImportError:
         return None
-    if not model:
+    if not model or provider == _UNKNOWN_PROVIDER:
         return None
     provider_id = _PROVIDER_IDS.get(provider, provider) if provider else None
     usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached or None)
