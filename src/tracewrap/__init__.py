@@ -65,7 +65,7 @@ def wrap(
     (``no_content`` | ``span_only`` | ``event_only`` | ``span_and_event``).
     With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
     """
-    from tracewrap.interception.install import TracedModule, is_client, wrap_client
+    from tracewrap.interception.install import TracedModule, check_module_paths, is_client, wrap_client
     from tracewrap.options import TraceOptions
     from tracewrap.settings import ContentCapture, tracing_enabled
 
@@ -103,16 +103,26 @@ def wrap(
 
         for path in chosen:
             resolve(path)  # a malformed path is an error now, not at first client
+        check_module_paths(target, chosen)  # so is a path the clients do not have
         return TracedModule(target, chosen, options)  # type: ignore[return-value]
     return wrap_client(target, chosen, options)
 
 
 def _paths(paths: Iterable[str] | None, extra_paths: Iterable[str]) -> tuple[str, ...]:
+    given: dict[str, list[Any]] = {}
     for name, value in (("paths", paths), ("extra_paths", extra_paths)):
-        if isinstance(value, str):
+        if value is None:
+            continue
+        if isinstance(value, (str, bytes)):
             raise TypeError(f"tracewrap: {name} takes a list of dotted paths, not a single string {value!r}")
-    chosen = list(DEFAULT_PATHS if paths is None else paths)
-    chosen += [p for p in extra_paths if p not in chosen]
+        try:
+            given[name] = list(value)
+        except TypeError:
+            raise TypeError(
+                f"tracewrap: {name} takes a list of dotted paths, not {type(value).__name__} {value!r}"
+            ) from None
+    chosen = given.get("paths", list(DEFAULT_PATHS))
+    chosen += [p for p in given.get("extra_paths", ()) if p not in chosen]
     return tuple(chosen)
 
 

@@ -29,8 +29,24 @@ class TraceOptions:
             )
         if self.provider is not None and (not isinstance(self.provider, str) or not self.provider):
             raise TypeError("tracewrap: provider must be a non-empty string such as 'openai' or 'vllm'")
-        if not isinstance(self.content_max_length, int) or self.content_max_length <= 0:
-            raise TypeError("tracewrap: content_max_length must be a positive int")
+        length = self.content_max_length
+        if not isinstance(length, int) or isinstance(length, bool):
+            raise TypeError(
+                f"tracewrap: content_max_length must be a positive int, not {type(length).__name__}"
+            )
+        if length <= 0:
+            raise ValueError(f"tracewrap: content_max_length must be a positive int, not {length}")
+        for name, method in (("tracer_provider", "get_tracer"), ("meter_provider", "get_meter")):
+            provider = getattr(self, name)
+            if provider is not None and not callable(getattr(provider, method, None)):
+                raise TypeError(
+                    f"tracewrap: {name} must be an OpenTelemetry {name.replace('_', ' ')} "
+                    f"(with .{method}()) or None, not {type(provider).__name__}"
+                )
+        if not isinstance(self.estimate_cost, bool):
+            raise TypeError(
+                f"tracewrap: estimate_cost must be True or False, not {type(self.estimate_cost).__name__}"
+            )
 
     @property
     def instruments(self) -> Instruments:

@@ -98,18 +98,54 @@ def _resource(client: Any, path: str, full_path: str) -> Any:
     return obj
 
 
-def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any:
-    if installation_of(client) is not None:
-        return client  # idempotent: one span per call however often it is wrapped
-    paths = tuple(paths)
-    info = client_info(client, options)
+def _plan(client: Any, paths: tuple[str, ...]) -> dict[tuple[int, str], tuple[Any, str, Endpoint]]:
+    """What to wrap on ``client``; raises ``ValueError`` naming a path it does not have."""
     plan: dict[tuple[int, str], tuple[Any, str, Endpoint]] = {}
-    for path in paths:  # validate everything before changing anything
+    for path in paths:
         for resource_path, method, endpoint in resolve(path):
             resource = _resource(client, resource_path, path)
             if not callable(getattr(resource, method, None)):
                 raise ValueError(f"tracewrap: path {path!r}: {resource_path}.{method} is not a method")
             plan.setdefault((id(resource), method), (resource, method, endpoint))
+    return plan
+
+
+def _refuse(request: Any) -> Any:
+    raise RuntimeError("tracewrap: the probe client never sends requests")
+
+
+def check_module_paths(module: Any, paths: tuple[str, ...]) -> None:
+    """``wrap(openai, paths=...)``: a path no client has fails now, not in every ``openai.OpenAI()``.
+
+    Checked on a probe client with an in-process transport (no network, no TLS set-up); when one
+    cannot be built (an unusual SDK), each client is still checked when it is wrapped.
+    """
+    cls = getattr(module, "OpenAI", None)
+    base = getattr(module, "_base_client", None)
+    http = getattr(base, "httpx2", None) or getattr(base, "httpx", None)
+    if cls is None or http is None:
+        return
+    try:
+        probe = cls(
+            api_key="tracewrap-probe",
+            base_url="http://tracewrap.invalid/v1",
+            max_retries=0,
+            http_client=http.Client(transport=http.MockTransport(_refuse), trust_env=False),
+        )
+    except Exception:
+        return
+    try:
+        _plan(probe, paths)
+    finally:
+        probe.close()
+
+
+def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any:
+    if installation_of(client) is not None:
+        return client  # idempotent: one span per call however often it is wrapped
+    paths = tuple(paths)
+    info = client_info(client, options)
+    plan = _plan(client, paths)  # validate everything before changing anything
 
     installation = Installation(paths, options)
     for resource, method, endpoint in plan.values():
