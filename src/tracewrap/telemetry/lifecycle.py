@@ -22,7 +22,7 @@ from tracewrap.options import TraceOptions
 from tracewrap.record import CallRecord
 from tracewrap.settings import warn_once
 from tracewrap.telemetry import attributes as attrs_of
-from tracewrap.telemetry.content import content_attributes
+from tracewrap.telemetry.content import content_attributes, redact_record
 
 logger = logging.getLogger("tracewrap")
 
@@ -165,16 +165,21 @@ def _finish(call: TracedCall) -> None:
     record = call.record
     options = call.options
     span = call.span
-    cost = _estimate_cost(record) if options.estimate_cost else None
-    if span.is_recording():
-        end_attrs = attrs_of.end_attributes(record)
-        if cost is not None:
-            end_attrs[attrs_of.COST_ESTIMATE] = cost
-        if options.capture.on_span:
-            end_attrs.update(content_attributes(record, options.content_max_length, options.redact))
-        span.set_attributes(end_attrs)
-        if record.error_type is not None:
-            span.set_status(Status(StatusCode.ERROR, record.error_message))
+    redact_record(record, options.redact)  # once, before the span, the event or an observer reads it
+    cost = None
+    try:  # whatever fails here, the span still ends and the metrics are still recorded
+        cost = _estimate_cost(record) if options.estimate_cost else None
+        if span.is_recording():
+            end_attrs = attrs_of.end_attributes(record)
+            if cost is not None:
+                end_attrs[attrs_of.COST_ESTIMATE] = cost
+            if options.capture.on_span:
+                end_attrs.update(content_attributes(record, options.content_max_length, None))
+            span.set_attributes(end_attrs)
+            if record.error_type is not None:
+                span.set_status(Status(StatusCode.ERROR, record.error_message))
+    except Exception as exc:
+        internal_error("end attributes", exc)
     span.end()
     if options.capture.on_event:
         _emit_content_event(call)
@@ -246,7 +251,7 @@ def _emit_content_event(call: TracedCall) -> None:
 
         from tracewrap.telemetry.content import CONTENT_EVENT
 
-        body = content_attributes(call.record, call.options.content_max_length, call.options.redact)
+        body = content_attributes(call.record, call.options.content_max_length, None)  # redacted already
         if not body:
             return
         get_logger("tracewrap").emit(
