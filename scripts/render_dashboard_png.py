@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Render the key panels of dashboards/tracewrap-overview.json to a PNG with matplotlib.
 
-By default it does what the live dashboard test does -- metrics endpoint, the real Prometheus
-binary scraping it, a synthetic workload (in three load phases so the graphs have a shape) -- then
-runs every rendered panel's PromQL through /api/v1/query_range (or /api/v1/query for stat and
-bar-gauge panels) exactly as Grafana would, with its macros substituted.
+By default it does what the live dashboard test does -- the real openai SDK wrapped by tracewrap
+calling the fake OpenAI server (tests/dashboards/workload.py; here in three load phases, quiet / busy /
+quiet, so the graphs have a shape), its metrics endpoint, the real Prometheus binary scraping it --
+then runs every rendered panel's PromQL through /api/v1/query_range (or /api/v1/query for stat and
+bar-gauge panels) exactly as Grafana would, with its macros substituted. Stat and bar-gauge panels
+cover the range from the first sample to the last, as in the test.
 
     PYTHONPATH=src python scripts/render_dashboard_png.py                  # -> docs/dashboard.png
     python scripts/render_dashboard_png.py --prometheus-port 9090 --minutes 30
@@ -82,7 +84,9 @@ def render(prom: PrometheusServer, variables: dict[str, str], start: float, end:
     step = max(1.0, (end - start) / 200)
     fig, axes = plt.subplots(4, 3, figsize=(18, 16), facecolor="#111217")
     fig.suptitle(
-        f"{dash['title']}  (rendered from Prometheus; synthetic workload)", color="white", fontsize=16
+        f"{dash['title']}  (rendered from Prometheus; openai SDK + tracewrap against the fake OpenAI server)",
+        color="white",
+        fontsize=16,
     )
     for ax, title in zip(axes.flat, PANELS, strict=True):
         panel = panels[title]
@@ -183,15 +187,8 @@ def _stat(
     ax.set_yticks([])
 
 
-def phased_workload(meter_provider: Any) -> dict[str, Any]:
-    """Quiet, busy, quiet: three runs of the synthetic workload so the time series have a shape."""
-    from workload import record_synthetic_workload
-
-    results = [
-        record_synthetic_workload(meter_provider, rounds=r, interval_s=i)
-        for r, i in ((10, 1.0), (40, 0.15), (10, 1.0))
-    ]
-    return {**results[-1], "started_at": results[0]["started_at"]}
+# Pauses (s) before each round after the first: quiet, busy, quiet (a round takes ~1.2 s).
+PHASED_SCHEDULE = (2.5,) * 8 + (0.0,) * 20 + (2.5,) * 8
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from live import live_run
 
-        with live_run(workload=phased_workload) as run:
-            render(run.prom, run.all_values(), run.expected["started_at"] - 2, run.eval_time, args.out)
+        with live_run(schedule=PHASED_SCHEDULE) as run:
+            render(run.prom, run.all_values(), run.started_at - 2, run.eval_time, args.out)
+            print(f"{run.totals['calls']} calls in {run.totals['rounds']} rounds")
     print(f"wrote {args.out}")
     return 0
 

@@ -38,7 +38,7 @@ def promtool_bin() -> str:
 
 @pytest.fixture(scope="module")
 def live(prometheus_bin: str) -> Iterator[object]:
-    """One Prometheus + synthetic workload run shared by every live test in a module."""
+    """One Prometheus + traced workload (fake OpenAI server) run shared by every live test in a module."""
     from live import live_run
 
     with live_run() as run:

@@ -1,10 +1,15 @@
-"""Every dashboard query, run for real against Prometheus scraping the workload's metrics.
+"""Every dashboard query, run for real against Prometheus scraping a real traced workload.
 
-Flow (one module-scoped run, ~15 s): PrometheusMetricReader on a free 127.0.0.1 port -> the Debian
-Prometheus binary scraping it every second -> `record_synthetic_workload` -> instant queries with
-Grafana's macros and template variables substituted. Exact totals are checked on the raw counters;
-values from `increase(...[$__range])` are checked within a tolerance because Prometheus cannot see
-the part of a counter that existed before its first scrape and extrapolates to the range ends.
+Flow (one module-scoped run, ~18 s): the openai SDK wrapped by tracewrap (`estimate_cost=True`)
+calls the fake OpenAI server (tests/dashboards/workload.py) -> a `PrometheusMetricReader` on a free
+127.0.0.1 port -> the Debian Prometheus binary scraping it every second -> every panel query with
+Grafana's macros and template variables substituted (see live.py for how the range and the scrapes
+are lined up with the workload's rounds).
+
+Expected numbers come from what the workload saw through the SDK (usage, finish reasons, statuses,
+exceptions, its own clock) and from genai-prices, never from tracewrap. Counts and sums are checked
+exactly; rates, whose absolute value depends on when Prometheus scraped, are checked as exact shares;
+latency quantiles are checked against the histogram bucket the measured durations put them in.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import pytest
 from dashboard_files import load_dashboards, query_panels
 from live import LiveRun
 from prometheus_server import substitute
+from workload import CONCRETE, bucket_of, quantile_bucket, summarize
 
 DASHBOARDS = load_dashboards()
 OVERVIEW = DASHBOARDS["tracewrap-overview.json"]
-# increase() over the whole run: loses what was counted before the first scrape (~3 of 24 rounds)
-# and extrapolates a little past the last sample.
-INCREASE_LOW, INCREASE_HIGH = 0.65, 1.20
+EXACT = 1e-9  # float sums of the same numbers in another order
+RANGE = 1e-3  # increase() over $__range: the range reaches 1 ms before the first sample
+SHARE = 1e-6  # ratios of rates over the same samples
 
 
 def _panel(title: str) -> dict[str, Any]:
@@ -36,8 +42,8 @@ def _values(result: list[dict[str, Any]]) -> list[float]:
     return [float(r["value"][1]) for r in result]
 
 
-def _by(result: list[dict[str, Any]], label: str) -> dict[str, float]:
-    return {r["metric"].get(label, ""): float(r["value"][1]) for r in result}
+def _by(result: list[dict[str, Any]], *labels: str) -> dict[str, float]:
+    return {"|".join(r["metric"].get(label, "") for label in labels): float(r["value"][1]) for r in result}
 
 
 def _one(
@@ -45,6 +51,19 @@ def _one(
 ) -> list[dict[str, Any]]:
     target = next(t for t in _panel(title)["targets"] if t["refId"] == ref)
     return run.query(target["expr"], variables or run.all_values())
+
+
+def _raw(run: LiveRun, promql: str, *labels: str, at: float | None = None) -> dict[str, float]:
+    return _by(run.prom.query(promql, at=run.eval_time if at is None else at), *labels)
+
+
+def _shares(d: dict[str, float]) -> dict[str, float]:
+    total = sum(d.values())
+    return {k: v / total for k, v in d.items()}
+
+
+def _floats(d: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items()}
 
 
 def _all_targets() -> list[tuple[str, str, str, str]]:
@@ -56,6 +75,7 @@ def _all_targets() -> list[tuple[str, str, str, str]]:
     return out
 
 
+# --- every query --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["all", "concrete"])
 def test_every_panel_query_returns_finite_data(live: LiveRun, mode: str) -> None:
     variables = live.all_values() if mode == "all" else live.concrete_values()
@@ -73,9 +93,9 @@ def test_every_panel_query_returns_finite_data(live: LiveRun, mode: str) -> None
 def test_template_variable_queries_list_the_workload_values(live: LiveRun) -> None:
     expected = {
         "service": [live.job],
-        "provider": live.expected["providers"],
-        "model": live.expected["models"],
-        "operation": live.expected["operations"],
+        "provider": live.totals["providers"],  # openai + openai_compatible (the local embeddings client)
+        "model": live.totals["models"],
+        "operation": live.totals["operations"],
     }
     variables = {v["name"]: v for v in OVERVIEW["templating"]["list"]}
     for name, want in expected.items():
@@ -92,85 +112,161 @@ def test_template_variable_queries_list_the_workload_values(live: LiveRun) -> No
         assert got == sorted(want), name
 
 
+# --- raw series: the whole run ---------------------------------------------------------------------------
 def test_raw_counters_match_the_workload_exactly(live: LiveRun) -> None:
-    exp = live.expected
-    q = live.prom.query
-    finishes = _by(
-        q("sum by (tracewrap_finish_reason) (tracewrap_client_finishes_total)", at=live.eval_time),
-        "tracewrap_finish_reason",
+    exp = live.totals
+    finishes = _raw(
+        live, "sum by (tracewrap_finish_reason) (tracewrap_client_finishes_total)", "tracewrap_finish_reason"
     )
-    assert finishes == pytest.approx({k: float(v) for k, v in exp["finishes"].items()})
-    tokens = _by(
-        q("sum by (gen_ai_token_type) (tracewrap_client_token_usage_total)", at=live.eval_time),
-        "gen_ai_token_type",
+    assert finishes == _floats(exp["finishes"])
+    assert set(finishes) == {"stop", "length", "content_filter", "tool_calls", "error", "none"}
+    tokens = _raw(
+        live, "sum by (gen_ai_token_type) (tracewrap_client_token_usage_total)", "gen_ai_token_type"
     )
-    assert tokens == pytest.approx({k: float(v) for k, v in exp["tokens"].items()})
-    calls = _values(q("sum(gen_ai_client_operation_duration_seconds_count)", at=live.eval_time))
-    assert calls == [exp["calls"]]
-    hist_tokens = _by(
-        q("sum by (gen_ai_token_type) (gen_ai_client_token_usage_sum)", at=live.eval_time),
-        "gen_ai_token_type",
+    assert tokens == _floats(exp["tokens"])
+    assert set(tokens) == {"input", "output", "cache_read", "reasoning"}
+
+    calls = _raw(
+        live,
+        "sum by (gen_ai_request_model, gen_ai_operation_name)"
+        " (gen_ai_client_operation_duration_seconds_count)",
+        "gen_ai_request_model",
+        "gen_ai_operation_name",
     )
-    assert hist_tokens == pytest.approx({t: float(exp["tokens"][t]) for t in ("input", "output")})
-    cost = _values(q("sum(tracewrap_client_cost_usd_total)", at=live.eval_time))
-    assert cost == [pytest.approx(exp["cost_usd"])]
+    assert calls == _floats(exp["calls_by_model_operation"])
+    errors = _raw(
+        live,
+        'sum by (error_type) (gen_ai_client_operation_duration_seconds_count{error_type!=""})',
+        "error_type",
+    )
+    assert errors == _floats(exp["errors"])
+    # 429 and 500/503 from the SDK's exceptions, a failed Response's error code, a broken stream
+    assert {"RateLimitError", "InternalServerError", "server_error", "APIError"} <= set(errors)
+
+    hist = "sum by (gen_ai_token_type) (gen_ai_client_token_usage_{})"
+    assert _raw(live, hist.format("sum"), "gen_ai_token_type") == {
+        t: float(exp["tokens"][t]) for t in ("input", "output")
+    }
+    assert _raw(live, hist.format("count"), "gen_ai_token_type") == _floats(exp["token_points"])
+    ttfc = _raw(
+        live,
+        "sum by (gen_ai_request_model) (gen_ai_client_operation_time_to_first_chunk_seconds_count)",
+        "gen_ai_request_model",
+    )
+    assert ttfc == {m: float(len(v)) for m, v in exp["ttfc"].items()}
+    tpoc = _raw(
+        live,
+        "sum by (gen_ai_request_model) (gen_ai_client_operation_time_per_output_chunk_seconds_count)",
+        "gen_ai_request_model",
+    )
+    assert tpoc == {m: float(len(v)) for m, v in exp["tpoc"].items()}
+
+    cost = _raw(
+        live, "sum by (gen_ai_request_model) (tracewrap_client_cost_usd_total)", "gen_ai_request_model"
+    )
+    assert cost == pytest.approx(exp["cost_by_model"], rel=EXACT)
     assert exp["cost_usd"] > 0
+    # the local embeddings server (openai_compatible) gets no list price
+    priced = _raw(
+        live, "sum by (gen_ai_provider_name) (tracewrap_client_cost_usd_total)", "gen_ai_provider_name"
+    )
+    assert set(priced) == {"openai"}
 
 
-def _within_increase(got: float, want: float) -> bool:
-    return INCREASE_LOW * want <= got <= INCREASE_HIGH * want
+def test_first_sample_holds_only_the_first_round(live: LiveRun) -> None:
+    before = live.totals["calls"] - live.in_range["calls"]
+    assert live.first_round_in_range == 1  # round 0 was scraped alone
+    got = _values(
+        live.prom.query("sum(gen_ai_client_operation_duration_seconds_count)", at=live.first_sample)
+    )
+    assert got == [float(before)]
+    assert live.in_range["rounds"] == live.totals["rounds"] - 1 >= 5
 
 
-def test_finish_reason_stats_show_length_and_content_filter(live: LiveRun) -> None:
-    exp = live.expected["finishes"]
-    length = _values(_one(live, "Truncated calls (finish_reason = length)"))
-    content_filter = _values(_one(live, "Filtered calls (finish_reason = content_filter)"))
-    assert _within_increase(length[0], exp["length"]), (length, exp["length"])
-    assert _within_increase(content_filter[0], exp["content_filter"]), (content_filter, exp["content_filter"])
-    reasons = _by(_one(live, "Calls by finish reason"), "tracewrap_finish_reason")
-    assert set(reasons) == set(exp)
-    # Every round is the same, so rates are in the same proportions as the totals.
-    assert reasons["error"] / reasons["length"] == pytest.approx(exp["error"] / exp["length"], rel=0.05)
+# --- range panels (increase over $__range) -------------------------------------------------------------
+def test_finish_reason_stats_count_length_and_content_filter(live: LiveRun) -> None:
+    exp = live.in_range["finishes"]
+    (length,) = _values(_one(live, "Truncated calls (finish_reason = length)"))
+    (content_filter,) = _values(_one(live, "Filtered calls (finish_reason = content_filter)"))
+    assert length == pytest.approx(exp["length"], rel=RANGE)
+    assert content_filter == pytest.approx(exp["content_filter"], rel=RANGE)
+    assert exp["length"] > 0 and exp["content_filter"] > 0
+    # with one model selected, only that model's calls
+    mine = summarize(
+        [o for o in live.observed if o.call.model == CONCRETE["model"]], live.first_round_in_range
+    )["finishes"]
+    (length,) = _values(
+        _one(live, "Truncated calls (finish_reason = length)", variables=live.concrete_values())
+    )
+    assert length == pytest.approx(mine["length"], rel=RANGE)
+    assert mine["length"] < exp["length"]  # o4-mini's truncated Responses stream is not counted
 
 
 def test_top_models_by_tokens_and_cost(live: LiveRun) -> None:
-    exp = live.expected
+    exp = live.in_range
     tokens = _by(_one(live, "Top models by tokens"), "gen_ai_request_model")
-    assert set(tokens) == set(exp["tokens_by_model"])
-    for model, want in exp["tokens_by_model"].items():
-        assert _within_increase(tokens[model], want), (model, tokens[model], want)
+    assert tokens == pytest.approx(_floats(exp["tokens_by_model"]), rel=RANGE)
     cost = _by(_one(live, "Top models by estimated cost (USD)"), "gen_ai_request_model")
-    assert set(cost) == set(exp["cost_by_model"])
-    for model, want in exp["cost_by_model"].items():
-        assert _within_increase(cost[model], want), (model, cost[model], want)
-    assert max(cost, key=cost.__getitem__) == max(exp["cost_by_model"], key=exp["cost_by_model"].__getitem__)
-    total = _values(_one(live, "Estimated cost in range (USD)"))[0]
-    assert _within_increase(total, exp["cost_usd"])
+    assert cost == pytest.approx(exp["cost_by_model"], rel=RANGE)
+    (total,) = _values(_one(live, "Estimated cost in range (USD)"))
+    assert total == pytest.approx(exp["cost_usd"], rel=RANGE)
 
 
+# --- rate panels: exact shares of the workload's mix -----------------------------------------------
 def test_ratios_match_the_workload(live: LiveRun) -> None:
-    exp = live.expected
+    exp = live.in_range
     (error_ratio,) = _values(_one(live, "Error ratio"))
-    assert error_ratio == pytest.approx(exp["error_ratio"], rel=0.05)
+    assert error_ratio == pytest.approx(exp["error_ratio"], rel=SHARE)
     (cache_ratio,) = _values(_one(live, "Prompt cache hit ratio"))
-    assert cache_ratio == pytest.approx(exp["cache_hit_ratio"], rel=0.05)
-    errors = _by(_one(live, "Errors/s by error.type"), "error_type")
-    assert set(errors) == set(exp["errors"])
-    tokens = _by(_one(live, "Tokens/s by type"), "gen_ai_token_type")
-    assert set(tokens) == {"input", "output", "cache_read", "reasoning"}
-    assert tokens["reasoning"] / tokens["output"] == pytest.approx(
-        exp["tokens"]["reasoning"] / exp["tokens"]["output"], rel=0.05
-    )
+    assert cache_ratio == pytest.approx(exp["cache_hit_ratio"], rel=SHARE)
 
 
-def test_requests_and_latency_by_model(live: LiveRun) -> None:
-    rps = _one(live, "Requests/s by model and operation")
-    got = {f"{r['metric']['gen_ai_request_model']}|{r['metric']['gen_ai_operation_name']}" for r in rps}
-    assert got == set(live.expected["calls_by_model_operation"])
-    # gpt-4o-mini durations are 0.05, 0.7, 0.9 and 1.5 s: p50 lies in the 0.64-1.28 bucket, p99 in 1.28-2.56.
-    p50 = _by(_one(live, "Latency p50 / p95 / p99 by model", "A"), "gen_ai_request_model")["gpt-4o-mini"]
-    p99 = _by(_one(live, "Latency p50 / p95 / p99 by model", "C"), "gen_ai_request_model")["gpt-4o-mini"]
-    assert 0.64 <= p50 <= 1.28 and 1.28 <= p99 <= 2.56, (p50, p99)
-    # Streams: TTFC 0.25 s and 0.6 s -> p50 in the 0.16-0.64 range; only gpt-4o-mini streams.
-    ttfc = _by(_one(live, "Time to first chunk p50 / p95 (streams)", "A"), "gen_ai_request_model")
-    assert set(ttfc) == {"gpt-4o-mini"} and 0.16 <= ttfc["gpt-4o-mini"] <= 0.64
+MODEL_OP = ("gen_ai_request_model", "gen_ai_operation_name")
+
+
+@pytest.mark.parametrize(
+    ("title", "labels", "key"),
+    [
+        ("Requests/s by model and operation", MODEL_OP, "calls_by_model_operation"),
+        ("Errors/s by error.type", ("error_type",), "errors"),
+        ("Tokens/s by type", ("gen_ai_token_type",), "tokens"),
+        ("Calls by finish reason", ("tracewrap_finish_reason",), "finishes"),
+        ("Estimated cost per hour (USD)", ("gen_ai_request_model",), "cost_by_model"),
+    ],
+)
+def test_rate_panels_split_like_the_workload(
+    live: LiveRun, title: str, labels: tuple[str, ...], key: str
+) -> None:
+    got = _by(_one(live, title), *labels)
+    assert all(v > 0 for v in got.values()), got
+    assert _shares(got) == pytest.approx(_shares(_floats(live.in_range[key])), rel=SHARE)
+
+
+# --- latency histograms ---------------------------------------------------------------------------------
+def test_latency_quantiles_match_the_measured_durations(live: LiveRun) -> None:
+    exp = live.in_range
+    p50 = _by(_one(live, "Latency p50 / p95 / p99 by model", "A"), "gen_ai_request_model")
+    p99 = _by(_one(live, "Latency p50 / p95 / p99 by model", "C"), "gen_ai_request_model")
+    assert set(p50) == set(exp["durations"])
+    for model, durations in exp["durations"].items():
+        low, high = quantile_bucket(durations, 0.5)
+        assert low <= p50[model] <= high, (model, p50[model], sorted(durations))
+        assert p50[model] <= p99[model] <= bucket_of(max(durations))[1], (model, p99[model], max(durations))
+    # the server-side delays order the models: gpt-4o-mini answers faster than gpt-4o and o4-mini
+    assert p50["gpt-4o-mini"] < min(p50["gpt-4o"], p50["o4-mini"])
+
+
+@pytest.mark.parametrize(
+    ("title", "key"),
+    [
+        ("Time to first chunk p50 / p95 (streams)", "ttfc"),
+        ("Time per output chunk p50 / p95 (streams)", "tpoc"),
+    ],
+)
+def test_stream_timing_quantiles_match_the_measured_streams(live: LiveRun, title: str, key: str) -> None:
+    measured = live.in_range[key]
+    p50 = _by(_one(live, title, "A"), "gen_ai_request_model")
+    assert set(p50) == set(measured) == {"gpt-4o-mini", "gpt-4o", "o4-mini"}
+    for model, values in measured.items():
+        low, high = quantile_bucket(values, 0.5)
+        assert low <= p50[model] <= high, (model, p50[model], sorted(values))

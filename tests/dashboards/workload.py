@@ -1,260 +1,474 @@
-"""The workload the live dashboard test measures.
+"""The workload the live dashboard test measures: the real openai SDK, wrapped by tracewrap, calling
+tracewrap's fake OpenAI server over 127.0.0.1.
 
-For now `record_synthetic_workload` records tracewrap's metric contract directly with the OTel SDK.
-To switch to a real traced workload (fake OpenAI server + wrapped SDK), write a function with the same
-signature that makes the same calls through tracewrap and returns the same `expected` dict; the live
-test and the PNG renderer only use that dict and the metrics in Prometheus.
-Every round is identical, so ratios (error ratio, cache hit ratio) are exact whatever window a
-query looks at, and totals are `rounds` times one round.
+One round (`ROUND`) makes 17 calls through three wrapped clients:
+
+* `openai.OpenAI`, `provider="openai"`, `estimate_cost=True`: Chat Completions and Responses,
+  non-streaming and streaming, finishing with stop / length / content_filter / tool_calls, HTTP 429
+  and 500 errors, a chat stream that fails mid-way, a Response with status `failed`, cached and
+  reasoning tokens in the usage;
+* `openai.AsyncOpenAI`, same options: an async chat stream, an async Response, an async HTTP 503;
+* an `openai.OpenAI` left on the provider tracewrap derives from the URL (`openai_compatible`, like a
+  self-hosted embeddings server): embeddings, never priced.
+
+Every call's result is read back from what the SDK returned (usage, finish reason / status, response
+model, the exception raised) and from the workload's own clock into an `Observed`; `summarize` adds
+those up into the numbers the dashboard must show. Nothing expected is written down by hand: change a
+`Scenario` below and the expectations follow.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import openai
+from genai_prices import Usage, calc_price
 from opentelemetry.metrics import MeterProvider
 
-from tracewrap.cost import estimate_cost_usd
+from tracewrap import wrap
+from tracewrap.telemetry.instruments import DURATION_BUCKETS  # the duration histograms' boundaries
+from tracewrap.testing import FakeOpenAIServer, Scenario
 
-DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
-TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
+MINI, GPT4O, O4MINI, EMBED = "gpt-4o-mini", "gpt-4o", "o4-mini", "text-embedding-3-small"
+# The fake answers with the request model plus a date; name real snapshots so genai-prices prices them.
+SNAPSHOT = {MINI: "gpt-4o-mini-2024-07-18", GPT4O: "gpt-4o-2024-08-06", O4MINI: "o4-mini-2025-04-16"}
+PRICED_PROVIDER = "openai"  # passed to wrap(provider=...); the local client keeps the derived one
+# Template-variable values that have data in every panel (streams, errors, length, cost, cache...).
+CONCRETE = {"provider": PRICED_PROVIDER, "model": MINI, "operation": "chat"}
+# Responses have no finish reason; tracewrap derives it from status / incomplete_details (README).
+INCOMPLETE_REASON = {"max_output_tokens": "length", "content_filter": "content_filter"}
+MSGS = [{"role": "user", "content": "What's the weather in Paris?"}]
+TOOLS_RESPONSES = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
 
 
 @dataclass(frozen=True)
-class SyntheticCall:
-    operation: str
+class Call:
+    """One call of a round: which API, how, and what the fake server answers."""
+
+    name: str
+    api: str  # chat | responses | embeddings
     model: str
-    provider: str = "openai"
-    api_type: str = "chat_completions"
-    response_model: str | None = None
-    duration_s: float = 0.5
-    finish_reason: str = "stop"  # "none" = nothing reported (embeddings, queued background responses)
-    error_type: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_read_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    ttfc_s: float | None = None  # streams only
-    time_per_chunk_s: float | None = None  # streams only
-    server_address: str = "api.openai.com"
+    scenario: Scenario
+    stream: bool = False
+    asynchronous: bool = False
+    local: bool = False  # the client on the derived provider (no provider= override)
+    kwargs: tuple[tuple[str, Any], ...] = ()
 
 
-# One round of traffic; known numbers the dashboard must show back.
-ROUND: tuple[SyntheticCall, ...] = (
-    SyntheticCall(
+def _sc(outcome: str = "ok", model: str | None = None, **kw: Any) -> Scenario:
+    return Scenario(outcome=outcome, model=SNAPSHOT.get(model or ""), **kw)  # type: ignore[arg-type]
+
+
+# Server-side delays put each model's latencies (and the streams' time to first chunk) well inside one
+# duration bucket, with room for a loaded machine: gpt-4o-mini 0.04-0.08 s (its two HTTP errors are
+# fast; the async client adds a few ms, so its stream waits a little less), gpt-4o and o4-mini
+# 0.08-0.16 s.
+FAST, SLOW = 0.05, 0.1
+ROUND: tuple[Call, ...] = (
+    Call(
+        "chat ok, cached prompt",
         "chat",
-        "gpt-4o-mini",
-        response_model="gpt-4o-mini-2024-07-18",
-        duration_s=0.7,
-        input_tokens=1000,
-        output_tokens=200,
-        cache_read_tokens=400,
+        MINI,
+        _sc(model=MINI, prompt_tokens=1200, completion_tokens=150, cached_tokens=1024, delay_s=FAST),
     ),
-    SyntheticCall(
+    Call(
+        "chat truncated",
         "chat",
-        "gpt-4o-mini",
-        response_model="gpt-4o-mini-2024-07-18",
-        duration_s=1.5,
-        finish_reason="length",
-        input_tokens=500,
-        output_tokens=300,
-        reasoning_tokens=100,
-        ttfc_s=0.25,
-        time_per_chunk_s=0.015,
+        MINI,
+        _sc("length", MINI, prompt_tokens=800, completion_tokens=256, delay_s=FAST),
+        kwargs=(("max_completion_tokens", 256),),
     ),
-    SyntheticCall("chat", "gpt-4o-mini", duration_s=0.05, finish_reason="error", error_type="RateLimitError"),
-    SyntheticCall(
+    Call(
+        "chat stream ok",
         "chat",
-        "gpt-4o-mini",
-        response_model="gpt-4o-mini-2024-07-18",
-        duration_s=0.9,
-        finish_reason="content_filter",
-        input_tokens=300,
-        output_tokens=20,
-        ttfc_s=0.6,
-        time_per_chunk_s=0.03,
+        MINI,
+        _sc(model=MINI, prompt_tokens=600, completion_tokens=90, chunks=4, delay_s=FAST, chunk_delay_s=0.001),
+        stream=True,
     ),
-    SyntheticCall(
+    Call(
+        "chat stream filtered",
         "chat",
-        "gpt-4o",
-        api_type="responses",
-        response_model="gpt-4o-2024-08-06",
-        duration_s=3.0,
-        finish_reason="tool_calls",
-        input_tokens=2000,
-        output_tokens=500,
-        cache_read_tokens=1000,
-        reasoning_tokens=200,
+        MINI,
+        _sc("content_filter", MINI, prompt_tokens=400, completion_tokens=25, chunks=3, delay_s=FAST),
+        stream=True,
     ),
-    SyntheticCall(
+    Call("chat rate limited", "chat", MINI, _sc("http_error", MINI, status_code=429)),
+    Call(
+        "chat stream fails mid-way",
         "chat",
-        "gpt-4o",
-        api_type="responses",
-        duration_s=0.2,
-        finish_reason="error",
-        error_type="APITimeoutError",
+        MINI,
+        _sc("stream_error", MINI, chunks=4, delay_s=FAST),
+        stream=True,
     ),
-    SyntheticCall("fetch_response", "gpt-4o", api_type="responses", duration_s=0.1, finish_reason="none"),
-    SyntheticCall(
+    Call(
+        "chat reasoning",
+        "chat",
+        O4MINI,
+        _sc(
+            model=O4MINI,
+            prompt_tokens=2048,
+            completion_tokens=640,
+            cached_tokens=1536,
+            reasoning_tokens=512,
+            delay_s=SLOW,
+        ),
+    ),
+    Call(
+        "responses tool call",
+        "responses",
+        GPT4O,
+        _sc("tool_calls", GPT4O, prompt_tokens=1500, completion_tokens=40, cached_tokens=1280, delay_s=SLOW),
+        kwargs=(("tools", TOOLS_RESPONSES),),
+    ),
+    Call(
+        "responses stream ok",
+        "responses",
+        GPT4O,
+        _sc(
+            model=GPT4O, prompt_tokens=900, completion_tokens=150, chunks=5, delay_s=SLOW, chunk_delay_s=0.001
+        ),
+        stream=True,
+    ),
+    Call(
+        "responses stream truncated",
+        "responses",
+        O4MINI,
+        _sc("length", O4MINI, prompt_tokens=700, completion_tokens=512, reasoning_tokens=384, delay_s=SLOW),
+        stream=True,
+        kwargs=(("max_output_tokens", 512),),
+    ),
+    Call("responses server error", "responses", GPT4O, _sc("http_error", GPT4O, status_code=500)),
+    Call(
+        "responses filtered",
+        "responses",
+        GPT4O,
+        _sc("content_filter", GPT4O, prompt_tokens=300, completion_tokens=12, delay_s=SLOW),
+    ),
+    Call(
+        "responses failed",
+        "responses",
+        GPT4O,
+        _sc("failed", GPT4O, prompt_tokens=200, completion_tokens=0, delay_s=SLOW),
+    ),
+    Call(
+        "embeddings (local server)",
         "embeddings",
-        "text-embedding-3-small",
-        provider="azure.ai.openai",
-        api_type="",
-        response_model="text-embedding-3-small",
-        duration_s=0.08,
-        finish_reason="none",
-        input_tokens=64,
-        server_address="example.openai.azure.com",
+        EMBED,
+        _sc(prompt_tokens=64),
+        local=True,
+        kwargs=(("input", ["hello", "world"]),),
     ),
+    Call(
+        "async chat stream, cached prompt",
+        "chat",
+        MINI,
+        _sc(model=MINI, prompt_tokens=500, completion_tokens=60, cached_tokens=256, chunks=4, delay_s=0.04),
+        stream=True,
+        asynchronous=True,
+    ),
+    Call(
+        "async responses reasoning",
+        "responses",
+        O4MINI,
+        _sc(model=O4MINI, prompt_tokens=1000, completion_tokens=300, reasoning_tokens=200, delay_s=SLOW),
+        asynchronous=True,
+    ),
+    Call("async chat overloaded", "chat", MINI, _sc("http_error", MINI, status_code=503), asynchronous=True),
 )
 
 
 @dataclass
-class _Instruments:
-    duration: Any
-    token_hist: Any
-    ttfc: Any
-    tpoc: Any
-    tokens: Any
-    finishes: Any
-    cost: Any
+class Observed:
+    """What one call did, as the workload saw it through the SDK."""
+
+    round: int
+    call: Call
+    operation: str
+    provider: str
+    finish_reason: str  # "none" when nothing was reported (embeddings)
+    error_type: str | None = None
+    response_model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)  # only the counts the server reported
+    duration_s: float = 0.0
+    chunks: int = 0  # stream items received
+    ttfc_s: float | None = None
+    tpoc_s: float | None = None  # mean time between items after the first
+    cost_usd: float | None = None
 
 
-@dataclass
-class Expected:
-    calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (model, operation) -> calls
-    errors: Counter[str] = field(default_factory=Counter)
-    finishes: Counter[str] = field(default_factory=Counter)
-    tokens: Counter[str] = field(default_factory=Counter)
-    tokens_by_model: Counter[str] = field(default_factory=Counter)  # input + output
-    cost_by_model: Counter[str] = field(default_factory=Counter)
-    streams: int = 0
+# --- reading the SDK's objects ---------------------------------------------------------------------
+def _chat_usage(u: Any) -> dict[str, int]:
+    if u is None:
+        return {}
+    out = {"input": u.prompt_tokens, "output": u.completion_tokens}
+    if u.prompt_tokens_details is not None and u.prompt_tokens_details.cached_tokens is not None:
+        out["cache_read"] = u.prompt_tokens_details.cached_tokens
+    if u.completion_tokens_details is not None and u.completion_tokens_details.reasoning_tokens is not None:
+        out["reasoning"] = u.completion_tokens_details.reasoning_tokens
+    return out
 
 
-def _instruments(meter_provider: MeterProvider) -> _Instruments:
-    meter = meter_provider.get_meter("tracewrap")
-    return _Instruments(
-        duration=meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            unit="s",
-            description="GenAI operation duration",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        ),
-        token_hist=meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Measures number of input and output tokens used",
-            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
-        ),
-        ttfc=meter.create_histogram(
-            "gen_ai.client.operation.time_to_first_chunk",
-            unit="s",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        ),
-        tpoc=meter.create_histogram(
-            "gen_ai.client.operation.time_per_output_chunk",
-            unit="s",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        ),
-        tokens=meter.create_counter("tracewrap.client.token.usage", unit="{token}"),
-        finishes=meter.create_counter("tracewrap.client.finishes", unit="{call}"),
-        cost=meter.create_counter("tracewrap.client.cost.usd", unit="{USD}"),
+def _responses_usage(u: Any) -> dict[str, int]:
+    if u is None:
+        return {}
+    out = {"input": u.input_tokens, "output": u.output_tokens}
+    if u.input_tokens_details is not None and u.input_tokens_details.cached_tokens is not None:
+        out["cache_read"] = u.input_tokens_details.cached_tokens
+    if u.output_tokens_details is not None and u.output_tokens_details.reasoning_tokens is not None:
+        out["reasoning"] = u.output_tokens_details.reasoning_tokens
+    return out
+
+
+def _read_response(obs: Observed, response: Any) -> None:
+    obs.response_model = response.model
+    obs.usage = _responses_usage(response.usage)
+    status = response.status
+    if status == "completed":
+        last = response.output[-1].type if response.output else ""
+        obs.finish_reason = "tool_calls" if last == "function_call" else "stop"
+    elif status == "incomplete":
+        reason = response.incomplete_details.reason
+        obs.finish_reason = INCOMPLETE_REASON.get(reason, reason)
+    elif status == "failed":
+        obs.finish_reason = "error"
+        obs.error_type = response.error.code
+
+
+class _Stream:
+    """Collects a stream's items as they arrive (time to first item, finish reason, usage)."""
+
+    def __init__(self, obs: Observed, started: float) -> None:
+        self.obs = obs
+        self.started = started
+        self.finish: str | None = None
+        self.first = self.last = 0.0
+
+    def item(self, item: Any) -> None:
+        obs = self.obs
+        self.last = time.perf_counter()
+        if obs.chunks == 0:
+            self.first = self.last
+            obs.ttfc_s = self.first - self.started
+        obs.chunks += 1
+        if obs.call.api == "chat":
+            obs.response_model = item.model
+            for choice in item.choices:
+                if choice.index == 0 and choice.finish_reason:
+                    self.finish = choice.finish_reason
+            if item.usage is not None:
+                obs.usage = _chat_usage(item.usage)
+        elif item.type in ("response.completed", "response.incomplete", "response.failed"):
+            _read_response(obs, item.response)
+            self.finish = obs.finish_reason
+        elif item.type == "error":
+            obs.error_type = item.code
+            self.finish = "error"
+
+    def done(self) -> None:
+        self.obs.finish_reason = self.finish or "none"
+        if self.obs.chunks >= 2:
+            self.obs.tpoc_s = (self.last - self.first) / (self.obs.chunks - 1)
+
+
+# --- the workload ----------------------------------------------------------------------------------
+class TracedWorkload:
+    """The fake server and the three wrapped clients; `run_round()` makes every call of `ROUND` once."""
+
+    def __init__(self, meter_provider: MeterProvider, tracer_provider: Any = None) -> None:
+        self.server = FakeOpenAIServer().start()
+        opts: dict[str, Any] = {
+            "meter_provider": meter_provider,
+            "tracer_provider": tracer_provider,
+            "estimate_cost": True,
+        }
+        common: dict[str, Any] = {"base_url": self.server.base_url, "api_key": "sk-test", "max_retries": 0}
+        self.client = wrap(openai.OpenAI(**common, timeout=10), provider=PRICED_PROVIDER, **opts)
+        self.local = wrap(openai.OpenAI(**common, timeout=10), **opts)
+        self.aclient = wrap(openai.AsyncOpenAI(**common, timeout=10), provider=PRICED_PROVIDER, **opts)
+        self.loop = asyncio.new_event_loop()
+        self.observed: list[Observed] = []
+        self.rounds = 0
+
+    def close(self) -> None:
+        self.client.close()
+        self.local.close()
+        self.loop.run_until_complete(self.aclient.close())
+        self.loop.close()
+        self.server.stop()
+
+    def __enter__(self) -> TracedWorkload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run_round(self) -> list[Observed]:
+        done = [self._one(call) for call in ROUND]
+        self.observed.extend(done)
+        self.rounds += 1
+        return done
+
+    def _one(self, call: Call) -> Observed:
+        # One call at a time: each request takes the next queued scenario.
+        assert self.server.pending == 0, "a previous call left its scenario unconsumed"
+        self.server.enqueue(call.scenario)
+        provider = "openai_compatible" if call.local else PRICED_PROVIDER
+        operation = {"chat": "chat", "responses": "chat", "embeddings": "embeddings"}[call.api]
+        obs = Observed(self.rounds, call, operation, provider, finish_reason="none")
+        started = time.perf_counter()
+        try:
+            if call.asynchronous:
+                self.loop.run_until_complete(self._async(call, obs, started))
+            else:
+                self._sync(call, obs, started)
+        except openai.APIError as exc:
+            obs.error_type = type(exc).__name__
+            obs.finish_reason = "error"
+        obs.duration_s = time.perf_counter() - started
+        obs.cost_usd = _list_price(obs)
+        return obs
+
+    def _request(self, call: Call) -> dict[str, Any]:
+        kw: dict[str, Any] = {"model": call.model, **dict(call.kwargs)}
+        if call.api == "chat":
+            kw["messages"] = MSGS
+            if call.stream:
+                kw.update(stream=True, stream_options={"include_usage": True})
+        elif call.api == "responses":
+            kw["input"] = MSGS[0]["content"]
+            if call.stream:
+                kw["stream"] = True
+        return kw
+
+    def _sync(self, call: Call, obs: Observed, started: float) -> None:
+        client = self.local if call.local else self.client
+        kw = self._request(call)
+        if call.api == "embeddings":
+            result = client.embeddings.create(**kw)
+            obs.response_model = result.model
+            obs.usage = {"input": result.usage.prompt_tokens}
+            return
+        create = client.chat.completions.create if call.api == "chat" else client.responses.create
+        result = create(**kw)
+        if call.stream:
+            stream = _Stream(obs, started)
+            try:
+                for item in result:
+                    stream.item(item)
+            finally:
+                stream.done()
+        elif call.api == "chat":
+            obs.response_model = result.model
+            obs.finish_reason = result.choices[0].finish_reason
+            obs.usage = _chat_usage(result.usage)
+        else:
+            _read_response(obs, result)
+
+    async def _async(self, call: Call, obs: Observed, started: float) -> None:
+        kw = self._request(call)
+        create = self.aclient.chat.completions.create if call.api == "chat" else self.aclient.responses.create
+        result = await create(**kw)
+        if call.stream:
+            stream = _Stream(obs, started)
+            try:
+                async for item in result:
+                    stream.item(item)
+            finally:
+                stream.done()
+        elif call.api == "chat":
+            obs.response_model = result.model
+            obs.finish_reason = result.choices[0].finish_reason
+            obs.usage = _chat_usage(result.usage)
+        else:
+            _read_response(obs, result)
+
+
+def _list_price(obs: Observed) -> float | None:
+    """genai-prices' list price for what the server reported; None when tracewrap must not price it."""
+    if obs.provider != PRICED_PROVIDER or not obs.usage:
+        return None  # unknown host (openai_compatible) or no usage reported
+    usage = Usage(
+        input_tokens=obs.usage.get("input", 0),
+        output_tokens=obs.usage.get("output", 0),
+        cache_read_tokens=obs.usage.get("cache_read") or None,
+    )
+    return float(
+        calc_price(usage, obs.response_model or obs.call.model, provider_id=PRICED_PROVIDER).total_price
     )
 
 
-def _record(inst: _Instruments, call: SyntheticCall, exp: Expected) -> None:
-    attrs: dict[str, str | int] = {
-        "gen_ai.operation.name": call.operation,
-        "gen_ai.provider.name": call.provider,
-        "gen_ai.request.model": call.model,
-        "server.address": call.server_address,
-        "server.port": 443,
-    }
-    if call.api_type:
-        attrs["openai.api.type"] = call.api_type
-    if call.response_model:
-        attrs["gen_ai.response.model"] = call.response_model
-    if call.error_type:
-        attrs["error.type"] = call.error_type
-    inst.duration.record(call.duration_s, attrs)
-    exp.calls[(call.model, call.operation)] += 1
-    if call.error_type:
-        exp.errors[call.error_type] += 1
-    if call.ttfc_s is not None:
-        inst.ttfc.record(call.ttfc_s, attrs)
-        exp.streams += 1
-    if call.time_per_chunk_s is not None:
-        inst.tpoc.record(call.time_per_chunk_s, attrs)
-    for ttype, n in (
-        ("input", call.input_tokens),
-        ("output", call.output_tokens),
-        ("cache_read", call.cache_read_tokens),
-        ("reasoning", call.reasoning_tokens),
-    ):
-        if n is None:  # not reported: no point at all, never a 0
-            continue
-        if ttype in ("input", "output"):
-            inst.token_hist.record(n, {**attrs, "gen_ai.token.type": ttype})
-            exp.tokens_by_model[call.model] += n
-        inst.tokens.add(n, {**attrs, "gen_ai.token.type": ttype})
-        exp.tokens[ttype] += n
-    short = {k: attrs[k] for k in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")}
-    inst.finishes.add(1, {**short, "tracewrap.finish_reason": call.finish_reason})  # every call, as the core
-    exp.finishes[call.finish_reason] += 1
-    cost = estimate_cost_usd(
-        call.provider, call.model, call.input_tokens, call.output_tokens, call.cache_read_tokens
-    )
-    if cost is not None and cost > 0:
-        inst.cost.add(cost, short)
-        exp.cost_by_model[call.model] += cost
+# --- what the dashboard must show -----------------------------------------------------------------
+def bucket_of(value: float, buckets: Sequence[float] = DURATION_BUCKETS) -> tuple[float, float]:
+    """The (lower, upper] histogram bucket holding `value`."""
+    lower = 0.0
+    for upper in buckets:
+        if value <= upper:
+            return lower, upper
+        lower = upper
+    return lower, math.inf
 
 
-def record_synthetic_workload(
-    meter_provider: MeterProvider, rounds: int = 24, interval_s: float = 0.4
-) -> dict[str, Any]:
-    """Record `rounds` identical rounds of `ROUND`, `interval_s` apart; return the expected totals.
-
-    Returned keys: calls, errors, error_ratio, calls_by_model_operation, finishes, tokens,
-    tokens_by_model, cache_hit_ratio, cost_usd, cost_by_model, streams, models, providers,
-    operations, concrete (one provider/model/operation value that every panel has data for),
-    started_at, ended_at (unix seconds).
-    """
-    inst = _instruments(meter_provider)
-    exp = Expected()
-    started = time.time()
-    for i in range(rounds):
-        for call in ROUND:
-            _record(inst, call, exp)
-        if i < rounds - 1:
-            time.sleep(interval_s)
-    ended = time.time()
-    return _as_dict(exp, started, ended)
+def quantile_bucket(values: Iterable[float], q: float) -> tuple[float, float]:
+    """The bucket `histogram_quantile(q, ...)` interpolates in: the one holding the ceil(q*n)-th value."""
+    ordered = sorted(values)
+    return bucket_of(ordered[max(1, math.ceil(q * len(ordered))) - 1])
 
 
-def _as_dict(exp: Expected, started: float, ended: float) -> dict[str, Any]:
-    calls = sum(exp.calls.values())
-    errors = sum(exp.errors.values())
-    by_mo: Mapping[tuple[str, str], int] = exp.calls
+def summarize(observed: Sequence[Observed], from_round: int = 0) -> dict[str, Any]:
+    """The totals over the calls of rounds >= `from_round` (JSON-ready apart from tuples in lists)."""
+    calls = [o for o in observed if o.round >= from_round]
+    by_model_op: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    finishes: Counter[str] = Counter()
+    tokens: Counter[str] = Counter()
+    token_points: Counter[str] = Counter()  # gen_ai.client.token.usage observations by type
+    tokens_by_model: Counter[str] = Counter()  # input + output
+    cost_by_model: defaultdict[str, float] = defaultdict(float)
+    durations: defaultdict[str, list[float]] = defaultdict(list)
+    ttfc: defaultdict[str, list[float]] = defaultdict(list)
+    tpoc: defaultdict[str, list[float]] = defaultdict(list)
+    for o in calls:
+        model = o.call.model
+        by_model_op[f"{model}|{o.operation}"] += 1
+        finishes[o.finish_reason] += 1
+        if o.error_type is not None:
+            errors[o.error_type] += 1
+        for ttype, n in o.usage.items():
+            tokens[ttype] += n
+            if ttype in ("input", "output"):
+                token_points[ttype] += 1
+                tokens_by_model[model] += n
+        if o.cost_usd is not None:
+            cost_by_model[model] += o.cost_usd
+        durations[model].append(o.duration_s)
+        if o.ttfc_s is not None:
+            ttfc[model].append(o.ttfc_s)
+        if o.tpoc_s is not None:
+            tpoc[model].append(o.tpoc_s)
+    n = len(calls)
     return {
-        "calls": calls,
-        "errors": dict(exp.errors),
-        "error_ratio": errors / calls if calls else 0.0,
-        "calls_by_model_operation": {f"{m}|{o}": n for (m, o), n in by_mo.items()},
-        "finishes": dict(exp.finishes),
-        "tokens": dict(exp.tokens),
-        "tokens_by_model": dict(exp.tokens_by_model),
-        "cache_hit_ratio": exp.tokens["cache_read"] / exp.tokens["input"] if exp.tokens["input"] else 0.0,
-        "cost_usd": sum(exp.cost_by_model.values()),
-        "cost_by_model": dict(exp.cost_by_model),
-        "streams": exp.streams,
-        "models": sorted({m for m, _ in exp.calls}),
-        "operations": sorted({o for _, o in exp.calls}),
-        "providers": sorted({c.provider for c in ROUND}),
-        "concrete": {"provider": "openai", "model": "gpt-4o-mini", "operation": "chat"},
-        "started_at": started,
-        "ended_at": ended,
+        "rounds": len({o.round for o in calls}),
+        "calls": n,
+        "calls_by_model_operation": dict(by_model_op),
+        "errors": dict(errors),
+        "error_ratio": sum(errors.values()) / n if n else 0.0,
+        "finishes": dict(finishes),
+        "tokens": dict(tokens),
+        "token_points": dict(token_points),
+        "tokens_by_model": dict(tokens_by_model),
+        "cache_hit_ratio": tokens["cache_read"] / tokens["input"] if tokens["input"] else 0.0,
+        "cost_usd": sum(cost_by_model.values()),
+        "cost_by_model": dict(cost_by_model),
+        "durations": dict(durations),  # by model, seconds
+        "ttfc": dict(ttfc),  # time_to_first_chunk points: streams with at least one item
+        "tpoc": dict(tpoc),  # time_per_output_chunk points: streams with at least two items
+        "models": sorted({o.call.model for o in calls}),
+        "providers": sorted({o.provider for o in calls}),
+        "operations": sorted({o.operation for o in calls}),
     }
