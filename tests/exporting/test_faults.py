@@ -146,8 +146,9 @@ def test_process_exit_is_bounded(sink: str, silent_port: int, server: FakeOpenAI
             LANGSMITH_TRACING="true", LANGSMITH_API_KEY="k", LANGSMITH_ENDPOINT=f"http://127.0.0.1:{port}"
         )
     exit_seconds, _ = _run_exit_app(env, server.base_url)
-    # 1 s budget + interpreter teardown; unbounded, LangSmith alone takes ~15 s (refused) to minutes
-    assert exit_seconds < 1 + 1.5, (sink, exit_seconds)
+    # 1 s budget + interpreter teardown (up to ~1.6 s seen on a loaded 2-core machine); unbounded,
+    # LangSmith alone takes ~15 s (refused) to minutes (silent)
+    assert exit_seconds < 1 + 3, (sink, exit_seconds)
 
 
 def test_exit_flushes_everything_to_a_healthy_receiver(
