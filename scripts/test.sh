@@ -50,8 +50,8 @@ export TRACEWRAP_PHOENIX_BIN=$VENVS/phoenix/bin/phoenix
 
 V3=$VENVS/openai3/bin/python
 step "ruff"
-"$V3" -m ruff check src tests benchmarks scripts
-"$V3" -m ruff format --check src tests benchmarks scripts
+"$V3" -m ruff check src tests benchmarks scripts examples
+"$V3" -m ruff format --check src tests benchmarks scripts examples
 
 for v in 1 2; do
     step "pytest on $("$VENVS/openai$v/bin/python" -c 'import openai; print("openai", openai.__version__)')"
