@@ -56,7 +56,7 @@ class _Backend(BaseHTTPRequestHandler):
     status = 200
     delay_s = 0.0
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         time.sleep(self.delay_s)
         self.send_response(self.status)
