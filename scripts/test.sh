@@ -63,5 +63,6 @@ step "pytest, everything, on $("$V3" -c 'import openai; print("openai", openai._
 
 step "benchmark (short mode; figures printed, not asserted)"
 "$V3" benchmarks/overhead.py --quick
+"$V3" benchmarks/export_faults.py --quick
 
 step "done"
