@@ -20,7 +20,7 @@ from typing import Any
 
 import wrapt
 
-from tracewrap.endpoints import DEFAULT_PATHS, resolve
+from tracewrap.endpoints import resolve
 from tracewrap.interception.install import is_client, unwrap_client, wrap_client
 from tracewrap.options import Redactor, TraceOptions
 from tracewrap.settings import ContentCapture, tracing_enabled
@@ -172,11 +172,9 @@ def _module_client() -> Any:
 
 
 def _choose_paths(paths: Iterable[str] | None, extra_paths: Iterable[str]) -> tuple[str, ...]:
-    for name, value in (("paths", paths), ("extra_paths", extra_paths)):
-        if isinstance(value, str):
-            raise TypeError(f"tracewrap: {name} takes a list of dotted paths, not a single string {value!r}")
-    chosen = list(DEFAULT_PATHS if paths is None else paths)
-    chosen += [p for p in extra_paths if p not in chosen]
+    from tracewrap import _paths
+
+    chosen = _paths(paths, extra_paths)  # wrap()'s checks: a single string or a non-iterable is a TypeError
     for path in chosen:
         resolve(path)  # a malformed path is an error at instrument time, not inside a client's __init__
     return tuple(chosen)
