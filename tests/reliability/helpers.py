@@ -43,7 +43,7 @@ def attribute_problem(key: str, value: Any) -> str | None:
     """
     if not isinstance(key, str) or not key:
         return f"key {key!r} is not a non-empty str"
-    if isinstance(value, bool) or isinstance(value, (str, float)):
+    if isinstance(value, (bool, str, float)):
         return None
     if isinstance(value, int):
         return None if INT64_MIN <= value <= INT64_MAX else f"{key}={value} does not fit a signed 64-bit int"
@@ -104,7 +104,9 @@ class Pipeline:
         return list(self.exporter.get_finished_spans())
 
     def traced_spans(self) -> list[ReadableSpan]:
-        return [s for s in self.spans() if s.instrumentation_scope and s.instrumentation_scope.name == "tracewrap"]
+        return [
+            s for s in self.spans() if s.instrumentation_scope and s.instrumentation_scope.name == "tracewrap"
+        ]
 
     def metric_points(self) -> list[tuple[str, Any]]:
         data = self.reader.get_metrics_data()
@@ -158,7 +160,9 @@ class EchoBackend:
         self.keep_headers = False
 
     def scenario(self, n: int) -> Scenario:
-        return Scenario(text="one two three four", chunks=self.chunks, prompt_tokens=n, completion_tokens=n + 1)
+        return Scenario(
+            text="one two three four", chunks=self.chunks, prompt_tokens=n, completion_tokens=n + 1
+        )
 
     def handle(self, request: Any) -> Any:
         body = json.loads(request.content or b"{}")

@@ -77,8 +77,20 @@ def test_unknown_path_on_the_module_fails_at_wrap_not_at_every_client() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["", "chat", "chat..create", "chat completions.create", "1chat.create", "chat.completions.", ".create",
-     "chat.completions", "chat.completions.create.extra", "chat.completions._client", None, 7],
+    [
+        "",
+        "chat",
+        "chat..create",
+        "chat completions.create",
+        "1chat.create",
+        "chat.completions.",
+        ".create",
+        "chat.completions",
+        "chat.completions.create.extra",
+        "chat.completions._client",
+        None,
+        7,
+    ],
 )
 def test_malformed_paths(path: Any) -> None:
     with pytest.raises(ValueError) as error:
@@ -194,7 +206,9 @@ def test_invalid_content_max_length_env_warns_once_and_uses_default(
 
 
 @pytest.mark.parametrize("variable", ["TRACEWRAP_ENABLED", "OTEL_SDK_DISABLED"])
-def test_invalid_kill_switch_warns_once_and_keeps_tracing(variable, monkeypatch, caplog, pipe, fresh_warnings) -> None:
+def test_invalid_kill_switch_warns_once_and_keeps_tracing(
+    variable, monkeypatch, caplog, pipe, fresh_warnings
+) -> None:
     monkeypatch.setenv(variable, "maybe")
     caplog.set_level(logging.WARNING, logger="tracewrap")
     backend = EchoBackend()

@@ -74,7 +74,11 @@ def test_1000_concurrent_async_calls(pipe: Pipeline) -> None:
                 got = r2.usage.input_tokens if r2.usage else -1
             elif kind == 2:
                 stream = await client.chat.completions.create(
-                    model="m", messages=MESSAGES, metadata=meta, stream=True, stream_options={"include_usage": True}
+                    model="m",
+                    messages=MESSAGES,
+                    metadata=meta,
+                    stream=True,
+                    stream_options={"include_usage": True},
                 )
                 chunks = [c async for c in stream]
                 got = chunks[-1].usage.prompt_tokens if chunks[-1].usage else -1
@@ -138,7 +142,10 @@ def test_32_threads_with_streams_mock_transport(pipe: Pipeline) -> None:
                 if k % 2 == 0:
                     chunks = list(
                         client.chat.completions.create(
-                            model="m", messages=MESSAGES, metadata=meta, stream=True,
+                            model="m",
+                            messages=MESSAGES,
+                            metadata=meta,
+                            stream=True,
                             stream_options={"include_usage": True},
                         )
                     )
@@ -177,7 +184,10 @@ def test_32_threads_with_streams_fake_server(roomy_server: FakeOpenAIServer, pip
             parents[i] = parent
             for _ in range(2):
                 stream = client.chat.completions.create(
-                    model=f"model-{i}", messages=MESSAGES, stream=True, n=1 + i % 3,
+                    model=f"model-{i}",
+                    messages=MESSAGES,
+                    stream=True,
+                    n=1 + i % 3,
                     stream_options={"include_usage": True},
                 )
                 chunks = list(stream)

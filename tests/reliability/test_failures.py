@@ -136,7 +136,11 @@ class ResettingServer:
             data += conn.recv(65536)
         head, _, body = data.partition(b"\r\n\r\n")
         length = next(
-            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")),
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            ),
             0,
         )
         while len(body) < length:
@@ -202,9 +206,13 @@ def _serve_bytes(body: bytes) -> Any:
 def test_chat_stream_ends_without_finish_reason(pipe: Pipeline, with_done: bool) -> None:
     """The body ends cleanly but the last chunks (finish reason, usage) never came."""
     request = {"model": "m", "messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True}}
-    body = encode_sse(chat_completion_events(Scenario(outcome="cut", text=LONG.text), request), True, done=with_done)
+    body = encode_sse(
+        chat_completion_events(Scenario(outcome="cut", text=LONG.text), request), True, done=with_done
+    )
     client = tracewrap.wrap(
-        openai.OpenAI(api_key=API_KEY, base_url="http://mock/v1", max_retries=0, http_client=_serve_bytes(body)),
+        openai.OpenAI(
+            api_key=API_KEY, base_url="http://mock/v1", max_retries=0, http_client=_serve_bytes(body)
+        ),
         **pipe.kwargs(),
     )
     chunks = list(client.chat.completions.create(**request))

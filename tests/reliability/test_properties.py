@@ -100,7 +100,9 @@ usage_dicts = st.fixed_dictionaries(
     {},
     optional={
         **{key: token for key in _TOKEN_KEYS},
-        "prompt_tokens_details": st.one_of(st.fixed_dictionaries({}, optional={"cached_tokens": token}), junk),
+        "prompt_tokens_details": st.one_of(
+            st.fixed_dictionaries({}, optional={"cached_tokens": token}), junk
+        ),
         "input_tokens_details": st.one_of(st.fixed_dictionaries({}, optional={"cached_tokens": token}), junk),
         "completion_tokens_details": st.one_of(
             st.fixed_dictionaries({}, optional={"reasoning_tokens": token}), junk
@@ -152,14 +154,32 @@ envelope = {
 }
 chat_bodies = st.fixed_dictionaries(
     {},
-    optional={**envelope, "choices": st.one_of(st.lists(chat_choice, max_size=4), junk), "usage": usage_or_junk},
+    optional={
+        **envelope,
+        "choices": st.one_of(st.lists(chat_choice, max_size=4), junk),
+        "usage": usage_or_junk,
+    },
 )
 
 STATUSES = ["completed", "incomplete", "failed", "cancelled", "queued", "in_progress"]
 output_item = st.one_of(
     st.fixed_dictionaries(
-        {"type": st.one_of(st.sampled_from(["message", "function_call", "reasoning", "mcp_approval_request",
-                                            "computer_call", "function_call_output", "web_search_call"]), junk)},
+        {
+            "type": st.one_of(
+                st.sampled_from(
+                    [
+                        "message",
+                        "function_call",
+                        "reasoning",
+                        "mcp_approval_request",
+                        "computer_call",
+                        "function_call_output",
+                        "web_search_call",
+                    ]
+                ),
+                junk,
+            )
+        },
         optional={
             "content": st.one_of(
                 st.lists(st.fixed_dictionaries({}, optional={"text": text_or_junk, "refusal": text_or_junk})),
@@ -180,11 +200,16 @@ response_bodies = st.fixed_dictionaries(
         "output": st.one_of(st.lists(output_item, max_size=4), junk),
         "incomplete_details": st.one_of(
             st.fixed_dictionaries(
-                {}, optional={"reason": st.one_of(st.sampled_from(["max_output_tokens", "content_filter"]), junk)}
+                {},
+                optional={
+                    "reason": st.one_of(st.sampled_from(["max_output_tokens", "content_filter"]), junk)
+                },
             ),
             junk,
         ),
-        "error": st.one_of(st.fixed_dictionaries({}, optional={"code": text_or_junk, "message": text_or_junk}), junk),
+        "error": st.one_of(
+            st.fixed_dictionaries({}, optional={"code": text_or_junk, "message": text_or_junk}), junk
+        ),
         "usage": usage_or_junk,
     },
 )
@@ -201,7 +226,11 @@ EVENT_TYPES = [
 response_events = st.one_of(
     st.fixed_dictionaries(
         {"type": st.one_of(st.sampled_from(EVENT_TYPES), junk)},
-        optional={"response": st.one_of(response_bodies, junk), "code": text_or_junk, "message": text_or_junk},
+        optional={
+            "response": st.one_of(response_bodies, junk),
+            "code": text_or_junk,
+            "message": text_or_junk,
+        },
     ),
     junk,
 )
@@ -216,7 +245,9 @@ def _namespace(value: Any) -> Any:
     return value
 
 
-def shaped(bodies: st.SearchStrategy[dict[str, Any]], model: type | None) -> st.SearchStrategy[tuple[Any, Any]]:
+def shaped(
+    bodies: st.SearchStrategy[dict[str, Any]], model: type | None
+) -> st.SearchStrategy[tuple[Any, Any]]:
     """(original dict, the same as a dict / attribute object / unvalidated SDK model)."""
 
     def build(body: dict[str, Any], shape: str) -> tuple[Any, Any]:
@@ -529,7 +560,9 @@ def test_responses_stream_accumulator(events: list[Any], capture: bool, as_model
     check_record(record, events)
     kinds = [e.get("type") for e in events if isinstance(e, dict)]
     terminal = [
-        e for e in events if isinstance(e, dict) and isinstance(e.get("type"), str) and e["type"] in TERMINAL_EVENTS
+        e
+        for e in events
+        if isinstance(e, dict) and isinstance(e.get("type"), str) and e["type"] in TERMINAL_EVENTS
     ]
     assert accumulator.finished == (bool(terminal) or "error" in kinds)
     if terminal:
@@ -586,7 +619,9 @@ def test_responses_stream_accumulator_unhashable_type(kind: Any) -> None:
     """An event whose ``type`` is a list or dict (a broken proxy) is ignored like any unknown event."""
     accumulator = ResponsesStreamAccumulator()
     accumulator.add({"type": kind, "response": {"status": "failed"}})
-    accumulator.add({"type": "response.completed", "response": {"status": "completed", "usage": {"input_tokens": 2}}})
+    accumulator.add(
+        {"type": "response.completed", "response": {"status": "completed", "usage": {"input_tokens": 2}}}
+    )
     record = new_record("chat", "responses")
     accumulator.finish(record)
     assert record.status == "completed" and record.usage.input_tokens == 2
@@ -609,10 +644,32 @@ request_kwargs = st.fixed_dictionaries(
     optional={
         name: param
         for name in (
-            "model", "temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens",
-            "max_completion_tokens", "max_output_tokens", "seed", "stop", "n", "service_tier", "stream",
-            "response_format", "conversation", "background", "text", "text_format", "encoding_format",
-            "dimensions", "messages", "input", "instructions", "prompt", "extra_headers", "extra_body",
+            "model",
+            "temperature",
+            "top_p",
+            "frequency_penalty",
+            "presence_penalty",
+            "max_tokens",
+            "max_completion_tokens",
+            "max_output_tokens",
+            "seed",
+            "stop",
+            "n",
+            "service_tier",
+            "stream",
+            "response_format",
+            "conversation",
+            "background",
+            "text",
+            "text_format",
+            "encoding_format",
+            "dimensions",
+            "messages",
+            "input",
+            "instructions",
+            "prompt",
+            "extra_headers",
+            "extra_body",
         )
     },
 )
@@ -637,7 +694,9 @@ def test_request_readers(kwargs: dict[str, Any]) -> None:
         assert_valid_attributes(metric_attributes(record))
         assert record.usage == Usage()  # a request never carries counts
         assert isinstance(record.stream, bool)
-        assert record.request_model is None or (isinstance(record.request_model, str) and record.request_model)
+        assert record.request_model is None or (
+            isinstance(record.request_model, str) and record.request_model
+        )
         # sentinels and None read as absent; extra_headers / extra_body are never read
         for value in attrs.values():
             assert not isinstance(value, (openai.NotGiven, openai.Omit))
@@ -663,7 +722,11 @@ def test_request_readers_sentinels_read_as_absent() -> None:
 @PROPERTY
 @given(request_kwargs)
 def test_content_readers(kwargs: dict[str, Any]) -> None:
-    for read in (content.chat_input_messages, content.responses_input_messages, content.responses_instructions):
+    for read in (
+        content.chat_input_messages,
+        content.responses_input_messages,
+        content.responses_instructions,
+    ):
         messages = read(kwargs)
         assert messages is None or isinstance(messages, list)
         record = new_record()
