@@ -22,6 +22,9 @@ except ImportError:  # pragma: no cover - older SDKs (the openai 1.x / 2.x venvs
 import tracewrap
 from tracewrap.exporting.langsmith import LangSmithObserver
 from tracewrap.exporting.settings import LangSmithSettings
+from tracewrap.normalize.content import responses_input_messages
+from tracewrap.record import CallRecord
+from tracewrap.telemetry.content import content_attributes, redact_record
 
 from .helpers import API_KEY, EchoBackend, Pipeline, all_span_text
 
@@ -239,3 +242,25 @@ def test_langsmith_runs_honour_the_redaction_hook(pipe) -> None:
     assert "card" in dumped  # inputs are recorded (LANGSMITH_HIDE_INPUTS is off)
     assert AUTH_SECRET not in dumped and API_KEY not in dumped
     assert PII not in dumped
+
+
+def test_redaction_covers_tool_results_given_as_content_parts() -> None:
+    """A Responses ``function_call_output`` may carry a list of content parts instead of a string:
+    the hook must see that text too (it used to be recorded without going through the hook)."""
+    record = CallRecord(operation="chat", api_type="responses", provider="openai")
+    record.input_messages = responses_input_messages(
+        {
+            "input": [
+                {"type": "function_call_output", "call_id": "c1", "output": f"card {PII}"},
+                {
+                    "type": "function_call_output",
+                    "call_id": "c2",
+                    "output": [{"type": "input_text", "text": f"card {PII}"}],
+                },
+            ]
+        }
+    )
+    assert PII in json.dumps(record.input_messages)
+    redact_record(record, lambda s: s.replace(PII, "[card]"))
+    recorded = content_attributes(record, 10_000, None)["gen_ai.input.messages"]
+    assert PII not in recorded and recorded.count("[card]") == 2

@@ -18,6 +18,11 @@ CONTENT_EVENT = "gen_ai.client.inference.operation.details"
 def _redacted(messages: list[dict[str, Any]], redact: Redactor) -> list[dict[str, Any]]:
     def part(p: dict[str, Any]) -> dict[str, Any]:
         out = dict(p)
+        response = out.get("response")
+        if response is not None and not isinstance(response, str):
+            # a tool result given as content parts (Responses function_call_output): the hook sees it
+            # as the JSON text that would be recorded, rather than letting it through unredacted
+            out["response"] = json.dumps(response, ensure_ascii=False, default=str)
         for key in ("content", "arguments", "response"):
             if isinstance(out.get(key), str):
                 out[key] = redacted = redact(out[key])
