@@ -115,6 +115,18 @@ def test_paths_that_are_not_iterable(paths: Any) -> None:
     assert_raised_by_tracewrap(error)
 
 
+@pytest.mark.parametrize("option", ["paths", "extra_paths"])
+def test_auto_instrument_checks_paths_like_wrap(option: str) -> None:
+    import tracewrap.auto
+
+    for bad in (5, "chat.completions.create"):
+        with pytest.raises(TypeError) as error:
+            tracewrap.auto.instrument(**{option: bad})
+        assert option in str(error.value) and "list of dotted paths" in str(error.value)
+        assert_raised_by_tracewrap(error)
+    assert not tracewrap.auto.is_instrumented()  # nothing was patched
+
+
 # --------------------------------------------------------------------------- options
 
 

@@ -785,6 +785,12 @@ def test_request_ints_beyond_int64_are_not_recorded() -> None:
     embeddings = new_record("embeddings", None)
     requests.read_embeddings_request({"model": "e", "dimensions": 2**63}, embeddings)
     assert_valid_attributes(start_attributes(embeddings))
+    assert record.request_attributes == {} and embeddings.request_attributes == {}  # absent, not clamped
+    # a seed may be negative: anything that fits a signed 64-bit int is recorded as given
+    for seed in (-(2**63), -1, 2**63 - 1):
+        seeded = new_record()
+        requests.read_chat_request({"model": "m", "seed": seed}, seeded)
+        assert seeded.request_attributes == {"gen_ai.request.seed": seed}
 
 
 def test_request_float_params_too_large_for_a_float_read_as_absent() -> None:
