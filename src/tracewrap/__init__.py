@@ -66,8 +66,8 @@ def wrap(
     With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
     """
     from tracewrap.interception.install import TracedModule, check_module_paths, is_client, wrap_client
-    from tracewrap.options import TraceOptions
-    from tracewrap.settings import ContentCapture, tracing_enabled
+    from tracewrap.options import build_options, choose_paths
+    from tracewrap.settings import tracing_enabled
 
     if isinstance(target, TracedModule):
         return target
@@ -77,25 +77,16 @@ def wrap(
             "tracewrap.wrap() takes the openai module or an OpenAI client "
             f"(OpenAI, AsyncOpenAI, AzureOpenAI, AsyncAzureOpenAI), not {type(target).__name__}"
         )
-    chosen = _paths(paths, extra_paths)
-    option_args: dict[str, Any] = {
-        "tracer_provider": tracer_provider,
-        "meter_provider": meter_provider,
-        "redact": redact,
-        "provider": provider,
-        "estimate_cost": estimate_cost,
-    }
-    if capture_content is not None:
-        try:
-            option_args["capture"] = ContentCapture(capture_content)
-        except ValueError:
-            valid = ", ".join(m.value for m in ContentCapture)
-            raise ValueError(
-                f"tracewrap: capture_content={capture_content!r} is not one of {valid}"
-            ) from None
-    if content_max_length is not None:
-        option_args["content_max_length"] = content_max_length
-    options = TraceOptions(**option_args)
+    chosen = choose_paths(paths, extra_paths)
+    options = build_options(
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        capture_content=capture_content,
+        content_max_length=content_max_length,
+        redact=redact,
+        provider=provider,
+        estimate_cost=estimate_cost,
+    )
     if not tracing_enabled():
         return target
     if is_module:
@@ -106,24 +97,6 @@ def wrap(
         check_module_paths(target, chosen)  # so is a path the clients do not have
         return TracedModule(target, chosen, options)  # type: ignore[return-value]
     return wrap_client(target, chosen, options)
-
-
-def _paths(paths: Iterable[str] | None, extra_paths: Iterable[str]) -> tuple[str, ...]:
-    given: dict[str, list[Any]] = {}
-    for name, value in (("paths", paths), ("extra_paths", extra_paths)):
-        if value is None:
-            continue
-        if isinstance(value, (str, bytes)):
-            raise TypeError(f"tracewrap: {name} takes a list of dotted paths, not a single string {value!r}")
-        try:
-            given[name] = list(value)
-        except TypeError:
-            raise TypeError(
-                f"tracewrap: {name} takes a list of dotted paths, not {type(value).__name__} {value!r}"
-            ) from None
-    chosen = given.get("paths", list(DEFAULT_PATHS))
-    chosen += [p for p in given.get("extra_paths", ()) if p not in chosen]
-    return tuple(chosen)
 
 
 def unwrap(target: Any) -> Any:

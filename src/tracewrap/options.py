@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracewrap.endpoints import DEFAULT_PATHS
 from tracewrap.settings import ContentCapture, content_capture_from_env, content_max_length_from_env
 from tracewrap.telemetry.instruments import Instruments, instruments_for
 
@@ -51,3 +52,39 @@ class TraceOptions:
     @property
     def instruments(self) -> Instruments:
         return instruments_for(self.tracer_provider, self.meter_provider)
+
+
+def build_options(
+    *, capture_content: str | None = None, content_max_length: int | None = None, **given: Any
+) -> TraceOptions:
+    """``TraceOptions`` from ``wrap()`` / ``auto.instrument()`` arguments; unset ones come from the env."""
+    if capture_content is not None:
+        try:
+            given["capture"] = ContentCapture(capture_content)
+        except ValueError:
+            valid = ", ".join(m.value for m in ContentCapture)
+            raise ValueError(
+                f"tracewrap: capture_content={capture_content!r} is not one of {valid}"
+            ) from None
+    if content_max_length is not None:
+        given["content_max_length"] = content_max_length
+    return TraceOptions(**given)
+
+
+def choose_paths(paths: Iterable[str] | None, extra_paths: Iterable[str] | None) -> tuple[str, ...]:
+    """``paths`` replaces the default set, ``extra_paths`` extends it; a bad type is a TypeError here."""
+    given: dict[str, list[Any]] = {}
+    for name, value in (("paths", paths), ("extra_paths", extra_paths)):
+        if value is None:
+            continue
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"tracewrap: {name} takes a list of dotted paths, not a single string {value!r}")
+        try:
+            given[name] = list(value)
+        except TypeError:
+            raise TypeError(
+                f"tracewrap: {name} takes a list of dotted paths, not {type(value).__name__} {value!r}"
+            ) from None
+    chosen = given.get("paths", list(DEFAULT_PATHS))
+    chosen += [p for p in given.get("extra_paths", ()) if p not in chosen]
+    return tuple(chosen)

@@ -22,8 +22,8 @@ import wrapt
 
 from tracewrap.endpoints import resolve
 from tracewrap.interception.install import is_client, unwrap_client, wrap_client
-from tracewrap.options import Redactor, TraceOptions
-from tracewrap.settings import ContentCapture, tracing_enabled
+from tracewrap.options import Redactor, TraceOptions, build_options, choose_paths
+from tracewrap.settings import tracing_enabled
 
 logger = logging.getLogger("tracewrap")
 
@@ -72,7 +72,7 @@ def instrument(
     """
     global _state
     chosen = _choose_paths(paths, extra_paths)
-    options = _options(
+    options = build_options(
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
         capture_content=capture_content,
@@ -172,23 +172,7 @@ def _module_client() -> Any:
 
 
 def _choose_paths(paths: Iterable[str] | None, extra_paths: Iterable[str]) -> tuple[str, ...]:
-    from tracewrap import _paths
-
-    chosen = _paths(paths, extra_paths)  # wrap()'s checks: a single string or a non-iterable is a TypeError
+    chosen = choose_paths(paths, extra_paths)  # wrap()'s checks: a string or a non-iterable is a TypeError
     for path in chosen:
         resolve(path)  # a malformed path is an error at instrument time, not inside a client's __init__
-    return tuple(chosen)
-
-
-def _options(*, capture_content: str | None, content_max_length: int | None, **given: Any) -> TraceOptions:
-    if capture_content is not None:
-        try:
-            given["capture"] = ContentCapture(capture_content)
-        except ValueError:
-            valid = ", ".join(m.value for m in ContentCapture)
-            raise ValueError(
-                f"tracewrap: capture_content={capture_content!r} is not one of {valid}"
-            ) from None
-    if content_max_length is not None:
-        given["content_max_length"] = content_max_length
-    return TraceOptions(**given)
+    return chosen
