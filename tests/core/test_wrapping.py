@@ -53,6 +53,8 @@ def test_module_level_client_is_traced(server, telemetry, monkeypatch) -> None:
     monkeypatch.setattr(openai, "api_key", API_KEY)
     monkeypatch.setattr(openai, "base_url", server.base_url + "/")
     monkeypatch.setattr(openai, "max_retries", 0)
+    # the SDK caches the module-level client; a fresh one here, and none left traced for later tests
+    monkeypatch.setattr(openai, "_client", None)
     traced = _module(telemetry)
     traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert telemetry.one_span().name == "chat gpt-4o-mini"
