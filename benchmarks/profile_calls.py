@@ -34,7 +34,8 @@ def main() -> int:
     spec = next(s for s in overhead.SCENARIOS if s.key == opts.scenario)
     telemetry = overhead.make_telemetry()
     client = overhead.tracewrap.wrap(
-        overhead.MockBackend().sync_client(), tracer_provider=telemetry.tracer_provider,
+        overhead.MockBackend().sync_client(),
+        tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
         capture_content="span_only" if opts.content else "no_content",
     )
@@ -63,12 +64,23 @@ def main() -> int:
         from tracewrap.telemetry import attributes, lifecycle
 
         lp = LineProfiler()
-        for fn in (lifecycle.start, lifecycle._finish, lifecycle._record_metrics,
-                   lifecycle.TracedCall.__init__, results.finish_sync, attributes.start_attributes,
-                   attributes.end_attributes,
-                   requests._read_common, chat.read_chat_completion, chat.ChatStreamAccumulator.add,
-                   responses.read_response, responses.ResponsesStreamAccumulator.add,
-                   streams.StreamTracker.on_item, streams.StreamTracker.end, streams.instrument_stream):
+        for fn in (
+            lifecycle.start,
+            lifecycle._finish,
+            lifecycle._record_metrics,
+            lifecycle.TracedCall.__init__,
+            results.finish_sync,
+            attributes.start_attributes,
+            attributes.end_attributes,
+            requests._read_common,
+            chat.read_chat_completion,
+            chat.ChatStreamAccumulator.add,
+            responses.read_response,
+            responses.ResponsesStreamAccumulator.add,
+            streams._traced_iterator,
+            streams.StreamTracker.end,
+            streams.instrument_stream,
+        ):
             lp.add_function(fn)
         _ = calls  # the wrapper closure itself is profiled through cProfile instead
         lp.runcall(loop)

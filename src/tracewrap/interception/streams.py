@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
@@ -41,19 +41,13 @@ class StreamTracker:
         self.last = 0.0
         self.count = 0
 
-    def on_item(self, item: Any) -> None:
-        now = time.perf_counter()
-        if not self.count:
-            self.first = now
-        self.count += 1
-        self.last = now
+    def adder(self) -> Callable[[Any], None] | None:
         accumulator = self.accumulator
-        if accumulator is not None:
-            try:
-                accumulator.add(item)
-            except Exception as exc:
-                self.accumulator = None  # stop reading this stream, keep passing it through
-                internal_error("stream chunk", exc)
+        return accumulator.add if accumulator is not None else None
+
+    def drop_accumulator(self, exc: Exception) -> None:
+        self.accumulator = None  # stop reading this stream, keep passing it through
+        internal_error("stream chunk", exc)
 
     def end(self, outcome: str, exc: BaseException | None = None) -> None:
         call = self.call
@@ -88,10 +82,29 @@ class StreamTracker:
             self.end(outcome)
 
 
+# The per-chunk work is inline in the generators (a method call per chunk would cost about as
+# much as the accumulator itself): one clock read, the count and last time stored on the tracker
+# (which a close or the finalizer may end while the generator waits), the accumulator's add.
+
+
 def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[Any]:
+    perf = time.perf_counter
+    add = tracker.adder()
+    count = 0
     try:
         for item in source:
-            tracker.on_item(item)
+            now = perf()
+            count += 1
+            if count == 1:
+                tracker.first = now
+            tracker.last = now
+            tracker.count = count
+            if add is not None:
+                try:
+                    add(item)
+                except Exception as exc:
+                    add = None
+                    tracker.drop_accumulator(exc)
             yield item
     except GeneratorExit:
         # the stream object was dropped (or torn down) before it was read to the end
@@ -104,9 +117,23 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
 
 
 async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTracker) -> AsyncIterator[Any]:
+    perf = time.perf_counter
+    add = tracker.adder()
+    count = 0
     try:
         async for item in source:
-            tracker.on_item(item)
+            now = perf()
+            count += 1
+            if count == 1:
+                tracker.first = now
+            tracker.last = now
+            tracker.count = count
+            if add is not None:
+                try:
+                    add(item)
+                except Exception as exc:
+                    add = None
+                    tracker.drop_accumulator(exc)
             yield item
     except GeneratorExit:
         tracker.end(ABANDONED)

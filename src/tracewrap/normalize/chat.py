@@ -7,27 +7,34 @@ chunk with empty ``choices``, and only when the request asked for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tracewrap.normalize.usage import read_usage
-from tracewrap.normalize.values import as_int, as_list, as_str, field
+from tracewrap.normalize.values import as_int, as_list, as_str, field, fields_of
 from tracewrap.record import CallRecord
 
 
-def _read_envelope(response: Any, record: CallRecord) -> None:
-    record.response_id = as_str(field(response, "id")) or record.response_id
-    record.response_model = as_str(field(response, "model")) or record.response_model
-    record.system_fingerprint = as_str(field(response, "system_fingerprint")) or record.system_fingerprint
-    record.service_tier = as_str(field(response, "service_tier")) or record.service_tier
+def _read_envelope(get: Callable[[str], Any], record: CallRecord) -> None:
+    """``get``: the ``.get`` of :func:`~tracewrap.normalize.values.fields_of` the response or chunk."""
+    record.response_id = as_str(get("id")) or record.response_id
+    record.response_model = as_str(get("model")) or record.response_model
+    record.system_fingerprint = as_str(get("system_fingerprint")) or record.system_fingerprint
+    record.service_tier = as_str(get("service_tier")) or record.service_tier
 
 
 def read_chat_completion(response: Any, record: CallRecord, capture_content: bool = False) -> None:
     """A ``chat.completion`` (also ``ParsedChatCompletion``) or a ``text_completion`` body."""
-    _read_envelope(response, record)
-    choices = as_list(field(response, "choices"))
-    reasons = tuple(r for r in (as_str(field(c, "finish_reason")) for c in choices) if r)
-    record.finish_reasons = reasons or None
-    usage = field(response, "usage")
+    get = fields_of(response).get
+    _read_envelope(get, record)
+    choices = as_list(get("choices"))
+    reasons = []
+    for choice in choices:
+        reason = as_str(field(choice, "finish_reason"))
+        if reason:
+            reasons.append(reason)
+    record.finish_reasons = tuple(reasons) or None
+    usage = get("usage")
     if usage is not None:
         record.usage = read_usage(usage)
     if capture_content and choices:
@@ -79,16 +86,29 @@ class ChatStreamAccumulator:
         if not self._envelope_read:
             self._envelope_read = True
             self._last = chunk
-        choices = field(chunk, "choices")
+        # every chunk passes here: an SDK model's own attributes are read directly (a plain
+        # attribute read, several times cheaper than field()); a dict or anything odd, whose
+        # attribute read raises, goes through field(), which never does
+        try:
+            choices = chunk.choices
+            usage = chunk.usage
+        except Exception:
+            choices = field(chunk, "choices")
+            usage = field(chunk, "usage")
         if isinstance(choices, (list, tuple)):  # anything else (a broken server's scalar) is skipped
             for choice in choices:
-                reason = field(choice, "finish_reason")
+                try:
+                    reason = choice.finish_reason
+                except Exception:
+                    reason = field(choice, "finish_reason")
                 # "" (sent on every chunk by some compatible servers) is not a finish
                 if reason and isinstance(reason, str):
                     self._reasons[as_int(field(choice, "index")) or 0] = reason
                 if self._capture:
                     self._capture_delta(choice)
-        usage = field(chunk, "usage")
+        # usage is read on every chunk, not only on the last one: the usage chunk has empty
+        # choices with include_usage, but compatible servers also send it with the finish reason
+        # or (vLLM's continuous usage stats) on every chunk, and the last one wins
         if usage is not None:
             self._usage = usage
             self._last = chunk  # the usage chunk carries the final envelope too
@@ -121,7 +141,7 @@ class ChatStreamAccumulator:
 
     def finish(self, record: CallRecord) -> None:
         if self._last is not None:
-            _read_envelope(self._last, record)
+            _read_envelope(fields_of(self._last).get, record)
         if self._reasons:
             record.finish_reasons = tuple(self._reasons[i] for i in sorted(self._reasons))
         if self._usage is not None:

@@ -27,30 +27,44 @@ _FLOAT_PARAMS = (
 
 
 def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys: tuple[str, ...]) -> None:
+    # a call passes a few of these parameters: the type checks run only for those it passed
+    get = kwargs.get
     attrs = record.request_attributes
-    record.request_model = as_str(kwargs.get("model"))
+    record.request_model = as_str(get("model"))
     for name, key in _FLOAT_PARAMS:
-        value = as_float(kwargs.get(name))
+        value = get(name)
         if value is not None:
-            attrs[key] = value
+            value = as_float(value)
+            if value is not None:
+                attrs[key] = value
     for name in max_tokens_keys:
-        max_tokens = as_int(kwargs.get(name))
-        if max_tokens is not None:
-            attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-            break
-    seed = as_int64(kwargs.get("seed"))
-    if seed is not None:
-        attrs[GenAI.GEN_AI_REQUEST_SEED] = seed
-    stop = as_str_tuple(kwargs.get("stop"))
-    if stop:
-        attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
-    choices = as_int(kwargs.get("n"))
-    if choices is not None and choices != 1:
-        attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = choices
-    tier = as_str(kwargs.get("service_tier"))
-    if tier:
-        attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
-    stream = as_bool(kwargs.get("stream"))
+        value = get(name)
+        if value is not None:
+            max_tokens = as_int(value)
+            if max_tokens is not None:
+                attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+                break
+    value = get("seed")
+    if value is not None:
+        seed = as_int64(value)
+        if seed is not None:
+            attrs[GenAI.GEN_AI_REQUEST_SEED] = seed
+    value = get("stop")
+    if value is not None:
+        stop = as_str_tuple(value)
+        if stop:
+            attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
+    value = get("n")
+    if value is not None:
+        choices = as_int(value)
+        if choices is not None and choices != 1:
+            attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = choices
+    value = get("service_tier")
+    if value is not None:
+        tier = as_str(value)
+        if tier:
+            attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
+    stream = as_bool(get("stream"))
     record.stream = bool(stream)
     if stream is not None:
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = stream
@@ -68,7 +82,8 @@ def _output_type(response_format: Any) -> str | None:
 
 def read_chat_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
     _read_common(kwargs, record, ("max_completion_tokens", "max_tokens"))
-    output_type = _output_type(kwargs.get("response_format"))
+    response_format = kwargs.get("response_format")
+    output_type = None if response_format is None else _output_type(response_format)
     if output_type:
         record.request_attributes[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
 

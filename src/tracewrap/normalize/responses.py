@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracewrap.normalize.usage import read_usage
-from tracewrap.normalize.values import as_list, as_str, field
+from tracewrap.normalize.values import as_list, as_str, field, fields_of
 from tracewrap.record import CallRecord
 
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -40,19 +40,20 @@ def finish_reason_for(status: str | None, incomplete_reason: str | None, output:
 
 def read_response(response: Any, record: CallRecord, capture_content: bool = False) -> None:
     """Read a ``Response`` (also ``ParsedResponse`` and retrieved / background ones)."""
-    record.response_id = as_str(field(response, "id")) or record.response_id
-    record.response_model = as_str(field(response, "model")) or record.response_model
-    record.service_tier = as_str(field(response, "service_tier")) or record.service_tier
-    status = as_str(field(response, "status"))
+    get = fields_of(response).get
+    record.response_id = as_str(get("id")) or record.response_id
+    record.response_model = as_str(get("model")) or record.response_model
+    record.service_tier = as_str(get("service_tier")) or record.service_tier
+    status = as_str(get("status"))
     record.status = status or record.status
-    output = as_list(field(response, "output"))
-    reason = finish_reason_for(status, as_str(field(field(response, "incomplete_details"), "reason")), output)
+    output = as_list(get("output"))
+    reason = finish_reason_for(status, as_str(field(get("incomplete_details"), "reason")), output)
     if reason is not None:
         record.finish_reasons = (reason,)
     if status in ("failed", "cancelled"):
-        record.error_type = as_str(field(field(response, "error"), "code")) or status
-        record.error_message = as_str(field(field(response, "error"), "message"))
-    usage = field(response, "usage")
+        record.error_type = as_str(field(get("error"), "code")) or status
+        record.error_message = as_str(field(get("error"), "message"))
+    usage = get("usage")
     if usage is not None:
         record.usage = read_usage(usage)
     if capture_content and output:
@@ -97,7 +98,10 @@ class ResponsesStreamAccumulator:
         self._error_message: str | None = None
 
     def add(self, event: Any) -> None:
-        kind = field(event, "type")
+        try:  # every event passes here: the SDK model's attribute directly, field() for the rest
+            kind = event.type
+        except Exception:
+            kind = field(event, "type")
         if not isinstance(kind, str):  # absent, or unhashable from a broken proxy: an unknown event
             return
         if kind in TERMINAL_EVENTS:

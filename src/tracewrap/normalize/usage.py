@@ -10,31 +10,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracewrap.normalize.values import as_int, field
+from tracewrap.normalize.values import as_int, field, fields_of
 from tracewrap.record import Usage
 
 
 def read_usage(usage: Any) -> Usage:
     if usage is None:
         return Usage()
-    input_tokens = as_int(field(usage, "input_tokens"))
+    # both shapes' names are probed (Responses first), so a compatible server's mix reads the same;
+    # on an SDK model a name of the other shape is a dict miss, not pydantic's AttributeError
+    get = fields_of(usage).get
+    input_tokens = as_int(get("input_tokens"))
     if input_tokens is None:
-        input_tokens = as_int(field(usage, "prompt_tokens"))
-    output_tokens = as_int(field(usage, "output_tokens"))
+        input_tokens = as_int(get("prompt_tokens"))
+    output_tokens = as_int(get("output_tokens"))
     if output_tokens is None:
-        output_tokens = as_int(field(usage, "completion_tokens"))
+        output_tokens = as_int(get("completion_tokens"))
 
-    input_details = field(usage, "input_tokens_details")
+    input_details = get("input_tokens_details")
     if input_details is None:
-        input_details = field(usage, "prompt_tokens_details")
-    output_details = field(usage, "output_tokens_details")
+        input_details = get("prompt_tokens_details")
+    output_details = get("output_tokens_details")
     if output_details is None:
-        output_details = field(usage, "completion_tokens_details")
+        output_details = get("completion_tokens_details")
 
+    cache_read = None if input_details is None else as_int(field(input_details, "cached_tokens"))
+    reasoning = None if output_details is None else as_int(field(output_details, "reasoning_tokens"))
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        cache_read_tokens=as_int(field(input_details, "cached_tokens")),
-        reasoning_tokens=as_int(field(output_details, "reasoning_tokens")),
-        total_tokens=as_int(field(usage, "total_tokens")),
+        cache_read_tokens=cache_read,
+        reasoning_tokens=reasoning,
+        total_tokens=as_int(get("total_tokens")),
     )
