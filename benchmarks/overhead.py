@@ -89,12 +89,21 @@ CHAT_MESSAGES = [
 ]
 # request parameters that tracewrap turns into span attributes: ~10-16 attributes per span
 CHAT_ARGS: dict[str, Any] = {
-    "model": MODEL, "messages": CHAT_MESSAGES, "temperature": 0.2, "top_p": 0.9, "max_tokens": 256,
-    "seed": 7, "stop": ["\n\n"],
+    "model": MODEL,
+    "messages": CHAT_MESSAGES,
+    "temperature": 0.2,
+    "top_p": 0.9,
+    "max_tokens": 256,
+    "seed": 7,
+    "stop": ["\n\n"],
 }
 RESPONSES_ARGS: dict[str, Any] = {
-    "model": MODEL, "input": "Say hello to the benchmark.", "instructions": "You are a terse assistant.",
-    "temperature": 0.2, "top_p": 0.9, "max_output_tokens": 256,
+    "model": MODEL,
+    "input": "Say hello to the benchmark.",
+    "instructions": "You are a terse assistant.",
+    "temperature": 0.2,
+    "top_p": 0.9,
+    "max_output_tokens": 256,
 }
 
 
@@ -139,7 +148,9 @@ class MockBackend:
     def async_client(self) -> Any:
         transport = http.MockTransport(self.handle)
         return openai.AsyncOpenAI(
-            api_key="sk-bench", base_url=BASE_URL, max_retries=0,
+            api_key="sk-bench",
+            base_url=BASE_URL,
+            max_retries=0,
             http_client=http.AsyncClient(transport=transport),
         )
 
@@ -203,7 +214,11 @@ SCENARIOS = (
     ScenarioSpec("responses", "Responses non-stream", "responses", False),
     ScenarioSpec("responses_stream", f"Responses stream ({STREAM_CHUNKS} chunks)", "responses", True),
     ScenarioSpec(
-        "async_chat", f"async chat x{ASYNC_CONCURRENCY} concurrent", "chat", False, ASYNC_CONCURRENCY,
+        "async_chat",
+        f"async chat x{ASYNC_CONCURRENCY} concurrent",
+        "chat",
+        False,
+        ASYNC_CONCURRENCY,
     ),
 )
 
@@ -224,12 +239,15 @@ def sdk_method(client: Any, spec: ScenarioSpec) -> Callable[..., Any]:
     and silently bypass peers that patch the SDK's classes when they are switched on.
     """
     if spec.api == "chat":
+
         def chat(**kwargs: Any) -> Any:
             return client.chat.completions.create(**kwargs)
+
         return chat
 
     def responses(**kwargs: Any) -> Any:
         return client.responses.create(**kwargs)
+
     return responses
 
 
@@ -238,13 +256,16 @@ def plain_call(client: Any, spec: ScenarioSpec) -> Callable[[], None]:
     create = sdk_method(client, spec)
     args = call_args(spec)
     if spec.stream:
+
         def run_stream() -> None:
             for _ in create(**args):
                 pass
+
         return run_stream
 
     def run() -> None:
         create(**args)
+
     return run
 
 
@@ -254,6 +275,7 @@ def plain_async_batch(client: Any, spec: ScenarioSpec) -> Callable[[], Awaitable
 
     async def batch() -> None:
         await asyncio.gather(*(create(**args) for _ in range(spec.concurrent)))
+
     return batch
 
 
@@ -297,7 +319,9 @@ def capture_plan(backend: MockBackend, spec: ScenarioSpec, telemetry: Telemetry)
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     client = tracewrap.wrap(
-        backend.sync_client(), tracer_provider=tracer_provider, meter_provider=meter_provider,
+        backend.sync_client(),
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
         capture_content="no_content",
     )
     plain_call(client, ScenarioSpec(spec.key, spec.title, spec.api, spec.stream))()
@@ -317,23 +341,25 @@ def capture_plan(backend: MockBackend, spec: ScenarioSpec, telemetry: Telemetry)
                     attrs = dict(point.attributes or {})
                     if isinstance(point, HistogramDataPoint):
                         histogram = meter.create_histogram(
-                            metric.name, unit=metric.unit, description=metric.description,
+                            metric.name,
+                            unit=metric.unit,
+                            description=metric.description,
                             explicit_bucket_boundaries_advisory=list(point.explicit_bounds),
                         )
                         is_duration = metric.name == "gen_ai.client.operation.duration"
                         plan.points.append((histogram.record, point.sum, attrs, is_duration))
                     elif isinstance(point, NumberDataPoint):
                         counter = meter.create_counter(
-                            metric.name, unit=metric.unit, description=metric.description,
+                            metric.name,
+                            unit=metric.unit,
+                            description=metric.description,
                         )
                         plan.points.append((counter.add, point.value, attrs, False))
     plan.point_count = len(plan.points)
     return plan
 
 
-def floor_call(
-    client: Any, spec: ScenarioSpec, plan: FloorPlan, tracer: trace.Tracer
-) -> Callable[[], None]:
+def floor_call(client: Any, spec: ScenarioSpec, plan: FloorPlan, tracer: trace.Tracer) -> Callable[[], None]:
     """Hand-written minimal instrumentation emitting exactly ``plan``: the cost OTel itself imposes.
 
     It does what any correct tracer must (start the span with its attributes, make it current
@@ -397,6 +423,7 @@ def floor_async_batch(
 
     async def batch() -> None:
         await asyncio.gather(*(one() for _ in range(spec.concurrent)))
+
     return batch
 
 
@@ -444,17 +471,29 @@ def core_columns(backend: MockBackend, telemetry: Telemetry) -> list[Column]:
         disabled_sync = tracewrap.wrap(plain_sync, tracer_provider=tp, meter_provider=mp)
         disabled_async = tracewrap.wrap(plain_async, tracer_provider=tp, meter_provider=mp)
     untouched = disabled_sync is plain_sync and disabled_async is plain_async
-    columns.append(Column("disabled", "tracewrap disabled", disabled_sync, disabled_async,
-                          note="" if untouched else "wrap() did NOT return the client untouched"))
+    columns.append(
+        Column(
+            "disabled",
+            "tracewrap disabled",
+            disabled_sync,
+            disabled_async,
+            note="" if untouched else "wrap() did NOT return the client untouched",
+        )
+    )
     columns.append(Column("floor", "OTel floor", backend.sync_client(), backend.async_client(), floor=True))
-    for key, title, mode in (("tw_off", "tracewrap no content", "no_content"),
-                             ("tw_on", "tracewrap content", "span_only")):
+    for key, title, mode in (
+        ("tw_off", "tracewrap no content", "no_content"),
+        ("tw_on", "tracewrap content", "span_only"),
+    ):
         providers: dict[str, Any] = {"tracer_provider": tp, "meter_provider": mp, "capture_content": mode}
-        columns.append(Column(
-            key, title,
-            tracewrap.wrap(backend.sync_client(), **providers),
-            tracewrap.wrap(backend.async_client(), **providers),
-        ))
+        columns.append(
+            Column(
+                key,
+                title,
+                tracewrap.wrap(backend.sync_client(), **providers),
+                tracewrap.wrap(backend.async_client(), **providers),
+            )
+        )
     return columns
 
 
@@ -524,34 +563,47 @@ def peer_columns(backend: MockBackend, telemetry: Telemetry) -> tuple[list[Colum
         try:
             instrumentor = build()
             toggle = PatchToggle.around(
-                lambda: instrumentor.instrument(tracer_provider=tp, meter_provider=mp, **kwargs))
+                lambda: instrumentor.instrument(tracer_provider=tp, meter_provider=mp, **kwargs)
+            )
         except Exception as exc:  # ImportError, or a peer that does not load on this SDK
             skipped.append(f"{title}: {type(exc).__name__}: {exc}")
             return
-        columns.append(Column(
-            key, title, backend.sync_client(), backend.async_client(), enter=toggle.on, exit=toggle.off,
-        ))
+        columns.append(
+            Column(
+                key,
+                title,
+                backend.sync_client(),
+                backend.async_client(),
+                enter=toggle.on,
+                exit=toggle.off,
+            )
+        )
 
     def otel_genai() -> Any:
         from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+
         return OpenAIInstrumentor()
 
     def openllmetry() -> Any:
         os.environ.setdefault("TRACELOOP_TRACE_CONTENT", "false")
         from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
         return OpenAIInstrumentor()
 
     genai_version = _version("opentelemetry-instrumentation-genai-openai")
     instrumentor_column("otel_genai", f"otel-genai-openai {genai_version}", otel_genai)
-    instrumentor_column("openllmetry", f"OpenLLMetry {_version('opentelemetry-instrumentation-openai')}",
-                        openllmetry)
+    instrumentor_column(
+        "openllmetry", f"OpenLLMetry {_version('opentelemetry-instrumentation-openai')}", openllmetry
+    )
     try:
         from openinference.instrumentation import TraceConfig
         from openinference.instrumentation.openai import OpenAIInstrumentor as OIInstrumentor
 
         instrumentor_column(
-            "openinference", f"OpenInference {_version('openinference-instrumentation-openai')}",
-            OIInstrumentor, config=TraceConfig(hide_inputs=True, hide_outputs=True),
+            "openinference",
+            f"OpenInference {_version('openinference-instrumentation-openai')}",
+            OIInstrumentor,
+            config=TraceConfig(hide_inputs=True, hide_outputs=True),
         )
     except Exception as exc:
         skipped.append(f"OpenInference: {type(exc).__name__}: {exc}")
@@ -585,8 +637,11 @@ def _langsmith_column(backend: MockBackend) -> Column:
     session.mount("http://", DiscardingAdapter())
     session.mount("https://", DiscardingAdapter())
     ls_client = langsmith.Client(
-        api_url="http://langsmith.bench.local", api_key="lsv2-bench", session=session,
-        hide_inputs=True, hide_outputs=True,
+        api_url="http://langsmith.bench.local",
+        api_key="lsv2-bench",
+        session=session,
+        hide_inputs=True,
+        hide_outputs=True,
     )
     # the client mounts its own retrying adapters on the session it is given: put ours back on top
     ls_client.session.mount("http://", DiscardingAdapter())
@@ -602,11 +657,15 @@ def _langsmith_column(backend: MockBackend) -> Column:
         state.pop("ctx").__exit__(None, None, None)
 
     return Column(
-        "langsmith", f"LangSmith wrap_openai {_version('langsmith')}",
+        "langsmith",
+        f"LangSmith wrap_openai {_version('langsmith')}",
         wrap_openai(backend.sync_client(), tracing_extra=extra),
         wrap_openai(backend.async_client(), tracing_extra=extra),
-        enter=enter, exit=leave, settle=ls_client.flush,
-        note="runs go to LangSmith's batch thread (not OTel)", otel=False,
+        enter=enter,
+        exit=leave,
+        settle=ls_client.flush,
+        note="runs go to LangSmith's batch thread (not OTel)",
+        otel=False,
     )
 
 
@@ -636,7 +695,10 @@ def _time_sync(fn: Callable[[], None], n: int) -> float:
 
 
 def _time_async(
-    loop: asyncio.AbstractEventLoop, batch: Callable[[], Awaitable[None]], n: int, per: int,
+    loop: asyncio.AbstractEventLoop,
+    batch: Callable[[], Awaitable[None]],
+    n: int,
+    per: int,
 ) -> float:
     gc.collect()
     start = time.perf_counter_ns()
@@ -646,8 +708,14 @@ def _time_async(
 
 
 def measure_scenario(
-    spec: ScenarioSpec, columns: list[Column], plan: FloorPlan, telemetry: Telemetry,
-    rounds: int, block_seconds: float, loop: asyncio.AbstractEventLoop, min_batches: int = 1,
+    spec: ScenarioSpec,
+    columns: list[Column],
+    plan: FloorPlan,
+    telemetry: Telemetry,
+    rounds: int,
+    block_seconds: float,
+    loop: asyncio.AbstractEventLoop,
+    min_batches: int = 1,
 ) -> tuple[dict[str, Cell], int]:
     """Interleaved rounds; each block runs as many calls as fit ``block_seconds`` of bare SDK time.
 
@@ -657,11 +725,17 @@ def measure_scenario(
     runners: dict[str, Callable[[], Any]] = {}
     for col in columns:
         if spec.concurrent:
-            runners[col.key] = (floor_async_batch(col.async_client, spec, plan, tracer) if col.floor
-                                else plain_async_batch(col.async_client, spec))
+            runners[col.key] = (
+                floor_async_batch(col.async_client, spec, plan, tracer)
+                if col.floor
+                else plain_async_batch(col.async_client, spec)
+            )
         else:
-            runners[col.key] = (floor_call(col.sync_client, spec, plan, tracer) if col.floor
-                                else plain_call(col.sync_client, spec))
+            runners[col.key] = (
+                floor_call(col.sync_client, spec, plan, tracer)
+                if col.floor
+                else plain_call(col.sync_client, spec)
+            )
 
     def block(col: Column, n: int) -> float:
         col.enter()
@@ -729,7 +803,8 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
     chat_chunks = list(client.chat.completions.create(**call_args(SCENARIOS[1])))
     resp_events = list(client.responses.create(**call_args(SCENARIOS[3])))
     options = TraceOptions(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider,
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
         capture=ContentCapture.NONE,
     )
     info = ClientInfo("openai", "mock.openai.local", 80)
@@ -782,10 +857,15 @@ def stream_memory(telemetry: Telemetry, chunks_list: Sequence[int]) -> dict[str,
     def client_pair(backend: MockBackend) -> tuple[tuple[str, Any], ...]:
         return (
             ("bare", backend.sync_client()),
-            ("tw_off", tracewrap.wrap(
-                backend.sync_client(), tracer_provider=telemetry.tracer_provider,
-                meter_provider=telemetry.meter_provider, capture_content="no_content",
-            )),
+            (
+                "tw_off",
+                tracewrap.wrap(
+                    backend.sync_client(),
+                    tracer_provider=telemetry.tracer_provider,
+                    meter_provider=telemetry.meter_provider,
+                    capture_content="no_content",
+                ),
+            ),
         )
 
     # warm on a short stream: lazy imports, pydantic caches and the metric attribute sets (the same
@@ -825,10 +905,13 @@ def import_costs(runs: int) -> dict[str, float]:
     snippets = {
         "import openai (context)": ("", "import openai"),
         "import tracewrap (cold)": ("", "import tracewrap"),
-        "import tracewrap (openai + otel sdk loaded)":
-            ("import openai, opentelemetry.sdk.trace, opentelemetry.sdk.metrics", "import tracewrap"),
+        "import tracewrap (openai + otel sdk loaded)": (
+            "import openai, opentelemetry.sdk.trace, opentelemetry.sdk.metrics",
+            "import tracewrap",
+        ),
         "first wrap(client) (lazy imports)": (
-            "import openai, tracewrap; c = openai.OpenAI(api_key='sk')", "tracewrap.wrap(c)",
+            "import openai, tracewrap; c = openai.OpenAI(api_key='sk')",
+            "tracewrap.wrap(c)",
         ),
     }
     results: dict[str, float] = {}
@@ -836,8 +919,9 @@ def import_costs(runs: int) -> dict[str, float]:
         code = f"{setup}\nimport time\nt = time.perf_counter()\n{stmt}\nprint(time.perf_counter() - t)"
         samples = []
         for _ in range(runs):
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env,
-                                  check=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, env=child_env, check=True
+            )
             samples.append(float(proc.stdout.strip().splitlines()[-1]) * 1000)
         results[label] = statistics.median(samples)
     return results
@@ -878,13 +962,17 @@ def iqr(values: list[float]) -> float:
 def report(results: dict[str, Any]) -> str:
     lines: list[str] = []
     m = results["machine"]
-    lines.append(f"machine: {m['nproc']} CPUs, {m['cpu']}; python {m['python']}, openai {m['openai']} "
-                 f"({m['http']}), opentelemetry-sdk {m['opentelemetry-sdk']}, tracewrap {m['tracewrap']}")
+    lines.append(
+        f"machine: {m['nproc']} CPUs, {m['cpu']}; python {m['python']}, openai {m['openai']} "
+        f"({m['http']}), opentelemetry-sdk {m['opentelemetry-sdk']}, tracewrap {m['tracewrap']}"
+    )
     calls = ", ".join(str(results["scenarios"][s.key]["calls_per_block"]) for s in SCENARIOS)
-    lines.append(f"mode: {results['mode']}, {results['rounds']} interleaved rounds, "
-                 f"calls per block ({calls}) "
-                 f"sized to ~{results['block_seconds']} s of bare SDK; medians; overhead = column - bare "
-                 "in the same round")
+    lines.append(
+        f"mode: {results['mode']}, {results['rounds']} interleaved rounds, "
+        f"calls per block ({calls}) "
+        f"sized to ~{results['block_seconds']} s of bare SDK; medians; overhead = column - bare "
+        "in the same round"
+    )
     lines.append("")
     columns: list[dict[str, str]] = results["columns"]
     header = ["scenario", "bare µs/call"] + [c["title"] for c in columns if c["key"] != "bare"]
@@ -906,12 +994,16 @@ def report(results: dict[str, Any]) -> str:
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("cells: per-call overhead vs bare SDK (µs), and overhead ÷ the floor's overhead; "
-                 "† = the column emitted no span for this scenario (not instrumented).")
+    lines.append(
+        "cells: per-call overhead vs bare SDK (µs), and overhead ÷ the floor's overhead; "
+        "† = the column emitted no span for this scenario (not instrumented)."
+    )
     for spec in SCENARIOS:
         plan = results["scenarios"][spec.key]["plan"]
-        lines.append(f"- floor for {spec.title}: 1 span, {plan['attributes']} attributes, "
-                     f"{plan['points']} metric points")
+        lines.append(
+            f"- floor for {spec.title}: 1 span, {plan['attributes']} attributes, "
+            f"{plan['points']} metric points"
+        )
     if results.get("skipped_peers"):
         lines.append("- peers not measured: " + "; ".join(results["skipped_peers"]))
 
@@ -921,8 +1013,10 @@ def report(results: dict[str, Any]) -> str:
     if "error" in chunk:
         lines.append(f"n/a: {chunk['error']}")
     else:
-        lines.append("| stream | accumulator.add (content off) | accumulator.add (content on) | "
-                     "in-place tracing per chunk (generator + timing + accumulator) |")
+        lines.append(
+            "| stream | accumulator.add (content off) | accumulator.add (content on) | "
+            "in-place tracing per chunk (generator + timing + accumulator) |"
+        )
         lines.append("|---|---|---|---|")
         for label in ("chat", "responses"):
             lines.append(
@@ -930,22 +1024,27 @@ def report(results: dict[str, Any]) -> str:
                 f"{chunk[label + '_accumulate_content']:.0f} | {chunk[label + '_in_place']:.0f} |"
             )
     e2e = results["per_chunk_e2e_ns"]
-    lines.append("- in the real stream scenarios, ((tracewrap no content - floor) on the stream - the same "
-                 "on the non-stream call) ÷ chunks: "
-                 + ", ".join(f"{k} {v:.0f} ns/chunk" for k, v in e2e.items())
-                 + " (includes the stream's own start/end work and cold caches; noisy, ±2-4 µs)")
+    lines.append(
+        "- in the real stream scenarios, ((tracewrap no content - floor) on the stream - the same "
+        "on the non-stream call) ÷ chunks: "
+        + ", ".join(f"{k} {v:.0f} ns/chunk" for k, v in e2e.items())
+        + " (includes the stream's own start/end work and cold caches; noisy, ±2-4 µs)"
+    )
 
     lines.append("")
     lines.append("### Memory, one chat stream, content capture off (tracemalloc, KiB)")
-    lines.append("| chunks | bare peak | tracewrap peak | tracewrap - bare peak | bare retained "
-                 "| tracewrap retained |")
+    lines.append(
+        "| chunks | bare peak | tracewrap peak | tracewrap - bare peak | bare retained | tracewrap retained |"
+    )
     lines.append("|---|---|---|---|---|---|")
     mem = results["memory"]
     for chunks in MEMORY_CHUNKS:
         b, t = mem[f"bare_{chunks}"], mem[f"tw_off_{chunks}"]
-        lines.append(f"| {chunks:,} | {b['peak'] / 1024:.1f} | {t['peak'] / 1024:.1f} | "
-                     f"{(t['peak'] - b['peak']) / 1024:+.1f} | {b['retained'] / 1024:.1f} | "
-                     f"{t['retained'] / 1024:.1f} |")
+        lines.append(
+            f"| {chunks:,} | {b['peak'] / 1024:.1f} | {t['peak'] / 1024:.1f} | "
+            f"{(t['peak'] - b['peak']) / 1024:+.1f} | {b['retained'] / 1024:.1f} | "
+            f"{t['retained'] / 1024:.1f} |"
+        )
 
     lines.append("")
     lines.append("### Import cost (fresh interpreters, median ms)")
@@ -985,38 +1084,51 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
         row = rows[key]
         ours, floor = row["tw_off"]["overhead"], row["floor"]["overhead"]
         ratio = ours / floor if floor > 0 else float("inf")
-        targets.append({
-            "name": f"non-streamed call overhead ≤ 1.2x floor ({key}, content off)", "pass": ratio <= 1.2,
-            "detail": f"{ours:.1f} µs vs floor {floor:.1f} µs = {ratio:.2f}x",
-        })
+        targets.append(
+            {
+                "name": f"non-streamed call overhead ≤ 1.2x floor ({key}, content off)",
+                "pass": ratio <= 1.2,
+                "detail": f"{ours:.1f} µs vs floor {floor:.1f} µs = {ratio:.2f}x",
+            }
+        )
     chunk = results["per_chunk_ns"]
     if "error" not in chunk:
         for label in ("chat", "responses"):
             ns = chunk[f"{label}_in_place"]
-            targets.append({
-                "name": f"per stream chunk < 1 µs beyond the floor ({label})", "pass": ns < 1000,
-                "detail": f"{ns:.0f} ns/chunk in-place tracing "
-                          f"(accumulator alone {chunk[label + '_accumulate']:.0f} ns)",
-            })
+            targets.append(
+                {
+                    "name": f"per stream chunk < 1 µs beyond the floor ({label})",
+                    "pass": ns < 1000,
+                    "detail": f"{ns:.0f} ns/chunk in-place tracing "
+                    f"(accumulator alone {chunk[label + '_accumulate']:.0f} ns)",
+                }
+            )
     mem = results["memory"]
     small, large = MEMORY_CHUNKS
     growth = (mem[f"tw_off_{large}"]["peak"] - mem[f"bare_{large}"]["peak"]) - (
-        mem[f"tw_off_{small}"]["peak"] - mem[f"bare_{small}"]["peak"])
+        mem[f"tw_off_{small}"]["peak"] - mem[f"bare_{small}"]["peak"]
+    )
     retained = mem[f"tw_off_{large}"]["retained"]
-    targets.append({
-        "name": "memory flat in stream length (content off)",
-        "pass": growth < 64 * 1024 and retained < MEMORY_RETAINED_BOUND,
-        "detail": f"extra peak over bare grows {growth / 1024:+.1f} KiB from {small:,} to {large:,} chunks; "
-                  f"retained after a {large:,}-chunk stream {retained / 1024:.1f} KiB",
-    })
+    targets.append(
+        {
+            "name": "memory flat in stream length (content off)",
+            "pass": growth < 64 * 1024 and retained < MEMORY_RETAINED_BOUND,
+            "detail": f"extra peak over bare grows {growth / 1024:+.1f} KiB "
+            f"from {small:,} to {large:,} chunks; "
+            f"retained after a {large:,}-chunk stream {retained / 1024:.1f} KiB",
+        }
+    )
     for key in ("chat", "chat_stream", "responses", "responses_stream", "async_chat"):
         row = rows[key]
         diff = row["disabled"]["overhead"]
         noise = max(row["disabled"]["overhead_iqr"], 0.02 * row["bare"]["per_call"])
-        targets.append({
-            "name": f"disabled ≈ bare within noise ({key})", "pass": abs(diff) <= noise,
-            "detail": f"{diff:+.1f} µs on {row['bare']['per_call']:.0f} µs (noise ±{noise:.1f} µs)",
-        })
+        targets.append(
+            {
+                "name": f"disabled ≈ bare within noise ({key})",
+                "pass": abs(diff) <= noise,
+                "detail": f"{diff:+.1f} µs on {row['bare']['per_call']:.0f} µs (noise ±{noise:.1f} µs)",
+            }
+        )
     return targets
 
 
@@ -1037,8 +1149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     telemetry = make_telemetry()
     backend = MockBackend()
     results: dict[str, Any] = {
-        "machine": machine_info(), "mode": "quick" if opts.quick else "full", "rounds": rounds,
-        "block_seconds": block_seconds, "scenarios": {}, "seconds": {},
+        "machine": machine_info(),
+        "mode": "quick" if opts.quick else "full",
+        "rounds": rounds,
+        "block_seconds": block_seconds,
+        "scenarios": {},
+        "seconds": {},
     }
 
     def section(name: str, fn: Callable[[], Any]) -> Any:
@@ -1051,7 +1167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # memory and micro-benchmarks first, while no peer (LangSmith's batch thread) allocates meanwhile
     results["memory"] = section("stream memory", lambda: stream_memory(telemetry, MEMORY_CHUNKS))
     results["per_chunk_ns"] = section(
-        "stream aggregation", lambda: per_chunk_costs(MockBackend(2_000), telemetry, 5 if opts.quick else 25))
+        "stream aggregation", lambda: per_chunk_costs(MockBackend(2_000), telemetry, 5 if opts.quick else 25)
+    )
     results["imports"] = section("import cost", lambda: import_costs(3 if opts.quick else 21))
 
     columns = core_columns(backend, telemetry)
@@ -1065,8 +1182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for spec in SCENARIOS:
             plan = capture_plan(backend, spec, telemetry)
-            cells, calls = section(spec.title, lambda spec=spec, plan=plan: measure_scenario(  # type: ignore[misc]
-                spec, columns, plan, telemetry, rounds, block_seconds, loop, 1 if opts.quick else 4))
+            cells, calls = section(
+                spec.title,
+                lambda spec=spec, plan=plan: measure_scenario(  # type: ignore[misc]
+                    spec, columns, plan, telemetry, rounds, block_seconds, loop, 1 if opts.quick else 4
+                ),
+            )
             results["scenarios"][spec.key] = {
                 "calls_per_block": calls,
                 "plan": {"attributes": plan.attribute_count, "points": plan.point_count},
@@ -1084,8 +1205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         loop.close()
 
-    results["stream_items"] = {"chat_stream": backend.chat_stream_items,
-                               "responses_stream": backend.resp_stream_items}
+    results["stream_items"] = {
+        "chat_stream": backend.chat_stream_items,
+        "responses_stream": backend.resp_stream_items,
+    }
     results["per_chunk_e2e_ns"] = per_chunk_end_to_end(results)
     results["targets"] = judge(results)
     telemetry.tracer_provider.shutdown()

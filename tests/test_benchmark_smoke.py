@@ -37,7 +37,11 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
     env = {**os.environ, "PYTHONPATH": path}
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
-        capture_output=True, text=True, timeout=110, env=env, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env=env,
+        cwd=REPO,
     )
     assert proc.returncode == 0, f"benchmark failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout, json.loads(out.read_text())
