@@ -167,7 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.capture_content:
         os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
 
-    import openai
+    try:
+        import openai
+    except ModuleNotFoundError:
+        sys.stderr.write("tracewrap demo needs the openai SDK: pip install 'tracewrap[demo]'\n")
+        return 2
 
     from tracewrap import wrap
 
