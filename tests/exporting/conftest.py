@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 from opentelemetry import trace
+from opentelemetry._logs import _internal as logs_internal
 from opentelemetry.metrics import _internal as metrics_internal
 from opentelemetry.util._once import Once
 
@@ -32,6 +33,8 @@ def reset_globals() -> None:
     trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
     metrics_internal._METER_PROVIDER_SET_ONCE = Once()
     metrics_internal._METER_PROVIDER = None
+    logs_internal._LOGGER_PROVIDER_SET_ONCE = Once()
+    logs_internal._LOGGER_PROVIDER = None
     instruments._cache.clear()
     import langsmith.run_trees
     import langsmith.utils

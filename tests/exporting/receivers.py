@@ -1,4 +1,4 @@
-"""Loopback receivers for tests: OTLP over HTTP and gRPC, with switchable faults.
+"""Loopback receivers for tests: OTLP (traces, metrics, logs) over HTTP and gRPC, with switchable faults.
 
 Each receiver keeps the raw bytes it was sent (for secret scans) and the decoded requests.
 ``mode`` makes it misbehave: ``ok``, ``error`` (HTTP 500 / gRPC UNAVAILABLE), ``slow`` (sleeps
@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -62,6 +63,7 @@ class Store:
     headers: list[dict[str, str]] = field(default_factory=list)
     traces: list[trace_service_pb2.ExportTraceServiceRequest] = field(default_factory=list)
     metrics: list[metrics_service_pb2.ExportMetricsServiceRequest] = field(default_factory=list)
+    logs: list[logs_service_pb2.ExportLogsServiceRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spans(self) -> list[ReceivedSpan]:
@@ -86,6 +88,18 @@ class Store:
                             )
                         )
         return found
+
+    def log_records(self) -> list[tuple[str, Any]]:
+        """(instrumentation scope name, LogRecord) for every log record received."""
+        with self.lock:
+            requests = list(self.logs)
+        return [
+            (sl.scope.name, record)
+            for request in requests
+            for rl in request.resource_logs
+            for sl in rl.scope_logs
+            for record in sl.log_records
+        ]
 
     def metric_points(self, name: str) -> list[tuple[dict[str, Any], Any]]:
         """(attributes, data point) for every point of metric ``name`` received."""
@@ -150,6 +164,11 @@ class _Handler(BaseHTTPRequestHandler):
             with store.lock:
                 store.metrics.append(metrics_request)
             reply = metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString()
+        elif self.path == "/v1/logs":
+            logs_request = logs_service_pb2.ExportLogsServiceRequest.FromString(body)
+            with store.lock:
+                store.logs.append(logs_request)
+            reply = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
         else:
             self._answer(404, b"")
             return
@@ -181,6 +200,15 @@ class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
+class _LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def Export(self, request: Any, context: Any) -> Any:
+        _grpc_record(self.store, request, context, self.store.logs)
+        return logs_service_pb2.ExportLogsServiceResponse()
+
+
 def _grpc_record(store: Store, request: Any, context: Any, into: list[Any]) -> None:
     generation = store.generation
     with store.lock:
@@ -205,6 +233,7 @@ class OTLPReceiver:
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self.store), self._grpc)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(self.store), self._grpc)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(self.store), self._grpc)
         self.grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
 
     @property
@@ -228,7 +257,7 @@ class OTLPReceiver:
     def clear(self) -> None:
         fresh = Store()
         with self.store.lock:
-            for name in ("raw", "headers", "traces", "metrics"):
+            for name in ("raw", "headers", "traces", "metrics", "logs"):
                 getattr(self.store, name).clear()
             self.store.mode = fresh.mode
             self.store.delay_s = fresh.delay_s

@@ -16,7 +16,7 @@ import tracewrap
 from tracewrap.testing import FakeOpenAIServer, Scenario
 
 from .common import MESSAGES
-from .receivers import OTLPReceiver
+from .receivers import OTLPReceiver, attributes
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, protocol: str) -> None:
@@ -117,6 +117,51 @@ def test_spans_and_metrics_arrive_over_otlp(
         for attrs, p in _last_points(receiver, "tracewrap.client.finishes")
     }
     assert finishes == {"stop": 2, "error": 1}
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_content_events_are_exported_as_otlp_logs(
+    protocol: str,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    make_client: Any,
+) -> None:
+    _env(monkeypatch, receiver, protocol)
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "event_only")
+    setup = tracewrap.configure()
+    assert setup.logs_exporters == ("otlp",) and setup.logger_provider is not None
+
+    reply = make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert tracewrap.flush(5.0)
+
+    store = receiver.store
+    assert store.wait_for(lambda: store.log_records() and store.spans())
+    [(scope, record)] = store.log_records()
+    [span] = [s for s in store.spans() if s.scope == "tracewrap"]
+    assert scope == "tracewrap"
+    assert record.event_name == "gen_ai.client.inference.operation.details"
+    # the event belongs to the call's span, and carries the content the span does not (event_only)
+    assert record.trace_id.hex() == span.trace_id and record.span_id.hex() == span.span_id
+    content = attributes(record.attributes)
+    assert MESSAGES[-1]["content"] in content["gen_ai.input.messages"]
+    assert reply.choices[0].message.content in content["gen_ai.output.messages"]
+    assert not any(key.startswith(("gen_ai.input", "gen_ai.output")) for key in span.attributes)
+    resource = store.logs[0].resource_logs[0].resource
+    assert attributes(resource.attributes)["service.name"] == "checkout-api"
+
+
+def test_no_logs_pipeline_without_content_events(
+    monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, make_client: Any
+) -> None:
+    _env(monkeypatch, receiver, "http/protobuf")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+    setup = tracewrap.configure()
+    assert setup.logs_exporters == () and setup.logger_provider is None
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert tracewrap.flush(5.0)
+    assert receiver.store.wait_for(lambda: receiver.store.spans())
+    assert receiver.store.log_records() == []
 
 
 def test_signal_specific_variables_win(

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from tracewrap.exporting import settings
 from tracewrap.exporting.dropping import CountingBatchSpanProcessor
 from tracewrap.observers import add_observer, remove_observer
-from tracewrap.settings import tracing_enabled
+from tracewrap.settings import content_capture_from_env, tracing_enabled
 
 logger = logging.getLogger("tracewrap")
 
@@ -44,6 +44,9 @@ class Setup:
     meter_provider: MeterProvider | None = None
     uses_existing_tracer_provider: bool = False
     uses_existing_meter_provider: bool = False
+    logs_exporters: tuple[str, ...] = ()
+    logger_provider: Any = None  # ours, for content log events; None when not needed or one existed
+    uses_existing_logger_provider: bool = False
     langsmith: Any = None  # LangSmithObserver
     prometheus_server: Any = None
     exit_timeout: float = settings.DEFAULT_EXIT_TIMEOUT
@@ -92,6 +95,8 @@ def configure(
         )
         _set_up_traces(setup, max_queue_size)
         _set_up_metrics(setup, prometheus_port)
+        setup.logs_exporters = settings.logs_exporters(traces, content_capture_from_env().on_event)
+        _set_up_logs(setup)
         if "langsmith" in traces:
             _set_up_langsmith(setup, langsmith_client)
         _register_atexit()
@@ -181,6 +186,34 @@ def _metric_reader(name: str, setup: Setup, prometheus_port: int | None) -> Metr
     return reader
 
 
+def _set_up_logs(setup: Setup) -> None:
+    """A LoggerProvider for the content log events (capture modes ``event_only`` / ``span_and_event``)."""
+    wanted = setup.logs_exporters
+    if not wanted:
+        return
+    from opentelemetry import _logs
+
+    if _existing(_logs.get_logger_provider()):
+        setup.uses_existing_logger_provider = True
+        return
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
+
+    provider = LoggerProvider(resource=setup.resource, shutdown_on_exit=False)  # our atexit is bounded
+    for name in wanted:
+        try:
+            if name == "otlp":
+                from tracewrap.exporting.otlp import log_exporter
+
+                provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter()))
+            else:
+                provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogExporter(out=sys.stderr)))
+        except Exception as exc:
+            logger.warning("tracewrap: could not set up the %s log exporter: %r", name, exc)
+    _logs.set_logger_provider(provider)
+    setup.logger_provider = provider
+
+
 def _set_up_langsmith(setup: Setup, client: Any) -> None:
     try:
         from tracewrap.exporting.langsmith import LangSmithObserver
@@ -221,6 +254,8 @@ def _flush_jobs(setup: Setup, timeout: float) -> dict[str, Callable[[], Any]]:
         jobs["flush-spans"] = lambda: setup.tracer_provider.force_flush(millis)  # type: ignore[union-attr]
     if setup.meter_provider is not None:
         jobs["flush-metrics"] = lambda: setup.meter_provider.force_flush(millis)  # type: ignore[union-attr]
+    if setup.logger_provider is not None:
+        jobs["flush-logs"] = lambda: setup.logger_provider.force_flush(millis)
     if setup.langsmith is not None:
         jobs["flush-langsmith"] = lambda: setup.langsmith.flush(timeout)
     return jobs
@@ -247,6 +282,8 @@ def shutdown(timeout: float = 5.0) -> None:
         jobs["shutdown-spans"] = lambda: _shutdown_tracer_provider(setup, millis)
     if setup.meter_provider is not None:
         jobs["shutdown-metrics"] = lambda: setup.meter_provider.shutdown(millis)  # type: ignore[union-attr]
+    if setup.logger_provider is not None:
+        jobs["shutdown-logs"] = setup.logger_provider.shutdown
     if setup.langsmith is not None:
         remove_observer(setup.langsmith)
         jobs["shutdown-langsmith"] = lambda: setup.langsmith.close(timeout)

@@ -6,6 +6,8 @@ and certificates from the standard ``OTEL_EXPORTER_OTLP_*`` variables themselves
 
 from __future__ import annotations
 
+from typing import Any
+
 from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -34,3 +36,13 @@ def metric_exporter() -> MetricExporter:
     )
 
     return HttpMetricExporter()
+
+
+def log_exporter() -> Any:  # a LogRecordExporter (the SDK's logs API is still underscored)
+    if otlp_protocol("logs") == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+
+        return GrpcLogExporter()
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+
+    return HttpLogExporter()

@@ -15,6 +15,7 @@ from tracewrap.settings import env_flag, warn_once
 
 TRACES_EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
 METRICS_EXPORTER_ENV = "OTEL_METRICS_EXPORTER"
+LOGS_EXPORTER_ENV = "OTEL_LOGS_EXPORTER"
 EXIT_TIMEOUT_ENV = "TRACEWRAP_EXIT_TIMEOUT"
 PROMETHEUS_PORT_ENV = "TRACEWRAP_PROMETHEUS_PORT"
 DEFAULT_EXIT_TIMEOUT = 3.0
@@ -22,6 +23,7 @@ DEFAULT_PROMETHEUS_PORT = 9464
 
 TRACE_EXPORTERS = ("otlp", "console", "langsmith", "none")
 METRIC_EXPORTERS = ("otlp", "console", "prometheus", "none")
+LOG_EXPORTERS = ("otlp", "console", "none")
 GRPC = "grpc"
 HTTP_PROTOBUF = "http/protobuf"
 
@@ -85,6 +87,15 @@ def metrics_exporters(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if names is None:
         names = ("otlp",) if any(_env(n) for n in _METRIC_ENDPOINTS) else ()
     return names
+
+
+def logs_exporters(traces: tuple[str, ...], content_events: bool) -> tuple[str, ...]:
+    """Where content log events go: ``OTEL_LOGS_EXPORTER`` when set; else, only when content events
+    are asked for, the same OTLP / console destinations as the spans."""
+    names = _names(_env(LOGS_EXPORTER_ENV), LOGS_EXPORTER_ENV, LOG_EXPORTERS)
+    if names is not None:
+        return names
+    return tuple(n for n in traces if n in LOG_EXPORTERS) if content_events else ()
 
 
 def otlp_protocol(signal: str) -> str:
