@@ -10,12 +10,12 @@ The workload is the real ``openai`` SDK whose HTTP layer is answered in process 
 streams from :mod:`tracewrap.testing.bodies`, so everything but the network is real: request
 building, JSON/SSE parsing, pydantic models, and the tracing layers under test.
 
-Every column of one scenario is measured in the same process, interleaved block by block
-(A B C …, in a fresh seeded random order each round), over several rounds; each column's
-overhead is its per-call time minus the bare SDK's *in the same round*, and the table reports
-medians of those paired differences.
-Absolute times on a shared 2-core machine drift by several percent between runs; paired
-differences and the ratio to the floor do not.
+Every column of one scenario is measured in the same process, interleaved call by call (one
+call of each column per round, in a fresh seeded random order each round), over hundreds of
+rounds; each column's overhead is its call's time minus the bare SDK's call *in the same round*,
+and the table reports medians of those paired differences.
+Absolute times on a shared VM drift by tens of percent within seconds; paired differences of
+calls made milliseconds apart, and the ratio to the floor, do not.
 
 The FLOOR is the OpenTelemetry SDK alone doing exactly the telemetry tracewrap emits for that
 scenario (the same span name, kind and attributes, the same metric points on the same instrument
@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import os
 import platform
@@ -61,6 +62,10 @@ except ImportError:
     sys.path.insert(0, str(REPO / "src"))
     import tracewrap
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling startup_hook module
+from startup_hook import report_lines as startup_report_lines  # noqa: E402
+from startup_hook import startup_costs, unset_hook_target  # noqa: E402
+
 from tracewrap.testing.bodies import (  # noqa: E402  (after the src-layout fallback above)
     Scenario,
     chat_completion_body,
@@ -80,6 +85,8 @@ BASE_URL = "http://mock.openai.local/v1"
 STREAM_CHUNKS = 50
 ASYNC_CONCURRENCY = 100
 MEMORY_CHUNKS = (1_000, 10_000)
+HOT_CHUNKS = 50  # per-chunk micro-benchmark: distinct chunks cycled in the "hot" variant
+TAIL_CHUNKS = 4  # ... followed by the stream's real last chunks (finish reason, usage, completed)
 MEMORY_RETAINED_BOUND = 200 * 1024  # bytes; the smoke test asserts the same bound
 _MISSING = object()
 
@@ -441,9 +448,9 @@ class Column:
     sync_client: Any = None
     async_client: Any = None
     floor: bool = False
-    enter: Callable[[], None] = _noop  # peers that patch the SDK globally switch on/off per block
+    enter: Callable[[], None] = _noop  # peers that patch the SDK globally switch on/off around each call
     exit: Callable[[], None] = _noop
-    settle: Callable[[], None] = _noop  # after a block, untimed: flush what the column queued
+    settle: Callable[[], None] = _noop  # between rounds, untimed: flush what the column queued
     note: str = ""
     otel: bool = True  # emits OpenTelemetry spans (LangSmith's wrapper sends runs its own way)
 
@@ -498,13 +505,13 @@ def core_columns(backend: MockBackend, telemetry: Telemetry) -> list[Column]:
 
 
 class PatchToggle:
-    """Switches a peer's monkeypatches on and off around its own blocks, and only those.
+    """Switches a peer's monkeypatches on and off around its own calls, and only those.
 
     Peers patch the SDK's classes globally, so left installed they would also sit under the bare
-    and tracewrap columns. Their ``uninstrument()`` then ``instrument()`` again per block is not
-    reliable (some leave wrappers behind, which then stack up block after block), so the peer is
+    and tracewrap columns. Their ``uninstrument()`` then ``instrument()`` again per call is not
+    reliable (some leave wrappers behind, which then stack up call after call), so the peer is
     instrumented once, every attribute it changed on the ``openai`` modules and their classes is
-    recorded, and each block swaps the patched values in and the original ones back.
+    recorded, and each call swaps the patched values in and the original ones back.
     """
 
     def __init__(self, changes: list[tuple[Any, str, Any, Any]]) -> None:
@@ -686,50 +693,35 @@ class Cell:
     traced: bool = True  # False: the column emitted no span for this scenario
 
 
-def _time_sync(fn: Callable[[], None], n: int) -> float:
-    gc.collect()  # start each block from the same heap state; collection during it counts
-    start = time.perf_counter_ns()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter_ns() - start) / n / 1000.0
-
-
-def _time_async(
-    loop: asyncio.AbstractEventLoop,
-    batch: Callable[[], Awaitable[None]],
-    n: int,
-    per: int,
-) -> float:
-    gc.collect()
-    start = time.perf_counter_ns()
-    for _ in range(n):
-        loop.run_until_complete(batch())  # type: ignore[arg-type]
-    return (time.perf_counter_ns() - start) / (n * per) / 1000.0
-
-
 def measure_scenario(
     spec: ScenarioSpec,
     columns: list[Column],
     plan: FloorPlan,
     telemetry: Telemetry,
-    rounds: int,
-    block_seconds: float,
+    seconds: float,
+    min_rounds: int,
     loop: asyncio.AbstractEventLoop,
-    min_batches: int = 1,
 ) -> tuple[dict[str, Cell], int]:
-    """Interleaved rounds; each block runs as many calls as fit ``block_seconds`` of bare SDK time.
+    """Rounds of one call per column (one gather of ``spec.concurrent`` calls for async), in a fresh
+    random order each round, for ``seconds`` (at least ``min_rounds`` rounds).
 
-    Sizing blocks by time keeps a 9 ms stream and a 1 ms call equally well resolved.
+    Interleaving single calls, not blocks, is what makes the paired differences usable on a shared
+    VM: its speed drifts by 30 % and more over seconds (a fixed pure-Python loop measured 378-518 ms
+    in six runs in a row), and a round of single calls takes tens of milliseconds, so the bare call
+    and the traced one of the same round run at the same speed. Medians over hundreds of rounds
+    then shrug off the calls hit by a collection, an export or the OS.
     """
     tracer = telemetry.tracer_provider.get_tracer("benchmark.floor")
+    per = spec.concurrent or 1
     runners: dict[str, Callable[[], Any]] = {}
     for col in columns:
         if spec.concurrent:
-            runners[col.key] = (
+            batch = (
                 floor_async_batch(col.async_client, spec, plan, tracer)
                 if col.floor
                 else plain_async_batch(col.async_client, spec)
             )
+            runners[col.key] = lambda batch=batch: loop.run_until_complete(batch())  # type: ignore[misc]
         else:
             runners[col.key] = (
                 floor_call(col.sync_client, spec, plan, tracer)
@@ -737,44 +729,53 @@ def measure_scenario(
                 else plain_call(col.sync_client, spec)
             )
 
-    def block(col: Column, n: int) -> float:
+    clock = time.perf_counter_ns
+
+    def timed(col: Column) -> float:
+        """µs per call of one call (or gather) of this column; peers switch on only around it."""
+        run = runners[col.key]
         col.enter()
         try:
-            if spec.concurrent:
-                return _time_async(loop, runners[col.key], max(1, n // spec.concurrent), spec.concurrent)
-            return _time_sync(runners[col.key], n)
+            started = clock()
+            run()
+            return (clock() - started) / per / 1000.0
         finally:
             col.exit()
-            # drain background exporters (the batch span processor, LangSmith's batch thread) outside
-            # the timed region, so one column's export work does not land in the next column's block
-            telemetry.tracer_provider.force_flush()
+
+    def settle() -> None:
+        # drain background exporters (the batch span processor, LangSmith's batch thread) between
+        # rounds, untimed, so export work lands in no column's call
+        telemetry.tracer_provider.force_flush()
+        for col in columns:
             col.settle()
 
     cells = {col.key: Cell() for col in columns}
-    # setup objects (clients, peers, pydantic schemas) live for the whole run: freezing them keeps
-    # each block's gc.collect() to what the calls allocated (~0 ms instead of ~100 ms per block)
-    gc.collect()
-    gc.freeze()
-    warm: dict[str, float] = {}
     for col in columns:  # warm-up: imports, caches, metric attribute sets; and did it trace?
         before = telemetry.counter.ended
-        warm[col.key] = block(col, max(spec.concurrent, 5))
+        for _ in range(1 if spec.concurrent else 5):
+            timed(col)
+        settle()
         emitted = telemetry.counter.ended > before
         cells[col.key].traced = emitted or col.key in ("bare", "disabled") or not col.otel
-    calls = max(3, round(block_seconds * 1e6 / warm["bare"]))
-    if spec.concurrent:
-        # several gathers per block: one alone is at the mercy of where a gc pass falls
-        calls = max(min_batches, round(calls / spec.concurrent)) * spec.concurrent
+    # setup objects (clients, peers, pydantic schemas) live for the whole run: freezing them keeps
+    # the collections that fall inside timed calls to what the calls themselves allocated
+    gc.collect()
+    gc.freeze()
     rng = random.Random(f"{spec.key}")  # seeded: the same orders every run
-    for _ in range(rounds):
-        # a fresh random order each round: a rotation keeps neighbours fixed (e.g. bare always after
-        # the same peer), which turned leftovers of one column into a bias on the next
+    deadline = time.perf_counter() + seconds
+    rounds = 0
+    while rounds < min_rounds or time.perf_counter() < deadline:
+        # a fresh random order each round: a fixed order would make each column always follow the
+        # same neighbour and inherit its leftovers (cache state, a pending collection)
         order = rng.sample(columns, len(columns))
-        times = {col.key: block(col, calls) for col in order}
+        times = {col.key: timed(col) for col in order}
         for col in columns:
             cells[col.key].per_call.append(times[col.key])
             cells[col.key].overhead.append(times[col.key] - times["bare"])
-    return cells, calls
+        rounds += 1
+        if spec.concurrent or rounds % 8 == 0:
+            settle()
+    return cells, rounds
 
 
 # --------------------------------------------------------------------------- stream aggregation
@@ -800,8 +801,10 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
         return {"error": f"tracewrap internals moved: {exc}"}
 
     client = backend.sync_client()
-    chat_chunks = list(client.chat.completions.create(**call_args(SCENARIOS[1])))
-    resp_events = list(client.responses.create(**call_args(SCENARIOS[3])))
+    streams = {
+        "chat": list(client.chat.completions.create(**call_args(SCENARIOS[1]))),
+        "responses": list(client.responses.create(**call_args(SCENARIOS[3]))),
+    }
     options = TraceOptions(
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
@@ -809,19 +812,26 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
     )
     info = ClientInfo("openai", "mock.openai.local", 80)
 
-    def best(fn: Callable[[], None]) -> float:
-        # min over repeats: a microbenchmark's noise is only ever additive
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter_ns()
-            fn()
-            samples.append(time.perf_counter_ns() - start)
-        return min(samples)
+    def timed(fn: Callable[[], None]) -> int:
+        started = time.perf_counter_ns()
+        fn()
+        return time.perf_counter_ns() - started
 
-    for label, items, acc_type, endpoint, args in (
-        ("chat", chat_chunks, ChatStreamAccumulator, CHAT, call_args(SCENARIOS[1])),
-        ("responses", resp_events, ResponsesStreamAccumulator, RESPONSE, call_args(SCENARIOS[3])),
-    ):
+    rng = random.Random("per-chunk")
+    kinds = (
+        ("chat", ChatStreamAccumulator, CHAT, call_args(SCENARIOS[1])),
+        ("responses", ResponsesStreamAccumulator, RESPONSE, call_args(SCENARIOS[3])),
+    )
+    for (label, acc_type, endpoint, args), hot in itertools.product(kinds, (True, False)):
+        items = streams[label]
+        if hot:
+            # in a live stream each chunk reaches tracewrap just after the SDK parsed it, hot in the
+            # CPU cache; 2,000 distinct prebuilt chunks (the cold variant) are not: reading each
+            # one's fields is then a chain of cache misses the real path does not pay. So the hot
+            # variant cycles the stream's first 50 chunks and keeps its real last ones.
+            head, tail = items[:HOT_CHUNKS], items[-TAIL_CHUNKS:]
+            items = [head[i % HOT_CHUNKS] for i in range(len(items) - TAIL_CHUNKS)] + tail
+        label = label if hot else f"{label}_cold"
         n = len(items)
 
         def loop_only(items: list[Any] = items) -> None:
@@ -838,11 +848,23 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
             for _ in _traced_iterator(iter(items), StreamTracker(call)):
                 pass
 
-        base = best(loop_only)
+        variants: dict[str, Callable[[], None]] = {
+            "loop": loop_only,
+            "accumulate": accumulate,
+            "accumulate_content": lambda a=accumulate: a(capture=True),
+            "in_place": in_place,
+        }
+        # paired like the call columns: each repeat runs all four back to back in a random order,
+        # and each variant's cost is its time minus the bare loop's in the same repeat (the VM's
+        # speed drifts between repeats far more than within one)
+        diffs: dict[str, list[float]] = {name: [] for name in variants if name != "loop"}
+        for _ in range(repeats):
+            times = {name: timed(variants[name]) for name in rng.sample(list(variants), len(variants))}
+            for name, values in diffs.items():
+                values.append((times[name] - times["loop"]) / n)
         out[f"{label}_chunks"] = n
-        out[f"{label}_accumulate"] = (best(accumulate) - base) / n
-        out[f"{label}_accumulate_content"] = (best(lambda a=accumulate: a(capture=True)) - base) / n
-        out[f"{label}_in_place"] = (best(in_place) - base) / n
+        for name, values in diffs.items():
+            out[f"{label}_{name}"] = statistics.median(values)
     return out
 
 
@@ -966,12 +988,11 @@ def report(results: dict[str, Any]) -> str:
         f"machine: {m['nproc']} CPUs, {m['cpu']}; python {m['python']}, openai {m['openai']} "
         f"({m['http']}), opentelemetry-sdk {m['opentelemetry-sdk']}, tracewrap {m['tracewrap']}"
     )
-    calls = ", ".join(str(results["scenarios"][s.key]["calls_per_block"]) for s in SCENARIOS)
+    rounds = ", ".join(str(results["scenarios"][s.key]["rounds"]) for s in SCENARIOS)
     lines.append(
-        f"mode: {results['mode']}, {results['rounds']} interleaved rounds, "
-        f"calls per block ({calls}) "
-        f"sized to ~{results['block_seconds']} s of bare SDK; medians; overhead = column - bare "
-        "in the same round"
+        f"mode: {results['mode']}, ~{results['seconds_per_scenario']} s per scenario: rounds of one call "
+        f"per column in random order ({rounds} rounds); medians; overhead = column's call - the bare "
+        "call of the same round"
     )
     lines.append("")
     columns: list[dict[str, str]] = results["columns"]
@@ -1009,7 +1030,10 @@ def report(results: dict[str, Any]) -> str:
 
     chunk = results["per_chunk_ns"]
     lines.append("")
-    lines.append("### Stream aggregation, ns per chunk (prebuilt SDK chunk objects, net of a bare loop)")
+    lines.append(
+        "### Stream aggregation, ns per chunk (prebuilt SDK chunk objects, net of a bare loop; "
+        "paired medians)"
+    )
     if "error" in chunk:
         lines.append(f"n/a: {chunk['error']}")
     else:
@@ -1018,11 +1042,21 @@ def report(results: dict[str, Any]) -> str:
             "in-place tracing per chunk (generator + timing + accumulator) |"
         )
         lines.append("|---|---|---|---|")
-        for label in ("chat", "responses"):
+        for label, what in (
+            ("chat", "chat, hot"),
+            ("chat_cold", "chat, cold"),
+            ("responses", "responses, hot"),
+            ("responses_cold", "responses, cold"),
+        ):
             lines.append(
-                f"| {label} ({chunk[label + '_chunks']} chunks) | {chunk[label + '_accumulate']:.0f} | "
+                f"| {what} ({chunk[label + '_chunks']} chunks) | {chunk[label + '_accumulate']:.0f} | "
                 f"{chunk[label + '_accumulate_content']:.0f} | {chunk[label + '_in_place']:.0f} |"
             )
+        lines.append(
+            f"- hot: the stream's first {HOT_CHUNKS} chunks cycled, then its last {TAIL_CHUNKS} (each chunk "
+            "in cache, as in a live stream where the SDK has just parsed it; the target is judged on "
+            "this); cold: 2,000 distinct prebuilt chunks, each read a chain of cache misses"
+        )
     e2e = results["per_chunk_e2e_ns"]
     lines.append(
         "- in the real stream scenarios, ((tracewrap no content - floor) on the stream - the same "
@@ -1052,6 +1086,10 @@ def report(results: dict[str, Any]) -> str:
     lines.append("|---|---|")
     for label, ms in results["imports"].items():
         lines.append(f"| {label} | {ms:.1f} |")
+
+    lines.append("")
+    lines.append("### Start-up hook (`tracewrap_autoinstrument.pth`), fresh interpreters, median ms")
+    lines.extend(startup_report_lines(results["startup"]))
 
     lines.append("")
     lines.append("### Targets")
@@ -1099,8 +1137,9 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
                 {
                     "name": f"per stream chunk < 1 µs beyond the floor ({label})",
                     "pass": ns < 1000,
-                    "detail": f"{ns:.0f} ns/chunk in-place tracing "
-                    f"(accumulator alone {chunk[label + '_accumulate']:.0f} ns)",
+                    "detail": f"{ns:.0f} ns/chunk in-place tracing, chunks hot in cache as in a live "
+                    f"stream (accumulator alone {chunk[label + '_accumulate']:.0f} ns; on 2,000 distinct "
+                    f"cold chunks {chunk[label + '_cold_in_place']:.0f} ns)",
                 }
             )
     mem = results["memory"]
@@ -1129,6 +1168,7 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "detail": f"{diff:+.1f} µs on {row['bare']['per_call']:.0f} µs (noise ±{noise:.1f} µs)",
             }
         )
+    targets.append(unset_hook_target(results["startup"]))
     return targets
 
 
@@ -1140,19 +1180,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short CI mode (well under a minute)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--no-peers", action="store_true", help="skip peers even when importable")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds per scenario")
-    parser.add_argument("--block-seconds", type=float, help="bare-SDK seconds per timed block")
+    parser.add_argument("--seconds", type=float, help="seconds of interleaved rounds per scenario")
+    parser.add_argument("--min-rounds", type=int, help="at least this many rounds per scenario")
     opts = parser.parse_args(argv)
-    rounds = opts.rounds or (5 if opts.quick else 15)
-    block_seconds = opts.block_seconds or (0.03 if opts.quick else 0.3)
+    seconds = opts.seconds or (3.0 if opts.quick else 45.0)
+    min_rounds = opts.min_rounds or (3 if opts.quick else 15)
 
     telemetry = make_telemetry()
     backend = MockBackend()
     results: dict[str, Any] = {
         "machine": machine_info(),
         "mode": "quick" if opts.quick else "full",
-        "rounds": rounds,
-        "block_seconds": block_seconds,
+        "seconds_per_scenario": seconds,
+        "min_rounds": min_rounds,
         "scenarios": {},
         "seconds": {},
     }
@@ -1167,9 +1207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # memory and micro-benchmarks first, while no peer (LangSmith's batch thread) allocates meanwhile
     results["memory"] = section("stream memory", lambda: stream_memory(telemetry, MEMORY_CHUNKS))
     results["per_chunk_ns"] = section(
-        "stream aggregation", lambda: per_chunk_costs(MockBackend(2_000), telemetry, 5 if opts.quick else 25)
+        "stream aggregation",
+        lambda: per_chunk_costs(MockBackend(2_000), telemetry, 21 if opts.quick else 301),
     )
     results["imports"] = section("import cost", lambda: import_costs(3 if opts.quick else 21))
+    results["startup"] = section(
+        "start-up hook", lambda: startup_costs(20 if opts.quick else 200, 1 if opts.quick else 20)
+    )
 
     columns = core_columns(backend, telemetry)
     skipped: list[str] = []
@@ -1182,14 +1226,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for spec in SCENARIOS:
             plan = capture_plan(backend, spec, telemetry)
-            cells, calls = section(
+            cells, rounds = section(
                 spec.title,
                 lambda spec=spec, plan=plan: measure_scenario(  # type: ignore[misc]
-                    spec, columns, plan, telemetry, rounds, block_seconds, loop, 1 if opts.quick else 4
+                    spec, columns, plan, telemetry, seconds, min_rounds, loop
                 ),
             )
             results["scenarios"][spec.key] = {
-                "calls_per_block": calls,
+                "rounds": rounds,
                 "plan": {"attributes": plan.attribute_count, "points": plan.point_count},
                 **{
                     key: {

@@ -39,7 +39,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
         [sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=300,
         env=env,
         cwd=REPO,
     )
@@ -47,7 +47,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
     return proc.stdout, json.loads(out.read_text())
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(320)
 def test_quick_prints_every_scenario_and_column(quick_run: tuple[str, dict[str, Any]]) -> None:
     stdout, results = quick_run
     header = next(line for line in stdout.splitlines() if line.startswith("| scenario |"))
@@ -60,11 +60,29 @@ def test_quick_prints_every_scenario_and_column(quick_run: tuple[str, dict[str, 
             assert column["title"] in header
     for title in SCENARIO_TITLES:
         assert any(line.startswith(f"| {title} |") for line in stdout.splitlines()), title
-    for section in ("Stream aggregation", "Memory", "Import cost", "Targets"):
+    for section in ("Stream aggregation", "Memory", "Import cost", "Start-up hook", "Targets"):
         assert f"### {section}" in stdout
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(320)
+def test_startup_hook_section_measures_every_configuration(quick_run: tuple[str, dict[str, Any]]) -> None:
+    _, results = quick_run
+    startup = results["startup"]
+    for code in ("pass", "import openai"):
+        rows = startup[code]["rows"]
+        assert set(rows) == {
+            "no tracewrap hook",
+            "hook, TRACEWRAP_ENABLED unset",
+            "hook, TRACEWRAP_ENABLED=false",
+            "hook, TRACEWRAP_ENABLED=true",
+        }
+        assert all(row["median_ms"] > 0 for row in rows.values())
+    # the hook really runs in its venv: switched on, it loads tracewrap when openai is imported
+    assert startup["hook_loaded_tracewrap"] is True
+    assert 0 < startup["pth_line_unset_us"] < 1000
+
+
+@pytest.mark.timeout(320)
 def test_long_stream_retains_almost_nothing_with_content_off(quick_run: tuple[str, dict[str, Any]]) -> None:
     _, results = quick_run
     traced = results["memory"]["tw_off_10000"]
