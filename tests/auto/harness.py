@@ -1,7 +1,7 @@
 """The auto-instrumentation test harness: one wheel and one venv per session, fresh interpreters in it.
 
 The wheel is built from a copy of the source (so concurrent edits and build artefacts never touch
-the work tree) and installed with openai, gunicorn and the OpenTelemetry instrumentation packages
+the work tree) and installed with openai, gunicorn, uvicorn and the OpenTelemetry instrumentation packages
 into a venv WITHOUT system site-packages: what the tests see is what a user's ``pip install`` gives.
 Children export spans through ``venv_files/twtest_sink.py`` (a JSON-lines file per test) or, under
 ``opentelemetry-instrument``, through the console exporter; both carry the real attribute values.
@@ -40,7 +40,13 @@ PINNED_LIKE_DEV = (
     "httpx2",
     "pydantic",
 )
-UNPINNED = ("gunicorn", "opentelemetry-instrumentation", "opentelemetry-distro", GENAI_INSTRUMENTATION)
+UNPINNED = (
+    "gunicorn",
+    "uvicorn",
+    "opentelemetry-instrumentation",
+    "opentelemetry-distro",
+    GENAI_INSTRUMENTATION,
+)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Spans from processes the program starts: multiprocessing fork/spawn children and gunicorn workers."""
+"""Spans from processes the program starts: multiprocessing fork/spawn children, gunicorn and uvicorn
+workers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from tests.auto.harness import APPS, AutoVenv, read_spans
 from tests.auto.helpers import PROMPT_TOKENS, assert_one_span_per_call, dated
+from tests.exporting.receivers import OTLPReceiver
 
 ON = {"TRACEWRAP_ENABLED": "true"}
 
@@ -88,3 +90,67 @@ def test_gunicorn_workers_trace_requests(venv: AutoVenv, tmp_path: Path, preload
         span = by_model[f"m-gunicorn-{i}"]
         assert span["pid"] == answer["pid"]  # recorded in the worker that served the request
         assert span["attributes"]["gen_ai.usage.output_tokens"] == 7
+
+
+def _serve_uvicorn(
+    venv: AutoVenv, app: str, workers: int, env: dict[str, str], count: int
+) -> tuple[list[dict[str, object]], int, str]:
+    """Start uvicorn, GET ``count`` models, stop it with SIGTERM; (answers, exit code, stderr)."""
+    port = _free_port()
+    argv = [str(venv.bin / "uvicorn"), app, "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(
+        argv, cwd=APPS, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        answers = [_get(f"http://127.0.0.1:{port}/m-uvicorn-{i}", deadline) for i in range(count)]
+    finally:
+        server.send_signal(signal.SIGTERM)  # graceful: the spans leave with the shutdown flush
+        _, stderr = server.communicate(timeout=30)
+    for answer in answers:
+        assert workers == 1 or answer["pid"] != server.pid  # served by a spawned worker
+    # uvicorn 0.29+ re-raises the SIGTERM once shut down: the process dies by it, past atexit
+    assert server.returncode in (0, -signal.SIGTERM), stderr
+    return answers, server.returncode, stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["single-process", "spawned-workers"])
+def test_uvicorn_traces_async_streamed_requests(venv: AutoVenv, tmp_path: Path, workers: int) -> None:
+    # uvicorn --workers N (N > 1) runs the app in *spawned* children: fresh interpreters in which the
+    # start-up hook runs again; with one worker the app runs in the uvicorn process itself
+    spans_file = tmp_path / "spans.jsonl"
+    env = venv.env({**ON, "TWTEST_SPAN_PROCESSOR": "batch"}, spans_file)
+    answers, _, stderr = _serve_uvicorn(venv, "asgi:app", workers, env, 4)
+    assert [a["model"] for a in answers] == [dated(f"m-uvicorn-{i}") for i in range(4)]
+    assert all(a["text"] and a["total_tokens"] == 19 for a in answers)
+    spans = read_spans(spans_file)
+    by_model = {s["attributes"]["gen_ai.request.model"]: s for s in spans if s["scope"] == "tracewrap"}
+    assert sorted(by_model) == [f"m-uvicorn-{i}" for i in range(4)], (spans, stderr)
+    for i, answer in enumerate(answers):
+        span = by_model[f"m-uvicorn-{i}"]
+        assert span["pid"] == answer["pid"]
+        assert span["attributes"]["gen_ai.request.stream"] is True
+        assert span["attributes"]["tracewrap.stream.outcome"] == "completed"
+        assert span["attributes"]["gen_ai.usage.output_tokens"] == 7
+
+
+def test_uvicorn_app_with_configure_exports_its_last_spans(venv: AutoVenv) -> None:
+    receiver = OTLPReceiver().start()
+    try:
+        env = venv.env(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_BSP_SCHEDULE_DELAY": "600000",  # only a flush sends the spans
+            }
+        )
+        answers, _, stderr = _serve_uvicorn(venv, "asgi_configured:app", 1, env, 3)
+        assert [a["model"] for a in answers] == [dated(f"m-uvicorn-{i}") for i in range(3)]
+        assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 3, timeout=5)
+        spans = [s for s in receiver.store.spans() if s.scope == "tracewrap"]
+        assert sorted(s.attributes["gen_ai.request.model"] for s in spans) == [
+            f"m-uvicorn-{i}" for i in range(3)
+        ], stderr
+        assert all(s.attributes["tracewrap.stream.outcome"] == "completed" for s in spans)
+    finally:
+        receiver.stop()

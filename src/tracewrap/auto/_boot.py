@@ -49,6 +49,7 @@ def start() -> None:
     try:
         when_imported("openai", _on_openai)
         when_imported("multiprocessing.process", _patch_process_bootstrap)
+        flush_at_uvicorn_shutdown()
     except Exception as exc:
         _say(f"auto-instrumentation failed to start ({type(exc).__name__}: {exc}); the program runs untraced")
 
@@ -76,6 +77,46 @@ def _patch_process_bootstrap(module: "ModuleType") -> None:
 
     _bootstrap._tracewrap_flushes = True  # type: ignore[attr-defined]
     process_class._bootstrap = _bootstrap
+
+
+def flush_at_uvicorn_shutdown() -> None:
+    """Export at the end of uvicorn's graceful shutdown (for ``start()`` and ``configure()``).
+
+    uvicorn (0.29+) re-raises the signal that stopped it once it has shut down gracefully, with the
+    default handler back in place: the process dies by SIGTERM / SIGINT, past ``atexit`` and past
+    ``BaseProcess._bootstrap``'s ``finally``, so whatever the batch processors still held was lost.
+    """
+    when_imported("uvicorn.server", _patch_uvicorn_shutdown)
+
+
+def _patch_uvicorn_shutdown(module: "ModuleType") -> None:
+    server_class: Any = getattr(module, "Server", None)
+    original = getattr(server_class, "shutdown", None)
+    if original is None or getattr(original, "_tracewrap_flushes", False):
+        return
+
+    async def shutdown(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
+        try:
+            return await original(self, *args, **kwargs)
+        finally:  # the app's lifespan shutdown has run: its last calls are recorded
+            _flush_this_process()
+
+    shutdown._tracewrap_flushes = True  # type: ignore[attr-defined]
+    server_class.shutdown = shutdown
+
+
+def _flush_this_process() -> None:
+    if "tracewrap.auto.patching" in sys.modules:  # auto-instrumented: tracewrap's and the global providers
+        from tracewrap.auto.startup import flush_quietly
+
+        flush_quietly()
+    elif "tracewrap.exporting.config" in sys.modules:  # configure() without auto-instrumentation
+        from tracewrap.exporting.config import flush
+
+        try:
+            flush(2.0)
+        except Exception as exc:
+            _say(f"could not flush telemetry at uvicorn shutdown ({type(exc).__name__}: {exc})")
 
 
 # ---------------------------------------------------------------------------------- post-import hooks

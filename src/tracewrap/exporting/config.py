@@ -307,6 +307,12 @@ def _register_atexit() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_at_exit)
+        # uvicorn ends its process by re-raising SIGTERM after a graceful shutdown, past atexit
+        try:  # an installed wheel has the start-up module at its root, a source tree in the package
+            import tracewrap_autoinstrument as boot  # type: ignore[import-not-found]
+        except ImportError:
+            from tracewrap.auto import _boot as boot
+        boot.flush_at_uvicorn_shutdown()
 
 
 def _at_exit() -> None:
