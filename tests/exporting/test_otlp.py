@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import openai
@@ -162,6 +163,39 @@ def test_no_logs_pipeline_without_content_events(
     assert tracewrap.flush(5.0)
     assert receiver.store.wait_for(lambda: receiver.store.spans())
     assert receiver.store.log_records() == []
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_forked_child_exports_over_the_parents_pipeline(
+    protocol: str,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: OTLPReceiver,
+    make_client: Any,
+) -> None:
+    # gunicorn --preload: the exporter (a gRPC channel, an HTTP session) was created and used in the
+    # parent before the fork; the child's calls must still reach the collector
+    _env(monkeypatch, receiver, protocol)
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    tracewrap.configure()
+    client = make_client()
+    client.chat.completions.create(model="before-fork", messages=MESSAGES)
+    assert tracewrap.flush(5.0)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only, never return into pytest
+        code = 1
+        try:
+            client.chat.completions.create(model="in-child", messages=MESSAGES)
+            code = 0 if tracewrap.flush(5.0) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    client.chat.completions.create(model="after-fork", messages=MESSAGES)
+    assert tracewrap.flush(5.0)
+    store = receiver.store
+    assert store.wait_for(lambda: len([s for s in store.spans() if s.scope == "tracewrap"]) >= 3)
+    models = sorted(s.attributes["gen_ai.request.model"] for s in store.spans() if s.scope == "tracewrap")
+    assert models == ["after-fork", "before-fork", "in-child"]
 
 
 def test_signal_specific_variables_win(

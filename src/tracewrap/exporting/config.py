@@ -307,12 +307,19 @@ def _register_atexit() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_at_exit)
-        # uvicorn ends its process by re-raising SIGTERM after a graceful shutdown, past atexit
-        try:  # an installed wheel has the start-up module at its root, a source tree in the package
-            import tracewrap_autoinstrument as boot  # type: ignore[import-not-found]
-        except ImportError:
+        _flush_at_uvicorn_shutdown()
+
+
+def _flush_at_uvicorn_shutdown() -> None:
+    """uvicorn ends its process by re-raising SIGTERM after a graceful shutdown, past atexit."""
+    try:
+        try:  # a source tree or editable install has the start-up module in the package (current)
             from tracewrap.auto import _boot as boot
+        except ImportError:  # a wheel moves it to its root (tracewrap_autoinstrument)
+            import tracewrap_autoinstrument as boot  # type: ignore[import-not-found,no-redef]
         boot.flush_at_uvicorn_shutdown()
+    except Exception as exc:  # an optional safety net: never a reason for configure() to fail
+        logger.debug("tracewrap: cannot watch for uvicorn's shutdown: %r", exc)
 
 
 def _at_exit() -> None:
