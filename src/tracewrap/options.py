@@ -22,6 +22,10 @@ class TraceOptions:
     redact: Redactor | None = None
     provider: str | None = None  # overrides the provider derived from the base URL
     estimate_cost: bool = False
+    # derived from ``capture`` in __post_init__
+    capture_enabled: bool = field(init=False, repr=False, compare=False, default=False)
+    capture_on_span: bool = field(init=False, repr=False, compare=False, default=False)
+    capture_on_event: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         if self.redact is not None and not callable(self.redact):
@@ -48,6 +52,10 @@ class TraceOptions:
             raise TypeError(
                 f"tracewrap: estimate_cost must be True or False, not {type(self.estimate_cost).__name__}"
             )
+        # read on every call: plain booleans, not the enum's properties (a function call each)
+        object.__setattr__(self, "capture_enabled", self.capture.enabled)
+        object.__setattr__(self, "capture_on_span", self.capture.on_span)
+        object.__setattr__(self, "capture_on_event", self.capture.on_event)
 
     @property
     def instruments(self) -> Instruments:

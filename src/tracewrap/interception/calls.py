@@ -35,7 +35,7 @@ def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) 
         if call is None:
             return wrapped(*args, **kwargs)
         flag = _in_traced_call.set(True)
-        token = call.attach()
+        token = otel_context.attach(call.context)  # the span is current while the SDK sends
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -60,7 +60,7 @@ def async_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo)
         if call is None:
             return await wrapped(*args, **kwargs)
         flag = _in_traced_call.set(True)
-        token = call.attach()
+        token = otel_context.attach(call.context)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:  # CancelledError too: the span must still end

@@ -44,7 +44,7 @@ def finish_sync(call: TracedCall, result: Any) -> Any:
             return _finish_legacy_raw(call, result)
         if isinstance(result, APIResponse):
             return _finish_streaming_response(call, result)
-        call.read_response(result)
+        call.endpoint.read_response(result, call.record, call.capture_content)  # call.read_response, inline
     except Exception as exc:
         internal_error("finish", exc)
     call.end()

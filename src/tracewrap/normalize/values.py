@@ -166,6 +166,9 @@ def as_str_tuple(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, (list, tuple)):
-        strings = tuple(v for v in value if isinstance(v, str))
-        return strings or None
+        strings = []  # a plain loop: on Python 3.11 a comprehension is one more function call
+        for item in value:
+            if isinstance(item, str):
+                strings.append(item)
+        return tuple(strings) or None
     return None

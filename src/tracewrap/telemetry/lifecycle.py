@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracewrap.endpoints import Endpoint
@@ -23,8 +23,15 @@ from tracewrap.record import CallRecord
 from tracewrap.settings import warn_once
 from tracewrap.telemetry import attributes as attrs_of
 from tracewrap.telemetry.content import content_attributes, redact_record
+from tracewrap.telemetry.instruments import Instruments
 
 logger = logging.getLogger("tracewrap")
+
+# The registry's own list (add/remove_observer change it in place): read directly on every call.
+# Throughout this module the per-call path avoids small helper calls: each function a call enters
+# costs ~1-3 µs in practice, because between two LLM calls the SDK's own work evicts tracewrap's
+# code from the CPU caches (benchmarks/README.md, "Why wall time says ...").
+_OBSERVERS = current_observers()
 
 
 def internal_error(where: str, exc: BaseException) -> None:
@@ -52,6 +59,7 @@ class TracedCall:
         "context",
         "ended",
         "endpoint",
+        "instruments",
         "observed",
         "options",
         "record",
@@ -68,8 +76,10 @@ class TracedCall:
         start_perf: float,
         observed: ObservedCall | None,
         capture_content: bool,
+        instruments: Instruments,
     ) -> None:
         self.endpoint = endpoint
+        self.instruments = instruments
         self.options = options
         self.record = record
         self.span = span
@@ -78,10 +88,6 @@ class TracedCall:
         self.observed = observed
         self.ended = False
         self.capture_content = capture_content
-
-    def attach(self) -> object:
-        """Make the span current while the SDK sends the request (HTTP spans nest under it)."""
-        return otel_context.attach(self.context)
 
     def read_response(self, response: Any) -> None:
         try:
@@ -126,8 +132,8 @@ def start(
             server_port=client.server_port,
         )
         endpoint.read_request(kwargs, record)
-        observers = current_observers()
-        capture = options.capture.enabled or any(o.wants_content for o in observers)
+        observers = _OBSERVERS
+        capture = options.capture_enabled or (bool(observers) and any(o.wants_content for o in observers))
         if capture:
             _read_prompt(endpoint, kwargs, record)
         instruments = options.instruments
@@ -144,7 +150,8 @@ def start(
                     observer.on_start(observed)
                 except Exception as exc:
                     internal_error(f"observer {type(observer).__name__}.on_start", exc)
-        return TracedCall(endpoint, options, record, span, time.perf_counter(), observed, capture)
+        started = time.perf_counter()
+        return TracedCall(endpoint, options, record, span, started, observed, capture, instruments)
     except Exception as exc:
         internal_error("start", exc)
         return None
@@ -165,7 +172,8 @@ def _finish(call: TracedCall) -> None:
     record = call.record
     options = call.options
     span = call.span
-    redact_record(record, options.redact)  # once, before the span, the event or an observer reads it
+    if options.redact is not None:  # once, before the span, the event or an observer reads it
+        redact_record(record, options.redact)
     cost = None
     try:  # whatever fails here, the span still ends and the metrics are still recorded
         cost = _estimate_cost(record) if options.estimate_cost else None
@@ -173,7 +181,7 @@ def _finish(call: TracedCall) -> None:
             end_attrs = attrs_of.end_attributes(record)
             if cost is not None:
                 end_attrs[attrs_of.COST_ESTIMATE] = cost
-            if options.capture.on_span:
+            if options.capture_on_span:
                 end_attrs.update(content_attributes(record, options.content_max_length, None))
             span.set_attributes(end_attrs)
             if record.error_type is not None:
@@ -181,13 +189,13 @@ def _finish(call: TracedCall) -> None:
     except Exception as exc:
         internal_error("end attributes", exc)
     span.end()
-    if options.capture.on_event:
+    if options.capture_on_event:
         _emit_content_event(call)
     _record_metrics(call, duration, cost)
     observed = call.observed
     if observed is not None:
         observed.end_time_ns = time.time_ns()
-        for observer in current_observers():
+        for observer in _OBSERVERS:
             try:
                 observer.on_end(observed)
             except Exception as exc:
@@ -196,7 +204,7 @@ def _finish(call: TracedCall) -> None:
 
 def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> None:
     record = call.record
-    instruments = call.options.instruments
+    instruments = call.instruments
     metric_attrs = attrs_of.metric_attributes(record)
     instruments.duration.record(duration, metric_attrs)
     usage = record.usage
@@ -216,11 +224,15 @@ def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> No
     if record.time_per_output_chunk is not None:
         instruments.time_per_output_chunk.record(record.time_per_output_chunk, metric_attrs)
     finish_attrs = {
-        key: metric_attrs[key]
-        for key in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")
-        if key in metric_attrs
+        GenAI.GEN_AI_OPERATION_NAME: record.operation,
+        GenAI.GEN_AI_PROVIDER_NAME: record.provider,
     }
-    finish_attrs[attrs_of.FINISH_REASON] = record.main_finish_reason or "none"
+    if record.request_model:
+        finish_attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
+    reasons = record.finish_reasons  # record.main_finish_reason, without the property call
+    finish_attrs[attrs_of.FINISH_REASON] = (
+        reasons[0] if reasons else "error" if record.error_type is not None else "none"
+    )
     instruments.finishes.add(1, finish_attrs)
     if cost is not None:
         finish_attrs.pop(attrs_of.FINISH_REASON)
