@@ -91,9 +91,7 @@ def _chunk_variants(ov: Any, telemetry: Any) -> dict[str, tuple[Callable[[], Any
     out: dict[str, tuple[Callable[[], Any], int]] = {}
     for label, spec, endpoint in (("chat", ov.SCENARIOS[1], CHAT), ("responses", ov.SCENARIOS[3], RESPONSE)):
         args = ov.call_args(spec)
-        items = list(ov.sdk_method(client, spec)(**args))
-        head, tail = items[: ov.HOT_CHUNKS], items[-ov.TAIL_CHUNKS :]
-        items = [head[i % ov.HOT_CHUNKS] for i in range(len(items) - ov.TAIL_CHUNKS)] + tail
+        items = ov.hot_chunks(list(ov.sdk_method(client, spec)(**args)))
 
         def loop_only(items: list[Any] = items) -> None:
             for _ in items:

@@ -63,8 +63,8 @@ except ImportError:
     import tracewrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling startup_hook module
+from startup_hook import iqr, startup_costs, unset_hook_target  # noqa: E402
 from startup_hook import report_lines as startup_report_lines  # noqa: E402
-from startup_hook import startup_costs, unset_hook_target  # noqa: E402
 
 from tracewrap.testing.bodies import (  # noqa: E402  (after the src-layout fallback above)
     Scenario,
@@ -781,6 +781,17 @@ def measure_scenario(
 # --------------------------------------------------------------------------- stream aggregation
 
 
+def hot_chunks(items: list[Any]) -> list[Any]:
+    """As many chunks as ``items``, its first ``HOT_CHUNKS`` cycled, then its real last ones.
+
+    In a live stream each chunk reaches tracewrap just after the SDK parsed it, hot in the CPU
+    cache; 2,000 distinct prebuilt chunks are not: reading each one's fields is then a chain of
+    cache misses the real path does not pay.
+    """
+    head, tail = items[:HOT_CHUNKS], items[-TAIL_CHUNKS:]
+    return [head[i % HOT_CHUNKS] for i in range(len(items) - TAIL_CHUNKS)] + tail
+
+
 def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) -> dict[str, float | str]:
     """ns per chunk of tracewrap's in-place stream tracing, on prebuilt SDK chunk objects.
 
@@ -823,14 +834,7 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
         ("responses", ResponsesStreamAccumulator, RESPONSE, call_args(SCENARIOS[3])),
     )
     for (label, acc_type, endpoint, args), hot in itertools.product(kinds, (True, False)):
-        items = streams[label]
-        if hot:
-            # in a live stream each chunk reaches tracewrap just after the SDK parsed it, hot in the
-            # CPU cache; 2,000 distinct prebuilt chunks (the cold variant) are not: reading each
-            # one's fields is then a chain of cache misses the real path does not pay. So the hot
-            # variant cycles the stream's first 50 chunks and keeps its real last ones.
-            head, tail = items[:HOT_CHUNKS], items[-TAIL_CHUNKS:]
-            items = [head[i % HOT_CHUNKS] for i in range(len(items) - TAIL_CHUNKS)] + tail
+        items = hot_chunks(streams[label]) if hot else streams[label]
         label = label if hot else f"{label}_cold"
         n = len(items)
 
@@ -972,13 +976,6 @@ def machine_info() -> dict[str, str]:
         "opentelemetry-sdk": _version("opentelemetry-sdk"),
         "tracewrap": getattr(tracewrap, "__version__", "?"),
     }
-
-
-def iqr(values: list[float]) -> float:
-    if len(values) < 4:
-        return max(values) - min(values) if values else 0.0
-    q = statistics.quantiles(values, n=4)
-    return q[2] - q[0]
 
 
 def report(results: dict[str, Any]) -> str:

@@ -69,7 +69,8 @@ def _run_ms(python: str, code: str, env: dict[str, str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _iqr(values: list[float]) -> float:
+def iqr(values: list[float]) -> float:
+    """Interquartile range (the spread of the middle half); max - min below four values."""
     if len(values) < 4:
         return max(values) - min(values) if values else 0.0
     q = statistics.quantiles(values, n=4)
@@ -107,7 +108,7 @@ def startup_costs(runs: int = 200, import_runs: int | None = None) -> dict[str, 
                 rows[label] = {
                     "median_ms": statistics.median(values),
                     "vs_no_hook_ms": statistics.median(paired),
-                    "noise_ms": _iqr(paired),
+                    "noise_ms": iqr(paired),
                 }
             results[code] = {"runs": n, "rows": rows}
     line = next(x for x in (AUTO / HOOK_PTH).read_text().splitlines() if x.startswith("import"))

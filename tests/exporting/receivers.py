@@ -154,24 +154,15 @@ class _Handler(BaseHTTPRequestHandler):
         if store.mode == "error" or generation != store.generation:
             self._answer(500, b"")
             return
-        if self.path == "/v1/traces":
-            request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
-            with store.lock:
-                store.traces.append(request)
-            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-        elif self.path == "/v1/metrics":
-            metrics_request = metrics_service_pb2.ExportMetricsServiceRequest.FromString(body)
-            with store.lock:
-                store.metrics.append(metrics_request)
-            reply = metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString()
-        elif self.path == "/v1/logs":
-            logs_request = logs_service_pb2.ExportLogsServiceRequest.FromString(body)
-            with store.lock:
-                store.logs.append(logs_request)
-            reply = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
-        else:
+        signal = _SIGNALS.get(self.path)
+        if signal is None:
             self._answer(404, b"")
             return
+        request_type, reply_type, field_name = signal
+        request = request_type.FromString(body)
+        with store.lock:
+            getattr(store, field_name).append(request)
+        reply = reply_type().SerializeToString()
         self._answer(200, reply)
 
     def _answer(self, status: int, payload: bytes) -> None:
@@ -182,31 +173,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, store: Store) -> None:
-        self.store = store
+# OTLP signal -> (request type, reply type, the Store list it goes to)
+_SIGNALS: dict[str, tuple[Any, Any, str]] = {
+    "/v1/traces": (
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse,
+        "traces",
+    ),
+    "/v1/metrics": (
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        metrics_service_pb2.ExportMetricsServiceResponse,
+        "metrics",
+    ),
+    "/v1/logs": (
+        logs_service_pb2.ExportLogsServiceRequest,
+        logs_service_pb2.ExportLogsServiceResponse,
+        "logs",
+    ),
+}
 
-    def Export(self, request: Any, context: Any) -> Any:
-        _grpc_record(self.store, request, context, self.store.traces)
-        return trace_service_pb2.ExportTraceServiceResponse()
 
+def _servicer(base: type, reply_type: Any, field_name: str, store: Store) -> Any:
+    """The gRPC side of one signal: records like the HTTP side, in the same Store."""
 
-class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    class Service(base):  # type: ignore[misc,valid-type]
+        def Export(self, request: Any, context: Any) -> Any:
+            _grpc_record(store, request, context, getattr(store, field_name))
+            return reply_type()
 
-    def Export(self, request: Any, context: Any) -> Any:
-        _grpc_record(self.store, request, context, self.store.metrics)
-        return metrics_service_pb2.ExportMetricsServiceResponse()
-
-
-class _LogsService(logs_service_pb2_grpc.LogsServiceServicer):
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def Export(self, request: Any, context: Any) -> Any:
-        _grpc_record(self.store, request, context, self.store.logs)
-        return logs_service_pb2.ExportLogsServiceResponse()
+    return Service()
 
 
 def _grpc_record(store: Store, request: Any, context: Any, into: list[Any]) -> None:
@@ -231,9 +226,14 @@ class OTLPReceiver:
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._http.daemon_threads = True
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self.store), self._grpc)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(self.store), self._grpc)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(self.store), self._grpc)
+        for module, name, field_name in (
+            (trace_service_pb2_grpc, "TraceService", "traces"),
+            (metrics_service_pb2_grpc, "MetricsService", "metrics"),
+            (logs_service_pb2_grpc, "LogsService", "logs"),
+        ):
+            _, reply_type, _ = _SIGNALS[f"/v1/{field_name}"]
+            servicer = _servicer(getattr(module, f"{name}Servicer"), reply_type, field_name, self.store)
+            getattr(module, f"add_{name}Servicer_to_server")(servicer, self._grpc)
         self.grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
 
     @property

@@ -11,7 +11,7 @@ from langsmith import traceable
 import tracewrap
 from tracewrap.testing import FakeOpenAIServer, Scenario
 
-from .common import MESSAGES
+from .common import MESSAGES, call_and_flush_in_fork
 from .langsmith_recorder import LangSmithRecorder
 from .receivers import OTLPReceiver
 
@@ -196,23 +196,17 @@ def test_stream_first_token_event_and_otel_ids(
 def test_forked_child_still_sends_runs(
     monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
 ) -> None:
-    import os
 
     _env(monkeypatch, recorder)
     tracewrap.configure()
     client = make_client()
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert len(_llm_runs(recorder, 1)) == 1
-    pid = os.fork()
-    if pid == 0:  # the child: the parent's LangSmith sender threads do not exist here
-        code = 1
-        try:
-            client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
-            code = 0 if tracewrap.flush(5.0) else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    # in the child the parent's LangSmith sender threads do not exist
+    child = call_and_flush_in_fork(
+        lambda: client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    )
+    assert child == 0
     runs = recorder.wait_for_runs(2)
     assert sorted(r["name"] for r in runs) == ["chat gpt-4.1-mini", "chat gpt-4o-mini"]
 

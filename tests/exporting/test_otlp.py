@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import openai
@@ -16,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 import tracewrap
 from tracewrap.testing import FakeOpenAIServer, Scenario
 
-from .common import MESSAGES
+from .common import MESSAGES, call_and_flush_in_fork
 from .receivers import OTLPReceiver, attributes
 
 
@@ -180,16 +179,10 @@ def test_forked_child_exports_over_the_parents_pipeline(
     client = make_client()
     client.chat.completions.create(model="before-fork", messages=MESSAGES)
     assert tracewrap.flush(5.0)
-    pid = os.fork()
-    if pid == 0:  # the child: report through the exit code only, never return into pytest
-        code = 1
-        try:
-            client.chat.completions.create(model="in-child", messages=MESSAGES)
-            code = 0 if tracewrap.flush(5.0) else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    child = call_and_flush_in_fork(
+        lambda: client.chat.completions.create(model="in-child", messages=MESSAGES)
+    )
+    assert child == 0
     client.chat.completions.create(model="after-fork", messages=MESSAGES)
     assert tracewrap.flush(5.0)
     store = receiver.store

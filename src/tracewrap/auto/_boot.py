@@ -70,10 +70,7 @@ def _patch_process_bootstrap(module: "ModuleType") -> None:
         try:
             return original(self, *args, **kwargs)
         finally:
-            if "tracewrap.auto.patching" in sys.modules:  # only a child that traced has anything to flush
-                from tracewrap.auto.startup import flush_quietly
-
-                flush_quietly()
+            _flush_this_process()
 
     _bootstrap._tracewrap_flushes = True  # type: ignore[attr-defined]
     process_class._bootstrap = _bootstrap
@@ -106,6 +103,7 @@ def _patch_uvicorn_shutdown(module: "ModuleType") -> None:
 
 
 def _flush_this_process() -> None:
+    """Export now, for a process about to end past ``atexit``; only one that traced has anything."""
     if "tracewrap.auto.patching" in sys.modules:  # auto-instrumented: tracewrap's and the global providers
         from tracewrap.auto.startup import flush_quietly
 

@@ -90,12 +90,12 @@ def configure(
         setup = Setup(
             traces_exporters=traces,
             metrics_exporters=settings.metrics_exporters(metrics_exporter),
+            logs_exporters=settings.logs_exporters(traces, content_capture_from_env().on_event),
             resource=Resource.create({SERVICE_NAME: service_name} if service_name else {}),
             exit_timeout=settings.exit_timeout(exit_timeout),
         )
         _set_up_traces(setup, max_queue_size)
         _set_up_metrics(setup, prometheus_port)
-        setup.logs_exporters = settings.logs_exporters(traces, content_capture_from_env().on_event)
         _set_up_logs(setup)
         if "langsmith" in traces:
             _set_up_langsmith(setup, langsmith_client)

@@ -18,52 +18,44 @@ from tracewrap.record import CallRecord
 # tracewrap's own attribute for Responses background mode (no convention names it yet)
 OPENAI_REQUEST_BACKGROUND = "openai.request.background"
 
-_FLOAT_PARAMS = (
-    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P),
-    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY),
+
+def _choice_count(value: Any) -> int | None:
+    """``n``: recorded only when it asks for more than the default one choice."""
+    count = as_int(value)
+    return count if count != 1 else None
+
+
+# parameter -> (attribute, converter); a converter returns None for a value that cannot be recorded
+_PARAMS = (
+    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE, as_float),
+    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P, as_float),
+    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float),
+    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float),
+    ("seed", GenAI.GEN_AI_REQUEST_SEED, as_int64),
+    ("stop", GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple),
+    ("n", GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count),
+    ("service_tier", OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str),
 )
 
 
 def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys: tuple[str, ...]) -> None:
-    # a call passes a few of these parameters: the type checks run only for those it passed
+    # a call passes a few of these parameters: the conversion runs only for those it passed
     get = kwargs.get
     attrs = record.request_attributes
     record.request_model = as_str(get("model"))
-    for name, key in _FLOAT_PARAMS:
+    for name, key, convert in _PARAMS:
         value = get(name)
         if value is not None:
-            value = as_float(value)
+            value = convert(value)
             if value is not None:
                 attrs[key] = value
-    for name in max_tokens_keys:
+    for name in max_tokens_keys:  # the first one passed with a valid value wins
         value = get(name)
         if value is not None:
             max_tokens = as_int(value)
             if max_tokens is not None:
                 attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
                 break
-    value = get("seed")
-    if value is not None:
-        seed = as_int64(value)
-        if seed is not None:
-            attrs[GenAI.GEN_AI_REQUEST_SEED] = seed
-    value = get("stop")
-    if value is not None:
-        stop = as_str_tuple(value)
-        if stop:
-            attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
-    value = get("n")
-    if value is not None:
-        choices = as_int(value)
-        if choices is not None and choices != 1:
-            attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = choices
-    value = get("service_tier")
-    if value is not None:
-        tier = as_str(value)
-        if tier:
-            attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
     stream = as_bool(get("stream"))
     record.stream = bool(stream)
     if stream is not None:
