@@ -79,7 +79,7 @@ def _chunk_variants(ov: Any, telemetry: Any) -> dict[str, tuple[Callable[[], Any
     from tracewrap.interception.streams import StreamTracker, _traced_iterator
     from tracewrap.options import TraceOptions
     from tracewrap.settings import ContentCapture
-    from tracewrap.telemetry.lifecycle import ClientInfo, start
+    from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, start
 
     options = TraceOptions(
         tracer_provider=telemetry.tracer_provider,
@@ -102,13 +102,15 @@ def _chunk_variants(ov: Any, telemetry: Any) -> dict[str, tuple[Callable[[], Any
             for item in items:
                 adder(item)
 
-        def in_place(items: list[Any] = items, endpoint: Any = endpoint, args: Any = args) -> None:
-            call = start(endpoint, options, info, args)
+        site = CallSite(endpoint, options, info)
+
+        def in_place(items: list[Any] = items, site: Any = site, args: Any = args) -> None:
+            call = start(site, args)
             for _ in _traced_iterator(iter(items), StreamTracker(call)):
                 pass
 
-        def start_end(endpoint: Any = endpoint, args: Any = args) -> None:
-            call = start(endpoint, options, info, args)
+        def start_end(site: Any = site, args: Any = args) -> None:
+            call = start(site, args)
             for _ in _traced_iterator(iter(()), StreamTracker(call)):
                 pass
 

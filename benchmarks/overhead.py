@@ -807,7 +807,7 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
         from tracewrap.normalize.responses import ResponsesStreamAccumulator
         from tracewrap.options import TraceOptions
         from tracewrap.settings import ContentCapture
-        from tracewrap.telemetry.lifecycle import ClientInfo, start
+        from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, start
     except ImportError as exc:
         return {"error": f"tracewrap internals moved: {exc}"}
 
@@ -847,8 +847,10 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
             for item in items:
                 add(item)
 
-        def in_place(items: list[Any] = items, endpoint: Any = endpoint, args: dict[str, Any] = args) -> None:
-            call = start(endpoint, options, info, args)
+        site = CallSite(endpoint, options, info)
+
+        def in_place(items: list[Any] = items, site: Any = site, args: dict[str, Any] = args) -> None:
+            call = start(site, args)
             for _ in _traced_iterator(iter(items), StreamTracker(call)):
                 pass
 

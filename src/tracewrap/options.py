@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from tracewrap.endpoints import DEFAULT_PATHS
@@ -57,7 +58,7 @@ class TraceOptions:
         object.__setattr__(self, "capture_on_span", self.capture.on_span)
         object.__setattr__(self, "capture_on_event", self.capture.on_event)
 
-    @property
+    @cached_property  # read on every call; stored in the instance dict after the first read
     def instruments(self) -> Instruments:
         return instruments_for(self.tracer_provider, self.meter_provider)
 

@@ -30,7 +30,8 @@ from tracewrap.normalize.responses import (
 )
 from tracewrap.normalize.usage import read_usage
 from tracewrap.record import CallRecord, Usage
-from tracewrap.telemetry.attributes import end_attributes, metric_attributes, start_attributes
+from tracewrap.telemetry import attributes
+from tracewrap.telemetry.attributes import end_attributes
 from tracewrap.telemetry.content import TRUNCATION_MARKER, content_attributes
 
 from .helpers import INT64_MAX, assert_valid_attributes
@@ -321,6 +322,14 @@ def counts_in(value: Any, depth: int = 0) -> set[int]:
 
 def new_record(operation: str = "chat", api_type: str | None = "chat_completions") -> CallRecord:
     return CallRecord(operation=operation, api_type=api_type, provider="openai")
+
+
+def start_attributes(record: CallRecord) -> dict[str, Any]:
+    return attributes.start_attributes(record, attributes.shared_attributes(record))
+
+
+def metric_attributes(record: CallRecord) -> dict[str, Any]:
+    return attributes.metric_attributes(record, attributes.shared_attributes(record))
 
 
 def check_record(record: CallRecord, source: Any) -> None:

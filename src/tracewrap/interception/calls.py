@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from tracewrap.endpoints import Endpoint
 from tracewrap.interception.results import finish_async, finish_sync
 from tracewrap.options import TraceOptions
-from tracewrap.telemetry.lifecycle import ClientInfo, start
+from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, start
 
 _in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
 
@@ -26,12 +26,14 @@ WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, 
 
 
 def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
+    site = CallSite(endpoint, options, client)
+
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if _in_traced_call.get():
             return wrapped(*args, **kwargs)
-        call = start(endpoint, options, client, kwargs)
+        call = start(site, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
         flag = _in_traced_call.set(True)
@@ -51,12 +53,14 @@ def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) 
 
 
 def async_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
+    site = CallSite(endpoint, options, client)
+
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if _in_traced_call.get():
             return await wrapped(*args, **kwargs)
-        call = start(endpoint, options, client, kwargs)
+        call = start(site, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
         flag = _in_traced_call.set(True)

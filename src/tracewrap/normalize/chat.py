@@ -10,34 +10,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tracewrap.normalize.usage import read_usage
+from tracewrap.normalize.usage import read_usage, read_usage_into
 from tracewrap.normalize.values import as_int, as_list, as_str, field, fields_of
 from tracewrap.record import CallRecord
 
 
 def _read_envelope(get: Callable[[str], Any], record: CallRecord) -> None:
-    """``get``: the ``.get`` of :func:`~tracewrap.normalize.values.fields_of` the response or chunk."""
-    record.response_id = as_str(get("id")) or record.response_id
-    record.response_model = as_str(get("model")) or record.response_model
-    record.system_fingerprint = as_str(get("system_fingerprint")) or record.system_fingerprint
-    record.service_tier = as_str(get("service_tier")) or record.service_tier
+    """``get``: the ``.get`` of :func:`~tracewrap.normalize.values.fields_of` the response or chunk.
+
+    A field that is not a non-empty string leaves the record's value as it was. Runs once per
+    call: the common case (a ``str``) is checked inline, anything else goes through ``as_str``.
+    """
+    value = get("id")
+    if value.__class__ is str or as_str(value):
+        record.response_id = value or record.response_id
+    value = get("model")
+    if value.__class__ is str or as_str(value):
+        record.response_model = value or record.response_model
+    value = get("system_fingerprint")
+    if value.__class__ is str or as_str(value):
+        record.system_fingerprint = value or record.system_fingerprint
+    value = get("service_tier")
+    if value.__class__ is str or as_str(value):
+        record.service_tier = value or record.service_tier
 
 
 def read_chat_completion(response: Any, record: CallRecord, capture_content: bool = False) -> None:
     """A ``chat.completion`` (also ``ParsedChatCompletion``) or a ``text_completion`` body."""
     get = fields_of(response).get
     _read_envelope(get, record)
-    choices = as_list(get("choices"))
+    choices = get("choices")
     reasons = []
-    for choice in choices:
-        reason = as_str(field(choice, "finish_reason"))
-        if reason:
-            reasons.append(reason)
+    if isinstance(choices, (list, tuple)):  # anything else (a broken server's scalar) has no choices
+        for choice in choices:
+            try:  # an SDK model's own attribute; a dict or anything odd goes through field()
+                reason = choice.finish_reason
+            except Exception:
+                reason = field(choice, "finish_reason")
+            if (reason.__class__ is str and reason) or as_str(reason):
+                reasons.append(reason)
     record.finish_reasons = tuple(reasons) or None
     usage = get("usage")
     if usage is not None:
-        record.usage = read_usage(usage)
-    if capture_content and choices:
+        read_usage_into(usage, record.usage)
+    if capture_content and choices and isinstance(choices, (list, tuple)):
         record.output_messages = [_output_message(choice) for choice in choices]
 
 

@@ -27,14 +27,17 @@ def _choice_count(value: Any) -> int | None:
 
 # parameter -> (attribute, converter); a converter returns None for a value that cannot be recorded
 _PARAMS = (
-    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE, as_float),
-    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P, as_float),
-    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float),
-    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float),
     ("seed", GenAI.GEN_AI_REQUEST_SEED, as_int64),
     ("stop", GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple),
     ("n", GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count),
     ("service_tier", OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str),
+)
+# sampling parameters: a plain float (the usual value) is recorded as it is, without a call
+_FLOAT_PARAMS = (
+    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P),
+    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY),
 )
 
 
@@ -42,7 +45,16 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
     # a call passes a few of these parameters: the conversion runs only for those it passed
     get = kwargs.get
     attrs = record.request_attributes
-    record.request_model = as_str(get("model"))
+    model = get("model")
+    if model.__class__ is str or as_str(model):
+        record.request_model = model or None
+    for name, key in _FLOAT_PARAMS:
+        value = get(name)
+        if value is not None:
+            if value.__class__ is not float:
+                value = as_float(value)
+            if value is not None:
+                attrs[key] = value
     for name, key, convert in _PARAMS:
         value = get(name)
         if value is not None:
@@ -56,9 +68,9 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
             if max_tokens is not None:
                 attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
                 break
-    stream = as_bool(get("stream"))
-    record.stream = bool(stream)
-    if stream is not None:
+    stream = get("stream")
+    if stream is True or stream is False:
+        record.stream = stream
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = stream
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracewrap.normalize.usage import read_usage
+from tracewrap.normalize.usage import read_usage_into
 from tracewrap.normalize.values import as_list, as_str, field, fields_of
 from tracewrap.record import CallRecord
 
@@ -21,7 +21,12 @@ TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "respo
 def _ends_with_tool_call(output: list[Any]) -> bool:
     if not output:
         return False
-    kind = as_str(field(output[-1], "type")) or ""
+    last = output[-1]
+    try:  # an SDK model's own attribute; a dict or anything odd goes through field()
+        kind = last.type
+    except Exception:
+        kind = field(last, "type")
+    kind = as_str(kind) or ""
     # function_call, custom_tool_call, computer_call, local_shell_call...: the app must act next
     return (kind.endswith("_call") and not kind.endswith("_output")) or kind == "mcp_approval_request"
 
@@ -39,25 +44,42 @@ def finish_reason_for(status: str | None, incomplete_reason: str | None, output:
 
 
 def read_response(response: Any, record: CallRecord, capture_content: bool = False) -> None:
-    """Read a ``Response`` (also ``ParsedResponse`` and retrieved / background ones)."""
+    """Read a ``Response`` (also ``ParsedResponse`` and retrieved / background ones).
+
+    A field that is not a non-empty string leaves the record's value as it was. Runs once per
+    call: the common case (a ``str``) is checked inline, anything else goes through ``as_str``.
+    """
     get = fields_of(response).get
-    record.response_id = as_str(get("id")) or record.response_id
-    record.response_model = as_str(get("model")) or record.response_model
-    record.service_tier = as_str(get("service_tier")) or record.service_tier
-    status = as_str(get("status"))
+    value = get("id")
+    if value.__class__ is str or as_str(value):
+        record.response_id = value or record.response_id
+    value = get("model")
+    if value.__class__ is str or as_str(value):
+        record.response_model = value or record.response_model
+    value = get("service_tier")
+    if value.__class__ is str or as_str(value):
+        record.service_tier = value or record.service_tier
+    status = get("status")
+    if status.__class__ is not str:
+        status = None if status is None else as_str(status)
+    status = status or None
     record.status = status or record.status
-    output = as_list(get("output"))
-    reason = finish_reason_for(status, as_str(field(get("incomplete_details"), "reason")), output)
+    output = get("output")
+    if not isinstance(output, (list, tuple)):
+        output = []
+    details = get("incomplete_details")
+    reason = finish_reason_for(status, None if details is None else as_str(field(details, "reason")), output)
     if reason is not None:
         record.finish_reasons = (reason,)
     if status in ("failed", "cancelled"):
-        record.error_type = as_str(field(get("error"), "code")) or status
-        record.error_message = as_str(field(get("error"), "message"))
+        error = get("error")
+        record.error_type = as_str(field(error, "code")) or status
+        record.error_message = as_str(field(error, "message"))
     usage = get("usage")
     if usage is not None:
-        record.usage = read_usage(usage)
+        read_usage_into(usage, record.usage)
     if capture_content and output:
-        record.output_messages = output_messages(output, reason)
+        record.output_messages = output_messages(list(output), reason)
 
 
 def output_messages(output: list[Any], finish_reason: str | None) -> list[dict[str, Any]]:

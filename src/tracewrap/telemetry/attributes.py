@@ -21,19 +21,30 @@ def span_name(record: CallRecord) -> str:
     return f"{record.operation} {record.request_model}" if record.request_model else record.operation
 
 
-def start_attributes(record: CallRecord) -> dict[str, AttributeValue]:
+def shared_attributes(record: CallRecord) -> dict[str, AttributeValue]:
+    """What every call through one wrapped method has in common, on its span and its metric points.
+
+    Built once per wrapped method (from a record holding only the method's and client's fields)
+    and copied into each call's attributes, instead of being assembled again on every call.
+    """
     attrs: dict[str, AttributeValue] = {
         GenAI.GEN_AI_OPERATION_NAME: record.operation,
         GenAI.GEN_AI_PROVIDER_NAME: record.provider,
     }
     if record.api_type:
         attrs[OpenAIAttr.OPENAI_API_TYPE] = record.api_type
-    if record.request_model:
-        attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
     if record.server_address:
         attrs[server_attributes.SERVER_ADDRESS] = record.server_address
     if record.server_port is not None:
         attrs[server_attributes.SERVER_PORT] = record.server_port
+    return attrs
+
+
+def start_attributes(record: CallRecord, shared: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+    """``shared``: :func:`shared_attributes` of the record's method."""
+    attrs = shared.copy()
+    if record.request_model:
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
     attrs.update(record.request_attributes)
     return attrs
 
@@ -73,22 +84,13 @@ def end_attributes(record: CallRecord) -> dict[str, AttributeValue]:
     return attrs
 
 
-def metric_attributes(record: CallRecord) -> dict[str, AttributeValue]:
-    """Low-cardinality attributes only: never ids, never content."""
-    attrs: dict[str, AttributeValue] = {
-        GenAI.GEN_AI_OPERATION_NAME: record.operation,
-        GenAI.GEN_AI_PROVIDER_NAME: record.provider,
-    }
-    if record.api_type:
-        attrs[OpenAIAttr.OPENAI_API_TYPE] = record.api_type
+def metric_attributes(record: CallRecord, shared: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+    """Low-cardinality attributes only: never ids, never content. ``shared`` as for the span."""
+    attrs = shared.copy()
     if record.request_model:
         attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
     if record.response_model:
         attrs[GenAI.GEN_AI_RESPONSE_MODEL] = record.response_model
-    if record.server_address:
-        attrs[server_attributes.SERVER_ADDRESS] = record.server_address
-    if record.server_port is not None:
-        attrs[server_attributes.SERVER_PORT] = record.server_port
     if record.error_type:
         attrs[error_attributes.ERROR_TYPE] = record.error_type
     return attrs

@@ -53,6 +53,34 @@ class ClientInfo:
         self.server_port = server_port
 
 
+class CallSite:
+    """One traced method of one client: what every call through it shares, worked out once.
+
+    Built when the method is wrapped, so a call copies the shared attributes instead of
+    assembling them again, and finds its endpoint, options and client in one place.
+    """
+
+    __slots__ = ("endpoint", "options", "provider", "server_address", "server_port", "shared_attributes")
+
+    def __init__(self, endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        self.provider = options.provider or client.provider
+        self.server_address = client.server_address
+        self.server_port = client.server_port
+        self.shared_attributes = attrs_of.shared_attributes(self.new_record())
+
+    def new_record(self) -> CallRecord:
+        endpoint = self.endpoint
+        return CallRecord(
+            endpoint.operation,
+            endpoint.api_type,
+            self.provider,
+            server_address=self.server_address,
+            server_port=self.server_port,
+        )
+
+
 class TracedCall:
     __slots__ = (
         "capture_content",
@@ -63,14 +91,14 @@ class TracedCall:
         "observed",
         "options",
         "record",
+        "shared_attributes",
         "span",
         "start_perf",
     )
 
     def __init__(
         self,
-        endpoint: Endpoint,
-        options: TraceOptions,
+        site: CallSite,
         record: CallRecord,
         span: Any,
         start_perf: float,
@@ -78,9 +106,10 @@ class TracedCall:
         capture_content: bool,
         instruments: Instruments,
     ) -> None:
-        self.endpoint = endpoint
+        self.endpoint = site.endpoint
+        self.options = site.options
+        self.shared_attributes = site.shared_attributes
         self.instruments = instruments
-        self.options = options
         self.record = record
         self.span = span
         self.context = trace.set_span_in_context(span)
@@ -117,30 +146,22 @@ class TracedCall:
             internal_error("end", exc)
 
 
-def start(
-    endpoint: Endpoint,
-    options: TraceOptions,
-    client: ClientInfo,
-    kwargs: Mapping[str, Any],
-) -> TracedCall | None:
+def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
     try:
-        record = CallRecord(
-            operation=endpoint.operation,
-            api_type=endpoint.api_type,
-            provider=options.provider or client.provider,
-            server_address=client.server_address,
-            server_port=client.server_port,
-        )
+        endpoint = site.endpoint
+        options = site.options
+        record = site.new_record()
         endpoint.read_request(kwargs, record)
         observers = _OBSERVERS
         capture = options.capture_enabled or (bool(observers) and any(o.wants_content for o in observers))
         if capture:
             _read_prompt(endpoint, kwargs, record)
         instruments = options.instruments
+        model = record.request_model  # the span name, as attrs_of.span_name makes it
         span = instruments.tracer.start_span(
-            attrs_of.span_name(record),
+            f"{record.operation} {model}" if model else record.operation,
             kind=SpanKind.CLIENT,
-            attributes=attrs_of.start_attributes(record),
+            attributes=attrs_of.start_attributes(record, site.shared_attributes),
         )
         observed = None
         if observers:
@@ -151,7 +172,7 @@ def start(
                 except Exception as exc:
                     internal_error(f"observer {type(observer).__name__}.on_start", exc)
         started = time.perf_counter()
-        return TracedCall(endpoint, options, record, span, started, observed, capture, instruments)
+        return TracedCall(site, record, span, started, observed, capture, instruments)
     except Exception as exc:
         internal_error("start", exc)
         return None
@@ -205,7 +226,7 @@ def _finish(call: TracedCall) -> None:
 def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> None:
     record = call.record
     instruments = call.instruments
-    metric_attrs = attrs_of.metric_attributes(record)
+    metric_attrs = attrs_of.metric_attributes(record, call.shared_attributes)
     instruments.duration.record(duration, metric_attrs)
     usage = record.usage
     for token_type, count, standard in (
