@@ -27,6 +27,9 @@ class TraceOptions:
     capture_enabled: bool = field(init=False, repr=False, compare=False, default=False)
     capture_on_span: bool = field(init=False, repr=False, compare=False, default=False)
     capture_on_event: bool = field(init=False, repr=False, compare=False, default=False)
+    # any of redaction, cost estimate, content on the span or in an event: all off by default,
+    # so the end of a call checks this one flag instead of four
+    end_extras: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         if self.redact is not None and not callable(self.redact):
@@ -57,6 +60,8 @@ class TraceOptions:
         object.__setattr__(self, "capture_enabled", self.capture.enabled)
         object.__setattr__(self, "capture_on_span", self.capture.on_span)
         object.__setattr__(self, "capture_on_event", self.capture.on_event)
+        extras = self.redact is not None or self.estimate_cost or self.capture.enabled
+        object.__setattr__(self, "end_extras", extras)
 
     @cached_property  # read on every call; stored in the instance dict after the first read
     def instruments(self) -> Instruments:

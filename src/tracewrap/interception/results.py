@@ -17,11 +17,11 @@ from tracewrap.interception.streams import CLOSED_EARLY, instrument_stream
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
 try:  # the SDK's classes, for isinstance checks; openai 1.x, 2.x and 3.x all have these modules
-    from openai import AsyncStream, Stream
+    from openai import AsyncStream, BaseModel, Stream
     from openai._legacy_response import LegacyAPIResponse
     from openai._response import APIResponse, AsyncAPIResponse
 except ImportError:  # pragma: no cover - tracewrap only intercepts calls of an installed openai
-    Stream = AsyncStream = LegacyAPIResponse = APIResponse = AsyncAPIResponse = ()  # type: ignore
+    Stream = AsyncStream = BaseModel = LegacyAPIResponse = APIResponse = AsyncAPIResponse = ()  # type: ignore
 
 
 def _is_stream(response: Any) -> bool:
@@ -36,15 +36,18 @@ def _status_code(raw: Any) -> int | None:
 
 def finish_sync(call: TracedCall, result: Any) -> Any:
     try:
-        if isinstance(result, Stream):
+        if isinstance(result, BaseModel):  # the common case first: a parsed model, read it now
+            call.endpoint.read_response(result, call.record, call.capture_content)
+        elif isinstance(result, Stream):
             return instrument_stream(result, call, is_async=False)
-        if isinstance(result, AsyncStream):
+        elif isinstance(result, AsyncStream):
             return instrument_stream(result, call, is_async=True)
-        if isinstance(result, LegacyAPIResponse):
+        elif isinstance(result, LegacyAPIResponse):
             return _finish_legacy_raw(call, result)
-        if isinstance(result, APIResponse):
+        elif isinstance(result, APIResponse):
             return _finish_streaming_response(call, result)
-        call.endpoint.read_response(result, call.record, call.capture_content)  # call.read_response, inline
+        else:  # anything else the SDK returns (a list page, a dict from a compatible server...)
+            call.endpoint.read_response(result, call.record, call.capture_content)
     except Exception as exc:
         internal_error("finish", exc)
     call.end()

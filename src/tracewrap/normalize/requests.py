@@ -12,7 +12,16 @@ from typing import Any
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from tracewrap.normalize.values import as_bool, as_float, as_int, as_int64, as_str, as_str_tuple, field
+from tracewrap.normalize.values import (
+    INT64_MAX,
+    as_bool,
+    as_float,
+    as_int,
+    as_int64,
+    as_str,
+    as_str_tuple,
+    field,
+)
 from tracewrap.record import CallRecord
 
 # tracewrap's own attribute for Responses background mode (no convention names it yet)
@@ -64,9 +73,10 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
     for name in max_tokens_keys:  # the first one passed with a valid value wins
         value = get(name)
         if value is not None:
-            max_tokens = as_int(value)
-            if max_tokens is not None:
-                attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+            if value.__class__ is not int or not 0 <= value <= INT64_MAX:
+                value = as_int(value)
+            if value is not None:
+                attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = value
                 break
     stream = get("stream")
     if stream is True or stream is False:
@@ -95,19 +105,22 @@ def read_chat_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
 def read_responses_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
     _read_common(kwargs, record, ("max_output_tokens",))
     attrs = record.request_attributes
-    conversation = kwargs.get("conversation")
-    conversation_id = as_str(conversation) or as_str(field(conversation, "id"))
-    if conversation_id:
-        attrs[GenAI.GEN_AI_CONVERSATION_ID] = conversation_id
-    background = as_bool(kwargs.get("background"))
-    if background is not None:
+    get = kwargs.get
+    conversation = get("conversation")  # most calls pass none of these: nothing runs for them
+    if conversation is not None:
+        conversation_id = as_str(conversation) or as_str(field(conversation, "id"))
+        if conversation_id:
+            attrs[GenAI.GEN_AI_CONVERSATION_ID] = conversation_id
+    background = get("background")
+    if background is True or background is False:
         attrs[OPENAI_REQUEST_BACKGROUND] = background
-    text_format = kwargs.get("text_format")
-    output_type = (
-        "json" if isinstance(text_format, type) else _output_type(field(kwargs.get("text"), "format"))
-    )
-    if output_type:
-        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
+    if isinstance(get("text_format"), type):
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = "json"
+    else:
+        text = get("text")
+        output_type = None if text is None else _output_type(field(text, "format"))
+        if output_type:
+            attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
 
 
 def read_completion_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:

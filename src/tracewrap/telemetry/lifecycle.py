@@ -193,24 +193,27 @@ def _finish(call: TracedCall) -> None:
     record = call.record
     options = call.options
     span = call.span
-    if options.redact is not None:  # once, before the span, the event or an observer reads it
+    extras = options.end_extras  # redaction, cost, content: none of them by default
+    if extras and options.redact is not None:  # once, before the span, the event or an observer reads it
         redact_record(record, options.redact)
     cost = None
     try:  # whatever fails here, the span still ends and the metrics are still recorded
-        cost = _estimate_cost(record) if options.estimate_cost else None
+        if extras and options.estimate_cost:
+            cost = _estimate_cost(record)
         if span.is_recording():
             end_attrs = attrs_of.end_attributes(record)
-            if cost is not None:
-                end_attrs[attrs_of.COST_ESTIMATE] = cost
-            if options.capture_on_span:
-                end_attrs.update(content_attributes(record, options.content_max_length, None))
+            if extras:
+                if cost is not None:
+                    end_attrs[attrs_of.COST_ESTIMATE] = cost
+                if options.capture_on_span:
+                    end_attrs.update(content_attributes(record, options.content_max_length, None))
             span.set_attributes(end_attrs)
             if record.error_type is not None:
                 span.set_status(Status(StatusCode.ERROR, record.error_message))
     except Exception as exc:
         internal_error("end attributes", exc)
     span.end()
-    if options.capture_on_event:
+    if extras and options.capture_on_event:
         _emit_content_event(call)
     _record_metrics(call, duration, cost)
     observed = call.observed
