@@ -93,3 +93,27 @@ def test_long_stream_retains_almost_nothing_with_content_off(quick_run: tuple[st
     extra_small = memory["tw_off_1000"]["peak"] - memory["bare_1000"]["peak"]
     extra_large = memory["tw_off_10000"]["peak"] - memory["bare_10000"]["peak"]
     assert extra_large - extra_small < RETAINED_BOUND
+
+
+@pytest.mark.timeout(200)
+def test_ab_compares_the_tree_with_a_commit() -> None:
+    """benchmarks/ab.py exports HEAD as a second package and times both side by side."""
+    if not (REPO / ".git").exists():
+        pytest.fail("benchmarks/ab.py needs a git checkout; the test runs from one")
+    path = os.pathsep.join(filter(None, (str(REPO / "src"), os.environ.get("PYTHONPATH"))))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "ab.py"), "chat", "--seconds", "0.5", "--against", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": path},
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, f"ab.py failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("chat "))
+    rounds = int(line.split()[1])
+    assert rounds >= 15  # the minimum number of rounds, whatever the time given
+    for label in ("floor +", "new +", "base +", "new - base "):
+        assert label in line
+    floor = float(line.split("floor +")[1].split()[0])
+    assert floor > 0  # the floor's span and metric points cost something
