@@ -36,18 +36,17 @@ def _status_code(raw: Any) -> int | None:
 
 def finish_sync(call: TracedCall, result: Any) -> Any:
     try:
-        if isinstance(result, BaseModel):  # the common case first: a parsed model, read it now
-            call.endpoint.read_response(result, call.record, call.capture_content)
-        elif isinstance(result, Stream):
-            return instrument_stream(result, call, is_async=False)
-        elif isinstance(result, AsyncStream):
-            return instrument_stream(result, call, is_async=True)
-        elif isinstance(result, LegacyAPIResponse):
-            return _finish_legacy_raw(call, result)
-        elif isinstance(result, APIResponse):
-            return _finish_streaming_response(call, result)
-        else:  # anything else the SDK returns (a list page, a dict from a compatible server...)
-            call.endpoint.read_response(result, call.record, call.capture_content)
+        if not isinstance(result, BaseModel):  # the common case first: a parsed model, read below
+            if isinstance(result, Stream):
+                return instrument_stream(result, call, is_async=False)
+            if isinstance(result, AsyncStream):
+                return instrument_stream(result, call, is_async=True)
+            if isinstance(result, LegacyAPIResponse):
+                return _finish_legacy_raw(call, result)
+            if isinstance(result, APIResponse):
+                return _finish_streaming_response(call, result)
+        # a model, or anything else the SDK returns (a list page, a compatible server's dict...)
+        call.endpoint.read_response(result, call.record, call.capture_content)
     except Exception as exc:
         internal_error("finish", exc)
     call.end()

@@ -20,6 +20,8 @@ def _read_envelope(get: Callable[[str], Any], record: CallRecord) -> None:
 
     A field that is not a non-empty string leaves the record's value as it was. Runs once per
     call: the common case (a ``str``) is checked inline, anything else goes through ``as_str``.
+    Written out field by field on purpose: a loop over (name, attribute) pairs with ``setattr``
+    measured 10-19 µs slower per chat call in paired runs (benchmarks/ab.py).
     """
     value = get("id")
     if value.__class__ is str or as_str(value):

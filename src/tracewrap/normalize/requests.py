@@ -34,19 +34,18 @@ def _choice_count(value: Any) -> int | None:
     return count if count != 1 else None
 
 
-# parameter -> (attribute, converter); a converter returns None for a value that cannot be recorded
+# parameter -> (attribute, converter, plain type); a converter returns None for a value that cannot
+# be recorded; a value of exactly the plain type (a float for the sampling parameters, the usual
+# case) is recorded as it is, without the call
 _PARAMS = (
-    ("seed", GenAI.GEN_AI_REQUEST_SEED, as_int64),
-    ("stop", GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple),
-    ("n", GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count),
-    ("service_tier", OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str),
-)
-# sampling parameters: a plain float (the usual value) is recorded as it is, without a call
-_FLOAT_PARAMS = (
-    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P),
-    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE, as_float, float),
+    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P, as_float, float),
+    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float, float),
+    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float, float),
+    ("seed", GenAI.GEN_AI_REQUEST_SEED, as_int64, None),
+    ("stop", GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple, None),
+    ("n", GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count, None),
+    ("service_tier", OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str, None),
 )
 
 
@@ -57,17 +56,11 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
     model = get("model")
     if model.__class__ is str or as_str(model):
         record.request_model = model or None
-    for name, key in _FLOAT_PARAMS:
+    for name, key, convert, plain in _PARAMS:
         value = get(name)
         if value is not None:
-            if value.__class__ is not float:
-                value = as_float(value)
-            if value is not None:
-                attrs[key] = value
-    for name, key, convert in _PARAMS:
-        value = get(name)
-        if value is not None:
-            value = convert(value)
+            if value.__class__ is not plain:
+                value = convert(value)
             if value is not None:
                 attrs[key] = value
     for name in max_tokens_keys:  # the first one passed with a valid value wins

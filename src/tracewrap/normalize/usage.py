@@ -13,6 +13,10 @@ from typing import Any
 from tracewrap.normalize.values import INT64_MAX, as_int, field, fields_of
 from tracewrap.record import Usage
 
+# (Responses name, chat name) of the details objects
+_INPUT_DETAILS = ("input_tokens_details", "prompt_tokens_details")
+_OUTPUT_DETAILS = ("output_tokens_details", "completion_tokens_details")
+
 
 def read_usage(usage: Any) -> Usage:
     """A new :class:`Usage` from a usage object or dict of either shape."""
@@ -31,32 +35,32 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
     every avoided call and lookup counts: benchmarks/README.md).
     """
     get = fields_of(usage).get
-    value = get("input_tokens")
-    if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-        value = None if value is None else as_int(value)
-        if value is None:
-            value = get("prompt_tokens")
-            if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-                value = None if value is None else as_int(value)
-    counts.input_tokens = value
-    value = get("output_tokens")
-    if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-        value = None if value is None else as_int(value)
-        if value is None:
-            value = get("completion_tokens")
-            if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-                value = None if value is None else as_int(value)
-    counts.output_tokens = value
-    value = get("total_tokens")
-    if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-        value = None if value is None else as_int(value)
-    counts.total_tokens = value
+    counts.input_tokens = _count(get, ("input_tokens", "prompt_tokens"))
+    counts.output_tokens = _count(get, ("output_tokens", "completion_tokens"))
+    counts.total_tokens = _count(get, ("total_tokens",))
+    counts.cache_read_tokens = _detail(
+        get, ("input_tokens_details", "prompt_tokens_details"), "cached_tokens"
+    )
+    counts.reasoning_tokens = _detail(
+        get, ("output_tokens_details", "completion_tokens_details"), "reasoning_tokens"
+    )
 
-    details = get("input_tokens_details")
-    if details is None:
-        details = get("prompt_tokens_details")
-    counts.cache_read_tokens = None if details is None else as_int(field(details, "cached_tokens"))
-    details = get("output_tokens_details")
-    if details is None:
-        details = get("completion_tokens_details")
-    counts.reasoning_tokens = None if details is None else as_int(field(details, "reasoning_tokens"))
+
+def _count(get: Any, names: tuple[str, ...]) -> int | None:
+    """The first of ``names`` that holds a valid count."""
+    for name in names:
+        value = get(name)
+        if value.__class__ is not int or not 0 <= value <= INT64_MAX:
+            value = None if value is None else as_int(value)
+        if value is not None:
+            return value
+    return None
+
+
+def _detail(get: Any, names: tuple[str, ...], count: str) -> int | None:
+    """``count`` in the first of the details objects ``names`` that is present."""
+    for name in names:
+        details = get(name)
+        if details is not None:
+            return as_int(field(details, count))
+    return None
