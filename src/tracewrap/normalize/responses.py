@@ -26,9 +26,11 @@ def _ends_with_tool_call(output: list[Any]) -> bool:
         kind = last.type
     except Exception:
         kind = field(last, "type")
-    kind = as_str(kind) or ""
+    if kind.__class__ is not str:
+        kind = as_str(kind) or ""
     # function_call, custom_tool_call, computer_call, local_shell_call...: the app must act next
-    return (kind.endswith("_call") and not kind.endswith("_output")) or kind == "mcp_approval_request"
+    # (a *_call_output item is the app's answer, and does not end with "_call")
+    return kind.endswith("_call") or kind == "mcp_approval_request"
 
 
 def finish_reason_for(status: str | None, incomplete_reason: str | None, output: list[Any]) -> str | None:
@@ -67,8 +69,12 @@ def read_response(response: Any, record: CallRecord, capture_content: bool = Fal
     output = get("output")
     if not isinstance(output, (list, tuple)):
         output = []
-    details = get("incomplete_details")
-    reason = finish_reason_for(status, None if details is None else as_str(field(details, "reason")), output)
+    if status == "completed":  # the usual case: one call fewer than through finish_reason_for
+        reason = "tool_calls" if _ends_with_tool_call(output) else "stop"
+    else:
+        details = get("incomplete_details")
+        incomplete_reason = None if details is None else as_str(field(details, "reason"))
+        reason = finish_reason_for(status, incomplete_reason, output)
     if reason is not None:
         record.finish_reasons = (reason,)
     if status in ("failed", "cancelled"):

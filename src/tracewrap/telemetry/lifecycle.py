@@ -140,8 +140,31 @@ class TracedCall:
         if self.ended:
             return
         self.ended = True
+        # written out here rather than in helpers: see the comment on _OBSERVERS
         try:
-            _finish(self)
+            duration = time.perf_counter() - self.start_perf
+            span = self.span
+            options = self.options
+            extras = options.end_extras  # redaction, cost, content: none of them by default
+            if extras:
+                cost = _end_extras(self)
+            else:
+                cost = None
+                try:  # whatever fails here, the span still ends and the metrics are still recorded
+                    if span.is_recording():
+                        record = self.record
+                        span.set_attributes(attrs_of.end_attributes(record))
+                        if record.error_type is not None:
+                            span.set_status(Status(StatusCode.ERROR, record.error_message))
+                except Exception as exc:
+                    internal_error("end attributes", exc)
+            span.end()
+            if extras and options.capture_on_event:
+                _emit_content_event(self)
+            _record_metrics(self, duration, cost)
+            observed = self.observed
+            if observed is not None:
+                _notify_end(observed)
         except Exception as exc:
             internal_error("end", exc)
 
@@ -150,7 +173,9 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
     try:
         endpoint = site.endpoint
         options = site.options
-        record = site.new_record()
+        record = CallRecord(  # site.new_record(), without the method call
+            endpoint.operation, endpoint.api_type, site.provider, None, site.server_address, site.server_port
+        )
         endpoint.read_request(kwargs, record)
         observers = _OBSERVERS
         capture = options.capture_enabled or (bool(observers) and any(o.wants_content for o in observers))
@@ -188,42 +213,41 @@ def _read_prompt(endpoint: Endpoint, kwargs: Mapping[str, Any], record: CallReco
         internal_error("read_prompt", exc)
 
 
-def _finish(call: TracedCall) -> None:
-    duration = time.perf_counter() - call.start_perf
+def _end_extras(call: TracedCall) -> float | None:
+    """The end attributes with the extras that are off by default (redaction, cost, content).
+
+    Returns the cost estimate, if any, for the metrics.
+    """
     record = call.record
     options = call.options
     span = call.span
-    extras = options.end_extras  # redaction, cost, content: none of them by default
-    if extras and options.redact is not None:  # once, before the span, the event or an observer reads it
+    if options.redact is not None:  # once, before the span, the event or an observer reads it
         redact_record(record, options.redact)
     cost = None
     try:  # whatever fails here, the span still ends and the metrics are still recorded
-        if extras and options.estimate_cost:
+        if options.estimate_cost:
             cost = _estimate_cost(record)
         if span.is_recording():
             end_attrs = attrs_of.end_attributes(record)
-            if extras:
-                if cost is not None:
-                    end_attrs[attrs_of.COST_ESTIMATE] = cost
-                if options.capture_on_span:
-                    end_attrs.update(content_attributes(record, options.content_max_length, None))
+            if cost is not None:
+                end_attrs[attrs_of.COST_ESTIMATE] = cost
+            if options.capture_on_span:
+                end_attrs.update(content_attributes(record, options.content_max_length, None))
             span.set_attributes(end_attrs)
             if record.error_type is not None:
                 span.set_status(Status(StatusCode.ERROR, record.error_message))
     except Exception as exc:
         internal_error("end attributes", exc)
-    span.end()
-    if extras and options.capture_on_event:
-        _emit_content_event(call)
-    _record_metrics(call, duration, cost)
-    observed = call.observed
-    if observed is not None:
-        observed.end_time_ns = time.time_ns()
-        for observer in _OBSERVERS:
-            try:
-                observer.on_end(observed)
-            except Exception as exc:
-                internal_error(f"observer {type(observer).__name__}.on_end", exc)
+    return cost
+
+
+def _notify_end(observed: ObservedCall) -> None:
+    observed.end_time_ns = time.time_ns()
+    for observer in _OBSERVERS:
+        try:
+            observer.on_end(observed)
+        except Exception as exc:
+            internal_error(f"observer {type(observer).__name__}.on_end", exc)
 
 
 def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> None:
