@@ -66,7 +66,7 @@ def main() -> int:
         lp = LineProfiler()
         for fn in (
             lifecycle.start,
-            lifecycle._finish,
+            lifecycle.TracedCall.end,
             lifecycle._record_metrics,
             lifecycle.TracedCall.__init__,
             results.finish_sync,

@@ -29,6 +29,7 @@ from tracewrap.normalize.responses import (
     read_response,
 )
 from tracewrap.normalize.usage import read_usage
+from tracewrap.normalize.values import field, fields_of
 from tracewrap.record import CallRecord, Usage
 from tracewrap.telemetry import attributes
 from tracewrap.telemetry.attributes import end_attributes
@@ -819,3 +820,31 @@ def test_chat_stream_empty_finish_reason_is_not_a_finish() -> None:
     accumulator.finish(record)
     assert not accumulator.finished
     assert record.finish_reasons is None
+
+
+# names a reader asks for: declared fields of the models below, and fields newer than the SDK that
+# pydantic keeps as extras (never the name of a method or property, see fields_of)
+_FIELD_NAMES = ["id", "model", "status", "output", "usage", "choices", "prompt_tokens", "input_tokens"]
+_EXTRA_NAMES = ["store", "billing", "x_future_field"]
+
+
+@PROPERTY
+@given(
+    st.dictionaries(st.sampled_from(_FIELD_NAMES + _EXTRA_NAMES), junk, max_size=8),
+    st.sampled_from([Response, ChatCompletion, openai.types.CompletionUsage]),
+)
+def test_fields_of_reads_what_field_reads(body: dict[str, Any], model: type) -> None:
+    """The fast path (a model's __dict__, merged with its extras when it has any) is field()."""
+    obj = model.model_construct(**body)
+    get = fields_of(obj).get
+    for name in _FIELD_NAMES + _EXTRA_NAMES:
+        assert get(name) is field(obj, name), name
+
+
+def test_fields_of_a_response_with_extras_is_one_dict() -> None:
+    """An SDK model with fields the SDK does not know yet still reads as a dict, not name by name."""
+    response = Response.model_construct(id="resp_1", status="completed", store=True)
+    assert response.__pydantic_extra__ == {"store": True}
+    fields = fields_of(response)
+    assert type(fields) is dict
+    assert (fields["id"], fields["status"], fields["store"]) == ("resp_1", "completed", True)

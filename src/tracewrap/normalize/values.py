@@ -93,10 +93,10 @@ def fields_of(obj: Any) -> Any:
 
     A per-call reader probes many names, some of them absent; one ``field()`` call costs a Python
     call and a type check per name, so readers take this once per object and then pay a dict
-    lookup per name: a dict is itself, a pydantic model without extras its ``__dict__`` (a set
-    field is there; an unset or undeclared one reads as absent, as through ``field``), anything
-    else a reader that calls ``field``. Read only, never modify what it returns. Not for names
-    of methods or properties, which a model's ``__dict__`` does not hold.
+    lookup per name: a dict is itself, a pydantic model its ``__dict__`` (a set field is there; an
+    unset or undeclared one reads as absent, as through ``field``), merged with its extras if it
+    has any, anything else a reader that calls ``field``. Read only, never modify what it
+    returns. Not for names of methods or properties, which a model's ``__dict__`` does not hold.
     """
     cls = type(obj)
     if cls is dict:
@@ -106,8 +106,13 @@ def fields_of(obj: Any) -> Any:
         kind = _kind_of(cls)
     if kind is not _MAPPING and kind is not _OBJECT:
         try:
-            if not obj.__pydantic_extra__:
+            extra = obj.__pydantic_extra__
+            if not extra:
                 return obj.__dict__
+            # fields newer than the SDK (a Response's "store" on some versions) are extras: one
+            # merged dict, the declared fields winning as in field(), costs far less than a
+            # field() call per name (13 calls per Responses call, measured in round 4)
+            return {**extra, **obj.__dict__}
         except Exception:
             pass
     return _FieldReader(obj)
