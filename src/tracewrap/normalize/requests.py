@@ -6,7 +6,7 @@ Only parameters present with a value of the right type are recorded; ``NotGiven`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
@@ -37,16 +37,17 @@ def _choice_count(value: Any) -> int | None:
 # parameter -> (attribute, converter, plain type); a converter returns None for a value that cannot
 # be recorded; a value of exactly the plain type (a float for the sampling parameters, the usual
 # case) is recorded as it is, without the call
-_PARAMS = (
-    ("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE, as_float, float),
-    ("top_p", GenAI.GEN_AI_REQUEST_TOP_P, as_float, float),
-    ("frequency_penalty", GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float, float),
-    ("presence_penalty", GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float, float),
-    ("seed", GenAI.GEN_AI_REQUEST_SEED, as_int64, None),
-    ("stop", GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple, None),
-    ("n", GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count, None),
-    ("service_tier", OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str, None),
-)
+_PARAMS: dict[str, tuple[str, Callable[[Any], Any], type | None]] = {
+    "temperature": (GenAI.GEN_AI_REQUEST_TEMPERATURE, as_float, float),
+    "top_p": (GenAI.GEN_AI_REQUEST_TOP_P, as_float, float),
+    "frequency_penalty": (GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float, float),
+    "presence_penalty": (GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float, float),
+    "seed": (GenAI.GEN_AI_REQUEST_SEED, as_int64, None),
+    "stop": (GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple, None),
+    "n": (GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count, None),
+    "service_tier": (OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str, None),
+}
+_PARAM_NAMES = frozenset(_PARAMS)
 
 
 def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys: tuple[str, ...]) -> None:
@@ -56,9 +57,10 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
     model = get("model")
     if model.__class__ is str or as_str(model):
         record.request_model = model or None
-    for name, key, convert, plain in _PARAMS:
+    for name in _PARAM_NAMES.intersection(kwargs):  # only those passed: one C-level step
         value = get(name)
         if value is not None:
+            key, convert, plain = _PARAMS[name]
             if value.__class__ is not plain:
                 value = convert(value)
             if value is not None:

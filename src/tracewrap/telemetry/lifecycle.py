@@ -255,18 +255,26 @@ def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> No
     instruments = call.instruments
     metric_attrs = attrs_of.metric_attributes(record, call.shared_attributes)
     instruments.duration.record(duration, metric_attrs)
+    # Input and output go to the semconv histogram and to tracewrap's counter, the detail counts
+    # (token types the histogram does not name) to the counter only. Written out: a loop over
+    # (type, count, standard) tuples built four tuples on every call.
     usage = record.usage
-    for token_type, count, standard in (
-        ("input", usage.input_tokens, True),
-        ("output", usage.output_tokens, True),
-        ("cache_read", usage.cache_read_tokens, False),
-        ("reasoning", usage.reasoning_tokens, False),
-    ):
-        if count is not None:
-            typed = {**metric_attrs, "gen_ai.token.type": token_type}
-            if standard:
-                instruments.token_usage.record(count, typed)
-            instruments.tokens.add(count, typed)
+    count = usage.input_tokens
+    if count is not None:
+        typed = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "input"}
+        instruments.token_usage.record(count, typed)
+        instruments.tokens.add(count, typed)
+    count = usage.output_tokens
+    if count is not None:
+        typed = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "output"}
+        instruments.token_usage.record(count, typed)
+        instruments.tokens.add(count, typed)
+    count = usage.cache_read_tokens
+    if count is not None:
+        instruments.tokens.add(count, {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "cache_read"})
+    count = usage.reasoning_tokens
+    if count is not None:
+        instruments.tokens.add(count, {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "reasoning"})
     if record.time_to_first_chunk is not None:
         instruments.time_to_first_chunk.record(record.time_to_first_chunk, metric_attrs)
     if record.time_per_output_chunk is not None:
