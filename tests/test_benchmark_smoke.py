@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("openai")
-
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "overhead.py"
 SCENARIO_TITLES = (

@@ -6,11 +6,10 @@ import builtins
 from collections.abc import Iterator
 from typing import Any
 
+import genai_prices  # the [cost] extra; CI installs it, so a missing one fails instead of skipping
 import pytest
 
 from tracewrap.cost import clear_price_overrides, estimate_cost_usd, set_price_override
-
-genai_prices = pytest.importorskip("genai_prices", reason="genai-prices is in dashboards/DEPS.txt")
 
 
 @pytest.fixture(autouse=True)

@@ -69,12 +69,9 @@ def read_response(response: Any, record: CallRecord, capture_content: bool = Fal
     output = get("output")
     if not isinstance(output, (list, tuple)):
         output = []
-    if status == "completed":  # the usual case: one call fewer than through finish_reason_for
-        reason = "tool_calls" if _ends_with_tool_call(output) else "stop"
-    else:
-        details = get("incomplete_details")
-        incomplete_reason = None if details is None else as_str(field(details, "reason"))
-        reason = finish_reason_for(status, incomplete_reason, output)
+    details = get("incomplete_details")
+    incomplete_reason = None if details is None else as_str(field(details, "reason"))
+    reason = finish_reason_for(status, incomplete_reason, output)
     if reason is not None:
         record.finish_reasons = (reason,)
     if status in ("failed", "cancelled"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracewrap.normalize.values import INT64_MAX, as_int, fields_of
+from tracewrap.normalize.values import INT64_MAX, as_int, field, fields_of
 from tracewrap.record import Usage
 
 
@@ -28,10 +28,9 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
     Both shapes' names are probed (Responses first), so a compatible server's mix reads the same;
     on an SDK model a name of the other shape is a dict miss, not pydantic's AttributeError.
 
-    Runs once per call, so the usual case (the first name present holds an exact int in range)
+    Runs once per call, so the usual count (the first name present holds an exact int in range)
     is read inline with no function call; any other value goes to ``_first_count``, which gives
-    the same answer the slow way. Each helper call avoided here measured 1-2 µs per call
-    (benchmarks/README.md, round 4).
+    the same answer the slow way (benchmarks/README.md, round 4).
     """
     get = fields_of(usage).get
     value = get("input_tokens")
@@ -54,23 +53,11 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
     details = get("input_tokens_details")
     if details is None:
         details = get("prompt_tokens_details")
-    if details is not None:
-        value = fields_of(details).get("cached_tokens")
-        if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-            value = as_int(value)
-        counts.cache_read_tokens = value
-    else:
-        counts.cache_read_tokens = None
+    counts.cache_read_tokens = None if details is None else as_int(field(details, "cached_tokens"))
     details = get("output_tokens_details")
     if details is None:
         details = get("completion_tokens_details")
-    if details is not None:
-        value = fields_of(details).get("reasoning_tokens")
-        if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-            value = as_int(value)
-        counts.reasoning_tokens = value
-    else:
-        counts.reasoning_tokens = None
+    counts.reasoning_tokens = None if details is None else as_int(field(details, "reasoning_tokens"))
 
 
 def _first_count(get: Any, *names: str) -> int | None:

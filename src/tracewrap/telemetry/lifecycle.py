@@ -72,12 +72,10 @@ class CallSite:
 
     def new_record(self) -> CallRecord:
         endpoint = self.endpoint
+        # positional (request_model comes before the server fields): keyword arguments measured
+        # ~2 µs more per call in place
         return CallRecord(
-            endpoint.operation,
-            endpoint.api_type,
-            self.provider,
-            server_address=self.server_address,
-            server_port=self.server_port,
+            endpoint.operation, endpoint.api_type, self.provider, None, self.server_address, self.server_port
         )
 
 
@@ -140,24 +138,31 @@ class TracedCall:
         if self.ended:
             return
         self.ended = True
-        # written out here rather than in helpers: see the comment on _OBSERVERS
+        # written out here rather than in a helper: see the comment on _OBSERVERS
         try:
             duration = time.perf_counter() - self.start_perf
-            span = self.span
+            record = self.record
             options = self.options
+            span = self.span
             extras = options.end_extras  # redaction, cost, content: none of them by default
-            if extras:
-                cost = _end_extras(self)
-            else:
-                cost = None
-                try:  # whatever fails here, the span still ends and the metrics are still recorded
-                    if span.is_recording():
-                        record = self.record
-                        span.set_attributes(attrs_of.end_attributes(record))
-                        if record.error_type is not None:
-                            span.set_status(Status(StatusCode.ERROR, record.error_message))
-                except Exception as exc:
-                    internal_error("end attributes", exc)
+            if extras and options.redact is not None:  # once, before the span, event or observers
+                redact_record(record, options.redact)
+            cost = None
+            try:  # whatever fails here, the span still ends and the metrics are still recorded
+                if extras and options.estimate_cost:
+                    cost = _estimate_cost(record)
+                if span.is_recording():
+                    end_attrs = attrs_of.end_attributes(record)
+                    if extras:
+                        if cost is not None:
+                            end_attrs[attrs_of.COST_ESTIMATE] = cost
+                        if options.capture_on_span:
+                            end_attrs.update(content_attributes(record, options.content_max_length, None))
+                    span.set_attributes(end_attrs)
+                    if record.error_type is not None:
+                        span.set_status(Status(StatusCode.ERROR, record.error_message))
+            except Exception as exc:
+                internal_error("end attributes", exc)
             span.end()
             if extras and options.capture_on_event:
                 _emit_content_event(self)
@@ -173,9 +178,7 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
     try:
         endpoint = site.endpoint
         options = site.options
-        record = CallRecord(  # site.new_record(), without the method call
-            endpoint.operation, endpoint.api_type, site.provider, None, site.server_address, site.server_port
-        )
+        record = site.new_record()
         endpoint.read_request(kwargs, record)
         observers = _OBSERVERS
         capture = options.capture_enabled or (bool(observers) and any(o.wants_content for o in observers))
@@ -213,34 +216,6 @@ def _read_prompt(endpoint: Endpoint, kwargs: Mapping[str, Any], record: CallReco
         internal_error("read_prompt", exc)
 
 
-def _end_extras(call: TracedCall) -> float | None:
-    """The end attributes with the extras that are off by default (redaction, cost, content).
-
-    Returns the cost estimate, if any, for the metrics.
-    """
-    record = call.record
-    options = call.options
-    span = call.span
-    if options.redact is not None:  # once, before the span, the event or an observer reads it
-        redact_record(record, options.redact)
-    cost = None
-    try:  # whatever fails here, the span still ends and the metrics are still recorded
-        if options.estimate_cost:
-            cost = _estimate_cost(record)
-        if span.is_recording():
-            end_attrs = attrs_of.end_attributes(record)
-            if cost is not None:
-                end_attrs[attrs_of.COST_ESTIMATE] = cost
-            if options.capture_on_span:
-                end_attrs.update(content_attributes(record, options.content_max_length, None))
-            span.set_attributes(end_attrs)
-            if record.error_type is not None:
-                span.set_status(Status(StatusCode.ERROR, record.error_message))
-    except Exception as exc:
-        internal_error("end attributes", exc)
-    return cost
-
-
 def _notify_end(observed: ObservedCall) -> None:
     observed.end_time_ns = time.time_ns()
     for observer in _OBSERVERS:
@@ -255,26 +230,18 @@ def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> No
     instruments = call.instruments
     metric_attrs = attrs_of.metric_attributes(record, call.shared_attributes)
     instruments.duration.record(duration, metric_attrs)
-    # Input and output go to the semconv histogram and to tracewrap's counter, the detail counts
-    # (token types the histogram does not name) to the counter only. Written out: a loop over
-    # (type, count, standard) tuples built four tuples on every call.
     usage = record.usage
-    count = usage.input_tokens
-    if count is not None:
-        typed = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "input"}
-        instruments.token_usage.record(count, typed)
-        instruments.tokens.add(count, typed)
-    count = usage.output_tokens
-    if count is not None:
-        typed = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "output"}
-        instruments.token_usage.record(count, typed)
-        instruments.tokens.add(count, typed)
-    count = usage.cache_read_tokens
-    if count is not None:
-        instruments.tokens.add(count, {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "cache_read"})
-    count = usage.reasoning_tokens
-    if count is not None:
-        instruments.tokens.add(count, {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "reasoning"})
+    for token_type, count, standard in (
+        ("input", usage.input_tokens, True),
+        ("output", usage.output_tokens, True),
+        ("cache_read", usage.cache_read_tokens, False),
+        ("reasoning", usage.reasoning_tokens, False),
+    ):
+        if count is not None:
+            typed = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: token_type}
+            if standard:  # the semconv histogram names input and output; the counter has all four
+                instruments.token_usage.record(count, typed)
+            instruments.tokens.add(count, typed)
     if record.time_to_first_chunk is not None:
         instruments.time_to_first_chunk.record(record.time_to_first_chunk, metric_attrs)
     if record.time_per_output_chunk is not None:
