@@ -9,6 +9,7 @@ import tracemalloc
 from opentelemetry import context as otel_context
 from opentelemetry.trace import StatusCode
 
+import tracewrap
 from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
 from tracewrap.testing import Scenario
 
@@ -62,6 +63,7 @@ def test_abandoned_stream_is_ended_when_collected(server, telemetry) -> None:
     never_read = client.responses.create(model="m", input="hi", stream=True)
     del never_read
     gc.collect()
+    tracewrap.flush()
     outcomes = [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()]
     assert outcomes == ["abandoned", "abandoned"]
     assert all(s.status.status_code is StatusCode.UNSET for s in telemetry.spans())
@@ -81,6 +83,7 @@ def test_async_break_and_abandon(server, telemetry) -> None:
         gc.collect()
 
     asyncio.run(scenario())
+    tracewrap.flush()
     outcomes = sorted(attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans())
     assert outcomes == ["abandoned", "closed_early"]
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import openai
 import openai._base_client as _openai_base
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -227,3 +230,56 @@ def first(items: Iterable[Any], predicate: Callable[[Any], bool]) -> Any:
         if predicate(item):
             return item
     raise AssertionError("no item matched")
+
+
+class GcWatch:
+    """Counts what runs while a GC pass is in progress."""
+
+    def __init__(self) -> None:
+        self.collecting_thread: int | None = None
+        self.passes = 0
+        self.context_changes = 0
+        self.span_ends = 0
+        self.span_ends_total = 0
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        self.collecting_thread = threading.get_ident() if phase == "start" else None
+        self.passes += phase == "start"
+
+    @property
+    def in_gc(self) -> bool:
+        """This thread is inside a GC pass (another thread's own context changes are safe)."""
+        return self.collecting_thread == threading.get_ident()
+
+
+class CountingRuntimeContext:
+    """OpenTelemetry's runtime context, counting attach/detach made while the GC runs."""
+
+    def __init__(self, inner: Any, watch: GcWatch) -> None:
+        self.inner = inner
+        self.watch = watch
+
+    def attach(self, context: Any) -> Any:
+        self.watch.context_changes += self.watch.in_gc
+        return self.inner.attach(context)
+
+    def detach(self, token: Any) -> None:
+        self.watch.context_changes += self.watch.in_gc
+        self.inner.detach(token)
+
+    def get_current(self) -> Any:
+        return self.inner.get_current()
+
+
+@contextlib.contextmanager
+def watching_gc() -> Iterator[GcWatch]:
+    """Count OpenTelemetry context changes made inside GC passes while the block runs."""
+    watch = GcWatch()
+    original = otel_context._RUNTIME_CONTEXT
+    otel_context._RUNTIME_CONTEXT = CountingRuntimeContext(original, watch)  # type: ignore[assignment]
+    gc.callbacks.append(watch.on_gc)
+    try:
+        yield watch
+    finally:
+        gc.callbacks.remove(watch.on_gc)
+        otel_context._RUNTIME_CONTEXT = original

@@ -13,6 +13,14 @@ live allocations made by tracewrap's and OpenTelemetry's own code grow by less t
 (the whole-process slope also carries the SDK's own warm-up growth), and the number of live
 tracewrap objects and SDK spans does not grow. Nothing in the harness keeps per-call state (spans are
 counted, not collected). Run with ``-s`` to see the figures (a ``SOAK {...}`` line).
+
+The ``MemoryError`` this soak used to raise inside ``ContextVar.set`` (about one CI run in two) was
+tracewrap's: abandoned streams (kind 5 below) sit in reference cycles, and their spans were ended from
+a ``weakref.finalize`` callback, i.e. inside the GC, which on Python 3.10/3.11 runs inside the
+allocation of a ``ContextVar.set``; ``SimpleSpanProcessor.on_end``'s attach/detach then freed the map
+that set was walking (CPython gh-148891, reproduced without tracewrap by
+``shared/repro/contextvar_gc_crash.py``). The GC now only queues those ends
+(``tracewrap.telemetry.deferred``); ``test_gc_safety.py`` fails if anything else runs inside a pass.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from tracewrap.testing import (
     response_events,
 )
 
-from .helpers import API_KEY, MESSAGES, http
+from .helpers import API_KEY, MESSAGES, http, watching_gc
 
 CI_CALLS = 2_400
 SOAK = os.environ.get("TRACEWRAP_SOAK", "").lower() in ("1", "true", "yes")
@@ -243,11 +251,14 @@ def test_soak_memory_is_flat() -> None:
         redact=lambda s: s.replace("secret", "***"),
         **providers,
     )
+    gc_watch = watching_gc()
+    in_gc = gc_watch.__enter__()  # counts context changes made inside GC passes (must stay 0)
     started = time.perf_counter()
     context_before = otel_context.get_current()
     for i in range(WARMUP):
         _one_call(i, plain, capturing)
     gc.collect()
+    tracewrap.flush()  # its first call imports the exporting modules: not in the measured window
 
     window_start = max(WARMUP + 2 * TRACEMALLOC_WARMUP, CALLS - TRACEMALLOC_WINDOW)
     tracemalloc_start = window_start - TRACEMALLOC_WARMUP
@@ -285,9 +296,12 @@ def test_soak_memory_is_flat() -> None:
             if time.perf_counter() - started > DEADLINE_S:
                 deadline_hit = True
                 break
+        gc.collect()  # the last abandoned stream: the GC queues its end ...
+        tracewrap.flush()  # ... and a safe point carries it out
         own_after = own_code_snapshot()
     finally:
         tracemalloc.stop()
+        gc_watch.__exit__(None, None, None)
     objects_after = live_objects()
     elapsed = time.perf_counter() - started
     grown = {name: objects_after[name] - objects_before[name] for name in objects_after}
@@ -315,10 +329,13 @@ def test_soak_memory_is_flat() -> None:
         "rss_final_mib": round(rss_bytes() / 2**20, 1),
         "live_objects_grown": {name: n for name, n in grown.items() if n},
         "outcomes": exporter.outcomes,
+        "gc_passes": in_gc.passes,
+        "context_changes_inside_gc": in_gc.context_changes,
     }
     print(f"\nSOAK {json.dumps(figures)}")
 
     assert not deadline_hit or done >= CALLS // 2, figures
+    assert in_gc.passes > 0 and in_gc.context_changes == 0, figures  # the cause of the old MemoryError
     assert exporter.count == done, figures  # one span per call, every one ended
     # none open and as many ends as starts: each span ended exactly once
     assert opened.open == {} and opened.started == opened.ended == done, (opened.started, opened.ended)

@@ -28,6 +28,7 @@ from tracewrap.exporting import settings
 from tracewrap.exporting.dropping import CountingBatchSpanProcessor
 from tracewrap.observers import add_observer, remove_observer
 from tracewrap.settings import content_capture_from_env, tracing_enabled
+from tracewrap.telemetry.deferred import run_deferred
 
 logger = logging.getLogger("tracewrap")
 
@@ -263,6 +264,7 @@ def _flush_jobs(setup: Setup, timeout: float) -> dict[str, Callable[[], Any]]:
 
 def flush(timeout: float = 5.0) -> bool:
     """Export what has finished so far; False when something did not make it within ``timeout``."""
+    run_deferred()  # streams the GC found dropped: their spans end before the flush
     setup = _setup
     if setup is None or not setup.enabled:
         return True
@@ -272,6 +274,7 @@ def flush(timeout: float = 5.0) -> bool:
 def shutdown(timeout: float = 5.0) -> None:
     """Flush and stop tracewrap's exporters, taking at most ``timeout`` seconds; idempotent."""
     global _setup
+    run_deferred()
     with _lock:
         setup, _setup = _setup, None
     if setup is None or not setup.enabled:

@@ -8,7 +8,9 @@ that iterate it all behave as before. Two things are swapped on that object:
 * its HTTP response's ``close`` / ``aclose``, which every way of closing goes through
   (``Stream.close``, ``with``-exit, the helpers' close), so an early close ends the span.
 
-A stream dropped without being read or closed is ended by a ``weakref.finalize`` as abandoned.
+A stream dropped without being read or closed is ended as abandoned, at the time it was last
+used. What notices the drop runs inside the garbage collector (a ``weakref.finalize`` on the stream,
+the collection closing our generator), so it only queues the end (:mod:`.deferred`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from tracewrap.telemetry.deferred import collecting, defer, ensure_drainer
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
 COMPLETED = "completed"
@@ -31,15 +34,18 @@ INCOMPLETE_STREAM_ERROR = "incomplete_stream"
 class StreamTracker:
     """Timing and accumulation for one stream; ends its call exactly once."""
 
-    __slots__ = ("__weakref__", "accumulator", "call", "count", "first", "last")
+    __slots__ = ("__weakref__", "abandon", "accumulator", "call", "count", "first", "last", "queued")
 
     def __init__(self, call: TracedCall) -> None:
         self.call = call
         factory = call.endpoint.new_accumulator
         self.accumulator = factory(call.capture_content) if factory is not None else None
         self.first = 0.0
-        self.last = 0.0
+        self.last = time.perf_counter()  # the last moment the stream was used: handed over, then each chunk
         self.count = 0
+        self.queued = False
+        # built here, on the call path, so that the GC-side code allocates nothing of its own
+        self.abandon = self.end_abandoned
 
     def adder(self) -> Callable[[Any], None] | None:
         accumulator = self.accumulator
@@ -49,10 +55,12 @@ class StreamTracker:
         self.accumulator = None  # stop reading this stream, keep passing it through
         internal_error("stream chunk", exc)
 
-    def end(self, outcome: str, exc: BaseException | None = None) -> None:
+    def end(self, outcome: str, exc: BaseException | None = None, at: float | None = None) -> None:
         call = self.call
         if call.ended:
             return
+        if self.queued:  # already found dropped: what reaches it now is its teardown (a loop's
+            outcome, exc, at = ABANDONED, None, self.last  # cancelling the generator's aclose, ...)
         try:
             record = call.record
             accumulator = self.accumulator
@@ -75,11 +83,22 @@ class StreamTracker:
                     record.time_per_output_chunk = (self.last - self.first) / (self.count - 1)
         except Exception as error:
             internal_error("stream end", error)
-        call.end()
+        call.end(at)
 
     def end_if_open(self, outcome: str) -> None:
         if not self.call.ended:
             self.end(outcome)
+
+    def end_abandoned(self) -> None:
+        """Run from the deferred queue: the stream was dropped; it ended when it was last used."""
+        if not self.call.ended:
+            self.end(ABANDONED, at=self.last)
+
+    def abandoned_in_gc(self) -> None:
+        """Runs inside the garbage collector: queue the end, once, and do nothing else."""
+        if not self.queued and not self.call.ended:
+            self.queued = True
+            defer(self.abandon)
 
 
 # The per-chunk work is inline in the generators (a method call per chunk would cost about as
@@ -107,8 +126,9 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
                     tracker.drop_accumulator(exc)
             yield item
     except GeneratorExit:
-        # the stream object was dropped (or torn down) before it was read to the end
-        tracker.end(ABANDONED)
+        # the stream object was dropped (or torn down) before it was read to the end: we are
+        # being closed by its collection, possibly inside the GC
+        tracker.abandoned_in_gc()
         raise
     except BaseException as exc:
         tracker.end(ERROR, exc)
@@ -136,7 +156,7 @@ async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTrac
                     tracker.drop_accumulator(exc)
             yield item
     except GeneratorExit:
-        tracker.end(ABANDONED)
+        tracker.abandoned_in_gc()
         raise
     except BaseException as exc:
         tracker.end(ERROR, exc)
@@ -154,7 +174,8 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool) -> Any:
             traced = _traced_iterator(stream._iterator, tracker)
         stream._iterator = traced
         _hook_close(stream.response, traced, tracker, is_async)
-        weakref.finalize(stream, tracker.end_if_open, ABANDONED)
+        weakref.finalize(stream, tracker.abandoned_in_gc)  # runs inside the GC: it only queues
+        ensure_drainer()
     except Exception as exc:
         internal_error("instrument_stream", exc)
         call.end()
@@ -182,7 +203,9 @@ def _hook_close(http_response: Any, traced: Any, tracker: StreamTracker, is_asyn
         try:
             original_close()
         finally:
-            if not traced.gi_running:
+            if collecting():  # the SDK's generator closes it as the GC collects the stream
+                tracker.abandoned_in_gc()
+            elif not traced.gi_running:
                 tracker.end_if_open(CLOSED_EARLY)
 
     http_response.close = close

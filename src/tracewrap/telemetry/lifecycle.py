@@ -23,6 +23,8 @@ from tracewrap.record import CallRecord
 from tracewrap.settings import warn_once
 from tracewrap.telemetry import attributes as attrs_of
 from tracewrap.telemetry.content import content_attributes, redact_record
+from tracewrap.telemetry.deferred import pending as deferred_ends
+from tracewrap.telemetry.deferred import run_deferred
 from tracewrap.telemetry.instruments import Instruments
 
 logger = logging.getLogger("tracewrap")
@@ -133,14 +135,24 @@ class TracedCall:
         except Exception:
             record.error_message = None
 
-    def end(self) -> None:
-        """End span, record metrics, tell observers; runs once, whatever calls it twice."""
+    def end(self, at: float | None = None) -> None:
+        """End span, record metrics, tell observers; runs once, whatever calls it twice.
+
+        ``at`` (a ``time.perf_counter()`` reading) ends the call at an earlier moment than now: an
+        abandoned stream, ended after the GC found it, ends when it was last used.
+        """
         if self.ended:
             return
         self.ended = True
         # written out here rather than in a helper: see the comment on _OBSERVERS
         try:
-            duration = time.perf_counter() - self.start_perf
+            now = time.perf_counter()
+            end_time_ns = None
+            if at is None:
+                at = now
+            else:
+                end_time_ns = time.time_ns() - int((now - at) * 1e9)
+            duration = at - self.start_perf
             record = self.record
             options = self.options
             span = self.span
@@ -163,18 +175,20 @@ class TracedCall:
                         span.set_status(Status(StatusCode.ERROR, record.error_message))
             except Exception as exc:
                 internal_error("end attributes", exc)
-            span.end()
+            span.end(end_time_ns)
             if extras and options.capture_on_event:
                 _emit_content_event(self)
             _record_metrics(self, duration, cost)
             observed = self.observed
             if observed is not None:
-                _notify_end(observed)
+                _notify_end(observed, end_time_ns)
         except Exception as exc:
             internal_error("end", exc)
 
 
 def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
+    if deferred_ends:  # ends the GC asked for since the last call: a safe point to carry them out
+        run_deferred()
     try:
         endpoint = site.endpoint
         options = site.options
@@ -216,8 +230,8 @@ def _read_prompt(endpoint: Endpoint, kwargs: Mapping[str, Any], record: CallReco
         internal_error("read_prompt", exc)
 
 
-def _notify_end(observed: ObservedCall) -> None:
-    observed.end_time_ns = time.time_ns()
+def _notify_end(observed: ObservedCall, end_time_ns: int | None) -> None:
+    observed.end_time_ns = end_time_ns or time.time_ns()
     for observer in _OBSERVERS:
         try:
             observer.on_end(observed)

@@ -1,0 +1,116 @@
+"""Nothing of tracewrap's runs inside the garbage collector but a queue append.
+
+Why: on Python 3.10/3.11 the cyclic GC runs inside whatever allocation crosses its threshold, also
+the one inside ``ContextVar.set``. A span ended from a finalizer there reaches
+``SimpleSpanProcessor.on_end``, whose ``attach()`` / ``detach()`` replace the context's map while the
+interrupted ``set`` still walks the old one (CPython gh-148891: a segfault, or the soak's
+``MemoryError`` inside ``ContextVar.set``). The reproduction outside tracewrap is
+``shared/repro/contextvar_gc_crash.py``; ``docs/gc-safety.md`` tells the story.
+
+These tests drop half-read streams in reference cycles (so only the GC frees them), watch every GC
+pass through ``gc.callbacks`` and count what happens while one is running: OpenTelemetry context
+attaches and detaches, span ends, metric points. All must be 0: the ends are queued and carried out
+later, at a safe point, with the time the stream was last used.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+import tracewrap
+from tracewrap.testing import Scenario
+
+from .helpers import API_KEY, MESSAGES, GcWatch, Pipeline, watching_gc
+
+LONG = Scenario(text=" ".join(f"w{i}" for i in range(30)))
+STREAMS = 40
+
+
+class EndWatch(SpanProcessor):
+    def __init__(self, watch: GcWatch) -> None:
+        self.watch = watch
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.watch.span_ends += self.watch.in_gc
+        self.watch.span_ends_total += 1
+
+
+@pytest.fixture
+def watch() -> Iterator[GcWatch]:
+    with watching_gc() as watch:
+        yield watch
+
+
+def _client(server: Any, pipe: Pipeline) -> openai.OpenAI:
+    client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+    return tracewrap.wrap(client, **pipe.kwargs())
+
+
+def _abandon_in_cycle(client: Any, responses: bool) -> None:
+    if responses:
+        stream = client.responses.create(model="m", input="hi", stream=True)
+    else:
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    next(iter(stream))
+    stream.cycle = stream  # only the cyclic GC can free it now, with its generator
+    del stream
+    # Collected here, at a point of the test's choosing: an automatic pass inside httpcore's pool
+    # (which holds a plain Lock) would close httpx's generator there and deadlock, with or without
+    # tracewrap (openai 1.x/2.x; docs/gc-safety.md). What counts is what runs inside the pass.
+    gc.collect()
+
+
+def test_gc_only_queues_ends(server, pipe: Pipeline, watch: GcWatch) -> None:
+    pipe.tracer_provider.add_span_processor(EndWatch(watch))
+    client = _client(server, pipe)
+    for i in range(STREAMS):
+        server.enqueue(LONG)
+        _abandon_in_cycle(client, responses=i % 2 == 1)
+    dropped_at = time.time_ns()
+    time.sleep(0.2)
+    gc.collect()
+    assert watch.passes >= STREAMS
+    # what a GC pass did: nothing but queue (both were > 0 when the finalizer ended spans); the ends
+    # queued by automatic passes during the loop were carried out at the next call's start
+    assert (watch.context_changes, watch.span_ends) == (0, 0)
+    tracewrap.flush()
+    spans = pipe.traced_spans()
+    assert len(spans) == STREAMS
+    assert {span.attributes["tracewrap.stream.outcome"] for span in spans} == {"abandoned"}
+    assert watch.span_ends_total == STREAMS and watch.span_ends == 0
+    # a span ends when its stream was last used, not when the GC (or the queue) got to it
+    assert all(span.end_time is not None and span.end_time <= dropped_at for span in spans)
+    durations = [p for name, p in pipe.metric_points() if name == "gen_ai.client.operation.duration"]
+    assert sum(p.count for p in durations) == STREAMS
+    assert sum(p.sum for p in durations) < STREAMS * 0.2  # none carries the 0.2 s the GC waited
+
+
+def test_next_call_ends_what_the_gc_queued(server, pipe: Pipeline, watch: GcWatch) -> None:
+    client = _client(server, pipe)
+    server.enqueue(LONG)
+    _abandon_in_cycle(client, responses=False)
+    assert pipe.traced_spans() == []
+    server.enqueue(Scenario())
+    client.chat.completions.create(model="m", messages=MESSAGES)  # a safe point: the queue drains first
+    outcomes = [span.attributes.get("tracewrap.stream.outcome") for span in pipe.traced_spans()]
+    assert outcomes == ["abandoned", None]
+    assert watch.context_changes == 0
+
+
+def test_a_quiet_process_still_ends_them(server, pipe: Pipeline) -> None:
+    """No further call and no flush: the draining thread ends the span within a second or so."""
+    client = _client(server, pipe)
+    server.enqueue(LONG)
+    _abandon_in_cycle(client, responses=True)
+    deadline = time.monotonic() + 5
+    while not pipe.traced_spans() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (span,) = pipe.traced_spans()
+    assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
