@@ -11,8 +11,8 @@ from _backend import client_kwargs
 
 import tracewrap
 
-tracewrap.configure()  # exporters from the environment (OTEL_*, LANGSMITH_*), only if the app has none
-openai = tracewrap.wrap(openai)
+tracewrap.wrap(openai)  # every client of the process; export is set up from the environment
+# (OTEL_*, LANGSMITH_*) at the first call, unless the app set up its own providers first
 
 client = openai.OpenAI(**client_kwargs())
 reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi!"}])

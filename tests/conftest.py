@@ -51,6 +51,15 @@ class Telemetry:
         return {"tracer_provider": self.tracer_provider, "meter_provider": self.meter_provider}
 
 
+@pytest.fixture(autouse=True)
+def sdk_unpatched_after_test() -> Iterator[None]:
+    """``wrap(openai)`` patches the SDK process-wide: no test leaves it patched for the next one."""
+    yield
+    from tracewrap.interception.sdk_patch import uninstrument_sdk
+
+    uninstrument_sdk()
+
+
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:

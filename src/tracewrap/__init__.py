@@ -3,7 +3,7 @@
     import openai
     from tracewrap import wrap
 
-    openai = wrap(openai)            # every client made from this module is traced
+    wrap(openai)                     # every OpenAI client of the process is traced, in place
     client = wrap(openai.OpenAI())   # or one client (also async, Azure, any compatible base_url)
 
 How it is built, in the order a call flows through it:
@@ -58,19 +58,20 @@ def wrap(
     provider: str | None = None,
     estimate_cost: bool = False,
 ) -> T:
-    """Trace the ``openai`` module or one client; returns what to use in its place.
+    """Trace the ``openai`` module (process-wide) or one client; returns ``target`` itself.
 
-    ``paths`` replaces the default set of traced dotted paths, ``extra_paths`` extends it.
-    ``capture_content`` overrides ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
+    ``wrap(openai)`` patches the SDK in place: every client of the process is traced, whoever built
+    it and whenever, and the module, its classes and clients stay the SDK's own objects. Calling it
+    again with other options applies them. ``wrap(client)`` traces one client, and its options win
+    for that client. ``paths`` replaces the default set of traced dotted paths, ``extra_paths``
+    extends it. ``capture_content`` overrides ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
     (``no_content`` | ``span_only`` | ``event_only`` | ``span_and_event``).
     With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
     """
-    from tracewrap.interception.install import TracedModule, check_module_paths, is_client, wrap_client
+    from tracewrap.interception.install import is_client, wrap_client
     from tracewrap.options import build_options, choose_paths
     from tracewrap.settings import tracing_enabled
 
-    if isinstance(target, TracedModule):
-        return target
     is_module = isinstance(target, ModuleType) and getattr(target, "__name__", "") == "openai"
     if not is_module and not is_client(target):
         raise TypeError(
@@ -91,20 +92,24 @@ def wrap(
         return target
     if is_module:
         from tracewrap.endpoints import resolve
+        from tracewrap.interception.sdk_patch import instrument_sdk
 
         for path in chosen:
-            resolve(path)  # a malformed path is an error now, not at first client
-        check_module_paths(target, chosen)  # so is a path the clients do not have
-        return TracedModule(target, chosen, options)  # type: ignore[return-value]
+            resolve(path)  # a malformed path is an error now
+        instrument_sdk(target, chosen, options)
+        return target
     return wrap_client(target, chosen, options)
 
 
 def unwrap(target: Any) -> Any:
-    """Undo ``wrap``: the module proxy gives back the module, a client loses its wrappers."""
-    from tracewrap.interception.install import TracedModule, unwrap_client
+    """Undo ``wrap``: ``unwrap(openai)`` restores the SDK's classes, a client loses its wrappers."""
+    from tracewrap.interception.install import unwrap_client
 
-    if isinstance(target, TracedModule):
-        return target.__wrapped__
+    if isinstance(target, ModuleType) and getattr(target, "__name__", "") == "openai":
+        from tracewrap.interception.sdk_patch import uninstrument_sdk
+
+        uninstrument_sdk()
+        return target
     return unwrap_client(target)
 
 

@@ -1,7 +1,7 @@
 """``tracewrap demo``: trace a realistic mix of OpenAI calls with no API key and no network.
 
 The real ``openai`` SDK talks over HTTP to tracewrap's fake OpenAI server on 127.0.0.1, through
-``openai = wrap(openai)``. Each call prints the console exporter's one line (exactly what an OTLP
+``wrap(openai)``. Each call prints the console exporter's one line (exactly what an OTLP
 backend would receive, condensed); the end prints the metric totals the dashboards are built on.
 
     tracewrap demo               # the default mix
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meter_provider = MeterProvider(metric_readers=[reader])
 
     # the one line a user writes; providers are passed here only so the demo prints to stdout
-    openai = wrap(openai, tracer_provider=tracer_provider, meter_provider=meter_provider)
+    wrap(openai, tracer_provider=tracer_provider, meter_provider=meter_provider)
 
     with FakeOpenAIServer() as server:
         out.write(f"tracewrap demo: openai {openai.__version__} SDK -> fake OpenAI on {server.base_url}\n")

@@ -100,3 +100,35 @@ def content_max_length_from_env() -> int:
         DEFAULT_CONTENT_MAX_LENGTH,
     )
     return DEFAULT_CONTENT_MAX_LENGTH
+
+
+# Where telemetry goes. Any of these set means the user chose a destination (or "none" on purpose).
+# An OTLP endpoint alone means OTLP (tracewrap.exporting.settings reads them the same way).
+DESTINATION_ENV = (
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_METRICS_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
+
+
+def langsmith_tracing_in_env() -> bool:
+    """LangSmith's own switch: tracing on and an API key (``LANGCHAIN_*`` are its older names)."""
+    on = env_flag("LANGSMITH_TRACING", False) or env_flag("LANGCHAIN_TRACING_V2", False)
+    return on and bool(os.environ.get("LANGSMITH_API_KEY") or os.environ.get("LANGCHAIN_API_KEY"))
+
+
+def destination_in_env() -> bool:
+    return any(os.environ.get(name, "").strip() for name in DESTINATION_ENV) or langsmith_tracing_in_env()
+
+
+def application_has_providers() -> bool:
+    """A real TracerProvider is installed globally (the application's, a distro's, or tracewrap's).
+
+    Before anything is installed the API hands out placeholders (``ProxyTracerProvider``), and
+    ``NoOpTracerProvider`` is what ``OTEL_SDK_DISABLED`` and some test set-ups install: neither records.
+    """
+    from opentelemetry import trace
+
+    return type(trace.get_tracer_provider()).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider")

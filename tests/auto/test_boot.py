@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,18 @@ def test_hook_runs_after_the_module_executed(module_dir: Path) -> None:
     importlib.reload(module)
     assert len(seen) == 1  # once
     assert "twboot_after" not in _boot._finder().hooks
+
+
+def test_a_find_spec_probe_before_the_import_keeps_the_hook(module_dir: Path) -> None:
+    """Libraries probe optional dependencies (instructor: ``importlib.util.find_spec("openai")``)
+    before anything imports them; the hook must still run at the real import."""
+    (module_dir / "twboot_probed.py").write_text("VALUE = 7\n")
+    seen: list[Any] = []
+    _boot.when_imported("twboot_probed", lambda m: seen.append(m.VALUE))
+    assert importlib.util.find_spec("twboot_probed") is not None
+    assert seen == [] and "twboot_probed" in _boot._finder().hooks
+    importlib.import_module("twboot_probed")
+    assert seen == [7] and "twboot_probed" not in _boot._finder().hooks
 
 
 def test_hook_for_an_imported_module_runs_now(module_dir: Path) -> None:

@@ -22,20 +22,15 @@ def test_with_opentelemetry_genai_instrumentation(venv: AutoVenv, tmp_path: Path
     ours = assert_one_span_per_call(
         run, ["m-genai-before", "m-genai-chat", "m-genai-stream", "m-genai-responses"]
     )
-    theirs = [s for s in run.spans if s["scope"] == GENAI_SCOPE]
-    # theirs patches the resource classes; tracewrap holds the methods a client had when it was
-    # built, so the client built before OpenAIInstrumentor().instrument() has only tracewrap's span
-    assert sorted(s["attributes"]["gen_ai.request.model"] for s in theirs) == [
-        "m-genai-chat",
-        "m-genai-responses",
-        "m-genai-stream",
-    ]
-    assert len(run.spans) == 7
-    for span in theirs:
-        parent = ours[span["attributes"]["gen_ai.request.model"]]
-        # theirs runs inside ours (ours wraps the resource method they patched on the class)
+    theirs = {s["attributes"]["gen_ai.request.model"]: s for s in run.spans if s["scope"] == GENAI_SCOPE}
+    # both patch the SDK's resource classes, so both see every client, also the one built before
+    # either was installed; theirs, installed after ours, wraps ours: our span is its child
+    assert sorted(theirs) == ["m-genai-before", "m-genai-chat", "m-genai-responses", "m-genai-stream"]
+    assert len(run.spans) == 8
+    for model, span in ours.items():
+        parent = theirs[model]
         assert span["parent_id"] == parent["span_id"] and span["trace_id"] == parent["trace_id"]
-        assert span["attributes"]["gen_ai.usage.output_tokens"] == COMPLETION_TOKENS
+        assert parent["attributes"]["gen_ai.usage.output_tokens"] == COMPLETION_TOKENS
 
 
 def test_with_langsmith_wrap_openai(venv: AutoVenv, tmp_path: Path) -> None:
@@ -65,14 +60,19 @@ def test_opentelemetry_instrument_with_both_instrumentations(venv: AutoVenv, tmp
     run = venv.run(argv, tmp_path, env, sink=False)
     _assert_results(run.result)
     spans = console_spans(run.stdout)
-    roots = {s["attributes"]["gen_ai.request.model"]: s for s in spans if s["parent_id"] is None}
-    assert sorted(roots) == ["m-otel-chat", "m-otel-responses", "m-otel-stream"]
-    assert len(spans) == 6  # one tracewrap span (the root) and one genai child per call
+    assert len(spans) == 6  # one tracewrap span and one genai span per call, one nested in the other
+    by_model: dict[str, dict[str, dict]] = {}
     for span in spans:
-        if span["parent_id"] is not None:
-            parent = roots[span["attributes"]["gen_ai.request.model"]]
-            assert span["parent_id"] == parent["context"]["span_id"]
-            assert span["attributes"]["gen_ai.provider.name"] == "openai"  # theirs
-            assert (
-                parent["attributes"]["gen_ai.provider.name"] == "openai_compatible"
-            )  # ours: a local base URL
+        scope = span["instrumentation_scope"]["name"] if "instrumentation_scope" in span else None
+        who = "ours" if span["attributes"]["gen_ai.provider.name"] == "openai_compatible" else "theirs"
+        by_model.setdefault(span["attributes"]["gen_ai.request.model"], {})[who] = span
+        assert scope in (None, "tracewrap", GENAI_SCOPE)
+    assert sorted(by_model) == ["m-otel-chat", "m-otel-responses", "m-otel-stream"]
+    for pair in by_model.values():
+        ours, theirs = pair["ours"], pair["theirs"]  # ours: a local base URL; theirs says "openai"
+        assert ours["context"]["trace_id"] == theirs["context"]["trace_id"]
+        nested = (ours["parent_id"], theirs["parent_id"])
+        assert nested in (
+            (theirs["context"]["span_id"], None),
+            (None, ours["context"]["span_id"]),
+        ), nested

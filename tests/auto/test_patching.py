@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,7 +93,9 @@ def test_module_client_built_before_instrument_is_traced(
 
 
 def test_idempotent_and_uninstrument_restores(server: FakeOpenAIServer, telemetry: Telemetry) -> None:
-    original = openai.OpenAI.__dict__["__init__"]
+    from openai.resources.responses import Responses
+
+    original = vars(Responses)["create"]
     assert tracewrap.auto.instrument(**telemetry.wrap_kwargs())
     assert tracewrap.auto.instrument(**telemetry.wrap_kwargs())
     assert tracewrap.auto.is_instrumented()
@@ -105,7 +106,7 @@ def test_idempotent_and_uninstrument_restores(server: FakeOpenAIServer, telemetr
     tracewrap.auto.uninstrument()
     tracewrap.auto.uninstrument()
     assert not tracewrap.auto.is_instrumented()
-    assert openai.OpenAI.__dict__["__init__"] is original
+    assert vars(Responses)["create"] is original
     client.chat.completions.create(model="m-old-client", messages=MESSAGES)
     openai.OpenAI(base_url=server.base_url, api_key=API_KEY).chat.completions.create(
         model="m-new", messages=MESSAGES
@@ -131,14 +132,13 @@ def test_bad_options_fail_at_instrument_time_and_change_nothing() -> None:
     assert openai.OpenAI.__dict__["__init__"] is original and not tracewrap.auto.is_instrumented()
 
 
-def test_a_client_that_cannot_be_traced_is_still_built(
-    server: FakeOpenAIServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
-) -> None:
-    tracewrap.auto.instrument(extra_paths=["no_such_resource.create"], **telemetry.wrap_kwargs())
-    with caplog.at_level(logging.WARNING, logger="tracewrap"):
-        client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY)
-    assert "could not trace a OpenAI" in caplog.text
-    assert client.chat.completions.create(model="m-x", messages=MESSAGES).model == "m-x-2024-07-18"
+def test_a_path_no_client_has_fails_at_instrument_time(telemetry: Telemetry) -> None:
+    from openai.resources.chat.completions import Completions
+
+    original = vars(Completions)["create"]
+    with pytest.raises(ValueError, match=r"'no_such_resource\.create' does not exist"):
+        tracewrap.auto.instrument(extra_paths=["no_such_resource.create"], **telemetry.wrap_kwargs())
+    assert vars(Completions)["create"] is original and not tracewrap.auto.is_instrumented()
 
 
 def test_instrumentor(server: FakeOpenAIServer, telemetry: Telemetry) -> None:

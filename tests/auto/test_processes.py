@@ -16,6 +16,7 @@ import pytest
 from tests.auto.harness import APPS, AutoVenv, read_spans
 from tests.auto.helpers import PROMPT_TOKENS, assert_one_span_per_call, dated
 from tests.exporting.receivers import OTLPReceiver
+from tracewrap.testing import FakeOpenAIServer
 
 ON = {"TRACEWRAP_ENABLED": "true"}
 
@@ -152,5 +153,34 @@ def test_uvicorn_app_with_configure_exports_its_last_spans(venv: AutoVenv) -> No
             f"m-uvicorn-{i}" for i in range(3)
         ], stderr
         assert all(s.attributes["tracewrap.stream.outcome"] == "completed" for s in spans)
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_every_worker_shape_exports_each_call_once(
+    venv: AutoVenv, tmp_path: Path, server: FakeOpenAIServer, method: str
+) -> None:
+    """``tests/exporting/mp_app.py`` under ``TRACEWRAP_ENABLED=true`` alone: the OTLP endpoint from the
+    environment, nothing on a timer, so every worker span arrives through a process-end flush."""
+    from collections import Counter
+
+    from tests.exporting.test_processes import APP, EXPECTED
+
+    receiver = OTLPReceiver().start()
+    try:
+        env = {
+            **ON,
+            "TW_BASE_URL": venv.base_url,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",
+        }
+        run = venv.run([venv.python, str(APP), "auto", method], tmp_path, env, sink=False, timeout=120)
+        assert sorted(run.result) == sorted(EXPECTED)
+        receiver.store.wait_for(lambda: len(receiver.store.spans()) >= len(EXPECTED), timeout=10)
+        models = Counter(s.attributes["gen_ai.request.model"] for s in receiver.store.spans())
+        assert models == Counter(EXPECTED), run.stderr
+        assert len(server.requests) == len(EXPECTED)
     finally:
         receiver.stop()

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 from tests.auto.harness import AutoVenv
-from tests.auto.helpers import TEXT, assert_calls_app
+from tests.auto.helpers import TEXT, assert_calls_app, assert_one_span_per_call, dated
 
 ON = {"TRACEWRAP_ENABLED": "true"}
 
@@ -65,6 +65,12 @@ def test_openai_imported_before_start_up(venv: AutoVenv, tmp_path: Path) -> None
     # 01_twtest_early_openai.pth imports openai before tracewrap_autoinstrument.pth is read
     run = venv.run([venv.python, "calls.py"], tmp_path, {**ON, "TWTEST_IMPORT_OPENAI_EARLY": "1"})
     assert_calls_app(run)
+
+
+def test_a_probe_for_openai_before_its_import_still_traces(venv: AutoVenv, tmp_path: Path) -> None:
+    run = venv.run([venv.python, "probe_first.py"], tmp_path, ON)
+    assert run.result == {"model": dated("m-probed")}
+    assert_one_span_per_call(run, ["m-probed"])
 
 
 def test_unset_traces_nothing(venv: AutoVenv, tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""What happens on ``import openai`` under auto-instrumentation (in this process, collaborators faked)."""
+"""What ``import openai`` under auto-instrumentation does, and what the first traced call decides
+(in this process, collaborators faked; the real thing end to end is in tests/exporting/test_first_call.py)."""
 
 from __future__ import annotations
 
+import logging
 from types import ModuleType
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 
 import tracewrap
 from tracewrap.auto import patching, startup
+from tracewrap.exporting import config, first_call
 
 DESTINATION_VARS = (
     "OTEL_TRACES_EXPORTER",
@@ -20,7 +23,7 @@ DESTINATION_VARS = (
     "LANGCHAIN_TRACING_V2",
     "LANGSMITH_API_KEY",
     "LANGCHAIN_API_KEY",
-    startup.HINT_SHOWN_ENV,
+    first_call.HINT_SHOWN_ENV,
 )
 
 
@@ -29,13 +32,15 @@ class Fakes:
         self.configured = 0
         self.instrumented = 0
         self.monkeypatch = monkeypatch
-        monkeypatch.setattr(tracewrap, "configure", self._configure)
+        monkeypatch.setattr(config, "configure_from_environment", self._configure)
+        monkeypatch.setattr(config, "current_setup", lambda: None)
         monkeypatch.setattr(patching, "instrument", self._instrument)
         self.provider_installed(False)
         self.configure_error: BaseException | None = None
+        self.instrument_error: BaseException | None = None
 
     def provider_installed(self, installed: bool) -> None:
-        self.monkeypatch.setattr(startup, "_sdk_provider_installed", lambda: installed)
+        self.monkeypatch.setattr(first_call, "application_has_providers", lambda: installed)
 
     def _configure(self, **kwargs: Any) -> None:
         self.configured += 1
@@ -44,6 +49,8 @@ class Fakes:
 
     def _instrument(self, **kwargs: Any) -> bool:
         self.instrumented += 1
+        if self.instrument_error is not None:
+            raise self.instrument_error
         return True
 
 
@@ -54,19 +61,24 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     return Fakes(monkeypatch)
 
 
-def _import_openai() -> None:
+def test_import_openai_only_instruments(fakes: Fakes, capsys: pytest.CaptureFixture[str]) -> None:
     startup.on_openai_import(ModuleType("openai"))
+    assert (fakes.instrumented, fakes.configured) == (1, 0)  # export waits for the first call
+    fakes.instrument_error = RuntimeError("odd SDK")
+    startup.on_openai_import(ModuleType("openai"))
+    assert "auto-instrumentation failed (RuntimeError: odd SDK); the program runs untraced" in (
+        capsys.readouterr().err
+    )
 
 
-def test_nothing_configured_configures_and_hints_once(
-    fakes: Fakes, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _import_openai()
-    _import_openai()
-    assert (fakes.configured, fakes.instrumented) == (2, 2)
-    err = capsys.readouterr().err
-    assert err.count("no exporter is configured") == 1
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318" in err
+def test_nothing_configured_hints_once(fakes: Fakes, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        first_call.set_up_export()
+        first_call.set_up_export()
+    assert fakes.configured == 0
+    assert caplog.text.count("no exporter is configured") == 1
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318" in caplog.text
+    assert "tracewrap.configure(" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -74,45 +86,45 @@ def test_nothing_configured_configures_and_hints_once(
     [
         {"OTEL_TRACES_EXPORTER": "none"},
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+        {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://collector:4318/v1/metrics"},
         {"LANGSMITH_TRACING": "true", "LANGSMITH_API_KEY": "lsv2-x"},
+        {"LANGCHAIN_TRACING_V2": "true", "LANGCHAIN_API_KEY": "lsv2-x"},
     ],
 )
-def test_a_chosen_destination_silences_the_hint(
-    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str]
+def test_a_destination_in_the_environment_is_configured(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, env: dict[str, str]
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    _import_openai()
-    assert fakes.configured == 1 and capsys.readouterr().err == ""
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        first_call.set_up_export()
+    assert fakes.configured == 1 and caplog.text == ""
 
 
 def test_langsmith_key_without_its_switch_still_hints(
-    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("LANGSMITH_API_KEY", "lsv2-x")
-    _import_openai()
-    assert "LANGSMITH_TRACING=true" in capsys.readouterr().err
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        first_call.set_up_export()
+    assert fakes.configured == 0 and "LANGSMITH_TRACING=true" in caplog.text
 
 
-def test_a_provider_the_program_installed_owns_export(
-    fakes: Fakes, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_provider_the_program_installed_owns_export(fakes: Fakes, caplog: pytest.LogCaptureFixture) -> None:
     fakes.provider_installed(True)
-    _import_openai()
-    assert (fakes.configured, fakes.instrumented) == (0, 1)
-    assert capsys.readouterr().err == ""
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        first_call.set_up_export()
+    assert fakes.configured == 0 and caplog.text == ""
 
 
-def test_configure_missing_or_failing(fakes: Fakes, capsys: pytest.CaptureFixture[str]) -> None:
-    fakes.configure_error = ModuleNotFoundError("no config", name="tracewrap.exporting.config")
-    _import_openai()
-    assert fakes.instrumented == 1  # still traced, into whatever provider exists
+def test_a_failing_set_up_never_reaches_the_call(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
     fakes.configure_error = RuntimeError("bad endpoint")
-    _import_openai()
-    assert fakes.instrumented == 1
-    assert "auto-instrumentation failed (RuntimeError: bad endpoint); the program runs untraced" in (
-        capsys.readouterr().err
-    )
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        first_call.set_up_export()  # does not raise
+    assert "RuntimeError('bad endpoint')" in caplog.text
 
 
 def test_flush_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,12 +135,10 @@ def test_flush_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
         return True
 
     monkeypatch.setattr(tracewrap, "flush", flush)
-    monkeypatch.setattr(patching, "is_instrumented", lambda: False)
+    monkeypatch.setenv("TRACEWRAP_EXIT_TIMEOUT", "0.5")
+    startup.flush_quietly()
     startup.flush_quietly(1.5)
-    assert flushed == []  # a process that traced nothing has nothing to flush
-    monkeypatch.setattr(patching, "is_instrumented", lambda: True)
-    startup.flush_quietly(1.5)
-    assert flushed == [1.5]
+    assert flushed == [0.5, 1.5]  # bounded by TRACEWRAP_EXIT_TIMEOUT unless told otherwise
 
     def broken(timeout: float = 5.0) -> bool:
         raise OSError("collector gone")

@@ -1,11 +1,15 @@
-"""How wrap() installs: the module proxy, clients, paths, idempotency, unwrap, transparency."""
+"""How wrap() installs: the SDK patched in place, clients, paths, idempotency, unwrap, transparency."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
+import pickle
 
 import openai
 import pytest
+from openai import OpenAI as EarlyOpenAI
 from opentelemetry import trace
 
 import tracewrap
@@ -13,62 +17,132 @@ from tests.core.helpers import API_KEY, MESSAGES, attrs, sync_client
 from tracewrap.testing import Scenario
 
 
-def _module(telemetry):
-    return tracewrap.wrap(openai, **telemetry.wrap_kwargs())
+def _module(telemetry, **options):
+    return tracewrap.wrap(openai, **telemetry.wrap_kwargs(), **options)
 
 
-def test_module_proxy_passes_everything_through(telemetry) -> None:
-    traced = _module(telemetry)
-    assert traced.RateLimitError is openai.RateLimitError
-    assert traced.types is openai.types
-    assert traced.__name__ == "openai"
-    previous = openai.api_key
-    try:
-        traced.api_key = "sk-set-through-proxy"
-        assert openai.api_key == "sk-set-through-proxy"
-    finally:
-        openai.api_key = previous
-    client = traced.OpenAI(api_key=API_KEY, base_url="http://127.0.0.1:1/v1")
-    assert isinstance(client, openai.OpenAI) and isinstance(client, traced.OpenAI)
-    assert type(client) is openai.OpenAI
+class TenantClient(openai.OpenAI):
+    """An application's own subclass, defined before any wrap."""
 
-    class MyClient(traced.OpenAI):
+
+def test_module_wrap_is_in_place_and_transparent(telemetry) -> None:
+    assert _module(telemetry) is openai
+    assert openai.OpenAI is EarlyOpenAI and type(openai.OpenAI) is type  # the SDK's own class
+    client = openai.OpenAI(api_key=API_KEY, base_url="http://127.0.0.1:1/v1")
+    assert type(client) is openai.OpenAI and isinstance(client, EarlyOpenAI)
+    assert pickle.loads(pickle.dumps(openai.OpenAI)) is openai.OpenAI
+    assert copy.deepcopy(openai.types.CompletionUsage(prompt_tokens=1, completion_tokens=2, total_tokens=3))
+    match client:
+        case openai.OpenAI(api_key=key):
+            assert key == API_KEY
+        case _:  # pragma: no cover
+            raise AssertionError("a match pattern on the client class failed")
+
+    class MyClient(openai.OpenAI):
         pass
 
-    assert issubclass(MyClient, openai.OpenAI)
-    assert tracewrap.unwrap(traced) is openai
+    assert issubclass(MyClient, EarlyOpenAI)
+    assert tracewrap.unwrap(openai) is openai
 
 
-def test_module_clients_are_traced(server, telemetry) -> None:
-    traced = _module(telemetry)
-    for cls in (traced.OpenAI, traced.AsyncOpenAI):
-        client = cls(api_key=API_KEY, base_url=server.base_url, max_retries=0)
-        assert "_tracewrap_installation" in vars(client)
-    client = traced.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
-    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-    assert telemetry.one_span().name == "chat gpt-4o-mini"
+def test_module_wrap_traces_every_client_whoever_made_it(server, telemetry) -> None:
+    made_before = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    tenant = TenantClient(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    early = EarlyOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    raw_before = made_before.with_raw_response  # an accessor the SDK caches, touched before the wrap
+    tracewrap.wrap(openai, **telemetry.wrap_kwargs())  # the statement form: nothing assigned
+    after = openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    made_before.chat.completions.create(model="before", messages=MESSAGES)
+    tenant.responses.create(model="tenant", input="hi")
+    early.embeddings.create(model="early", input="hi")
+    raw_before.chat.completions.create(model="raw", messages=MESSAGES).parse()
+    with made_before.with_streaming_response.responses.create(model="streaming-raw", input="hi") as raw:
+        raw.parse()
+    with made_before.chat.completions.stream(model="helper", messages=MESSAGES) as stream:
+        stream.get_final_completion()
+
+    async def async_calls() -> None:
+        await after.chat.completions.create(model="async", messages=MESSAGES)
+        await after.close()
+
+    asyncio.run(async_calls())
+    names = sorted(s.name for s in telemetry.spans())
+    assert names == sorted(
+        [
+            "chat before",
+            "chat tenant",
+            "embeddings early",
+            "chat raw",
+            "chat streaming-raw",
+            "chat helper",
+            "chat async",
+        ]
+    )
+    assert len(server.requests) == len(names)  # one span per request, none counted twice
 
 
 def test_module_level_client_is_traced(server, telemetry, monkeypatch) -> None:
     monkeypatch.setattr(openai, "api_key", API_KEY)
     monkeypatch.setattr(openai, "base_url", server.base_url + "/")
     monkeypatch.setattr(openai, "max_retries", 0)
-    # the SDK caches the module-level client; a fresh one here, and none left traced for later tests
+    # the SDK caches the module-level client; a fresh one here, and none left behind for later tests
     monkeypatch.setattr(openai, "_client", None)
-    traced = _module(telemetry)
-    traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    _module(telemetry)
+    openai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert telemetry.one_span().name == "chat gpt-4o-mini"
 
 
 def test_wrapping_twice_gives_one_span(server, telemetry) -> None:
-    traced = _module(telemetry)
-    client = traced.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    _module(telemetry)
+    assert _module(telemetry) is openai
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
     assert tracewrap.wrap(client, **telemetry.wrap_kwargs()) is client
     assert tracewrap.wrap(tracewrap.wrap(client)) is client
-    assert tracewrap.wrap(traced) is traced
     client.chat.completions.create(model="m", messages=MESSAGES)
     client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
     assert len(telemetry.spans()) == 2
+
+
+def test_a_client_wrapped_on_its_own_keeps_its_options(server, telemetry) -> None:
+    _module(telemetry, provider="module-wide")
+    own = tracewrap.wrap(
+        openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+        provider="own",
+        **telemetry.wrap_kwargs(),
+    )
+    other = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    own.chat.completions.create(model="m", messages=MESSAGES)
+    other.chat.completions.create(model="m", messages=MESSAGES)
+    providers = [attrs(s)["gen_ai.provider.name"] for s in telemetry.spans()]
+    assert providers == ["own", "module-wide"]
+
+
+def test_a_second_module_wrap_applies_its_options(server, telemetry) -> None:
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    _module(telemetry, provider="first")
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    _module(telemetry, provider="second", paths=["chat.completions.create", "responses.create"])
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    client.embeddings.create(model="e", input="hi")  # no longer in the traced paths
+    providers = [attrs(s)["gen_ai.provider.name"] for s in telemetry.spans()]
+    assert providers == ["first", "second"]
+
+
+def test_unwrap_restores_the_sdk(server, telemetry) -> None:
+    from openai.resources.chat.completions import Completions
+
+    original = vars(Completions)["create"]
+    _module(telemetry)
+    assert vars(Completions)["create"] is not original
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    assert tracewrap.unwrap(openai) is openai
+    assert vars(Completions)["create"] is original
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0).responses.create(
+        model="m", input="hi"
+    )
+    assert len(telemetry.spans()) == 1
 
 
 def test_unwrap_restores_the_client(server, telemetry) -> None:

@@ -18,7 +18,7 @@ from opentelemetry.util._once import Once
 
 import tracewrap
 from tracewrap.exporting import config
-from tracewrap.telemetry import instruments
+from tracewrap.telemetry import instruments, lifecycle
 from tracewrap.testing import FakeOpenAIServer
 
 from .common import API_KEY
@@ -36,6 +36,7 @@ def reset_globals() -> None:
     logs_internal._LOGGER_PROVIDER_SET_ONCE = Once()
     logs_internal._LOGGER_PROVIDER = None
     instruments._cache.clear()
+    lifecycle._export_checked = False  # the next traced call looks at the environment again
     import langsmith.run_trees
     import langsmith.utils
 

@@ -11,7 +11,11 @@ variable set would pay, OpenAI or not. So this stage only registers post-import 
 * ``openai``: when it has been imported (or at once if it already is), the real work starts in
   :func:`tracewrap.auto.startup.on_openai_import` (exporters, then instrument every client);
 * ``multiprocessing.process``: children leave through ``os._exit``, past ``atexit``, so
-  ``BaseProcess._bootstrap`` flushes what the child recorded before it returns.
+  ``BaseProcess._bootstrap`` flushes what the child recorded before it returns; and a pool's
+  ``terminate()`` (``with Pool(...)``) ends its workers with SIGTERM, so a worker flushes on SIGTERM
+  (bounded by ``TRACEWRAP_EXIT_TIMEOUT``), then dies by it as it would have.
+
+``configure()`` installs the same process-end flushes (:func:`flush_at_process_ends`).
 
 Nothing here may stop the program: failures are one line on stderr.
 """
@@ -48,8 +52,7 @@ def start() -> None:
     _started = True
     try:
         when_imported("openai", _on_openai)
-        when_imported("multiprocessing.process", _patch_process_bootstrap)
-        flush_at_uvicorn_shutdown()
+        flush_at_process_ends()
     except Exception as exc:
         _say(f"auto-instrumentation failed to start ({type(exc).__name__}: {exc}); the program runs untraced")
 
@@ -60,6 +63,69 @@ def _on_openai(module: "ModuleType") -> None:
     on_openai_import(module)
 
 
+def flush_at_process_ends() -> None:
+    """Flush what a process recorded at the ends that skip ``atexit``; idempotent."""
+    when_imported("multiprocessing.process", _patch_process_bootstrap)
+    flush_at_uvicorn_shutdown()
+    # set up inside a process multiprocessing started (spawn, or a first traced call in a worker),
+    # whose _bootstrap is already running: its own end runs multiprocessing's exit finalizers
+    process_module = sys.modules.get("multiprocessing.process")
+    if process_module is not None and process_module.parent_process() is not None:
+        _flush_on_sigterm()
+        _flush_at_child_end()
+
+
+_child_end_pid = 0
+
+
+def _flush_at_child_end() -> None:
+    global _child_end_pid
+    if _child_end_pid == os.getpid():
+        return
+    _child_end_pid = os.getpid()
+    from multiprocessing import util
+
+    # run by util._exit_function in the finally of BaseProcess._bootstrap, before os._exit
+    util.Finalize(None, _flush_this_process, exitpriority=100)
+
+
+class _Terminated(SystemExit):
+    """SIGTERM in a multiprocessing child, turned into an exit that unwinds to a safe point."""
+
+
+_terminated_by = 0  # the signal this process was told to end by, once it is winding down
+_flushing = False
+
+
+def _flush_on_sigterm() -> None:
+    """In a multiprocessing child: on SIGTERM flush, then die by the signal as before.
+
+    The flush cannot run inside the handler: the interrupted code may hold an import lock or
+    another lock the exporters need (seen: a worker ending normally, its flush importing, SIGTERM
+    from ``with Pool(...)``, the flush thread's lazy import waiting on the interrupted import: a
+    hang). So the handler unwinds the child as an exit (``BaseProcess._bootstrap`` takes a
+    ``SystemExit`` quietly); its end runs the flush at a safe point and then re-raises the signal
+    with the default handler, so the process still dies by SIGTERM. A flush already under way
+    when it arrives is left to finish.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # the program (or we, already) chose what SIGTERM does
+
+    def unwind_then_flush(signum: int, frame: "Any") -> None:
+        global _terminated_by
+        signal.signal(signum, signal.SIG_IGN)  # a pool may signal twice
+        _terminated_by = signum
+        if not _flushing:
+            raise _Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, unwind_then_flush)
+
+
 def _patch_process_bootstrap(module: "ModuleType") -> None:
     process_class: Any = module.BaseProcess
     original = process_class._bootstrap
@@ -67,6 +133,11 @@ def _patch_process_bootstrap(module: "ModuleType") -> None:
         return
 
     def _bootstrap(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
+        try:
+            if "tracewrap.telemetry.lifecycle" in sys.modules:  # a fork child of a traced process
+                _flush_on_sigterm()  # (a spawn child gets it when its first traced call sets up export)
+        except Exception as exc:
+            _say(f"cannot flush on SIGTERM in this worker ({type(exc).__name__}: {exc})")
         try:
             return original(self, *args, **kwargs)
         finally:
@@ -103,18 +174,24 @@ def _patch_uvicorn_shutdown(module: "ModuleType") -> None:
 
 
 def _flush_this_process() -> None:
-    """Export now, for a process about to end past ``atexit``; only one that traced has anything."""
-    if "tracewrap.auto.patching" in sys.modules:  # auto-instrumented: tracewrap's and the global providers
-        from tracewrap.auto.startup import flush_quietly
+    """Export now, for a process about to end past ``atexit``; only one that traced has anything.
 
-        flush_quietly()
-    elif "tracewrap.exporting.config" in sys.modules:  # configure() without auto-instrumentation
-        from tracewrap.exporting.config import flush
-
+    Then, in a child told to end by SIGTERM, die by it as it would have without tracewrap.
+    """
+    global _flushing
+    if "tracewrap.telemetry.lifecycle" in sys.modules and not _flushing:
+        _flushing = True
         try:
-            flush(2.0)
-        except Exception as exc:
-            _say(f"could not flush telemetry at uvicorn shutdown ({type(exc).__name__}: {exc})")
+            from tracewrap.auto.startup import flush_quietly
+
+            flush_quietly()
+        finally:
+            _flushing = False
+    if _terminated_by:
+        import signal
+
+        signal.signal(_terminated_by, signal.SIG_DFL)
+        os.kill(os.getpid(), _terminated_by)
 
 
 # ---------------------------------------------------------------------------------- post-import hooks
@@ -161,14 +238,17 @@ class _PostImportFinder:
             self._searching.discard(fullname)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _NotifyingLoader(spec.loader, self.hooks.pop(fullname))
+        # the hooks stay registered until the module really executes: a find_spec / pkgutil probe
+        # (libraries checking optional dependencies) gets a spec and never loads it
+        spec.loader = _NotifyingLoader(spec.loader, self, fullname)
         return spec
 
 
 class _NotifyingLoader:
-    def __init__(self, loader: "Any", hooks: "list[Hook]") -> None:
+    def __init__(self, loader: "Any", finder: _PostImportFinder, name: str) -> None:
         self.loader = loader
-        self.hooks = hooks
+        self.finder = finder
+        self.name = name
 
     def create_module(self, spec: "Any") -> "Any":
         return self.loader.create_module(spec)
@@ -180,7 +260,7 @@ class _NotifyingLoader:
         module.__loader__ = self.loader
         self.loader.exec_module(module)
         loaded = sys.modules.get(module.__name__, module)
-        for hook in self.hooks:
+        for hook in self.finder.hooks.pop(self.name, ()):
             _call(hook, loaded)
 
     def __getattr__(self, name: str) -> "Any":

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from tracewrap.exporting import settings
 from tracewrap.exporting.dropping import CountingBatchSpanProcessor
 from tracewrap.observers import add_observer, remove_observer
-from tracewrap.settings import content_capture_from_env, tracing_enabled
+from tracewrap.settings import content_capture_from_env, tracing_enabled, warn_once
 from tracewrap.telemetry.deferred import run_deferred
 
 logger = logging.getLogger("tracewrap")
@@ -60,6 +60,7 @@ class Setup:
 
 _lock = threading.Lock()
 _setup: Setup | None = None
+_setup_arguments: dict[str, Any] = {}
 _atexit_registered = False
 
 
@@ -75,13 +76,31 @@ def configure(
 ) -> Setup:
     """Set up export from arguments, falling back to the standard environment variables.
 
-    Idempotent: a second call returns the first call's :class:`Setup`. ``max_queue_size`` bounds
-    the span queue (default ``OTEL_BSP_MAX_QUEUE_SIZE``, 2048).
+    Idempotent: a second call returns the set-up in force (and logs one warning naming the
+    arguments it did not apply, when they differ). ``max_queue_size`` bounds the span queue
+    (default ``OTEL_BSP_MAX_QUEUE_SIZE``, 2048). The first traced call of a process calls it with
+    no arguments when the environment names a destination (:mod:`.first_call`): call it yourself
+    before your first OpenAI call to choose otherwise.
     """
-    global _setup
+    global _setup, _setup_arguments
+    given = {
+        name: value
+        for name, value in (
+            ("service_name", service_name),
+            ("traces_exporter", traces_exporter),
+            ("metrics_exporter", metrics_exporter),
+            ("exit_timeout", exit_timeout),
+            ("langsmith_client", langsmith_client),
+            ("prometheus_port", prometheus_port),
+            ("max_queue_size", max_queue_size),
+        )
+        if value is not None
+    }
     with _lock:
         if _setup is not None:
+            _warn_not_applied(given)
             return _setup
+        _setup_arguments = given
         if not tracing_enabled():
             _setup = Setup(enabled=False)
             return _setup
@@ -103,6 +122,30 @@ def configure(
         _register_atexit()
         _setup = setup
         return setup
+
+
+def configure_from_environment() -> Setup:
+    """``configure()`` with no arguments, as the first traced call does it (no warning if set up)."""
+    with _lock:
+        if _setup is not None:
+            return _setup
+    return configure()
+
+
+def current_setup() -> Setup | None:
+    return _setup
+
+
+def _warn_not_applied(given: dict[str, Any]) -> None:
+    differing = sorted(name for name, value in given.items() if _setup_arguments.get(name) != value)
+    if differing:
+        warn_once(
+            "configure:" + ",".join(differing),
+            "tracewrap: configure() was already called%s; these arguments were not applied: %s "
+            "(call configure() before the first OpenAI call, or shutdown() first)",
+            "" if _setup_arguments else " (with no arguments, e.g. by the first traced call)",
+            ", ".join(differing),
+        )
 
 
 def _existing(provider: object) -> bool:
@@ -310,19 +353,23 @@ def _register_atexit() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_at_exit)
-        _flush_at_uvicorn_shutdown()
+        _flush_at_process_ends()
 
 
-def _flush_at_uvicorn_shutdown() -> None:
-    """uvicorn ends its process by re-raising SIGTERM after a graceful shutdown, past atexit."""
+def _flush_at_process_ends() -> None:
+    """Ends that skip ``atexit``: multiprocessing children (``os._exit``, SIGTERM from a pool's
+    terminate), uvicorn re-raising SIGTERM after its graceful shutdown. The start-up module holds
+    those hooks, so auto-instrumentation and ``configure()`` install them once, the same way."""
     try:
-        try:  # a source tree or editable install has the start-up module in the package (current)
-            from tracewrap.auto import _boot as boot
-        except ImportError:  # a wheel moves it to its root (tracewrap_autoinstrument)
-            import tracewrap_autoinstrument as boot  # type: ignore[import-not-found,no-redef]
-        boot.flush_at_uvicorn_shutdown()
+        boot = sys.modules.get("tracewrap_autoinstrument")  # the wheel's root copy, if start-up ran
+        if boot is None:
+            try:  # a source tree or editable install has the start-up module in the package
+                from tracewrap.auto import _boot as boot
+            except ImportError:  # a wheel moves it to its root
+                import tracewrap_autoinstrument as boot  # type: ignore[import-not-found,no-redef]
+        boot.flush_at_process_ends()
     except Exception as exc:  # an optional safety net: never a reason for configure() to fail
-        logger.debug("tracewrap: cannot watch for uvicorn's shutdown: %r", exc)
+        logger.debug("tracewrap: cannot watch for process ends: %r", exc)
 
 
 def _at_exit() -> None:

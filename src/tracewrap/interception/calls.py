@@ -15,25 +15,24 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
-from tracewrap.endpoints import Endpoint
 from tracewrap.interception.results import finish_async, finish_sync
-from tracewrap.options import TraceOptions
-from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, start
+from tracewrap.telemetry.lifecycle import CallSite, start
 
 _in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
 
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+# the call site of a call, from the resource object it is made on (None: pass the call through)
+SiteOf = Callable[[Any], "CallSite | None"]
 
 
-def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
-    site = CallSite(endpoint, options, client)
-
+def sync_wrapper(site_of: SiteOf) -> WrapperFunction:
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if _in_traced_call.get():
             return wrapped(*args, **kwargs)
-        call = start(site, kwargs)
+        site = site_of(instance)
+        call = start(site, kwargs) if site is not None else None
         if call is None:
             return wrapped(*args, **kwargs)
         flag = _in_traced_call.set(True)
@@ -52,15 +51,14 @@ def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) 
     return traced
 
 
-def async_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
-    site = CallSite(endpoint, options, client)
-
+def async_wrapper(site_of: SiteOf) -> WrapperFunction:
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if _in_traced_call.get():
             return await wrapped(*args, **kwargs)
-        call = start(site, kwargs)
+        site = site_of(instance)
+        call = start(site, kwargs) if site is not None else None
         if call is None:
             return await wrapped(*args, **kwargs)
         flag = _in_traced_call.set(True)

@@ -1,8 +1,9 @@
-"""Installing and removing the wrappers on a client, and the traced proxy of the ``openai`` module.
+"""``wrap(client)``: installing and removing the wrappers on one client.
 
-A client is traced by replacing, on its resource objects (``client.chat.completions``, ...), each
-method named by a traced path with a ``wrapt.FunctionWrapper`` around the bound original. The
-client object itself is untouched, so ``isinstance`` and everything else hold. The SDK caches its
+(``wrap(openai)`` patches the SDK's classes instead, process-wide: :mod:`.sdk_patch`.) A client
+is traced by replacing, on its resource objects (``client.chat.completions``, ...), each method
+named by a traced path with a ``wrapt.FunctionWrapper`` around the bound original. The client
+object itself is untouched, so ``isinstance`` and everything else hold. The SDK caches its
 ``with_raw_response`` / ``with_streaming_response`` wrappers per resource and builds them around the
 method it finds; dropping those caches makes them rebuild around ours.
 """
@@ -20,12 +21,11 @@ import wrapt
 from tracewrap.endpoints import Endpoint, resolve
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.options import TraceOptions
-from tracewrap.telemetry.lifecycle import ClientInfo
+from tracewrap.telemetry.lifecycle import CallSite, ClientInfo
 
 _MARK = "_tracewrap_installation"
 _RAW_CACHES = ("with_raw_response", "with_streaming_response")
 CLIENT_CLASSES = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI")
-MODULE_RESOURCES = ("chat", "responses", "completions", "embeddings")
 
 # OpenAI-compatible hosts whose provider is known (gen_ai.provider.name); documented in the README
 KNOWN_HOSTS = {
@@ -98,8 +98,8 @@ def _resource(client: Any, path: str, full_path: str) -> Any:
     return obj
 
 
-def _plan(client: Any, paths: tuple[str, ...]) -> dict[tuple[int, str], tuple[Any, str, Endpoint]]:
-    """What to wrap on ``client``; raises ``ValueError`` naming a path it does not have."""
+def plan_paths(client: Any, paths: tuple[str, ...]) -> list[tuple[Any, str, Endpoint]]:
+    """``(resource, method, endpoint)`` to wrap on ``client``; ``ValueError`` names a path it lacks."""
     plan: dict[tuple[int, str], tuple[Any, str, Endpoint]] = {}
     for path in paths:
         for resource_path, method, endpoint in resolve(path):
@@ -107,37 +107,7 @@ def _plan(client: Any, paths: tuple[str, ...]) -> dict[tuple[int, str], tuple[An
             if not callable(getattr(resource, method, None)):
                 raise ValueError(f"tracewrap: path {path!r}: {resource_path}.{method} is not a method")
             plan.setdefault((id(resource), method), (resource, method, endpoint))
-    return plan
-
-
-def _refuse(request: Any) -> Any:
-    raise RuntimeError("tracewrap: the probe client never sends requests")
-
-
-def check_module_paths(module: Any, paths: tuple[str, ...]) -> None:
-    """``wrap(openai, paths=...)``: a path no client has fails now, not in every ``openai.OpenAI()``.
-
-    Checked on a probe client with an in-process transport (no network, no TLS set-up); when one
-    cannot be built (an unusual SDK), each client is still checked when it is wrapped.
-    """
-    cls = getattr(module, "OpenAI", None)
-    base = getattr(module, "_base_client", None)
-    http = getattr(base, "httpx2", None) or getattr(base, "httpx", None)
-    if cls is None or http is None:
-        return
-    try:
-        probe = cls(
-            api_key="tracewrap-probe",
-            base_url="http://tracewrap.invalid/v1",
-            max_retries=0,
-            http_client=http.Client(transport=http.MockTransport(_refuse), trust_env=False),
-        )
-    except Exception:
-        return
-    try:
-        _plan(probe, paths)
-    finally:
-        probe.close()
+    return list(plan.values())
 
 
 def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any:
@@ -145,16 +115,17 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
         return client  # idempotent: one span per call however often it is wrapped
     paths = tuple(paths)
     info = client_info(client, options)
-    plan = _plan(client, paths)  # validate everything before changing anything
+    plan = plan_paths(client, paths)  # validate everything before changing anything
 
     installation = Installation(paths, options)
-    for resource, method, endpoint in plan.values():
+    for resource, method, endpoint in plan:
         original = getattr(resource, method)
         if isinstance(original, TracedMethod):
             continue
         is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
         make = async_wrapper if is_async else sync_wrapper
-        setattr(resource, method, TracedMethod(original, make(endpoint, options, info)))
+        site = CallSite(endpoint, options, info)
+        setattr(resource, method, TracedMethod(original, make(lambda _resource, site=site: site)))
         for cache in _RAW_CACHES:
             resource.__dict__.pop(cache, None)
         installation.patched.append((resource, method))
@@ -190,53 +161,3 @@ def unwrap_client(client: Any) -> Any:
             owner.__dict__.pop(cache, None)
     del client.__dict__[_MARK]
     return client
-
-
-class _TracedClientClass(wrapt.ObjectProxy):
-    """Stands in for ``openai.OpenAI`` & co.: constructing it returns a traced client."""
-
-    def __init__(self, cls: type, paths: tuple[str, ...], options: TraceOptions) -> None:
-        super().__init__(cls)
-        self._self_paths = paths
-        self._self_options = options
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return wrap_client(self.__wrapped__(*args, **kwargs), self._self_paths, self._self_options)
-
-    def __instancecheck__(self, obj: Any) -> bool:
-        return isinstance(obj, self.__wrapped__)
-
-    def __subclasscheck__(self, cls: type) -> bool:
-        return issubclass(cls, self.__wrapped__)
-
-    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
-        # `class MyClient(openai.OpenAI)` on the proxy subclasses the real class
-        return (self.__wrapped__,)
-
-
-class TracedModule(wrapt.ObjectProxy):
-    """``wrap(openai)``: the module, except that its clients (and its module-level client) trace."""
-
-    def __init__(self, module: Any, paths: tuple[str, ...], options: TraceOptions) -> None:
-        super().__init__(module)
-        self._self_paths = paths
-        self._self_options = options
-        self._self_classes = {
-            name: _TracedClientClass(getattr(module, name), paths, options)
-            for name in CLIENT_CLASSES
-            if hasattr(module, name)
-        }
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_self_"):
-            raise AttributeError(name)
-        classes = self._self_classes
-        if name in classes:
-            return classes[name]
-        if name in MODULE_RESOURCES:
-            # `openai.chat.completions.create(...)` uses the module's lazily built default client
-            module = self.__wrapped__
-            loader = getattr(module, "_load_client", None)
-            if loader is not None:
-                wrap_client(loader(), self._self_paths, self._self_options)
-        return getattr(self.__wrapped__, name)

@@ -186,9 +186,22 @@ class TracedCall:
             internal_error("end", exc)
 
 
+_export_checked = False  # the first call that records into the global providers has looked
+
+
+def _check_export() -> None:
+    global _export_checked
+    _export_checked = True
+    from tracewrap.exporting.first_call import set_up_export
+
+    set_up_export()
+
+
 def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
     if deferred_ends:  # ends the GC asked for since the last call: a safe point to carry them out
         run_deferred()
+    if not _export_checked and site.options.tracer_provider is None:
+        _check_export()  # once per process: export from the environment, or say why there is none
     try:
         endpoint = site.endpoint
         options = site.options

@@ -1,0 +1,58 @@
+"""The first traced call of a process: send telemetry where the environment says, or say why not.
+
+``wrap()`` and auto-instrumentation set nothing up when they run. The first call that records into
+the global providers decides, so an application's own ``configure(...)`` or own providers, set up
+before its first OpenAI call, win:
+
+* tracewrap's export already set up (``configure()`` ran): nothing to do;
+* the environment names a destination (``OTEL_EXPORTER_OTLP_ENDPOINT`` and its per-signal
+  variants, ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``, ``LANGSMITH_TRACING`` with a key):
+  ``configure()`` exactly as the application would call it (it adopts providers that already exist,
+  never adding exporters to them);
+* no destination and no provider: one warning per process tree naming the ways to fix it.
+
+Never raises: a failure here is logged once and the call goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from tracewrap.settings import application_has_providers, destination_in_env
+
+logger = logging.getLogger("tracewrap")
+
+HINT_SHOWN_ENV = "TRACEWRAP_HINT_SHOWN"  # inherited by child processes: the hint prints once per tree
+HINT = (
+    "tracewrap: OpenAI calls are traced but no exporter is configured, so spans and metrics go "
+    "nowhere. Send them somewhere with one of:\n"
+    "  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318   (an OTLP collector, Jaeger, Tempo, ...)\n"
+    "  OTEL_TRACES_EXPORTER=console                        (print spans, to try it out)\n"
+    "  LANGSMITH_TRACING=true LANGSMITH_API_KEY=...        (LangSmith)\n"
+    "or call tracewrap.configure(...) or install your own OpenTelemetry providers before the first "
+    "call (TRACEWRAP_ENABLED=false turns tracing off)."
+)
+
+
+def set_up_export() -> None:
+    try:
+        from tracewrap.exporting import config
+
+        if config.current_setup() is not None:
+            return
+        if destination_in_env():
+            config.configure_from_environment()
+        elif not application_has_providers():
+            hint_once()
+    except Exception as exc:
+        from tracewrap.telemetry.lifecycle import internal_error
+
+        internal_error("export set-up at the first call", exc)
+
+
+def hint_once() -> None:
+    if os.environ.get(HINT_SHOWN_ENV):
+        return
+    os.environ[HINT_SHOWN_ENV] = "1"
+    logger.warning(HINT)

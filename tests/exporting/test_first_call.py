@@ -1,0 +1,144 @@
+"""``wrap(openai)`` and nothing else: the first traced call exports where the environment says.
+
+Real OTLP over HTTP and gRPC into the loopback receiver, real LangSmith runs into the recorder;
+the application's own ``configure(...)`` before its first call wins, and a later one that differs
+says what it did not apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import openai
+import pytest
+
+import tracewrap
+from tracewrap.testing import FakeOpenAIServer
+
+from .common import API_KEY, MESSAGES
+from .langsmith_recorder import LangSmithRecorder
+from .receivers import OTLPReceiver
+
+
+def _call(server: FakeOpenAIServer, model: str = "gpt-4o-mini") -> None:
+    client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+    client.chat.completions.create(model=model, messages=MESSAGES)
+    client.close()
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_otlp_from_the_environment_alone(
+    protocol: str, monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "env-only")
+    tracewrap.wrap(openai)
+    _call(server, "gpt-env")
+    _call(server, "gpt-env")
+    assert tracewrap.flush(5.0)
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 2)
+    spans = receiver.store.spans()
+    assert [s.name for s in spans] == ["chat gpt-env", "chat gpt-env"]
+    assert {s.resource["service.name"] for s in spans} == {"env-only"}
+    points = receiver.store.metric_points("gen_ai.client.operation.duration")
+    assert sum(point.count for _, point in points) >= 2
+
+
+def test_langsmith_from_the_environment_alone(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer
+) -> None:
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    monkeypatch.setenv("LANGSMITH_API_KEY", "lsv2_pt_SECRET_key_1")
+    monkeypatch.setenv("LANGSMITH_ENDPOINT", recorder.url)
+    monkeypatch.setenv("LANGSMITH_PROJECT", "env-only")
+    tracewrap.wrap(openai)
+    _call(server, "gpt-ls")
+    assert tracewrap.flush(5.0)
+    runs = [r for r in recorder.wait_for_runs(1) if r.get("run_type") == "llm"]
+    assert len(runs) == 1
+    assert runs[0]["extra"]["metadata"]["ls_model_name"] == "gpt-ls"
+
+
+def test_the_applications_own_configure_before_the_first_call_wins(
+    monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    tracewrap.wrap(openai)
+    setup = tracewrap.configure(service_name="my-service", metrics_exporter="none")
+    _call(server)
+    assert tracewrap.configure() is setup  # what the first call found: no second set-up
+    assert tracewrap.flush(5.0)
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 1)
+    assert receiver.store.spans()[0].resource["service.name"] == "my-service"
+    assert setup.metrics_exporters == ()
+
+
+def test_a_later_configure_that_differs_says_what_it_did_not_apply(
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tracewrap import settings
+
+    monkeypatch.setattr(settings, "_warned", set())
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    tracewrap.wrap(openai)
+    _call(server)  # sets export up from the environment
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        tracewrap.configure(service_name="my-service", traces_exporter="console")
+        tracewrap.configure(service_name="my-service", traces_exporter="console")
+    warnings = [r.getMessage() for r in caplog.records if "not applied" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "service_name, traces_exporter" in warnings[0]
+    assert "by the first traced call" in warnings[0]
+
+
+APP = textwrap.dedent(
+    """
+    import sys
+    import openai
+    import tracewrap
+
+    tracewrap.wrap(openai)
+    client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-test", max_retries=0)
+    for _ in range(3):
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    print("done")
+    """
+)
+
+
+def _run_app(
+    tmp_path: Path, server: FakeOpenAIServer, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    return subprocess.run(
+        [sys.executable, str(app), server.base_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_program_with_only_wrap_exports_at_exit_or_says_why_not(
+    tmp_path: Path, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    quiet = _run_app(tmp_path, server, base)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "done"
+    assert quiet.stderr.count("no exporter is configured") == 1, quiet.stderr  # once, not per call
+    exported = _run_app(tmp_path, server, {**base, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint})
+    assert exported.returncode == 0 and "no exporter" not in exported.stderr, exported.stderr
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 3)
+    assert [s.name for s in receiver.store.spans()] == ["chat m"] * 3  # flushed at exit
