@@ -58,16 +58,20 @@ def test_llm_run_fields(
     assert reply.choices[0].message.content == Scenario().text
 
     (run,) = _llm_runs(recorder, 1)
-    assert run["name"] == "chat gpt-4o-mini"
+    assert run["name"] == "ChatOpenAI"
     assert run["session_name"] == "tw-tests"
     assert run["trace_id"] == run["id"] and not run.get("parent_run_id")
     assert run["start_time"] <= run["end_time"]
-    assert run["inputs"]["messages"] == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "What is 2+2?"},
-    ]
+    assert run["inputs"] == {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}],
+        "temperature": 0.3,
+        "max_tokens": 50,
+    }
     outputs = run["outputs"]
-    assert outputs["choices"][0]["message"] == {"role": "assistant", "content": Scenario().text}
+    assert outputs["choices"][0]["message"]["content"] == Scenario().text
+    assert outputs["choices"][0]["message"]["role"] == "assistant"
+    assert outputs["system_fingerprint"] == "fp_test" and outputs["model"] == "gpt-4o-mini-2024-07-18"
     assert outputs["choices"][0]["finish_reason"] == "stop"
     assert outputs["usage_metadata"] == {
         "input_tokens": 40,
@@ -77,7 +81,7 @@ def test_llm_run_fields(
         "output_token_details": {"reasoning": 4},
     }
     meta = run["extra"]["metadata"]
-    assert meta["ls_provider"] in ("openai", "openai_compatible")
+    assert meta["ls_provider"] == "openai_compatible"  # 127.0.0.1 is not api.openai.com
     assert meta["ls_model_name"] == "gpt-4o-mini"
     assert meta["ls_model_type"] == "chat"
     assert meta["ls_temperature"] == 0.3 and meta["ls_max_tokens"] == 50
@@ -110,7 +114,7 @@ def test_hidden_outputs_and_inputs(
 ) -> None:
     _env(monkeypatch, recorder, LANGSMITH_HIDE_OUTPUTS="true")
     setup = tracewrap.configure()
-    assert setup.langsmith.wants_content  # inputs are still wanted
+    assert not setup.langsmith.wants_content  # inputs are the call's arguments: nothing to read for them
     make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     (run,) = _llm_runs(recorder, 1)
     assert run["inputs"]["messages"] == [{"role": "user", "content": "What is 2+2?"}]
@@ -156,7 +160,7 @@ def test_child_of_traceable_parent_and_error_run(
         assert child["trace_id"] == parent["trace_id"]
         assert child["dotted_order"].startswith(parent["dotted_order"] + ".")
         assert child["session_name"] == parent["session_name"]
-    assert llm_failed["name"] == "chat gpt-4o"
+    assert llm_failed["name"] == "ChatOpenAI" and llm_failed["extra"]["metadata"]["ls_model_name"] == "gpt-4o"
     assert llm_failed["error"].startswith("InternalServerError")
     assert llm_failed["extra"]["metadata"]["status"] == "error"
     assert llm_failed["extra"]["metadata"]["http_status_code"] == 500
@@ -208,7 +212,7 @@ def test_forked_child_still_sends_runs(
     )
     assert child == 0
     runs = recorder.wait_for_runs(2)
-    assert sorted(r["name"] for r in runs) == ["chat gpt-4.1-mini", "chat gpt-4o-mini"]
+    assert sorted(r["extra"]["metadata"]["ls_model_name"] for r in runs) == ["gpt-4.1-mini", "gpt-4o-mini"]
 
 
 def test_application_client_is_used_and_left_running(
