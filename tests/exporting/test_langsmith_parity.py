@@ -406,3 +406,32 @@ def test_stream_is_posted_when_it_starts(
     patches = [path for method, path, _ in recorder.requests if method == "PATCH"]
     posts = [path for method, path, _ in recorder.requests if method == "POST"]
     assert len(posts) >= 2 or patches  # the post, then the patch (multipart carries both ops)
+
+
+def test_memory_is_flat_in_stream_length(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any
+) -> None:
+    """LangSmith's wrapper keeps every chunk until the stream ends; tracewrap folds them as they pass."""
+    import gc
+
+    from openai.types.chat import ChatCompletionChunk
+
+    def live_chunks_at_the_last_one(client: Any) -> int:
+        server.enqueue(Scenario(text="abcd" * 400, chunks=400))
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        counts = []
+        for chunk in stream:
+            if not chunk.choices:  # the usage chunk comes last
+                counts.append(sum(isinstance(o, ChatCompletionChunk) for o in gc.get_objects()))
+        return counts[0]
+
+    theirs = live_chunks_at_the_last_one(pair[0])
+    ours = live_chunks_at_the_last_one(pair[1])
+    assert theirs >= 400
+    assert ours <= 3  # the chunk in hand and the envelope kept for the final object
+    assert tracewrap.flush(5.0) and pair[2].flush() is not False
+    runs = recorder.wait_for_runs(2)
+    texts = [r["outputs"]["choices"][0]["message"]["content"] for r in runs]
+    assert texts == ["abcd" * 400] * 2
