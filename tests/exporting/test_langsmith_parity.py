@@ -8,6 +8,7 @@ purpose is asserted as such here and listed in the README ("LangSmith runs").
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -435,3 +436,32 @@ def test_memory_is_flat_in_stream_length(
     runs = recorder.wait_for_runs(2)
     texts = [r["outputs"]["choices"][0]["message"]["content"] for r in runs]
     assert texts == ["abcd" * 400] * 2
+
+
+def test_responses_parse(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        value: int
+
+    def call(client: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parsed = client.responses.parse(model="gpt-4.1-mini", input="What is 2+2?", text_format=Answer)
+        assert parsed.output_parsed == Answer(value=4)
+        if client is pair[1]:  # dumping a parsed Response warns on some SDKs: none of it reaches the app
+            assert not [w for w in caught if "tracewrap" in w.filename], [str(w.message) for w in caught]
+            assert len(caught) == len(bare_warnings)
+
+    # what the bare SDK warns for the same call (nothing on openai 3)
+    with warnings.catch_warnings(record=True) as bare_warnings:
+        warnings.simplefilter("always")
+        server.enqueue(Scenario(json_text='{"value":4}'))
+        bare = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+        bare.responses.parse(model="gpt-4.1-mini", input="What is 2+2?", text_format=Answer)
+        bare.close()
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(json_text='{"value":4}'))
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert ours["inputs"]["text_format"] == Answer.model_json_schema()
+    assert _without_usage(ours) == _without_usage(theirs)

@@ -68,6 +68,7 @@ INVOCATION_KEYS = frozenset(
         "web_search_options",
     }
 )
+_SCHEMA_ARGUMENTS = ("text_format", "response_format")  # may be a pydantic class
 _TIERS = ("priority", "flex")  # service tiers LangSmith prices separately
 
 Redactor = Callable[[str], str]
@@ -117,7 +118,13 @@ def _plain(value: Any, redact: Redactor | None, key: str | None = None) -> Any:
         return [_plain(v, redact, key) for v in value]
     dump = getattr(value, "model_dump", None)  # an SDK message object passed back in, a parsed model
     if callable(dump) and not isinstance(value, type):
-        return _plain(dump(), redact, key)
+        try:
+            dumped = dump(mode="json", warnings=False)
+        except TypeError:  # a model_dump without these keywords
+            dumped = dump()
+        return _plain(dumped, redact, key)
+    if hasattr(value, "__next__"):  # a one-shot iterator: reading it would use it up
+        return f"<{type(value).__name__}>"
     return value  # numbers, None, and anything else LangSmith's serializer will handle
 
 
@@ -147,10 +154,11 @@ def inputs(kwargs: Mapping[str, Any], hide: bool, redact: Redactor | None) -> di
             copied, ok = _redacting(redact, lambda v=value: _plain(v, redact))
             if ok:
                 found[key] = copied
-        elif key in ("text_format", "response_format"):
-            found[key] = _plain(_schema(value), None)
         else:
-            found[key] = _plain(value, None)
+            try:  # an argument that cannot be copied is left out, not the whole run
+                found[key] = _plain(_schema(value) if key in _SCHEMA_ARGUMENTS else value, None)
+            except Exception:
+                continue
     return found
 
 
@@ -163,8 +171,8 @@ def dump(response: Any, exclude_none: bool) -> dict[str, Any] | None:
     model_dump = getattr(response, "model_dump", None)
     if not callable(model_dump):
         return None
-    try:
-        return model_dump(mode="json", exclude_none=exclude_none)
+    try:  # warnings=False: pydantic's serializer warnings (parsed generics) must not reach the app
+        return model_dump(mode="json", exclude_none=exclude_none, warnings=False)
     except TypeError:  # a model_dump without these keywords
         return model_dump()
 

@@ -167,7 +167,7 @@ class ChatStreamAccumulator:
         if last is None:
             return None
         try:
-            envelope = last.model_dump(mode="json")
+            envelope = last.model_dump(mode="json", warnings=False)
         except Exception:
             envelope = dict(last) if isinstance(last, dict) else {}
         envelope.pop("usage", None)
