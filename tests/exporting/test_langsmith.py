@@ -356,3 +356,32 @@ def test_default_client_shared_only_when_tracewrap_sets_langsmith_up(
     tracewrap.shutdown(2.0)
     assert run_trees.get_cached_client() is own
     own.cleanup(timeout=1)
+
+
+def test_async_stream_and_call(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer
+) -> None:
+    import asyncio
+
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+
+    async def main() -> str:
+        client = tracewrap.wrap(openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0))
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        await client.responses.create(model="gpt-4.1-mini", input="hi")
+        await client.close()
+        return text
+
+    assert asyncio.run(main()) == Scenario().text
+    stream_run, responses_run = _llm_runs(recorder, 2)
+    assert (
+        stream_run["inputs"]["stream"] is True
+        and stream_run["extra"]["metadata"]["stream_outcome"] == "completed"
+    )
+    assert stream_run["outputs"]["choices"][0]["message"]["content"] == Scenario().text
+    assert stream_run["outputs"]["usage_metadata"]["total_tokens"] == 19
+    assert responses_run["outputs"]["status"] == "completed" and responses_run["inputs"]["input"] == "hi"
