@@ -7,8 +7,14 @@ Modes run interleaved (healthy, refused, ..., healthy, refused, ...) for several
 shows medians across rounds of each process's median and p99 call latency, and how long the
 process took to exit after its last call (bounded by TRACEWRAP_EXIT_TIMEOUT, here 2 s).
 
-    python benchmarks/export_faults.py           # 5 rounds x 300 calls per mode, ~1 min
-    python benchmarks/export_faults.py --quick   # 2 rounds x 100 calls, ~20 s
+    python benchmarks/export_faults.py              # 5 rounds x 300 calls per mode, ~1 min
+    python benchmarks/export_faults.py --quick      # 2 rounds x 100 calls, ~20 s
+    python benchmarks/export_faults.py --langsmith  # only the LangSmith exit table (minutes)
+
+``--langsmith`` shows the exit beside LangSmith's own wrapper instead: 20 calls made inside the
+application's ``@traceable`` function, through ``langsmith.wrappers.wrap_openai`` or through
+tracewrap, with the LangSmith endpoint refused or silent; each process is given at most
+``--cap`` seconds (default 300) to exit.
 """
 
 from __future__ import annotations
@@ -49,6 +55,35 @@ with FakeOpenAIServer() as server:
         times.append(time.perf_counter() - started)
 times.sort()
 print("RESULT", statistics.median(times), times[int(len(times) * 0.99) - 1], time.time(), flush=True)
+"""
+
+
+LANGSMITH_CHILD = """
+import sys, time
+import openai
+from langsmith import traceable
+from tracewrap.testing import FakeOpenAIServer
+
+tool, calls = sys.argv[1], int(sys.argv[2])
+with FakeOpenAIServer() as server:
+    raw = openai.OpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0)
+    if tool == "tracewrap":
+        import tracewrap
+        tracewrap.configure()
+        client = tracewrap.wrap(raw)
+    else:
+        from langsmith.wrappers import wrap_openai
+        client = wrap_openai(raw)
+
+    messages = [{"role": "user", "content": "hi"}]
+
+    @traceable(name="ask")
+    def ask():
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    for _ in range(calls):
+        ask()
+print("DONE", time.time(), flush=True)
 """
 
 
@@ -129,10 +164,54 @@ def run_child(endpoint: str, calls: int) -> tuple[float, float, float]:
     return median, p99, exited - last_call_done
 
 
+def langsmith_exit(tool: str, endpoint: str, cap_s: float) -> float | None:
+    """Seconds from the last call to the process's exit; None when it had not exited within ``cap_s``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    env.update(
+        PYTHONPATH=str(ROOT / "src"),
+        LANGSMITH_TRACING="true",
+        LANGSMITH_API_KEY="lsv2-bench",
+        LANGSMITH_ENDPOINT=endpoint,
+        TRACEWRAP_EXIT_TIMEOUT=str(EXIT_TIMEOUT_S),
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", LANGSMITH_CHILD, tool, "20"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=cap_s,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    exited = time.time()
+    done = [line for line in proc.stdout.splitlines() if line.startswith("DONE ")]
+    if proc.returncode != 0 or not done:
+        raise RuntimeError(f"child failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return exited - float(done[0].split()[1])
+
+
+def langsmith_table(cap_s: float) -> None:
+    print("| LangSmith endpoint | exit after last call: wrap_openai (s) | tracewrap (s) |")
+    print("|---|---|---|")
+    for name, backend in (("refused", _refused_backend), ("silent", _silent_backend)):
+        cells = []
+        for tool in ("wrap_openai", "tracewrap"):
+            with backend() as endpoint:
+                seconds = langsmith_exit(tool, endpoint, cap_s)
+            cells.append(f"> {cap_s:.0f} (killed)" if seconds is None else f"{seconds:.2f}")
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--langsmith", action="store_true", help="the LangSmith exit table only")
+    parser.add_argument("--cap", type=float, default=300.0, help="longest wait for one process to exit")
     args = parser.parse_args()
+    if args.langsmith:
+        langsmith_table(args.cap)
+        return
     rounds, calls = (2, 100) if args.quick else (5, 300)
     samples: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in MODES}
     for _ in range(rounds):

@@ -1,13 +1,14 @@
 """Hooks for sinks that need more than a span, such as the LangSmith exporter.
 
 An observer sees each traced call start (in the caller's thread and context, so it can read its
-own context, e.g. LangSmith's current run) and end (with the finished record). Observers must be
+own context, e.g. LangSmith's current run; ``kwargs`` are the call's arguments, and a stream is
+one with ``stream=True`` among them) and end (with the finished record and ``response``). Observers must be
 fast and must not block; their errors are caught and logged once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +25,12 @@ class ObservedCall:
     start_time_ns: int
     end_time_ns: int | None = None
     first_chunk_time_ns: int | None = None
+    # the wrap()'s redaction hook: for observers that record content the record does not hold
+    redact: Callable[[str], str] | None = None
+    # what the call returned, set before on_end: the SDK's response object (ChatCompletion,
+    # Response, ...), or for a stream the final object built while it passed (a Response, or a
+    # chat completion as a dict); None when nothing came back or it could not be read
+    response: Any = None
     # per-observer scratch space, keyed by the observer's id()
     state: dict[int, Any] = field(default_factory=dict)
 

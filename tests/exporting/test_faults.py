@@ -109,12 +109,12 @@ def test_queue_is_bounded_and_drops_are_counted(
 
 
 def _run_exit_app(
-    env: dict[str, str], base_url: str, calls: int = 20
+    env: dict[str, str], base_url: str, calls: int = 20, *extra: str
 ) -> tuple[float, subprocess.CompletedProcess]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_", "TRACEWRAP_"))}
     clean.update(env, PYTHONPATH=str(SRC))
     run = subprocess.run(
-        [sys.executable, str(EXIT_APP), base_url, str(calls)],
+        [sys.executable, str(EXIT_APP), base_url, str(calls), *extra],
         env=clean,
         capture_output=True,
         text=True,
@@ -128,10 +128,21 @@ def _run_exit_app(
 
 @pytest.mark.parametrize(
     "sink",
-    ["otlp-http-silent", "otlp-grpc-silent", "otlp-http-refused", "langsmith-silent", "langsmith-refused"],
+    [
+        "otlp-http-silent",
+        "otlp-grpc-silent",
+        "otlp-http-refused",
+        "langsmith-silent",
+        "langsmith-refused",
+        "langsmith-silent-traceable",
+        "langsmith-refused-traceable",
+    ],
 )
 def test_process_exit_is_bounded(sink: str, silent_port: int, server: FakeOpenAIServer) -> None:
-    kind, how = sink.rsplit("-", 1)
+    # "-traceable": the calls run inside the application's own @traceable, whose runs go through
+    # langsmith's default client: tracewrap's, when tracewrap set LangSmith up
+    traceable = sink.endswith("-traceable")
+    kind, how = sink.removesuffix("-traceable").rsplit("-", 1)
     port = silent_port if how == "silent" else free_port()
     env = {"TRACEWRAP_EXIT_TIMEOUT": "1", "OTEL_EXPORTER_OTLP_TIMEOUT": "60"}
     if kind.startswith("otlp"):
@@ -145,7 +156,7 @@ def test_process_exit_is_bounded(sink: str, silent_port: int, server: FakeOpenAI
         env.update(
             LANGSMITH_TRACING="true", LANGSMITH_API_KEY="k", LANGSMITH_ENDPOINT=f"http://127.0.0.1:{port}"
         )
-    exit_seconds, _ = _run_exit_app(env, server.base_url)
+    exit_seconds, _ = _run_exit_app(env, server.base_url, 20, *(["traceable"] if traceable else []))
     # 1 s budget + interpreter teardown (up to ~1.6 s seen on a loaded 2-core machine); unbounded,
     # LangSmith alone takes ~15 s (refused) to minutes (silent)
     assert exit_seconds < 1 + 3, (sink, exit_seconds)

@@ -58,16 +58,20 @@ def test_llm_run_fields(
     assert reply.choices[0].message.content == Scenario().text
 
     (run,) = _llm_runs(recorder, 1)
-    assert run["name"] == "chat gpt-4o-mini"
+    assert run["name"] == "ChatOpenAI"
     assert run["session_name"] == "tw-tests"
     assert run["trace_id"] == run["id"] and not run.get("parent_run_id")
     assert run["start_time"] <= run["end_time"]
-    assert run["inputs"]["messages"] == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "What is 2+2?"},
-    ]
+    assert run["inputs"] == {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}],
+        "temperature": 0.3,
+        "max_tokens": 50,
+    }
     outputs = run["outputs"]
-    assert outputs["choices"][0]["message"] == {"role": "assistant", "content": Scenario().text}
+    assert outputs["choices"][0]["message"]["content"] == Scenario().text
+    assert outputs["choices"][0]["message"]["role"] == "assistant"
+    assert outputs["system_fingerprint"] == "fp_test" and outputs["model"] == "gpt-4o-mini-2024-07-18"
     assert outputs["choices"][0]["finish_reason"] == "stop"
     assert outputs["usage_metadata"] == {
         "input_tokens": 40,
@@ -77,7 +81,7 @@ def test_llm_run_fields(
         "output_token_details": {"reasoning": 4},
     }
     meta = run["extra"]["metadata"]
-    assert meta["ls_provider"] in ("openai", "openai_compatible")
+    assert meta["ls_provider"] == "openai_compatible"  # 127.0.0.1 is not api.openai.com
     assert meta["ls_model_name"] == "gpt-4o-mini"
     assert meta["ls_model_type"] == "chat"
     assert meta["ls_temperature"] == 0.3 and meta["ls_max_tokens"] == 50
@@ -110,7 +114,7 @@ def test_hidden_outputs_and_inputs(
 ) -> None:
     _env(monkeypatch, recorder, LANGSMITH_HIDE_OUTPUTS="true")
     setup = tracewrap.configure()
-    assert setup.langsmith.wants_content  # inputs are still wanted
+    assert not setup.langsmith.wants_content  # inputs are the call's arguments: nothing to read for them
     make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     (run,) = _llm_runs(recorder, 1)
     assert run["inputs"]["messages"] == [{"role": "user", "content": "What is 2+2?"}]
@@ -156,7 +160,7 @@ def test_child_of_traceable_parent_and_error_run(
         assert child["trace_id"] == parent["trace_id"]
         assert child["dotted_order"].startswith(parent["dotted_order"] + ".")
         assert child["session_name"] == parent["session_name"]
-    assert llm_failed["name"] == "chat gpt-4o"
+    assert llm_failed["name"] == "ChatOpenAI" and llm_failed["extra"]["metadata"]["ls_model_name"] == "gpt-4o"
     assert llm_failed["error"].startswith("InternalServerError")
     assert llm_failed["extra"]["metadata"]["status"] == "error"
     assert llm_failed["extra"]["metadata"]["http_status_code"] == 500
@@ -208,7 +212,7 @@ def test_forked_child_still_sends_runs(
     )
     assert child == 0
     runs = recorder.wait_for_runs(2)
-    assert sorted(r["name"] for r in runs) == ["chat gpt-4.1-mini", "chat gpt-4o-mini"]
+    assert sorted(r["extra"]["metadata"]["ls_model_name"] for r in runs) == ["gpt-4.1-mini", "gpt-4o-mini"]
 
 
 def test_application_client_is_used_and_left_running(
@@ -225,3 +229,159 @@ def test_application_client_is_used_and_left_running(
     tracewrap.shutdown(2.0)
     assert not getattr(app_client, "_manual_cleanup", False)  # flushed, not stopped: it is the app's
     app_client.cleanup(timeout=1)
+
+
+def test_redaction_hook_covers_inputs_and_outputs(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer
+) -> None:
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    seen: list[str] = []
+
+    def redact(text: str) -> str:
+        seen.append(text)
+        return text.replace("2+2", "[sum]").replace("Hello", "[greeting]")
+
+    client = tracewrap.wrap(
+        openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0), redact=redact
+    )
+    server.enqueue(Scenario(chunks=3))
+    for _ in client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_headers={"X-Secret": "hdr-77"}
+    ):
+        pass
+    client.responses.create(model="gpt-4.1-mini", input="What is 2+2?", instructions="Say 2+2")
+    client.close()
+    chat, responses = _llm_runs(recorder, 2)
+    assert chat["inputs"]["messages"] == [{"role": "user", "content": "What is [sum]?"}]
+    assert "extra_headers" not in chat["inputs"]
+    assert chat["outputs"]["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "[greeting]! How can I help?",
+    }
+    assert (
+        responses["inputs"]["input"] == "What is [sum]?"
+        and responses["inputs"]["instructions"] == "Say [sum]"
+    )
+    assert responses["outputs"]["output"][0]["content"][0]["text"] == "[greeting]! How can I help?"
+    assert responses["outputs"]["instructions"] == "Say [sum]"  # the echo in the Response too
+    # identifiers are not content: never through the hook
+    assert (
+        responses["outputs"]["model"] == "gpt-4.1-mini-2024-07-18"
+        and responses["inputs"]["model"] == "gpt-4.1-mini"
+    )
+    assert "gpt-4o-mini" not in seen and "user" not in seen and "assistant" not in seen
+    body = b"".join(recorder.raw)
+    assert b"2+2" not in body and b"Hello" not in body and b"hdr-77" not in body
+
+
+def test_failing_redaction_hook_drops_the_content(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer
+) -> None:
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+
+    def redact(text: str) -> str:
+        raise ValueError(text)
+
+    client = tracewrap.wrap(
+        openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0), redact=redact
+    )
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.5)
+    assert reply.choices[0].message.content == Scenario().text
+    client.close()
+    (run,) = _llm_runs(recorder, 1)
+    assert run["inputs"] == {"model": "gpt-4o-mini", "temperature": 0.5}
+    assert set(run["outputs"]) == {"usage_metadata"}
+    body = b"".join(recorder.raw)
+    assert b"2+2" not in body and Scenario().text.encode() not in body
+
+
+def test_run_names_are_configurable_and_azure_has_its_own(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    _env(
+        monkeypatch,
+        recorder,
+        TRACEWRAP_LANGSMITH_CHAT_NAME="MyChat",
+        TRACEWRAP_LANGSMITH_COMPLETIONS_NAME="MyCompletions",
+    )
+    tracewrap.configure()
+    client = make_client()
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi")
+    client.embeddings.create(model="text-embedding-3-small", input="hi")
+    # the provider an AzureOpenAI client gets (the fake server has no /deployments paths)
+    azure = tracewrap.wrap(
+        openai.OpenAI(base_url=server.base_url, api_key="az-key", max_retries=0), provider="azure.ai.openai"
+    )
+    azure.embeddings.create(model="text-embedding-3-small", input="hi")
+    azure.close()
+    assert tracewrap.flush(5.0)
+    runs = sorted(recorder.wait_for_runs(4), key=lambda r: r["start_time"])
+    assert [(r["name"], r["run_type"]) for r in runs] == [
+        ("MyChat", "llm"),
+        ("MyCompletions", "llm"),
+        ("OpenAIEmbeddings", "embedding"),
+        ("AzureOpenAIEmbeddings", "embedding"),
+    ]
+    assert runs[1]["extra"]["metadata"]["ls_model_type"] == "llm"  # as wrap_openai marks completions
+    assert runs[1]["inputs"]["prompt"] == "Say hi" and runs[1]["outputs"]["choices"][0]["text"]
+    assert runs[3]["extra"]["metadata"]["ls_provider"] == "azure"
+
+
+def test_default_client_shared_only_when_tracewrap_sets_langsmith_up(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, receiver: OTLPReceiver
+) -> None:
+    from langsmith import run_trees
+
+    # OTLP only: langsmith's default client is left for langsmith to make as it always does
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    tracewrap.configure()
+    assert run_trees._CLIENT is None
+    tracewrap.shutdown(2.0)
+
+    _env(monkeypatch, recorder)
+    setup = tracewrap.configure()
+    assert run_trees.get_cached_client() is setup.langsmith.client  # @traceable's client: ours
+    tracewrap.shutdown(2.0)
+    assert run_trees._CLIENT is None  # handed back: a later @traceable gets langsmith's own
+
+    import langsmith
+
+    own = langsmith.Client(api_url=recorder.url, api_key=LS_KEY)
+    langsmith.configure(client=own)  # the application chose its default client: it keeps it
+    setup = tracewrap.configure()
+    assert run_trees.get_cached_client() is own and setup.langsmith.client is not own
+    tracewrap.shutdown(2.0)
+    assert run_trees.get_cached_client() is own
+    own.cleanup(timeout=1)
+
+
+def test_async_stream_and_call(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer
+) -> None:
+    import asyncio
+
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+
+    async def main() -> str:
+        client = tracewrap.wrap(openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0))
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        await client.responses.create(model="gpt-4.1-mini", input="hi")
+        await client.close()
+        return text
+
+    assert asyncio.run(main()) == Scenario().text
+    stream_run, responses_run = _llm_runs(recorder, 2)
+    assert (
+        stream_run["inputs"]["stream"] is True
+        and stream_run["extra"]["metadata"]["stream_outcome"] == "completed"
+    )
+    assert stream_run["outputs"]["choices"][0]["message"]["content"] == Scenario().text
+    assert stream_run["outputs"]["usage_metadata"]["total_tokens"] == 19
+    assert responses_run["outputs"]["status"] == "completed" and responses_run["inputs"]["input"] == "hi"

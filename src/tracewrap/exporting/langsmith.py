@@ -1,9 +1,14 @@
-"""Each traced call as a LangSmith ``llm`` run, sent through the real ``langsmith.Client``.
+"""Each traced call as a LangSmith run shaped like ``langsmith.wrappers.wrap_openai``'s, sent through
+the real ``langsmith.Client``.
 
 A :class:`~tracewrap.observers.CallObserver`: ``on_start`` runs in the caller's context, so it can
-find the enclosing ``@traceable`` run and the active OTel span; ``on_end`` builds the whole run
-and hands it to the client once (one ``post`` op, no ``patch``), whose background threads batch
-it into ``/runs/multipart``. Nothing here touches the network on the call path.
+find the enclosing ``@traceable`` run and the active OTel span. A call's run is sent once, when it
+ends (one ``post``). A stream's run is posted when the stream starts and patched when it ends, as
+LangSmith's wrapper does, so a long stream is visible while it runs. The client's background
+threads batch both into ``/runs/multipart``; nothing here waits on the network.
+
+Names, run types, inputs, outputs and ``ls_*`` metadata follow ``wrap_openai`` (see
+:mod:`.langsmith_runs` and the README's LangSmith section for what differs on purpose).
 """
 
 from __future__ import annotations
@@ -17,12 +22,32 @@ from typing import Any
 from opentelemetry import trace
 
 from tracewrap.exporting import langsmith_runs as runs
-from tracewrap.exporting.langsmith_client import close_bounded, flush_bounded, new_client, repair_after_fork
+from tracewrap.exporting.langsmith_client import (
+    close_bounded,
+    flush_bounded,
+    new_client,
+    release_default_client,
+    repair_after_fork,
+    share_as_default_client,
+)
 from tracewrap.exporting.settings import LangSmithSettings
 from tracewrap.observers import ObservedCall
 from tracewrap.telemetry.attributes import span_name
 
 logger = logging.getLogger("tracewrap")
+
+# operation -> (run type, ls_model_type, which name setting)
+_KINDS: dict[str, tuple[str, str | None, str]] = {
+    "chat": ("llm", "chat", "chat"),
+    "fetch_response": ("llm", "chat", "chat"),
+    "text_completion": ("llm", "llm", "completions"),
+    "embeddings": ("embedding", None, "embeddings"),
+}
+# wrap_openai's default names (it has none for embeddings: LangChain's class name is used)
+_DEFAULT_NAMES = {
+    False: {"chat": "ChatOpenAI", "completions": "OpenAI", "embeddings": "OpenAIEmbeddings"},
+    True: {"chat": "AzureChatOpenAI", "completions": "AzureOpenAI", "embeddings": "AzureOpenAIEmbeddings"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +56,12 @@ class _Parent:
     start_time: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Started:
     parent: _Parent | None
     otel_trace_id: str | None
     otel_span_id: str | None
+    run: Any = None  # a stream's run, posted at its start
 
 
 def _utc(ns: int) -> datetime:
@@ -63,7 +89,12 @@ def _otel_ids(call: ObservedCall) -> tuple[str | None, str | None]:
 
 
 class LangSmithObserver:
-    """Sends runs; ``close()`` (bounded) at shutdown. Re-creates its own client in a forked child."""
+    """Sends runs; ``close()`` (bounded) at shutdown. Re-creates its own client in a forked child.
+
+    The client it creates itself also becomes langsmith's default client when the application has
+    none yet, so the application's own ``@traceable`` runs share its daemon threads and bounded
+    exit; it is handed back (unset) at ``close()``.
+    """
 
     def __init__(self, settings: LangSmithSettings, client: Any = None) -> None:
         self.settings = settings
@@ -71,8 +102,10 @@ class LangSmithObserver:
         if client is None:
             client = new_client(settings.hide_inputs, settings.hide_outputs)
         self.client = client
-        # prompts and outputs are read for us even with OTel content capture off, unless both are hidden
-        self.wants_content = not (settings.hide_inputs and settings.hide_outputs)
+        self._shared = self._owns_client and share_as_default_client(client)
+        # inputs come from the call's arguments; the record's content is needed for a streamed
+        # chat answer (folded as it passes), so it is read unless outputs are hidden
+        self.wants_content = not settings.hide_outputs
         self._closed = False
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
@@ -83,23 +116,52 @@ class LangSmithObserver:
         repair_after_fork()
         if self._owns_client:
             # the parent's sender threads do not exist in the child: queued runs would never leave
-            self.client = new_client(self.settings.hide_inputs, self.settings.hide_outputs)
+            old, self.client = self.client, new_client(self.settings.hide_inputs, self.settings.hide_outputs)
+            if self._shared:
+                release_default_client(old)
+                self._shared = share_as_default_client(self.client)
+
+    # ------------------------------------------------------------------ observer hooks
 
     def on_start(self, call: ObservedCall) -> None:
         trace_id, span_id = _otel_ids(call)
-        call.state[id(self)] = _Started(_current_parent(), trace_id, span_id)
+        started = _Started(_current_parent(), trace_id, span_id)
+        call.state[id(self)] = started
+        if call.kwargs.get("stream") is True:
+            started.run = self._new_run(call, started)
+            started.run.post()  # serialised and queued: visible while the stream runs
 
     def on_end(self, call: ObservedCall) -> None:
         started: _Started | None = call.state.pop(id(self), None)
+        if started is not None and started.run is not None:
+            self._finish_run(started.run, call)
+            started.run.patch()
+            return
         self.build_run(call, started).post()  # serialised and queued; the client's threads send it
 
+    # ------------------------------------------------------------------ runs
+
+    def run_name(self, call: ObservedCall) -> str:
+        record = call.record
+        kind = _KINDS.get(record.operation)
+        if kind is None:
+            return span_name(record)  # a path tracewrap has no endpoint for: its span's name
+        chosen = getattr(self.settings, f"{kind[2]}_name", None)
+        return chosen or _DEFAULT_NAMES[record.provider.startswith("azure")][kind[2]]
+
     def build_run(self, call: ObservedCall, started: _Started | None) -> Any:
+        """The whole run of a call that has ended (not yet sent)."""
+        run = self._new_run(call, started)
+        self._finish_run(run, call)
+        return run
+
+    def _new_run(self, call: ObservedCall, started: _Started | None) -> Any:
         from langsmith.run_trees import RunTree
 
         record = call.record
+        run_type, model_type, _ = _KINDS.get(record.operation, ("llm", "chat", "chat"))
         start = _utc(call.start_time_ns)
-        end = _utc(call.end_time_ns or call.start_time_ns)
-        metadata = runs.metadata(record)
+        metadata = runs.ls_metadata(record, call.kwargs, model_type)
         if started is not None and started.otel_trace_id:
             metadata["otel_trace_id"] = started.otel_trace_id
             metadata["otel_span_id"] = started.otel_span_id
@@ -110,22 +172,36 @@ class LangSmithObserver:
             tree_args["parent_run"] = parent.run
             if parent.run.session_name:
                 tree_args["project_name"] = parent.run.session_name  # the child lands beside its parent
-        elif self.settings.project:
-            tree_args["project_name"] = self.settings.project
+        else:
+            metadata.setdefault("ls_agent_type", "root")  # as LangSmith's wrappers tag a trace's root
+            if self.settings.project:
+                tree_args["project_name"] = self.settings.project
         # RunTree derives id, trace_id and dotted_order the way LangSmith expects them
         return RunTree(
-            name=span_name(record),
-            run_type="llm",
+            name=self.run_name(call),
+            run_type=run_type,
             start_time=start,
-            end_time=max(end, start),
-            inputs=runs.inputs(record, self.settings.hide_inputs),
-            outputs=runs.outputs(record, self.settings.hide_outputs),
-            error=runs.error(record),
+            inputs=runs.inputs(call.kwargs, self.settings.hide_inputs, call.redact),
             extra={"metadata": metadata, "invocation_params": runs.invocation_params(record)},
-            events=self._events(call, start),
             ls_client=self.client,
             **tree_args,
         )
+
+    def _finish_run(self, run: Any, call: ObservedCall) -> None:
+        record = call.record
+        end = _utc(call.end_time_ns or call.start_time_ns)
+        run.end_time = max(end, run.start_time)
+        run.outputs = runs.outputs(
+            record,
+            call.response,
+            self.settings.hide_outputs,
+            call.redact,
+            embeddings=record.operation == "embeddings",
+        )
+        run.error = runs.error(record)
+        run.events = self._events(call, run.start_time)
+        run.extra["metadata"].update(runs.end_metadata(record))
+        run.extra["invocation_params"] = runs.invocation_params(record)  # now with what streams added
 
     @staticmethod
     def _events(call: ObservedCall, start: datetime) -> list[dict[str, Any]]:
@@ -138,11 +214,15 @@ class LangSmithObserver:
         first = max(_utc(first_ns), start)
         return [{"name": "new_token", "time": first.isoformat()}]
 
+    # ------------------------------------------------------------------ shutdown
+
     def flush(self, timeout: float) -> bool:
         return flush_bounded(self.client, timeout)
 
     def close(self, timeout: float) -> bool:
         self._closed = True
-        if self._owns_client:
-            return close_bounded(self.client, timeout)
-        return flush_bounded(self.client, timeout)  # the application's client: flush, never stop it
+        if not self._owns_client:
+            return flush_bounded(self.client, timeout)  # the application's client: flush, never stop it
+        if self._shared:
+            release_default_client(self.client)
+        return close_bounded(self.client, timeout)

@@ -4,6 +4,10 @@
 ``LANGSMITH_USE_DAEMON`` is set; Python joins such threads before any ``atexit`` handler runs, so a
 refused endpoint delays exit by ~15 s and a silent one by minutes. The client tracewrap creates is
 built with daemon threads, and its final flush is bounded by :func:`close_bounded`.
+
+The application's own ``@traceable`` runs go through langsmith's default client, which would have
+the same problem; :func:`share_as_default_client` makes tracewrap's client that default while the
+application has none (only in a process where tracewrap set LangSmith export up).
 """
 
 from __future__ import annotations
@@ -53,6 +57,36 @@ def close_bounded(client: Any, timeout: float) -> bool:
     done = flush_bounded(client, timeout)
     run_bounded("langsmith-cleanup", lambda: client.cleanup(timeout=0), 0.2)
     return done
+
+
+def share_as_default_client(client: Any) -> bool:
+    """Make ``client`` langsmith's default (the one ``@traceable`` uses) if none exists yet.
+
+    True when it was made the default. An application that already has a default client (it
+    traced before tracewrap was set up, or called ``langsmith.configure(client=...)``) keeps it.
+    """
+    try:
+        from langsmith import run_trees
+
+        with run_trees._LOCK:  # the lock get_cached_client creates the default under
+            if run_trees._CLIENT is not None:
+                return False
+            run_trees._CLIENT = client
+            return True
+    except Exception:  # private names: if they move, @traceable keeps langsmith's own client
+        return False
+
+
+def release_default_client(client: Any) -> None:
+    """Undo :func:`share_as_default_client` if ``client`` is still the default."""
+    try:
+        from langsmith import run_trees
+
+        with run_trees._LOCK:
+            if run_trees._CLIENT is client:
+                run_trees._CLIENT = None
+    except Exception:
+        pass
 
 
 def repair_after_fork() -> None:

@@ -1,54 +1,219 @@
-"""A finished :class:`~tracewrap.record.CallRecord` as the fields of a LangSmith ``llm`` run (pure).
+"""The fields of a LangSmith run for one traced call, as ``langsmith.wrappers.wrap_openai`` shapes them.
 
-Messages go out in OpenAI's chat shape (``role``/``content``/``tool_calls``), which LangSmith
-renders; usage follows LangSmith's ``usage_metadata`` with absent counts omitted, never 0.
+Pure functions. Inputs are the call's own keyword arguments; outputs are the response object as
+the SDK dumps it (for a stream, the final object built while it passed), with ``usage`` turned
+into LangSmith's ``usage_metadata`` (absent counts omitted, never 0). The ``ls_*`` metadata keys
+are the ones LangSmith reads for model, provider and cost. tracewrap adds what only it knows (how
+the call or stream ended, the HTTP status, the OTel ids) beside them in the metadata.
+
+The redaction hook, when one is given, runs over every text value of the prompt arguments and of
+the outputs, except identifiers (roles, types, ids, tool names, model names: :data:`KEPT_AS_IS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tracewrap.record import CallRecord
+from tracewrap.settings import warn_once
 
 _PARAM_PREFIXES = ("gen_ai.request.", "openai.request.")
 
+# never recorded: headers, query and body additions can carry credentials; timeout is transport
+DROPPED_ARGUMENTS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+# the arguments that carry the prompt: the redaction hook runs over these (and only these) inputs
+PROMPT_ARGUMENTS = ("messages", "input", "instructions", "prompt", "suffix")
+# keys whose string values are identifiers, not content: the hook never sees them
+KEPT_AS_IS = frozenset(
+    {
+        "role",
+        "type",
+        "id",
+        "call_id",
+        "tool_call_id",
+        "name",
+        "model",
+        "object",
+        "status",
+        "finish_reason",
+        "service_tier",
+        "system_fingerprint",
+        "previous_response_id",
+    }
+)
+# request parameters LangSmith's wrapper lists in ls_invocation_params (no content, no ids)
+INVOCATION_KEYS = frozenset(
+    {
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "modalities",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "reasoning",
+        "reasoning_effort",
+        "response_format",
+        "seed",
+        "service_tier",
+        "stream_options",
+        "top_logprobs",
+        "top_p",
+        "truncation",
+        "user",
+        "verbosity",
+        "web_search_options",
+    }
+)
+_SCHEMA_ARGUMENTS = ("text_format", "response_format")  # may be a pydantic class
+_TIERS = ("priority", "flex")  # service tiers LangSmith prices separately
 
-def openai_message(message: dict[str, Any]) -> dict[str, Any]:
-    """A GenAI-convention message (``role`` + ``parts``) in OpenAI's chat shape."""
-    texts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    out: dict[str, Any] = {"role": message.get("role") or "user"}
-    for part in message.get("parts") or ():
-        kind = part.get("type")
-        if kind == "text":
-            texts.append(str(part.get("content", "")))
-        elif kind == "tool_call":
-            tool_calls.append(
-                {
-                    "id": part.get("id"),
-                    "type": "function",
-                    "function": {"name": part.get("name"), "arguments": part.get("arguments")},
-                }
-            )
-        elif kind == "tool_call_response":
-            out["tool_call_id"] = part.get("id")
-            texts.append(str(part.get("response", "")))
+Redactor = Callable[[str], str]
+
+
+class RedactionFailed(Exception):
+    """The user's hook raised or returned a non-string: the content is dropped, not sent as it was."""
+
+
+def _sentinel_types() -> tuple[type, ...]:
+    try:
+        from openai._types import NotGiven
+    except ImportError:
+        return ()
+    try:
+        from openai._types import Omit
+    except ImportError:  # older 1.x has NotGiven only
+        return (NotGiven,)
+    return (NotGiven, Omit)
+
+
+_SENTINELS = _sentinel_types()
+
+
+def _schema(value: Any) -> Any:
+    """A pydantic class given as ``text_format`` / ``response_format``: its JSON schema."""
+    if isinstance(value, type) and hasattr(value, "model_json_schema"):
+        try:
+            return value.model_json_schema()
+        except Exception:
+            return value.__name__
+    return value
+
+
+def _plain(value: Any, redact: Redactor | None, key: str | None = None) -> Any:
+    """A fresh JSON-ready copy (later changes to the caller's lists do not reach the run), redacted."""
+    if isinstance(value, str):
+        if redact is None or key in KEPT_AS_IS:
+            return value
+        result = redact(value)
+        if not isinstance(result, str):
+            raise RedactionFailed(type(result).__name__)
+        return result
+    if isinstance(value, Mapping):
+        return {k: _plain(v, redact, k if isinstance(k, str) else None) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, redact, key) for v in value]
+    dump = getattr(value, "model_dump", None)  # an SDK message object passed back in, a parsed model
+    if callable(dump) and not isinstance(value, type):
+        try:
+            dumped = dump(mode="json", warnings=False)
+        except TypeError:  # a model_dump without these keywords
+            dumped = dump()
+        return _plain(dumped, redact, key)
+    if hasattr(value, "__next__"):  # a one-shot iterator: reading it would use it up
+        return f"<{type(value).__name__}>"
+    return value  # numbers, None, and anything else LangSmith's serializer will handle
+
+
+def _redacting(redact: Redactor | None, what: Callable[[], Any]) -> tuple[Any, bool]:
+    try:
+        return what(), True
+    except Exception as exc:
+        warn_once(
+            "redact",
+            "tracewrap: the redact hook raised %s; the content of such calls is not recorded",
+            type(exc).__name__,
+        )
+        return None, False
+
+
+def inputs(kwargs: Mapping[str, Any], hide: bool, redact: Redactor | None) -> dict[str, Any]:
+    """The call's keyword arguments as passed, without sentinels, ``extra_*`` and ``timeout``."""
+    if hide:
+        return {}
+    found: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key in DROPPED_ARGUMENTS or (_SENTINELS and isinstance(value, _SENTINELS)):
+            continue
+        if key in PROMPT_ARGUMENTS:
+            if not isinstance(value, (str, Mapping, list, tuple)):
+                continue  # a one-shot iterator: reading it would use up what the SDK sends
+            copied, ok = _redacting(redact, lambda v=value: _plain(v, redact))
+            if ok:
+                found[key] = copied
         else:
-            texts.append(f"[{kind}]")  # images, audio, files: only their kind was recorded
-    out["content"] = "".join(texts)
-    if tool_calls:
-        out["tool_calls"] = tool_calls
-    return out
+            try:  # an argument that cannot be copied is left out, not the whole run
+                found[key] = _plain(_schema(value) if key in _SCHEMA_ARGUMENTS else value, None)
+            except Exception:
+                continue
+    return found
 
 
-def input_messages(record: CallRecord) -> list[dict[str, Any]] | None:
-    if record.input_messages is None and record.system_instructions is None:
+def dump(response: Any, exclude_none: bool) -> dict[str, Any] | None:
+    """The response as the SDK dumps it; a dict stays a dict; anything else is not dumped."""
+    if response is None:
         return None
-    messages: list[dict[str, Any]] = []
-    if record.system_instructions:
-        messages.append(openai_message({"role": "system", "parts": record.system_instructions}))
-    messages.extend(openai_message(m) for m in record.input_messages or ())
-    return messages
+    if isinstance(response, Mapping):
+        return dict(response)
+    model_dump = getattr(response, "model_dump", None)
+    if not callable(model_dump):
+        return None
+    try:  # warnings=False: pydantic's serializer warnings (parsed generics) must not reach the app
+        return model_dump(mode="json", exclude_none=exclude_none, warnings=False)
+    except TypeError:  # a model_dump without these keywords
+        return model_dump()
+
+
+def embeddings_output(dumped: dict[str, Any]) -> dict[str, Any]:
+    """Vectors are data, not a readable output: each one is kept as its dimension count."""
+    data = dumped.get("data")
+    if isinstance(data, list):
+        dumped["data"] = [
+            {
+                "index": item.get("index"),
+                "object": item.get("object"),
+                "dimensions": len(item["embedding"]) if isinstance(item.get("embedding"), list) else None,
+            }
+            for item in data
+            if isinstance(item, Mapping)
+        ]
+    return dumped
+
+
+def outputs(
+    record: CallRecord, response: Any, hide: bool, redact: Redactor | None, embeddings: bool = False
+) -> dict[str, Any]:
+    """``response`` dumped (``usage`` replaced by ``usage_metadata``), redacted; ``{}`` when hidden."""
+    if hide:
+        return {}
+    dumped = dump(response, exclude_none=record.api_type == "responses")  # as wrap_openai dumps each
+    found: dict[str, Any] = {}
+    if dumped is not None:
+        dumped.pop("usage", None)
+        if embeddings:
+            dumped = embeddings_output(dumped)
+        if redact is not None:
+            dumped, ok = _redacting(redact, lambda: _plain(dumped, redact))
+            if not ok:
+                dumped = {}
+        found.update(dumped or {})
+    usage = usage_metadata(record)
+    if usage is not None:
+        found["usage_metadata"] = usage
+    return found
 
 
 def invocation_params(record: CallRecord) -> dict[str, Any]:
@@ -75,51 +240,66 @@ def usage_metadata(record: CallRecord) -> dict[str, Any] | None:
         total = usage.input_tokens + usage.output_tokens
     if total is not None:
         found["total_tokens"] = total
+    # priority and flex tokens are priced apart: LangSmith reads them under the tier's own keys
+    tier = record.service_tier if record.service_tier in _TIERS else None
+    prefix = f"{tier}_" if tier else ""
+    inputs_detail: dict[str, int] = {}
+    outputs_detail: dict[str, int] = {}
     if usage.cache_read_tokens is not None:
-        found["input_token_details"] = {"cache_read": usage.cache_read_tokens}
+        inputs_detail[f"{prefix}cache_read"] = usage.cache_read_tokens
     if usage.reasoning_tokens is not None:
-        found["output_token_details"] = {"reasoning": usage.reasoning_tokens}
+        outputs_detail[f"{prefix}reasoning"] = usage.reasoning_tokens
+    if tier and usage.input_tokens is not None:
+        inputs_detail[tier] = usage.input_tokens - (usage.cache_read_tokens or 0)
+    if tier and usage.output_tokens is not None:
+        outputs_detail[tier] = usage.output_tokens - (usage.reasoning_tokens or 0)
+    if inputs_detail:
+        found["input_token_details"] = inputs_detail
+    if outputs_detail:
+        found["output_token_details"] = outputs_detail
     return found or None
 
 
-def inputs(record: CallRecord, hide: bool) -> dict[str, Any]:
-    if hide:
-        return {}
-    found: dict[str, Any] = {}
-    messages = input_messages(record)
-    if messages is not None:
-        found["messages"] = messages
-    if record.request_model:
-        found["model"] = record.request_model
-    return found
+def ls_provider(provider: str) -> str:
+    return "azure" if provider.startswith("azure") else provider
 
 
-def outputs(record: CallRecord, hide: bool) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    if not hide and record.output_messages is not None:
-        found["choices"] = [
-            {"index": i, "message": openai_message(m), "finish_reason": m.get("finish_reason")}
-            for i, m in enumerate(record.output_messages)
-        ]
-    usage = usage_metadata(record)
-    if usage is not None and not hide:
-        found["usage_metadata"] = usage
-    return found
-
-
-def metadata(record: CallRecord) -> dict[str, Any]:
-    """``ls_*`` keys LangSmith reads for model and cost, plus how the call ended."""
-    found: dict[str, Any] = {
-        "ls_provider": record.provider,
-        "ls_model_type": "chat",
-        "ls_invocation_params": invocation_params(record),
+def ls_metadata(record: CallRecord, kwargs: Mapping[str, Any], model_type: str | None) -> dict[str, Any]:
+    """The ``ls_*`` keys from the request, known when the call starts (and the request's metadata)."""
+    given = {
+        k: v for k, v in kwargs.items() if not (_SENTINELS and isinstance(v, _SENTINELS)) and v is not None
     }
-    model = record.request_model or record.response_model
+    found: dict[str, Any] = {}
+    request_metadata = given.get("metadata")
+    if isinstance(request_metadata, Mapping):  # the call's own metadata, as wrap_openai shows it
+        found.update({str(k): v for k, v in request_metadata.items()})
+    found["ls_provider"] = ls_provider(record.provider)
+    if model_type is not None:
+        found["ls_model_type"] = model_type
+    model = given.get("model") or record.request_model
     if model:
         found["ls_model_name"] = model
+    if isinstance(given.get("temperature"), (int, float)):
+        found["ls_temperature"] = given["temperature"]
+    max_tokens = (
+        given.get("max_tokens") or given.get("max_completion_tokens") or given.get("max_output_tokens")
+    )
+    if max_tokens is not None:
+        found["ls_max_tokens"] = max_tokens
+    stop = given.get("stop")
+    if stop:
+        found["ls_stop"] = [stop] if isinstance(stop, str) else _plain(stop, None)
+    params = {k: _plain(_schema(v), None) for k, v in given.items() if k in INVOCATION_KEYS}
+    if record.api_type == "responses":
+        params["use_responses_api"] = True
+    found["ls_invocation_params"] = params
+    return found
+
+
+def end_metadata(record: CallRecord) -> dict[str, Any]:
+    """What tracewrap adds: how the call ended. No other LangSmith integration reports these."""
+    found: dict[str, Any] = {}
     for key, value in (
-        ("ls_temperature", record.request_attributes.get("gen_ai.request.temperature")),
-        ("ls_max_tokens", record.request_attributes.get("gen_ai.request.max_tokens")),
         ("response_model", record.response_model),
         ("response_id", record.response_id),
         ("finish_reason", record.main_finish_reason),

@@ -158,11 +158,22 @@ def prometheus_port(value: int | None) -> int:
     return DEFAULT_PROMETHEUS_PORT
 
 
+LANGSMITH_NAME_ENVS = {
+    "chat": "TRACEWRAP_LANGSMITH_CHAT_NAME",
+    "completions": "TRACEWRAP_LANGSMITH_COMPLETIONS_NAME",
+    "embeddings": "TRACEWRAP_LANGSMITH_EMBEDDINGS_NAME",
+}
+
+
 @dataclass(frozen=True)
 class LangSmithSettings:
     project: str | None
     hide_inputs: bool
     hide_outputs: bool
+    # run names; None: LangSmith's wrapper's defaults (ChatOpenAI, OpenAI; Azure* for Azure)
+    chat_name: str | None = None
+    completions_name: str | None = None
+    embeddings_name: str | None = None
 
 
 def langsmith_from_env() -> bool:
@@ -176,4 +187,7 @@ def langsmith_settings() -> LangSmithSettings:
         project=_env("LANGSMITH_PROJECT") or _env("LANGCHAIN_PROJECT"),
         hide_inputs=env_flag("LANGSMITH_HIDE_INPUTS", False),
         hide_outputs=env_flag("LANGSMITH_HIDE_OUTPUTS", False),
+        chat_name=_env(LANGSMITH_NAME_ENVS["chat"]),
+        completions_name=_env(LANGSMITH_NAME_ENVS["completions"]),
+        embeddings_name=_env(LANGSMITH_NAME_ENVS["embeddings"]),
     )

@@ -66,6 +66,8 @@ class StreamTracker:
             accumulator = self.accumulator
             if accumulator is not None:
                 accumulator.finish(record)
+                if call.observed is not None:  # observers see the final object (LangSmith's outputs)
+                    call.observed.response = accumulator.final()
                 if outcome == COMPLETED and not accumulator.finished:
                     outcome = INCOMPLETE
                 elif outcome in (CLOSED_EARLY, ABANDONED) and accumulator.finished and exc is None:

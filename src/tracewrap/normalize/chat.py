@@ -157,6 +157,45 @@ class ChatStreamAccumulator:
         """Whether a finish reason arrived: a stream that ends without one was cut off."""
         return bool(self._reasons)
 
+    def final(self) -> dict[str, Any] | None:
+        """The completion the stream amounts to, as the SDK dumps a non-streamed one (a dict).
+
+        The envelope (id, model, created, ...) comes from the last chunk kept; the choices from
+        what was folded in (text only when content capture is on). Usage is left to the record.
+        """
+        last = self._last
+        if last is None:
+            return None
+        try:
+            envelope = last.model_dump(mode="json", warnings=False)
+        except Exception:
+            envelope = dict(last) if isinstance(last, dict) else {}
+        envelope.pop("usage", None)
+        legacy = envelope.get("object") == "text_completion"
+        if not legacy:
+            envelope["object"] = "chat.completion"
+        indexes = sorted(set(self._texts) | set(self._tool_calls) | set(self._reasons))
+        choices: list[dict[str, Any]] = []
+        for i in indexes:
+            text = "".join(self._texts[i]) if i in self._texts else None
+            if legacy:
+                choices.append({"index": i, "text": text or "", "finish_reason": self._reasons.get(i)})
+                continue
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            calls = self._tool_calls.get(i)
+            if calls:
+                message["tool_calls"] = [
+                    {
+                        "id": calls[k].get("id"),
+                        "type": "function",
+                        "function": {"name": calls[k].get("name"), "arguments": calls[k]["arguments"]},
+                    }
+                    for k in sorted(calls)
+                ]
+            choices.append({"index": i, "finish_reason": self._reasons.get(i), "message": message})
+        envelope["choices"] = choices
+        return envelope
+
     def finish(self, record: CallRecord) -> None:
         if self._last is not None:
             _read_envelope(fields_of(self._last).get, record)

@@ -143,6 +143,10 @@ class ResponsesStreamAccumulator:
     def finished(self) -> bool:
         return self._terminal or self._error_code is not None
 
+    def final(self) -> Any:
+        """The stream's final ``Response`` (the terminal event's), or the latest snapshot."""
+        return self._response
+
     def finish(self, record: CallRecord) -> None:
         if self._response is not None:
             read_response(self._response, record, self._capture)

@@ -121,6 +121,8 @@ class TracedCall:
     def read_response(self, response: Any) -> None:
         try:
             self.endpoint.read_response(response, self.record, self.capture_content)
+            if self.observed is not None:
+                self.observed.response = response
         except Exception as exc:
             internal_error("read_response", exc)
 
@@ -220,7 +222,9 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
         )
         observed = None
         if observers:
-            observed = ObservedCall(record=record, span=span, kwargs=kwargs, start_time_ns=time.time_ns())
+            observed = ObservedCall(
+                record=record, span=span, kwargs=kwargs, start_time_ns=time.time_ns(), redact=options.redact
+            )
             for observer in observers:
                 try:
                     observer.on_start(observed)

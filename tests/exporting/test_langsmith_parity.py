@@ -1,0 +1,467 @@
+"""Side by side: ``langsmith.wrappers.wrap_openai`` and tracewrap, the same calls, one recorder.
+
+Each call goes once through a client wrapped by LangSmith's own wrapper and once through a
+client wrapped by tracewrap (both talking to ``api.openai.com``, rerouted to the fake server), and
+the two runs the loopback LangSmith recorder received are compared field by field. What differs on
+purpose is asserted as such here and listed in the README ("LangSmith runs").
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import langsmith
+import openai
+import openai._base_client as _openai_base
+import pytest
+from langsmith import traceable
+from langsmith.wrappers import wrap_openai
+
+import tracewrap
+from tracewrap.testing import FakeOpenAIServer, Scenario
+
+from .common import API_KEY, MESSAGES
+from .langsmith_recorder import LangSmithRecorder
+from .receivers import OTLPReceiver
+from .test_langsmith import LS_KEY, _env
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+# the HTTP library the installed openai uses (openai 3 moved to httpx2)
+http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx", None)
+# tracewrap's own additions to the run metadata; wrap_openai has none of them
+TRACEWRAP_EXTRAS = {"status", "response_model", "response_id", "finish_reason", "finish_reasons"}
+
+
+class _ToFakeServer(http.HTTPTransport):
+    """Sends what the SDK addresses to api.openai.com to the fake server instead."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    def handle_request(self, request: Any) -> Any:
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
+        return super().handle_request(request)
+
+
+@pytest.fixture
+def pair(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """(wrap_openai's client, tracewrap's client, wrap_openai's langsmith.Client)."""
+    # spans to OTLP as well, so that tracewrap's runs carry the ids of recorded spans
+    _env(
+        monkeypatch,
+        recorder,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+    )
+    tracewrap.configure()
+    ls_client = langsmith.Client(api_url=recorder.url, api_key=LS_KEY)
+
+    def openai_client() -> openai.OpenAI:
+        transport = _ToFakeServer(server.port)
+        return openai.OpenAI(api_key=API_KEY, max_retries=0, http_client=http.Client(transport=transport))
+
+    theirs = wrap_openai(openai_client(), tracing_extra={"client": ls_client})
+    ours = tracewrap.wrap(openai_client())
+    yield theirs, ours, ls_client
+    theirs.close()
+    ours.close()
+    ls_client.cleanup(timeout=1)
+
+
+def _runs(recorder: LangSmithRecorder, flush: Callable[[], Any], count: int) -> list[dict[str, Any]]:
+    flush()
+    runs = recorder.wait_for_runs(count)
+    assert len(runs) == count, recorder.runs
+    recorder.clear()
+    return sorted(runs, key=lambda r: r["dotted_order"])
+
+
+def _side_by_side(
+    recorder: LangSmithRecorder,
+    server: FakeOpenAIServer,
+    pair: tuple[Any, Any, Any],
+    call: Callable[[Any], Any],
+    scenario: Scenario | None = None,
+    count: int = 1,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    theirs, ours, ls_client = pair
+    recorder.clear()
+    results = []
+    for client, flush in ((theirs, ls_client.flush), (ours, lambda: tracewrap.flush(5.0))):
+        if scenario is not None:
+            server.enqueue(scenario)
+        results.append(call(client))
+        # each side's runs, alone in the recorder
+        yield_runs = _runs(recorder, flush, count)
+        results[-1] = yield_runs
+    return results[0], results[1]
+
+
+def _meta(run: dict[str, Any]) -> dict[str, Any]:
+    return run["extra"]["metadata"]
+
+
+def _ls(run: dict[str, Any]) -> dict[str, Any]:
+    """The ls_* metadata that carries a value (wrap_openai sends absent ones as null).
+
+    ``ls_method`` says which langsmith API made the run (``traceable`` for wrap_openai's): tracewrap
+    does not go through ``@traceable`` and leaves it out, on purpose.
+    """
+    return {k: v for k, v in _meta(run).items() if k.startswith("ls_") and v is not None and k != "ls_method"}
+
+
+def _same_fields(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    assert ours["name"] == theirs["name"]
+    assert ours["run_type"] == theirs["run_type"]
+    assert set(ours["inputs"]) == set(theirs["inputs"]), (ours["inputs"], theirs["inputs"])
+    assert ours["inputs"] == theirs["inputs"]
+    assert _ls(ours) == _ls(theirs)
+    assert _meta(theirs)["ls_method"] == "traceable" and "ls_method" not in _meta(ours)
+    assert bool(ours.get("error")) == bool(theirs.get("error"))
+    assert [e["name"] for e in ours.get("events") or []] == [e["name"] for e in theirs.get("events") or []]
+    assert bool(ours.get("parent_run_id")) == bool(theirs.get("parent_run_id"))
+    # tracewrap's own extras, beside the ls_* keys
+    assert TRACEWRAP_EXTRAS & set(_meta(ours)) and not TRACEWRAP_EXTRAS & set(_meta(theirs))
+    assert _meta(ours)["otel_trace_id"] and "otel_trace_id" not in _meta(theirs)
+
+
+def _usage(run: dict[str, Any]) -> dict[str, Any] | None:
+    """usage_metadata without what tracewrap leaves out on purpose: wrap_openai sends empty detail
+    dicts, and audio counts (tracewrap does not read audio tokens)."""
+    usage = run["outputs"].get("usage_metadata")
+    if usage is None:
+        return None
+    kept: dict[str, Any] = {}
+    for key, value in usage.items():
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k != "audio"}
+            if not value:
+                continue
+        kept[key] = value
+    return kept
+
+
+def _same_outputs(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    assert set(ours["outputs"]) == set(theirs["outputs"]), (ours["outputs"], theirs["outputs"])
+    assert _usage(ours) == _usage(theirs) and _usage(ours)
+    assert ours["outputs"]["usage_metadata"] == _usage(ours)  # never an empty dict nor a made-up 0
+
+
+_PER_CALL = frozenset({"id", "call_id", "created", "created_at", "completed_at"})
+
+
+def _stable(value: Any) -> Any:
+    """``value`` without what the fake server makes anew for every call (ids, timestamps)."""
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in _PER_CALL}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def _without_usage(run: dict[str, Any]) -> dict[str, Any]:
+    return _stable({k: v for k, v in run["outputs"].items() if k != "usage_metadata"})
+
+
+def test_chat(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, temperature=0.2, max_tokens=40, seed=7, stop="END"
+        )
+
+    scenario = Scenario(prompt_tokens=40, completion_tokens=9, cached_tokens=32, reasoning_tokens=4)
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, scenario)
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert ours["name"] == "ChatOpenAI" and ours["run_type"] == "llm"
+    assert ours["inputs"] == {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "temperature": 0.2,
+        "max_tokens": 40,
+        "seed": 7,
+        "stop": "END",
+    }
+    assert _without_usage(ours) == _without_usage(theirs)  # the same dump of the same ChatCompletion
+    assert ours["outputs"]["choices"][0]["message"]["content"] == Scenario().text
+    assert ours["outputs"]["usage_metadata"] == {
+        "input_tokens": 40,
+        "output_tokens": 9,
+        "total_tokens": 49,
+        "input_token_details": {"cache_read": 32},
+        "output_token_details": {"reasoning": 4},
+    }
+    assert _ls(ours) == {
+        "ls_provider": "openai",
+        "ls_model_type": "chat",
+        "ls_model_name": "gpt-4o-mini",
+        "ls_temperature": 0.2,
+        "ls_max_tokens": 40,
+        "ls_stop": ["END"],
+        "ls_invocation_params": {"seed": 7},
+        "ls_agent_type": "root",
+    }
+    assert _meta(ours)["finish_reason"] == "stop" and _meta(ours)["status"] == "success"
+    assert not ours.get("events")
+
+
+def test_chat_stream(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> str:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(chunks=5))
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert ours["inputs"]["stream"] is True and ours["inputs"]["stream_options"] == {"include_usage": True}
+    for run in (theirs, ours):
+        (choice,) = run["outputs"]["choices"]
+        assert choice["message"] == {"role": "assistant", "content": Scenario().text}
+        assert choice["finish_reason"] == "stop" and choice["index"] == 0
+        assert run["outputs"]["usage_metadata"]["output_tokens"] == 7
+    # on purpose: the final object is a completion, as the SDK's stream helpers build it
+    assert theirs["outputs"]["object"] == "chat.completion.chunk"
+    assert ours["outputs"]["object"] == "chat.completion"
+    assert _meta(ours)["stream_outcome"] == "completed"
+    (event,) = ours["events"]
+    assert ours["start_time"] < event["time"] <= ours["end_time"]
+
+
+def test_chat_with_tools(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS, tool_choice="auto", parallel_tool_calls=False
+        )
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(outcome="tool_calls"))
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert ours["inputs"]["tools"] == TOOLS and ours["inputs"]["tool_choice"] == "auto"
+    assert _without_usage(ours) == _without_usage(theirs)
+    (tool_call,) = ours["outputs"]["choices"][0]["message"]["tool_calls"]
+    assert tool_call["function"] == {"name": "get_weather", "arguments": '{"city":"Paris"}'}
+    assert _ls(ours)["ls_invocation_params"] == {"parallel_tool_calls": False}
+    assert _meta(ours)["finish_reason"] == "tool_calls"
+
+
+def test_chat_stream_with_tools(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> None:
+        for _ in client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS, stream=True
+        ):
+            pass
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(outcome="tool_calls"))
+    _same_fields(theirs, ours)
+    ours_call = ours["outputs"]["choices"][0]["message"]["tool_calls"][0]
+    theirs_call = theirs["outputs"]["choices"][0]["message"]["tool_calls"][0]
+    for key in ("type", "function"):  # ids differ: the fake server makes a new one per call
+        assert ours_call[key] == theirs_call[key]
+    assert ours_call["id"].startswith("call_")
+    assert ours_call["function"]["arguments"] == '{"city":"Paris"}'
+    assert "usage_metadata" not in ours["outputs"]  # no include_usage: absent, not 0
+
+
+def test_responses(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> Any:
+        return client.responses.create(
+            model="gpt-4.1-mini", input="What is 2+2?", instructions="Be brief.", max_output_tokens=64
+        )
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(reasoning_tokens=3))
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert ours["name"] == "ChatOpenAI"
+    assert ours["inputs"] == {
+        "model": "gpt-4.1-mini",
+        "input": "What is 2+2?",
+        "instructions": "Be brief.",
+        "max_output_tokens": 64,
+    }
+    assert _without_usage(ours) == _without_usage(theirs)
+    assert ours["outputs"]["status"] == "completed"
+    assert _ls(ours)["ls_invocation_params"] == {"use_responses_api": True}
+    assert ours["outputs"]["usage_metadata"]["output_token_details"] == {"reasoning": 3}
+
+
+def test_responses_stream(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> None:
+        for _ in client.responses.create(model="gpt-4.1-mini", input="What is 2+2?", stream=True):
+            pass
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call)
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert _without_usage(ours) == _without_usage(theirs)  # both: the terminal event's Response
+    assert ours["outputs"]["output"][0]["content"][0]["text"] == Scenario().text
+
+
+def test_responses_incomplete(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> Any:
+        return client.responses.create(model="gpt-4.1-mini", input="Tell a long story", max_output_tokens=16)
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(outcome="length"))
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert _without_usage(ours) == _without_usage(theirs)
+    assert ours["outputs"]["status"] == "incomplete"
+    assert ours["outputs"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert _meta(ours)["finish_reason"] == "length"
+
+
+def test_rate_limited(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> None:
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    scenario = Scenario(outcome="http_error", status_code=429)
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, scenario)
+    _same_fields(theirs, ours)
+    for run in (theirs, ours):
+        assert run["error"].startswith("RateLimitError")
+        assert not (run.get("outputs") or {}).get("choices")
+    assert _meta(ours)["http_status_code"] == 429 and _meta(ours)["status"] == "error"
+
+
+def test_embeddings(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    def call(client: Any) -> Any:
+        return client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+
+    _theirs, ours = pair[0], pair[1]
+    call(_theirs)  # wrap_openai makes no run for embeddings
+    pair[2].flush()
+    assert not recorder.wait_for_runs(1, timeout=0.5)
+    call(ours)
+    (run,) = _runs(recorder, lambda: tracewrap.flush(5.0), 1)
+    assert run["name"] == "OpenAIEmbeddings" and run["run_type"] == "embedding"
+    assert run["inputs"] == {"model": "text-embedding-3-small", "input": ["a", "b"]}
+    usage = run["outputs"]["usage_metadata"]
+    assert usage["input_tokens"] == usage["total_tokens"] > 0 and "output_tokens" not in usage
+    data = run["outputs"]["data"]
+    assert [d["index"] for d in data] == [0, 1] and all(d["dimensions"] > 0 for d in data)
+    assert _ls(run) == {
+        "ls_provider": "openai",
+        "ls_model_name": "text-embedding-3-small",
+        "ls_invocation_params": {},
+        "ls_agent_type": "root",
+    }
+
+
+def test_inside_traceable(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    ls_client = pair[2]
+
+    def call(client: Any) -> Any:
+        # wrap_openai's parent goes through its client; tracewrap's through langsmith's default
+        # client, which is tracewrap's own here
+        @traceable(name="pipeline", client=ls_client if client is pair[0] else None)
+        def pipeline() -> str:
+            reply = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            return reply.choices[0].message.content
+
+        return pipeline()
+
+    theirs, ours = _side_by_side(recorder, server, pair, call, count=2)
+    for runs in (theirs, ours):
+        parent, child = runs
+        assert parent["name"] == "pipeline" and child["parent_run_id"] == parent["id"]
+        assert child["trace_id"] == parent["trace_id"]
+        assert child["dotted_order"].startswith(parent["dotted_order"] + ".")
+    _same_fields(theirs[1], ours[1])
+    _same_outputs(theirs[1], ours[1])
+
+
+def test_stream_is_posted_when_it_starts(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any
+) -> None:
+    ours = pair[1]
+    server.enqueue(Scenario(chunks=3))
+    stream = ours.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    assert tracewrap.flush(5.0)
+    (running,) = recorder.wait_for_runs(1, ended=False)
+    assert not running.get("end_time") and running["inputs"]["stream"] is True
+    assert running["name"] == "ChatOpenAI"
+    assert "".join(c.choices[0].delta.content or "" for c in stream) == Scenario().text
+    assert tracewrap.flush(5.0)
+    (ended,) = recorder.wait_for_runs(1)
+    assert ended["id"] == running["id"] and ended["end_time"]
+    assert ended["outputs"]["choices"][0]["message"]["content"] == Scenario().text
+    patches = [path for method, path, _ in recorder.requests if method == "PATCH"]
+    posts = [path for method, path, _ in recorder.requests if method == "POST"]
+    assert len(posts) >= 2 or patches  # the post, then the patch (multipart carries both ops)
+
+
+def test_memory_is_flat_in_stream_length(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any
+) -> None:
+    """LangSmith's wrapper keeps every chunk until the stream ends; tracewrap folds them as they pass."""
+    import gc
+
+    from openai.types.chat import ChatCompletionChunk
+
+    def live_chunks_at_the_last_one(client: Any) -> int:
+        server.enqueue(Scenario(text="abcd" * 400, chunks=400))
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        counts = []
+        for chunk in stream:
+            if not chunk.choices:  # the usage chunk comes last
+                counts.append(sum(isinstance(o, ChatCompletionChunk) for o in gc.get_objects()))
+        return counts[0]
+
+    theirs = live_chunks_at_the_last_one(pair[0])
+    ours = live_chunks_at_the_last_one(pair[1])
+    assert theirs >= 400
+    assert ours <= 3  # the chunk in hand and the envelope kept for the final object
+    assert tracewrap.flush(5.0) and pair[2].flush() is not False
+    runs = recorder.wait_for_runs(2)
+    texts = [r["outputs"]["choices"][0]["message"]["content"] for r in runs]
+    assert texts == ["abcd" * 400] * 2
+
+
+def test_responses_parse(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        value: int
+
+    def call(client: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parsed = client.responses.parse(model="gpt-4.1-mini", input="What is 2+2?", text_format=Answer)
+        assert parsed.output_parsed == Answer(value=4)
+        if client is pair[1]:  # dumping a parsed Response warns on some SDKs: none of it reaches the app
+            assert not [w for w in caught if "tracewrap" in w.filename], [str(w.message) for w in caught]
+            assert len(caught) == len(bare_warnings)
+
+    # what the bare SDK warns for the same call (nothing on openai 3)
+    with warnings.catch_warnings(record=True) as bare_warnings:
+        warnings.simplefilter("always")
+        server.enqueue(Scenario(json_text='{"value":4}'))
+        bare = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+        bare.responses.parse(model="gpt-4.1-mini", input="What is 2+2?", text_format=Answer)
+        bare.close()
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(json_text='{"value":4}'))
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert ours["inputs"]["text_format"] == Answer.model_json_schema()
+    assert _without_usage(ours) == _without_usage(theirs)
