@@ -18,15 +18,23 @@ from opentelemetry import context as otel_context
 from tracewrap.endpoints import Endpoint
 from tracewrap.interception.results import finish_async, finish_sync
 from tracewrap.options import TraceOptions
-from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, start
+from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, TracedCall, internal_error, start
 
 _in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
 
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
+def _read_args(read: Callable[..., None], args: tuple[Any, ...], call: TracedCall) -> None:
+    try:
+        read(args, call.record)
+    except Exception as exc:
+        internal_error("read_args", exc)
+
+
 def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
     site = CallSite(endpoint, options, client)
+    read_args = endpoint.read_args
 
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -36,6 +44,8 @@ def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) 
         call = start(site, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
+        if args and read_args is not None:
+            _read_args(read_args, args, call)
         flag = _in_traced_call.set(True)
         token = otel_context.attach(call.context)  # the span is current while the SDK sends
         try:
@@ -54,6 +64,7 @@ def sync_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) 
 
 def async_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> WrapperFunction:
     site = CallSite(endpoint, options, client)
+    read_args = endpoint.read_args
 
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -63,6 +74,8 @@ def async_wrapper(endpoint: Endpoint, options: TraceOptions, client: ClientInfo)
         call = start(site, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
+        if args and read_args is not None:
+            _read_args(read_args, args, call)
         flag = _in_traced_call.set(True)
         token = otel_context.attach(call.context)
         try:

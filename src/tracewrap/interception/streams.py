@@ -27,6 +27,7 @@ COMPLETED = "completed"
 CLOSED_EARLY = "closed_early"
 ABANDONED = "abandoned"
 ERROR = "error"
+CANCELLED = "cancelled"  # the caller's task was cancelled while it read the stream
 INCOMPLETE = "incomplete"  # the stream ended with no finish reason / terminal event: cut off
 INCOMPLETE_STREAM_ERROR = "incomplete_stream"
 
@@ -72,6 +73,8 @@ class StreamTracker:
                     outcome = COMPLETED  # everything arrived; only the [DONE] read was skipped
             if exc is not None:
                 call.fail(exc)
+                if record.cancelled:
+                    outcome = CANCELLED
             elif outcome == INCOMPLETE and record.error_type is None:
                 record.error_type = INCOMPLETE_STREAM_ERROR
                 record.error_message = "the stream ended without a finish reason or terminal event"
