@@ -61,7 +61,7 @@ def instrument(
     content_max_length: int | None = None,
     redact: Redactor | None = None,
     provider: str | None = None,
-    estimate_cost: bool = False,
+    estimate_cost: bool | None = None,
 ) -> bool:
     """Trace every OpenAI client created from now on (and the module-level client); idempotent.
 
@@ -138,9 +138,7 @@ def _trace(client: Any, state: _State) -> None:
             wrap_client(client, state.paths, state.options)
             state.clients.add(client)
     except Exception:
-        logger.warning(
-            "tracewrap: could not trace a %s; it runs untraced", type(client).__name__, exc_info=True
-        )
+        logger.warning("could not trace a %s; it runs untraced", type(client).__name__, exc_info=True)
 
 
 def _client_classes() -> list[type]:

@@ -39,10 +39,8 @@ _OBSERVERS = current_observers()
 
 def internal_error(where: str, exc: BaseException) -> None:
     """Instrumentation failed: say so once per place, and let the user's call go on."""
-    warn_once(
-        f"internal:{where}", "tracewrap: internal error in %s (the call goes on untraced): %r", where, exc
-    )
-    logger.debug("tracewrap internal error in %s", where, exc_info=exc)
+    warn_once(f"internal:{where}", "internal error in %s (the call goes on untraced): %r", where, exc)
+    logger.debug("internal error in %s", where, exc_info=exc)
 
 
 class ClientInfo:
