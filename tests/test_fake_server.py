@@ -382,8 +382,13 @@ def test_responses_stream_error_and_cut(srv: FakeOpenAIServer, client: openai.Op
 
 def test_responses_retrieve(srv: FakeOpenAIServer, client: openai.OpenAI) -> None:
     created = client.responses.create(model="gpt-4.1", input="hi", background=True, temperature=0.5)
+    assert created.status == "queued" and created.usage is None and created.output == []
+    running = client.responses.retrieve(created.id)
+    assert running.status == "in_progress" and running.usage is None
     got = client.responses.retrieve(created.id)
     assert got.id == created.id and got.status == "completed"
+    assert got.usage is not None and got.usage.input_tokens == 12 and got.usage.output_tokens == 7
+    assert got.output_text == "Hello! How can I help?"
     assert got.model == "gpt-4.1-2024-07-18" and got.temperature == 0.5 and got.background is True
     assert srv.requests[-1].method == "GET" and srv.requests[-1].path == f"/v1/responses/{created.id}"
 
@@ -394,6 +399,17 @@ def test_responses_retrieve(srv: FakeOpenAIServer, client: openai.OpenAI) -> Non
 
 
 # --------------------------------------------------------------------------- embeddings / legacy
+
+
+def test_background_polls_and_final_scenario(srv: FakeOpenAIServer, client: openai.OpenAI) -> None:
+    srv.enqueue(Scenario(outcome="length", background_polls=2, prompt_tokens=30))
+    created = client.responses.create(model="m", input="hi", background=True)
+    statuses = [client.responses.retrieve(created.id).status for _ in range(4)]
+    assert created.status == "queued"
+    assert statuses == ["in_progress", "in_progress", "incomplete", "incomplete"]
+    final = client.responses.retrieve(created.id)
+    assert final.usage is not None and final.usage.input_tokens == 30
+    assert final.incomplete_details is not None and final.incomplete_details.reason == "max_output_tokens"
 
 
 def test_embeddings_default_and_float(srv: FakeOpenAIServer, client: openai.OpenAI) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tracewrap import settings as _settings  # noqa: F401  (its log filter: see settings.py)
 from tracewrap._version import __version__
 from tracewrap.endpoints import DEFAULT_PATHS
 from tracewrap.observers import CallObserver, ObservedCall, add_observer, remove_observer
@@ -56,7 +57,7 @@ def wrap(
     content_max_length: int | None = None,
     redact: Redactor | None = None,
     provider: str | None = None,
-    estimate_cost: bool = False,
+    estimate_cost: bool | None = None,
 ) -> T:
     """Trace the ``openai`` module (process-wide) or one client; returns ``target`` itself.
 
@@ -66,6 +67,7 @@ def wrap(
     for that client. ``paths`` replaces the default set of traced dotted paths, ``extra_paths``
     extends it. ``capture_content`` overrides ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
     (``no_content`` | ``span_only`` | ``event_only`` | ``span_and_event``).
+    ``estimate_cost`` overrides ``TRACEWRAP_ESTIMATE_COST`` (off when neither is set).
     With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
     """
     from tracewrap.interception.install import is_client, wrap_client

@@ -18,6 +18,7 @@ from tracewrap.normalize.chat import ChatStreamAccumulator, read_chat_completion
 from tracewrap.normalize.embeddings import read_embeddings, read_generic
 from tracewrap.normalize.responses import ResponsesStreamAccumulator, read_response
 from tracewrap.record import CallRecord
+from tracewrap.telemetry import counting
 
 RequestReader = Callable[[Mapping[str, Any], CallRecord], None]
 ResponseReader = Callable[[Any, CallRecord, bool], None]
@@ -36,6 +37,10 @@ class Endpoint:
     new_accumulator: Callable[[bool], Any] | None = None
     read_input: ContentReader | None = None
     read_instructions: ContentReader | None = None
+    # run once when the call ends, before anything is recorded: who counts usage (telemetry.counting)
+    settle: Callable[[CallRecord], None] | None = None
+    # the request's positional arguments (``retrieve(response_id)``), read at the start
+    read_args: Callable[[tuple[Any, ...], CallRecord], None] | None = None
 
 
 CHAT = Endpoint(
@@ -54,6 +59,7 @@ RESPONSE = Endpoint(
     ResponsesStreamAccumulator,
     content.responses_input_messages,
     content.responses_instructions,
+    settle=counting.after_create,
 )
 FETCH_RESPONSE = Endpoint(
     "fetch_response",
@@ -61,6 +67,8 @@ FETCH_RESPONSE = Endpoint(
     requests.read_retrieve_request,
     read_response,
     ResponsesStreamAccumulator,
+    settle=counting.after_fetch,
+    read_args=requests.read_retrieve_args,
 )
 TEXT_COMPLETION = Endpoint(
     "text_completion",

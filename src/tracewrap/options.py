@@ -8,7 +8,12 @@ from functools import cached_property
 from typing import Any
 
 from tracewrap.endpoints import DEFAULT_PATHS
-from tracewrap.settings import ContentCapture, content_capture_from_env, content_max_length_from_env
+from tracewrap.settings import (
+    ContentCapture,
+    content_capture_from_env,
+    content_max_length_from_env,
+    estimate_cost_from_env,
+)
 from tracewrap.telemetry.instruments import Instruments, instruments_for
 
 Redactor = Callable[[str], str]
@@ -22,7 +27,7 @@ class TraceOptions:
     content_max_length: int = field(default_factory=content_max_length_from_env)
     redact: Redactor | None = None
     provider: str | None = None  # overrides the provider derived from the base URL
-    estimate_cost: bool = False
+    estimate_cost: bool = field(default_factory=estimate_cost_from_env)
     # derived from ``capture`` in __post_init__
     capture_enabled: bool = field(init=False, repr=False, compare=False, default=False)
     capture_on_span: bool = field(init=False, repr=False, compare=False, default=False)
@@ -69,9 +74,15 @@ class TraceOptions:
 
 
 def build_options(
-    *, capture_content: str | None = None, content_max_length: int | None = None, **given: Any
+    *,
+    capture_content: str | None = None,
+    content_max_length: int | None = None,
+    estimate_cost: bool | None = None,
+    **given: Any,
 ) -> TraceOptions:
     """``TraceOptions`` from ``wrap()`` / ``auto.instrument()`` arguments; unset ones come from the env."""
+    if estimate_cost is not None:  # an explicit argument wins over TRACEWRAP_ESTIMATE_COST
+        given["estimate_cost"] = estimate_cost
     if capture_content is not None:
         try:
             given["capture"] = ContentCapture(capture_content)

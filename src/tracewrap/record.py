@@ -53,6 +53,12 @@ class CallRecord:
     error_message: str | None = None
     http_status_code: int | None = None
 
+    # False when this call must not count usage, cost or a finish: a fetch of a response counted
+    # elsewhere, a background create still pending (see tracewrap.telemetry.counting)
+    counted: bool = True
+    # the call was cancelled by its caller (asyncio cancellation): its own outcome, not an error
+    cancelled: bool = False
+
     # streams: how it ended (completed, closed_early, abandoned, error, incomplete) and its timing
     stream_outcome: str | None = None
     time_to_first_chunk: float | None = None

@@ -1,4 +1,4 @@
-"""Switches read from the environment: the kill switch and content capture.
+"""Switches read from the environment: the kill switch, content capture, the cost estimate.
 
 Invalid values never raise: they are logged once and the documented default applies.
 """
@@ -11,6 +11,22 @@ import os
 
 logger = logging.getLogger("tracewrap")
 _warned: set[str] = set()
+PREFIX = "tracewrap: "
+
+
+class _NameWhenUnconfigured(logging.Filter):
+    """tracewrap's messages do not repeat the logger's name (an application's ``%(name)s:`` format
+    shows it once); but with no logging set up at all Python prints the bare message
+    (``logging.lastResort``), so only then is the name put in front."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and not record.msg.startswith(PREFIX) and not logger.hasHandlers():
+            record.msg = PREFIX + record.msg
+        return True
+
+
+if not any(isinstance(f, _NameWhenUnconfigured) for f in logger.filters):
+    logger.addFilter(_NameWhenUnconfigured())
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -18,6 +34,7 @@ _FALSE = {"0", "false", "no", "off"}
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 CONTENT_MAX_LENGTH_ENV = "TRACEWRAP_CONTENT_MAX_LENGTH"
 DEFAULT_CONTENT_MAX_LENGTH = 16_384
+ESTIMATE_COST_ENV = "TRACEWRAP_ESTIMATE_COST"
 
 
 def warn_once(key: str, message: str, *args: object) -> None:
@@ -35,13 +52,18 @@ def env_flag(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    warn_once(name, "tracewrap: %s=%r is not a boolean (true/false); using %s", name, raw, default)
+    warn_once(name, "%s=%r is not a boolean (true/false); using %s", name, raw, default)
     return default
 
 
 def tracing_enabled() -> bool:
     """The kill switch: ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` turns tracing off."""
     return env_flag("TRACEWRAP_ENABLED", True) and not env_flag("OTEL_SDK_DISABLED", False)
+
+
+def estimate_cost_from_env() -> bool:
+    """``TRACEWRAP_ESTIMATE_COST=true``: the cost estimate for zero-code set-ups (off by default)."""
+    return env_flag(ESTIMATE_COST_ENV, False)
 
 
 class ContentCapture(enum.Enum):
@@ -74,7 +96,7 @@ def content_capture_from_env() -> ContentCapture:
             return mode
     warn_once(
         CAPTURE_CONTENT_ENV,
-        "tracewrap: %s=%r is not one of %s; content is not captured",
+        "%s=%r is not one of %s; content is not captured",
         CAPTURE_CONTENT_ENV,
         raw,
         ", ".join(m.value for m in ContentCapture),
@@ -94,7 +116,7 @@ def content_max_length_from_env() -> int:
         pass
     warn_once(
         CONTENT_MAX_LENGTH_ENV,
-        "tracewrap: %s=%r is not a positive integer; using %d",
+        "%s=%r is not a positive integer; using %d",
         CONTENT_MAX_LENGTH_ENV,
         raw,
         DEFAULT_CONTENT_MAX_LENGTH,

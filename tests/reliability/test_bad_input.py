@@ -16,7 +16,7 @@ import tracewrap
 from tracewrap.interception.install import installation_of
 from tracewrap.settings import DEFAULT_CONTENT_MAX_LENGTH
 
-from .helpers import API_KEY, MESSAGES, EchoBackend, Pipeline
+from .helpers import API_KEY, EchoBackend, Pipeline
 
 TRACEWRAP_SRC = Path(tracewrap.__file__).parent
 
@@ -206,10 +206,9 @@ def test_invalid_content_max_length_env_warns_once_and_uses_default(
     for _ in range(2):
         a = _call(pipe, backend, long_text)
         captured = a["gen_ai.input.messages"]
-        full = json.dumps([{"role": "user", "parts": [{"type": "text", "content": long_text}]}])
-        # the default limit applies, not the bad value
-        marker = f"…[truncated {len(full) - DEFAULT_CONTENT_MAX_LENGTH} chars]"
-        assert captured == full[:DEFAULT_CONTENT_MAX_LENGTH] + marker
+        # the default limit applies to the text value, not the bad value
+        cut = long_text[:DEFAULT_CONTENT_MAX_LENGTH] + "…[truncated 500 chars]"
+        assert json.loads(captured) == [{"role": "user", "parts": [{"type": "text", "content": cut}]}]
     (warning,) = _warnings(caplog, "TRACEWRAP_CONTENT_MAX_LENGTH")
     assert repr(value) in warning and str(DEFAULT_CONTENT_MAX_LENGTH) in warning
     assert not [r for r in caplog.records if r.exc_info]
@@ -236,9 +235,9 @@ def test_env_is_not_read_when_the_argument_is_given(monkeypatch, caplog, pipe, f
     traced = tracewrap.wrap(
         backend.sync_client(), capture_content="span_only", content_max_length=40, **pipe.kwargs()
     )
-    traced.chat.completions.create(model="m", messages=MESSAGES)
+    traced.chat.completions.create(model="m", messages=[{"role": "user", "content": "x" * 100}])
     a = dict(pipe.one_span().attributes or {})
     assert a["gen_ai.input.messages"].startswith('[{"role": "user"')
-    assert "…[truncated " in a["gen_ai.input.messages"]
+    assert "x" * 40 + "…[truncated 60 chars]" in a["gen_ai.input.messages"]
     assert os.environ["TRACEWRAP_CONTENT_MAX_LENGTH"] == "abc"
     assert _warnings(caplog, "OTEL_INSTRUMENTATION") == [] and _warnings(caplog, "TRACEWRAP_CONTENT") == []

@@ -120,6 +120,20 @@ def assert_error_span(pipe: Pipeline, error_type: str, outcome: str | None) -> d
     return a
 
 
+def assert_cancelled_span(pipe: Pipeline, outcome: str | None) -> dict[str, Any]:
+    """A caller's cancellation: its own outcome, kept out of the error panels."""
+    span = pipe.one_span()
+    a = attrs(span)
+    assert span.status.status_code is StatusCode.UNSET, span.status
+    assert "error.type" not in a and a["tracewrap.cancelled"] is True
+    assert a.get("tracewrap.stream.outcome") == outcome
+    (finish,) = pipe.points("tracewrap.client.finishes")
+    assert finish.attributes["tracewrap.finish_reason"] == "cancelled" and finish.value == 1
+    (duration,) = pipe.points("gen_ai.client.operation.duration")
+    assert "error.type" not in duration.attributes and duration.count == 1
+    return a
+
+
 # --------------------------------------------------------------------------- connection reset
 
 
@@ -471,7 +485,7 @@ def test_task_cancelled_mid_stream(server, pipe, sdk_errors, api) -> None:
 
     count = asyncio.run(main())
     assert caught and sdk_errors and caught[0] is sdk_errors[-1]
-    a = assert_error_span(pipe, "CancelledError", "error")
+    a = assert_cancelled_span(pipe, "cancelled")
     assert a["tracewrap.stream.chunks"] == count
 
 
@@ -489,4 +503,4 @@ def test_task_cancelled_while_waiting_for_headers(server, pipe) -> None:
 
     asyncio.run(main())
     assert len(inner) == 1 and isinstance(inner[0], asyncio.CancelledError)
-    assert_error_span(pipe, "CancelledError", None)
+    assert_cancelled_span(pipe, None)

@@ -33,7 +33,13 @@ from tracewrap.normalize.values import field, fields_of
 from tracewrap.record import CallRecord, Usage
 from tracewrap.telemetry import attributes
 from tracewrap.telemetry.attributes import end_attributes
-from tracewrap.telemetry.content import TRUNCATION_MARKER, content_attributes
+from tracewrap.telemetry.content import (
+    ATTRIBUTE_BOUND_FACTOR,
+    STRUCTURE_KEYS,
+    TRUNCATION_MARKER,
+    content_attributes,
+    cut_values,
+)
 
 from .helpers import INT64_MAX, assert_valid_attributes
 
@@ -348,7 +354,101 @@ def check_record(record: CallRecord, source: Any) -> None:
     for attrs in (content_attributes(record, 100, None), content_attributes(record, 100, str.upper)):
         for key, value in attrs.items():
             assert isinstance(value, str) and key.startswith("gen_ai.")
-            assert len(value) <= 100 or value[100:].startswith(TRUNCATION_MARKER.split("{")[0])
+            check_bounded_content(json.loads(value), 100)
+
+
+def _strings(value: Any) -> list[str]:
+    """The text values of recorded content (the structure's own fields, kept whole, left out)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [
+            text
+            for key, item in value.items()
+            if not (key in STRUCTURE_KEYS and isinstance(item, str))
+            for text in _strings(item)
+        ]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def _value_fits(text: str, max_length: int) -> bool:
+    """At most ``max_length`` characters, plus the marker that says how many were cut."""
+    if len(text) <= max_length:
+        return True
+    head, marker, rest = text.rpartition("…[truncated ")
+    if not marker or not rest.endswith(" chars]") or not rest[: -len(" chars]")].isdigit():
+        return False
+    return len(head) <= max_length and text == head + TRUNCATION_MARKER.format(int(rest[:-7]))
+
+
+def check_bounded_content(parsed: Any, max_length: int) -> None:
+    assert isinstance(parsed, list)
+    for text in _strings(parsed):
+        assert _value_fits(text, max_length), (len(text), text[-40:])
+
+
+# --------------------------------------------------------------------------- content size limit
+
+text_values = st.text(alphabet=st.characters(codec="utf-8"), max_size=400)
+message_lists = st.lists(
+    st.fixed_dictionaries(
+        {
+            "role": st.sampled_from(["user", "system", "assistant", "tool"]),
+            "parts": st.lists(
+                st.one_of(
+                    st.fixed_dictionaries({"type": st.just("text"), "content": text_values}),
+                    st.fixed_dictionaries(
+                        {
+                            "type": st.just("tool_call"),
+                            "id": st.text(max_size=10),
+                            "name": st.text(max_size=10),
+                            "arguments": text_values,
+                        }
+                    ),
+                    st.fixed_dictionaries(
+                        {"type": st.just("tool_call_response"), "response": st.one_of(text_values, junk)}
+                    ),
+                ),
+                max_size=4,
+            ),
+        }
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@PROPERTY
+@given(message_lists, st.integers(min_value=1, max_value=300))
+def test_content_over_the_limit_stays_json_with_every_message(messages: list[Any], max_length: int) -> None:
+    record = new_record()
+    record.input_messages = messages
+    (value,) = content_attributes(record, max_length, None).values()
+    parsed = json.loads(value)  # always parses
+    assert len(parsed) == len(messages)  # every message present, in order, with every part
+    assert [m["role"] for m in parsed] == [m["role"] for m in messages]  # kept whole
+    assert [len(m["parts"]) for m in parsed] == [len(m["parts"]) for m in messages]
+    check_bounded_content(parsed, max_length)  # no value over the limit plus its marker
+    # the whole attribute is bounded, unless the structure alone (every value emptied) is larger
+    emptied = json.dumps(cut_values(messages, 0), ensure_ascii=False)  # every text value at 0 + marker
+    assert len(value) <= max(ATTRIBUTE_BOUND_FACTOR * max_length, len(emptied))
+    # nothing is cut when it all fits
+    if len(json.dumps(messages, ensure_ascii=False, default=str)) <= max_length:
+        assert parsed == json.loads(json.dumps(messages, ensure_ascii=False, default=str))
+
+
+def test_a_long_document_then_a_question_keeps_the_question() -> None:
+    record = new_record()
+    record.input_messages = [
+        {"role": "user", "parts": [{"type": "text", "content": "d" * 24_000}]},
+        {"role": "user", "parts": [{"type": "text", "content": "What does it say?"}]},
+    ]
+    (value,) = content_attributes(record, 16_384, None).values()
+    parsed = json.loads(value)
+    assert parsed[0]["parts"][0]["content"] == "d" * 16_384 + "…[truncated 7616 chars]"
+    assert parsed[1]["parts"][0]["content"] == "What does it say?"
 
 
 # --------------------------------------------------------------------------- usage
@@ -744,7 +844,7 @@ def test_content_readers(kwargs: dict[str, Any]) -> None:
         attrs = content_attributes(record, 64, None)
         for value in attrs.values():
             assert isinstance(value, str)
-            assert len(value) <= 64 or "…[truncated " in value[64:]
+            check_bounded_content(json.loads(value), 64)
 
 
 @PROPERTY

@@ -166,8 +166,9 @@ def test_content_is_size_limited_with_a_visible_marker(mode, pipe, otel_logs) ->
     else:
         (data,) = otel_logs.get_finished_logs()
         value = dict(data.log_record.attributes or {})["gen_ai.input.messages"]
-    full = json.dumps([{"role": "user", "parts": [{"type": "text", "content": prompt}]}], ensure_ascii=False)
-    assert value == full[:limit] + f"…[truncated {len(full) - limit} chars]"
+    # the text value is cut, not the JSON: the attribute still parses
+    cut = prompt[:limit] + f"…[truncated {len(prompt) - limit} chars]"
+    assert json.loads(value) == [{"role": "user", "parts": [{"type": "text", "content": cut}]}]
 
 
 def test_redaction_runs_before_truncation_and_sees_every_text(pipe) -> None:
@@ -190,7 +191,7 @@ def test_redaction_runs_before_truncation_and_sees_every_text(pipe) -> None:
     a = dict(pipe.one_span().attributes or {})
     assert any(PII in text for text in seen)
     assert "y" * 100 + PII in seen
-    assert PII not in json.dumps(a) and a["gen_ai.input.messages"].endswith("chars]")
+    assert PII not in json.dumps(a) and "chars]" in a["gen_ai.input.messages"]
     assert REPLY in seen  # outputs go through the hook too
 
 

@@ -31,7 +31,7 @@ def instrument(
     content_max_length: int | None = None,
     redact: Redactor | None = None,
     provider: str | None = None,
-    estimate_cost: bool = False,
+    estimate_cost: bool | None = None,
 ) -> bool:
     """Trace every OpenAI client of the process; takes ``wrap()``'s options.
 

@@ -24,13 +24,13 @@ def run_bounded(name: str, work: Callable[[], Any], timeout: float) -> bool:
         try:
             outcome.append(work() is not False)
         except Exception as exc:
-            logger.debug("tracewrap: %s failed: %r", name, exc)
+            logger.debug("%s failed: %r", name, exc)
             outcome.append(False)
 
     thread = threading.Thread(target=target, name=f"tracewrap-{name}", daemon=True)
     thread.start()
     thread.join(max(0.0, timeout))
     if thread.is_alive():
-        logger.info("tracewrap: %s did not finish within %.1f s; not waiting longer", name, timeout)
+        logger.info("%s did not finish within %.1f s; not waiting longer", name, timeout)
         return False
     return bool(outcome and outcome[0])

@@ -141,7 +141,7 @@ def _warn_not_applied(given: dict[str, Any]) -> None:
     if differing:
         warn_once(
             "configure:" + ",".join(differing),
-            "tracewrap: configure() was already called%s; these arguments were not applied: %s "
+            "configure() was already called%s; these arguments were not applied: %s "
             "(call configure() before the first OpenAI call, or shutdown() first)",
             "" if _setup_arguments else " (with no arguments, e.g. by the first traced call)",
             ", ".join(differing),
@@ -160,7 +160,7 @@ def _set_up_traces(setup: Setup, max_queue_size: int | None) -> None:
     if _existing(trace.get_tracer_provider()):
         setup.uses_existing_tracer_provider = True
         logger.info(
-            "tracewrap: the application has its own TracerProvider; spans go to its exporters (%s not added)",
+            "the application has its own TracerProvider; spans go to its exporters (%s not added)",
             ", ".join(wanted),
         )
         return
@@ -179,7 +179,7 @@ def _set_up_traces(setup: Setup, max_queue_size: int | None) -> None:
                 # one stderr line per call, written when the call ends: for development
                 provider.add_span_processor(SimpleSpanProcessor(ConsoleCallExporter()))
         except Exception as exc:
-            logger.warning("tracewrap: could not set up the %s span exporter: %r", name, exc)
+            logger.warning("could not set up the %s span exporter: %r", name, exc)
     trace.set_tracer_provider(provider)
     setup.tracer_provider = provider
 
@@ -191,7 +191,7 @@ def _set_up_metrics(setup: Setup, prometheus_port: int | None) -> None:
     if _existing(metrics.get_meter_provider()):
         setup.uses_existing_meter_provider = True
         logger.info(
-            "tracewrap: the application has its own MeterProvider; metrics go to its readers (%s not added)",
+            "the application has its own MeterProvider; metrics go to its readers (%s not added)",
             ", ".join(wanted),
         )
         return
@@ -200,7 +200,7 @@ def _set_up_metrics(setup: Setup, prometheus_port: int | None) -> None:
         try:
             readers.append(_metric_reader(name, setup, prometheus_port))
         except Exception as exc:
-            logger.warning("tracewrap: could not set up the %s metric exporter: %r", name, exc)
+            logger.warning("could not set up the %s metric exporter: %r", name, exc)
     if not readers:
         return
     provider = MeterProvider(metric_readers=readers, resource=setup.resource, shutdown_on_exit=False)
@@ -226,7 +226,7 @@ def _metric_reader(name: str, setup: Setup, prometheus_port: int | None) -> Metr
     try:
         setup.prometheus_server, _thread = start_http_server(port, addr="127.0.0.1")
     except OSError as exc:
-        logger.warning("tracewrap: cannot serve Prometheus metrics on 127.0.0.1:%d: %s", port, exc)
+        logger.warning("cannot serve Prometheus metrics on 127.0.0.1:%d: %s", port, exc)
     return reader
 
 
@@ -253,7 +253,7 @@ def _set_up_logs(setup: Setup) -> None:
             else:
                 provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogExporter(out=sys.stderr)))
         except Exception as exc:
-            logger.warning("tracewrap: could not set up the %s log exporter: %r", name, exc)
+            logger.warning("could not set up the %s log exporter: %r", name, exc)
     _logs.set_logger_provider(provider)
     setup.logger_provider = provider
 
@@ -264,7 +264,7 @@ def _set_up_langsmith(setup: Setup, client: Any) -> None:
 
         observer = LangSmithObserver(settings.langsmith_settings(), client)
     except Exception as exc:
-        logger.warning("tracewrap: LangSmith export is off, its client could not be created: %r", exc)
+        logger.warning("LangSmith export is off, its client could not be created: %r", exc)
         return
     add_observer(observer)
     setup.langsmith = observer
@@ -338,7 +338,7 @@ def shutdown(timeout: float = 5.0) -> None:
     _run_parallel(jobs, timeout)
     dropped = setup.dropped_spans()
     if dropped:
-        logger.warning("tracewrap: %d spans were dropped because the export queue was full", dropped)
+        logger.warning("%d spans were dropped because the export queue was full", dropped)
 
 
 def _shutdown_tracer_provider(setup: Setup, millis: int) -> None:
@@ -369,7 +369,7 @@ def _flush_at_process_ends() -> None:
                 import tracewrap_autoinstrument as boot  # type: ignore[import-not-found,no-redef]
         boot.flush_at_process_ends()
     except Exception as exc:  # an optional safety net: never a reason for configure() to fail
-        logger.debug("tracewrap: cannot watch for process ends: %r", exc)
+        logger.debug("cannot watch for process ends: %r", exc)
 
 
 def _at_exit() -> None:

@@ -41,7 +41,7 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
                 self._told = True
             if first:
                 logger.warning(
-                    "tracewrap: the span export queue is full (%d spans; the exporter cannot keep up or "
+                    "the span export queue is full (%d spans; the exporter cannot keep up or "
                     "is unreachable); dropping the oldest spans. configure().dropped_spans() counts them",
                     limit,
                 )

@@ -25,7 +25,7 @@ logger = logging.getLogger("tracewrap")
 
 HINT_SHOWN_ENV = "TRACEWRAP_HINT_SHOWN"  # inherited by child processes: the hint prints once per tree
 HINT = (
-    "tracewrap: OpenAI calls are traced but no exporter is configured, so spans and metrics go "
+    "OpenAI calls are traced but no exporter is configured, so spans and metrics go "
     "nowhere. Send them somewhere with one of:\n"
     "  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318   (an OTLP collector, Jaeger, Tempo, ...)\n"
     "  OTEL_TRACES_EXPORTER=console                        (print spans, to try it out)\n"

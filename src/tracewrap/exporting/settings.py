@@ -52,7 +52,7 @@ def _names(
         if name not in choices:
             warn_once(
                 f"{source}:{name}",
-                "tracewrap: %s contains %r, which is not one of %s; ignored",
+                "%s contains %r, which is not one of %s; ignored",
                 source,
                 name,
                 ", ".join(choices),
@@ -107,9 +107,7 @@ def otlp_protocol(signal: str) -> str:
         value = raw.lower()
         if value in (GRPC, HTTP_PROTOBUF):
             return value
-        warn_once(
-            name, "tracewrap: %s=%r is not supported (grpc, http/protobuf); using http/protobuf", name, raw
-        )
+        warn_once(name, "%s=%r is not supported (grpc, http/protobuf); using http/protobuf", name, raw)
         return HTTP_PROTOBUF
     return HTTP_PROTOBUF
 
@@ -128,7 +126,7 @@ def exit_timeout(value: float | None) -> float:
         pass
     warn_once(
         EXIT_TIMEOUT_ENV,
-        "tracewrap: %s=%r is not a number of seconds >= 0; using %s",
+        "%s=%r is not a number of seconds >= 0; using %s",
         EXIT_TIMEOUT_ENV,
         raw,
         DEFAULT_EXIT_TIMEOUT,
@@ -150,7 +148,7 @@ def prometheus_port(value: int | None) -> int:
         pass
     warn_once(
         PROMETHEUS_PORT_ENV,
-        "tracewrap: %s=%r is not a port number; using %d",
+        "%s=%r is not a port number; using %d",
         PROMETHEUS_PORT_ENV,
         raw,
         DEFAULT_PROMETHEUS_PORT,

@@ -16,13 +16,24 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from tracewrap.interception.results import finish_async, finish_sync
-from tracewrap.telemetry.lifecycle import CallSite, start
+from tracewrap.telemetry.lifecycle import CallSite, TracedCall, internal_error, start
 
 _in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
 
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 # the call site of a call, from the resource object it is made on (None: pass the call through)
 SiteOf = Callable[[Any], "CallSite | None"]
+
+
+def _read_args(args: tuple[Any, ...], call: TracedCall) -> None:
+    """Positional arguments some endpoints take (``responses.retrieve(response_id)``)."""
+    read = call.endpoint.read_args
+    if read is None:
+        return
+    try:
+        read(args, call.record)
+    except Exception as exc:
+        internal_error("read_args", exc)
 
 
 def sync_wrapper(site_of: SiteOf) -> WrapperFunction:
@@ -35,6 +46,8 @@ def sync_wrapper(site_of: SiteOf) -> WrapperFunction:
         call = start(site, kwargs) if site is not None else None
         if call is None:
             return wrapped(*args, **kwargs)
+        if args:
+            _read_args(args, call)
         flag = _in_traced_call.set(True)
         token = otel_context.attach(call.context)  # the span is current while the SDK sends
         try:
@@ -61,6 +74,8 @@ def async_wrapper(site_of: SiteOf) -> WrapperFunction:
         call = start(site, kwargs) if site is not None else None
         if call is None:
             return await wrapped(*args, **kwargs)
+        if args:
+            _read_args(args, call)
         flag = _in_traced_call.set(True)
         token = otel_context.attach(call.context)
         try:

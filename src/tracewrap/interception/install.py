@@ -10,6 +10,7 @@ method it finds; dropping those caches makes them rebuild around ours.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -129,9 +130,29 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
         for cache in _RAW_CACHES:
             resource.__dict__.pop(cache, None)
         installation.patched.append((resource, method))
+    _drop_cached_wrappers(client, paths)
     _hook_copies(client, installation)
     client.__dict__[_MARK] = installation
     return client
+
+
+def _drop_cached_wrappers(client: Any, paths: Iterable[str]) -> None:
+    """``client.with_raw_response`` (and ``client.chat.with_raw_response``, ...) are cached on first
+    use, and what they cache holds the bound methods of that moment: dropped from the client and
+    every resource on a traced path, they rebuild around what is installed now."""
+    owners = {id(client): client}
+    for path in paths:
+        for resource_path, _method, _endpoint in resolve(path):
+            obj = client
+            for part in resource_path.split("."):
+                obj = getattr(obj, part, None)
+                if obj is None:
+                    break
+                owners.setdefault(id(obj), obj)
+    for owner in owners.values():
+        for cache in _RAW_CACHES:
+            if isinstance(inspect.getattr_static(type(owner), cache, None), functools.cached_property):
+                owner.__dict__.pop(cache, None)
 
 
 def _hook_copies(client: Any, installation: Installation) -> None:
@@ -159,5 +180,6 @@ def unwrap_client(client: Any) -> Any:
         owner.__dict__.pop(name, None)
         for cache in _RAW_CACHES:
             owner.__dict__.pop(cache, None)
+    _drop_cached_wrappers(client, installation.paths)
     del client.__dict__[_MARK]
     return client

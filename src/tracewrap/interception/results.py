@@ -6,13 +6,17 @@
   SDK caches what ``parse()`` returns, so the user later gets the very object we read or traced;
 * a response from ``with_streaming_response`` (``APIResponse``, body not read yet): a stream is
   parsed (that reads nothing) and traced; otherwise its ``parse`` is hooked so the body is read
-  when the user reads it, and closing it unread ends the span.
+  when the user reads it, and closing it unread ends the span;
+* a raw body read some other way (``.json()``, ``.read()``/``.text()``, ``iter_bytes()``,
+  ``iter_lines()``, of a JSON body or of a stream): read from the bytes as they pass
+  (:mod:`.raw_body`), so the span gets what the parsed path would have given it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tracewrap.interception.raw_body import tap_json_body
 from tracewrap.interception.streams import CLOSED_EARLY, instrument_stream
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
@@ -59,7 +63,7 @@ async def finish_async(call: TracedCall, result: Any) -> Any:
     try:
         if isinstance(result, AsyncAPIResponse):
             if _is_stream(result):
-                instrument_stream(await result.parse(), call, is_async=True)
+                instrument_stream(await result.parse(), call, is_async=True, raw=True)
             else:
                 _hook_lazy_parse(call, result, is_async=True)
             return result
@@ -74,7 +78,7 @@ def _finish_legacy_raw(call: TracedCall, raw: Any) -> Any:
     call.record.http_status_code = _status_code(raw)
     parsed = raw.parse()
     if isinstance(parsed, (Stream, AsyncStream)):
-        instrument_stream(parsed, call, is_async=isinstance(parsed, AsyncStream))
+        instrument_stream(parsed, call, is_async=isinstance(parsed, AsyncStream), raw=True)
         return raw
     call.read_response(parsed)
     call.end()
@@ -83,7 +87,7 @@ def _finish_legacy_raw(call: TracedCall, raw: Any) -> Any:
 
 def _finish_streaming_response(call: TracedCall, response: Any) -> Any:
     if _is_stream(response):
-        instrument_stream(response.parse(), call, is_async=False)
+        instrument_stream(response.parse(), call, is_async=False, raw=True)
     else:
         _hook_lazy_parse(call, response, is_async=False)
     return response
@@ -95,6 +99,13 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
     original_parse = response.parse
     http_response = response.http_response
     parsing = [False]  # reading the body closes the response: that close is not "unread"
+
+    def read_raw(body: Any) -> None:  # the user read the body another way (.json(), .read()...)
+        if not call.ended:
+            call.read_response(body)
+            call.end()
+
+    tap = tap_json_body(http_response, is_async, read_raw, lambda: parsing[0])
 
     if is_async:
 
@@ -116,7 +127,7 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             try:
                 await original_aclose()
             finally:
-                if not parsing[0]:
+                if not parsing[0] and not tap.reading:
                     _end_unread(call)
 
         http_response.aclose = aclose
@@ -140,7 +151,7 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
         try:
             original_close()
         finally:
-            if not parsing[0]:
+            if not parsing[0] and not tap.reading:
                 _end_unread(call)
 
     http_response.close = close

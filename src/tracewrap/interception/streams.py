@@ -20,6 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from tracewrap.interception.raw_body import tap_event_stream
 from tracewrap.telemetry.deferred import collecting, defer, ensure_drainer
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
@@ -27,6 +28,7 @@ COMPLETED = "completed"
 CLOSED_EARLY = "closed_early"
 ABANDONED = "abandoned"
 ERROR = "error"
+CANCELLED = "cancelled"  # the caller's task was cancelled while it read the stream
 INCOMPLETE = "incomplete"  # the stream ended with no finish reason / terminal event: cut off
 INCOMPLETE_STREAM_ERROR = "incomplete_stream"
 
@@ -34,7 +36,7 @@ INCOMPLETE_STREAM_ERROR = "incomplete_stream"
 class StreamTracker:
     """Timing and accumulation for one stream; ends its call exactly once."""
 
-    __slots__ = ("__weakref__", "abandon", "accumulator", "call", "count", "first", "last", "queued")
+    __slots__ = ("__weakref__", "abandon", "accumulator", "call", "count", "first", "last", "queued", "tap")
 
     def __init__(self, call: TracedCall) -> None:
         self.call = call
@@ -44,6 +46,7 @@ class StreamTracker:
         self.last = time.perf_counter()  # the last moment the stream was used: handed over, then each chunk
         self.count = 0
         self.queued = False
+        self.tap: Any = None  # a raw_body.BodyTap when the user may read the stream's bytes raw
         # built here, on the call path, so that the GC-side code allocates nothing of its own
         self.abandon = self.end_abandoned
 
@@ -74,6 +77,8 @@ class StreamTracker:
                     outcome = COMPLETED  # everything arrived; only the [DONE] read was skipped
             if exc is not None:
                 call.fail(exc)
+                if record.cancelled:
+                    outcome = CANCELLED
             elif outcome == INCOMPLETE and record.error_type is None:
                 record.error_type = INCOMPLETE_STREAM_ERROR
                 record.error_message = "the stream ended without a finish reason or terminal event"
@@ -166,8 +171,12 @@ async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTrac
     tracker.end(COMPLETED)
 
 
-def instrument_stream(stream: Any, call: TracedCall, is_async: bool) -> Any:
-    """Trace ``stream`` (an SDK Stream / AsyncStream) in place and return it."""
+def instrument_stream(stream: Any, call: TracedCall, is_async: bool, raw: bool = False) -> Any:
+    """Trace ``stream`` (an SDK Stream / AsyncStream) in place and return it.
+
+    ``raw``: the user holds the raw response too and may read its bytes without the ``Stream``
+    (``iter_lines()``, ``read()``...): those bytes are decoded for the same telemetry (raw_body).
+    """
     try:
         tracker = StreamTracker(call)
         if is_async:
@@ -175,6 +184,9 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool) -> Any:
         else:
             traced = _traced_iterator(stream._iterator, tracker)
         stream._iterator = traced
+        if raw:
+            running = (lambda: traced.ag_running) if is_async else (lambda: traced.gi_running)
+            tracker.tap = tap_event_stream(stream.response, is_async, tracker, running)
         _hook_close(stream.response, traced, tracker, is_async)
         weakref.finalize(stream, tracker.abandoned_in_gc)  # runs inside the GC: it only queues
         ensure_drainer()
@@ -193,7 +205,7 @@ def _hook_close(http_response: Any, traced: Any, tracker: StreamTracker, is_asyn
                 await original_aclose()
             finally:
                 # while our generator runs, this is the SDK closing at the stream's own end
-                if not traced.ag_running:
+                if not traced.ag_running and not (tracker.tap is not None and tracker.tap.reading):
                     tracker.end_if_open(CLOSED_EARLY)
 
         http_response.aclose = aclose
@@ -207,7 +219,7 @@ def _hook_close(http_response: Any, traced: Any, tracker: StreamTracker, is_asyn
         finally:
             if collecting():  # the SDK's generator closes it as the GC collects the stream
                 tracker.abandoned_in_gc()
-            elif not traced.gi_running:
+            elif not traced.gi_running and not (tracker.tap is not None and tracker.tap.reading):
                 tracker.end_if_open(CLOSED_EARLY)
 
     http_response.close = close

@@ -133,11 +133,21 @@ def read_embeddings_request(kwargs: Mapping[str, Any], record: CallRecord) -> No
 
 
 def read_retrieve_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
-    # responses.retrieve(response_id, stream=...): no model is known until the answer arrives
+    # responses.retrieve(response_id, stream=...): no model is known until the answer arrives;
+    # the id is, so a fetch that fails (404) still names the response it asked for
+    response_id = as_str(kwargs.get("response_id"))
+    if response_id:
+        record.response_id = response_id
     stream = as_bool(kwargs.get("stream"))
     record.stream = bool(stream)
     if stream is not None:
         record.request_attributes[GenAI.GEN_AI_REQUEST_STREAM] = stream
+
+
+def read_retrieve_args(args: tuple[Any, ...], record: CallRecord) -> None:
+    response_id = as_str(args[0]) if args else None
+    if response_id:
+        record.response_id = response_id
 
 
 def read_generic_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:

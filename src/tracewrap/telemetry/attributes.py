@@ -15,6 +15,7 @@ STREAM_CHUNKS = "tracewrap.stream.chunks"
 HTTP_STATUS_CODE = "http.response.status_code"
 FINISH_REASON = "tracewrap.finish_reason"
 COST_ESTIMATE = "tracewrap.cost.estimate_usd"
+CANCELLED = "tracewrap.cancelled"
 
 
 def span_name(record: CallRecord) -> str:
@@ -76,6 +77,8 @@ def end_attributes(record: CallRecord) -> dict[str, AttributeValue]:
         attrs[error_attributes.ERROR_TYPE] = record.error_type
     if record.http_status_code is not None:
         attrs[HTTP_STATUS_CODE] = record.http_status_code
+    if record.cancelled:
+        attrs[CANCELLED] = True
     if record.stream_outcome:
         attrs[STREAM_OUTCOME] = record.stream_outcome
         attrs[STREAM_CHUNKS] = record.chunk_count

@@ -1,4 +1,5 @@
-"""Opt-in content on spans and events: JSON, redacted by the user's hook, then size-limited."""
+"""Opt-in content on spans and events: JSON, redacted by the user's hook, then size-limited
+(each text value cut with a marker, so the attribute always parses; the whole attribute bounded)."""
 
 from __future__ import annotations
 
@@ -61,11 +62,52 @@ def redact_record(record: CallRecord, redact: Redactor | None) -> None:
     record.input_messages, record.system_instructions, record.output_messages = redacted
 
 
+# the whole attribute is bounded too: at this many times the per-value limit
+ATTRIBUTE_BOUND_FACTOR = 4
+_SCALARS = (int, float, bool, type(None))
+STRUCTURE_KEYS = frozenset({"role", "type", "id", "name", "finish_reason"})
+
+
 def limit(text: str, max_length: int) -> str:
     if len(text) <= max_length:
         return text
     cut = len(text) - max_length
     return text[:max_length] + TRUNCATION_MARKER.format(cut)
+
+
+def cut_values(value: Any, max_length: int) -> Any:
+    """A copy of a JSON-like structure with every text value cut at ``max_length`` (+ marker);
+    the structure's own short fields (role, type, id, name, finish reason) are kept whole."""
+    if isinstance(value, str):
+        return limit(value, max_length)
+    if isinstance(value, dict):
+        return {
+            key: item if key in STRUCTURE_KEYS and isinstance(item, str) else cut_values(item, max_length)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [cut_values(item, max_length) for item in value]
+    if isinstance(value, _SCALARS):
+        return value
+    return limit(str(value), max_length)  # what json.dumps(default=str) would have written, cut
+
+
+def bounded_json(messages: Any, max_length: int) -> str:
+    """``messages`` as JSON that always parses, with every message present.
+
+    Each text value is cut at ``max_length`` characters with a visible marker (never the JSON
+    text itself, which would no longer parse). When the result is still longer than
+    ``ATTRIBUTE_BOUND_FACTOR * max_length`` (many messages), the values are cut shorter, evenly,
+    until it fits; only when the messages' structure alone (roles, types, markers) is larger than
+    the bound does the attribute stay over it.
+    """
+    text = json.dumps(cut_values(messages, max_length), ensure_ascii=False)
+    bound = ATTRIBUTE_BOUND_FACTOR * max_length
+    value_limit = max_length
+    while len(text) > bound and value_limit > 0:
+        value_limit = max(0, min(value_limit - 1, value_limit * bound // len(text)))
+        text = json.dumps(cut_values(messages, value_limit), ensure_ascii=False)
+    return text
 
 
 def content_attributes(record: CallRecord, max_length: int, redact: Redactor | None) -> dict[str, str]:
@@ -78,5 +120,5 @@ def content_attributes(record: CallRecord, max_length: int, redact: Redactor | N
         if messages:
             if redact is not None:
                 messages = _redacted(messages, redact)
-            attrs[key] = limit(json.dumps(messages, ensure_ascii=False, default=str), max_length)
+            attrs[key] = bounded_json(messages, max_length)
     return attrs

@@ -7,6 +7,8 @@ application that sets its providers after ``wrap()`` is still honoured.
 from __future__ import annotations
 
 import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -85,16 +87,43 @@ class Instruments:
         )
 
 
-_cache: dict[tuple[int, int], Instruments] = {}
+# Keyed by the providers' ids, checked against weak references (an id is reused once its object is
+# freed), most recently used last and bounded: wrap(..., tracer_provider=...) with providers made
+# and dropped one after another keeps at most MAX_CACHED entries, not one per provider ever seen.
+MAX_CACHED = 32
+_cache: OrderedDict[tuple[int, int], tuple[Instruments, Any, Any]] = OrderedDict()
 _lock = threading.Lock()
+
+
+def _ref(provider: Any) -> Any:
+    if provider is None:
+        return None
+    try:
+        return weakref.ref(provider)
+    except TypeError:  # not weak-referenceable: hold it (bounded by MAX_CACHED all the same)
+        return lambda: provider
+
+
+def _alive(ref: Any, provider: Any) -> bool:
+    return ref is None if provider is None else ref is not None and ref() is provider
 
 
 def instruments_for(tracer_provider: Any = None, meter_provider: Any = None) -> Instruments:
     key = (id(tracer_provider), id(meter_provider))
-    found = _cache.get(key)
-    if found is None:
-        with _lock:
-            found = _cache.get(key)
-            if found is None:
-                found = _cache[key] = Instruments(tracer_provider, meter_provider)
-    return found
+    with _lock:
+        found = _cache.get(key)
+        if found is not None and _alive(found[1], tracer_provider) and _alive(found[2], meter_provider):
+            _cache.move_to_end(key)
+            return found[0]
+        instruments = Instruments(tracer_provider, meter_provider)
+        _cache[key] = (instruments, _ref(tracer_provider), _ref(meter_provider))
+        _cache.move_to_end(key)
+        for stale in [
+            k
+            for k, (_, t, m) in _cache.items()
+            if (t is not None and t() is None) or (m is not None and m() is None)
+        ]:
+            del _cache[stale]
+        while len(_cache) > MAX_CACHED:
+            _cache.popitem(last=False)
+        return instruments

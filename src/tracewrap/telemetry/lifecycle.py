@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from asyncio import CancelledError
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,10 +39,8 @@ _OBSERVERS = current_observers()
 
 def internal_error(where: str, exc: BaseException) -> None:
     """Instrumentation failed: say so once per place, and let the user's call go on."""
-    warn_once(
-        f"internal:{where}", "tracewrap: internal error in %s (the call goes on untraced): %r", where, exc
-    )
-    logger.debug("tracewrap internal error in %s", where, exc_info=exc)
+    warn_once(f"internal:{where}", "internal error in %s (the call goes on untraced): %r", where, exc)
+    logger.debug("internal error in %s", where, exc_info=exc)
 
 
 class ClientInfo:
@@ -128,6 +127,9 @@ class TracedCall:
 
     def fail(self, exc: BaseException) -> None:
         record = self.record
+        if isinstance(exc, CancelledError):  # the caller gave up (task.cancel(), wait_for): not a failure
+            record.cancelled = True
+            return
         record.error_type = type(exc).__name__
         status = getattr(exc, "status_code", None)
         if isinstance(status, int):
@@ -158,12 +160,18 @@ class TracedCall:
             record = self.record
             options = self.options
             span = self.span
+            settle = self.endpoint.settle  # who counts this response's usage (telemetry.counting)
+            if settle is not None:
+                try:
+                    settle(record)
+                except Exception as exc:
+                    internal_error("settle", exc)
             extras = options.end_extras  # redaction, cost, content: none of them by default
             if extras and options.redact is not None:  # once, before the span, event or observers
                 redact_record(record, options.redact)
             cost = None
             try:  # whatever fails here, the span still ends and the metrics are still recorded
-                if extras and options.estimate_cost:
+                if extras and options.estimate_cost and record.counted:
                     cost = _estimate_cost(record)
                 if span.is_recording():
                     end_attrs = attrs_of.end_attributes(record)
@@ -261,6 +269,8 @@ def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> No
     instruments = call.instruments
     metric_attrs = attrs_of.metric_attributes(record, call.shared_attributes)
     instruments.duration.record(duration, metric_attrs)
+    if not record.counted:  # counted by another call (telemetry.counting): its duration only
+        return
     usage = record.usage
     for token_type, count, standard in (
         ("input", usage.input_tokens, True),
@@ -285,7 +295,13 @@ def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> No
         finish_attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
     reasons = record.finish_reasons  # record.main_finish_reason, without the property call
     finish_attrs[attrs_of.FINISH_REASON] = (
-        reasons[0] if reasons else "error" if record.error_type is not None else "none"
+        reasons[0]
+        if reasons
+        else "error"
+        if record.error_type is not None
+        else "cancelled"
+        if record.cancelled
+        else "none"
     )
     instruments.finishes.add(1, finish_attrs)
     if cost is not None:

@@ -87,6 +87,9 @@ class Scenario:
     tool_arguments: str = '{"city":"Paris"}'
     delay_s: float = 0.0
     chunk_delay_s: float = 0.0
+    # Responses background=True: how many retrieves answer in_progress before the final status
+    # (the create answers queued; a streamed background create streams as usual)
+    background_polls: int = 1
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

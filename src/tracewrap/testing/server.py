@@ -154,13 +154,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "embeddings":
             self._send_json(200, embeddings_body(scenario, body))
         else:
+            status = None
             if kind == "responses":
                 rid = f"resp_{token}"
-                fake._remember_response(rid, body)
+                background = bool(body.get("background")) and not stream
+                fake._remember_response(rid, body, scenario if background else None)
                 request = body
+                if background:
+                    status = "queued"
             else:
                 rid = path.rsplit("/", 1)[1]
-                request = fake._response_request(rid)
+                request, stored = fake._response_request(rid)
+                if stored is not None:  # a background response: queued -> in_progress -> final
+                    scenario, status = stored
             if stream:
                 events = response_events(scenario, request, id=rid, created_at=created)
                 after = query.get("starting_after", "")
@@ -170,7 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
                     events = [e for e in events if isinstance(e[1], dict) and e[1]["sequence_number"] > start]
                 self._send_sse(events, scenario, chat_style=False)
             else:
-                self._send_json(200, response_body(scenario, request, id=rid, created_at=created))
+                body_out = response_body(scenario, request, id=rid, created_at=created, status=status)
+                self._send_json(200, body_out)
 
     def _non_stream_failure(self, scenario: Scenario) -> bool:
         """Stream-only outcomes on a non-streaming request: map to the closest HTTP behaviour."""
@@ -246,6 +253,8 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._queue: deque[Scenario] = deque()
         self._responses: dict[str, JsonDict] = {}
+        # background responses: id -> [the create's scenario, retrieves left that answer in_progress]
+        self._background: dict[str, list[Any]] = {}
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -330,11 +339,21 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.append(request)
 
-    def _remember_response(self, response_id: str, request: JsonDict) -> None:
+    def _remember_response(self, response_id: str, request: JsonDict, background: Scenario | None) -> None:
         with self._lock:
             self._responses[response_id] = request
+            if background is not None:
+                self._background[response_id] = [background, background.background_polls]
 
-    def _response_request(self, response_id: str) -> JsonDict:
-        # Retrieval echoes the params of the original create call when we created that id.
+    def _response_request(self, response_id: str) -> tuple[JsonDict, tuple[Scenario, str | None] | None]:
+        """The original create's params (retrieval echoes them) and, for a background response,
+        the scenario it finishes with and the status of this retrieve (None: the final one)."""
         with self._lock:
-            return self._responses.get(response_id, {})
+            request = self._responses.get(response_id, {})
+            state = self._background.get(response_id)
+            if state is None:
+                return request, None
+            if state[1] > 0:
+                state[1] -= 1
+                return request, (state[0], "in_progress")
+            return request, (state[0], None)

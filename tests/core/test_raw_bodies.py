@@ -1,0 +1,179 @@
+"""Raw responses read any way other than `.parse()` get the same telemetry as the parsed path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
+from tracewrap.testing import Scenario
+
+# what the parsed path records for the default scenario (12 in, 7 out, stop)
+CHAT_DONE = {
+    "gen_ai.usage.input_tokens": 12,
+    "gen_ai.usage.output_tokens": 7,
+    "gen_ai.response.finish_reasons": ("stop",),
+}
+
+
+def finishes(telemetry: Any) -> dict[str, int]:
+    return {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
+
+
+def tokens(telemetry: Any) -> dict[str, int]:
+    return {
+        p.attributes["gen_ai.token.type"]: p.value for p in telemetry.points("tracewrap.client.token.usage")
+    }
+
+
+def check_json_span(telemetry: Any, api: str, body: Any) -> None:
+    a = attrs(telemetry.one_span())
+    assert a["gen_ai.response.id"] == body["id"]
+    assert a["gen_ai.usage.input_tokens"] == 12 and a["gen_ai.usage.output_tokens"] == 7
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert a["gen_ai.response.model"] == body["model"]
+    assert a["http.response.status_code"] == 200
+    assert "tracewrap.stream.outcome" not in a  # not "closed_early": the body was read
+    if api == "responses":
+        assert a["openai.response.status"] == "completed"
+    assert tokens(telemetry) == {"input": 12, "output": 7}
+    assert finishes(telemetry) == {"stop": 1}
+
+
+def _create(resource: Any, api: str, **extra: Any) -> Any:
+    if api == "chat":
+        return resource.create(model="gpt-4o-mini", messages=MESSAGES, **extra)
+    return resource.create(model="gpt-4o-mini", input="hi", **extra)
+
+
+def _resource(client: Any, api: str) -> Any:
+    if api == "chat":
+        return client.chat.completions.with_streaming_response
+    return client.responses.with_streaming_response
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("how", ["json", "read_then_parse", "text", "iter_bytes", "iter_lines"])
+def test_json_body_read_raw_sync(server, telemetry, api, how) -> None:
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, api), api) as response:
+        if how == "json":
+            body = response.json()
+        elif how == "read_then_parse":
+            body = json.loads(response.read())
+            assert response.parse().id == body["id"]
+        elif how == "text":
+            body = json.loads(response.text())
+        elif how == "iter_bytes":
+            body = json.loads(b"".join(response.iter_bytes()))
+        else:
+            body = json.loads("".join(response.iter_lines()))
+    check_json_span(telemetry, api, body)
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("how", ["json", "read_then_parse", "iter_bytes"])
+def test_json_body_read_raw_async(server, telemetry, api, how) -> None:
+    async def scenario() -> Any:
+        client = async_client(server, telemetry)
+        async with _create(_resource(client, api), api) as response:
+            if how == "json":
+                return await response.json()
+            if how == "read_then_parse":
+                body = json.loads(await response.read())
+                assert (await response.parse()).id == body["id"]
+                return body
+            return json.loads(b"".join([chunk async for chunk in response.iter_bytes()]))
+
+    check_json_span(telemetry, api, asyncio.run(scenario()))
+
+
+def check_stream_span(telemetry: Any, api: str, events: int) -> None:
+    span = telemetry.one_span()
+    a = attrs(span)
+    assert a["tracewrap.stream.outcome"] == "completed"
+    assert a["tracewrap.stream.chunks"] == events
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert a["gen_ai.response.id"].startswith("chatcmpl-" if api == "chat" else "resp_")
+    assert a["gen_ai.response.time_to_first_chunk"] > 0
+    if api == "responses":
+        assert a["gen_ai.usage.input_tokens"] == 12 and a["gen_ai.usage.output_tokens"] == 7
+        assert tokens(telemetry) == {"input": 12, "output": 7}
+    else:
+        assert a["gen_ai.usage.input_tokens"] == 12  # stream_options include_usage
+        assert tokens(telemetry) == {"input": 12, "output": 7}
+    assert finishes(telemetry) == {"stop": 1}
+    (ttfc,) = telemetry.points("gen_ai.client.operation.time_to_first_chunk")
+    assert ttfc.count == 1
+
+
+def _stream_kwargs(api: str) -> dict[str, Any]:
+    extra: dict[str, Any] = {"stream": True}
+    if api == "chat":
+        extra["stream_options"] = {"include_usage": True}
+    return extra
+
+
+def _data_lines(lines: list[str]) -> int:
+    return sum(1 for line in lines if line.startswith("data:") and line != "data: [DONE]")
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("how", ["iter_lines", "iter_bytes", "read", "parse"])
+def test_stream_read_raw_sync(server, telemetry, api, how) -> None:
+    server.enqueue(Scenario(chunks=4))
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, api), api, **_stream_kwargs(api)) as response:
+        if how == "iter_lines":
+            events = _data_lines(list(response.iter_lines()))
+        elif how == "iter_bytes":
+            events = _data_lines(b"".join(response.iter_bytes()).decode().splitlines())
+        elif how == "read":
+            events = _data_lines(response.read().decode().splitlines())
+        else:
+            events = len(list(response.parse()))
+    check_stream_span(telemetry, api, events)
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("how", ["iter_lines", "parse"])
+def test_stream_read_raw_async(server, telemetry, api, how) -> None:
+    server.enqueue(Scenario(chunks=4))
+
+    async def scenario() -> int:
+        client = async_client(server, telemetry)
+        async with _create(_resource(client, api), api, **_stream_kwargs(api)) as response:
+            if how == "iter_lines":
+                return _data_lines([line async for line in response.iter_lines()])
+            return len([event async for event in await response.parse()])
+
+    check_stream_span(telemetry, api, asyncio.run(scenario()))
+
+
+def test_stream_left_early_raw_is_closed_early(server, telemetry) -> None:
+    server.enqueue(Scenario(chunks=6))
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, "chat"), "chat", stream=True) as response:
+        lines = response.iter_lines()
+        first = next(line for line in lines if line.startswith("data:"))
+    assert first.startswith("data: {")
+    a = attrs(telemetry.one_span())
+    assert a["tracewrap.stream.outcome"] == "closed_early"
+    assert a["tracewrap.stream.chunks"] == 1
+    assert finishes(telemetry) == {"none": 1}
+
+
+def test_legacy_raw_stream_read_from_http_response(server, telemetry) -> None:
+    server.enqueue(Scenario(chunks=3))
+    client = sync_client(server, telemetry)
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=MESSAGES, **_stream_kwargs("chat")
+    )
+    events = _data_lines(list(raw.http_response.iter_lines()))
+    check_stream_span(telemetry, "chat", events)
