@@ -65,6 +65,7 @@ def wrap(
     (``no_content`` | ``span_only`` | ``event_only`` | ``span_and_event``).
     With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
     """
+    from tracewrap.integrations import install_agents_tracing
     from tracewrap.interception.install import TracedModule, check_module_paths, is_client, wrap_client
     from tracewrap.options import build_options, choose_paths
     from tracewrap.settings import tracing_enabled
@@ -89,6 +90,7 @@ def wrap(
     )
     if not tracing_enabled():
         return target
+    install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
     if is_module:
         from tracewrap.endpoints import resolve
 

@@ -21,6 +21,7 @@ from typing import Any
 import wrapt
 
 from tracewrap.endpoints import resolve
+from tracewrap.integrations import install_agents_tracing
 from tracewrap.interception.install import is_client, unwrap_client, wrap_client
 from tracewrap.options import Redactor, TraceOptions, build_options, choose_paths
 from tracewrap.settings import tracing_enabled
@@ -95,6 +96,7 @@ def instrument(
             cls.__init__ = _InitWrapper(original, _traced_init)  # type: ignore[misc]
             state.patched.append((cls, original))
         _state = state
+        install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
         module_client = _module_client()
         if module_client is not None:
             _trace(module_client, state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -34,6 +34,10 @@ logger = logging.getLogger("tracewrap")
 # costs ~1-3 µs in practice, because between two LLM calls the SDK's own work evicts tracewrap's
 # code from the CPU caches (benchmarks/README.md, "Why wall time says ...").
 _OBSERVERS = current_observers()
+
+# Set by tracewrap.integrations.openai_agents once the Agents SDK is imported: given the call's record,
+# the context its span nests under (the running agent's span), or None for the current context.
+parent_context: Callable[[CallRecord], Any] | None = None
 
 
 def internal_error(where: str, exc: BaseException) -> None:
@@ -200,8 +204,10 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
             _read_prompt(endpoint, kwargs, record)
         instruments = options.instruments
         model = record.request_model  # the span name, as attrs_of.span_name makes it
+        parent = parent_context(record) if parent_context is not None else None
         span = instruments.tracer.start_span(
             f"{record.operation} {model}" if model else record.operation,
+            context=parent,
             kind=SpanKind.CLIENT,
             attributes=attrs_of.start_attributes(record, site.shared_attributes),
         )
