@@ -31,6 +31,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tracewrap.integrations import agents_langsmith as ls
 from tracewrap.integrations import agents_options
 from tracewrap.options import TraceOptions
 from tracewrap.record import CallRecord
@@ -71,6 +72,7 @@ class _Node:
         "model_seen",
         "models",
         "owned",
+        "run",
         "span",
         "token",
         "trace_key",
@@ -90,16 +92,19 @@ class _Node:
         self.model_seen = False  # agents: provider and model set from the first model call
         self.models: list[_Node] = []  # agents: model spans whose function calls are not read yet
         self.data: Any = None  # model spans: the SDK's span data, read for call ids
+        self.run: Any = None  # the LangSmith run it is (owned) or hangs under, when LangSmith is on
 
 
 class _Run:
     """One SDK trace: its root span (None for a resumed run, whose trace start we never saw)."""
 
-    __slots__ = ("nodes", "root")
+    __slots__ = ("nodes", "observer", "root", "root_run")
 
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, observer: Any = None, root_run: Any = None) -> None:
         self.root = root
         self.nodes: set[str] = set()
+        self.observer = observer  # tracewrap's LangSmith observer, when it was active at the start
+        self.root_run = root_run
 
 
 class TracewrapProcessor:
@@ -129,8 +134,12 @@ class TracewrapProcessor:
             root = options.instruments.tracer.start_span(
                 f"invoke_workflow {name}", kind=SpanKind.INTERNAL, attributes=attributes
             )
+            observer = ls.active_observer()
+            root_run = (
+                _ls_call(lambda: ls.start_run(observer, name, "chain", None, None)) if observer else None
+            )
             with self._lock:
-                self._runs[sdk_trace.trace_id] = _Run(root)
+                self._runs[sdk_trace.trace_id] = _Run(root, observer, root_run)
         except Exception as exc:
             lifecycle.internal_error("agents on_trace_start", exc)
 
@@ -147,8 +156,12 @@ class TracewrapProcessor:
             for node in leftovers:  # spans the SDK never finished: end them with their run
                 if node.owned:
                     node.span.end()
+                    if node.run is not None:
+                        _ls_call(lambda node=node: ls.end_run(run.observer, node.run, None, None))
             if run.root is not None:
                 run.root.end()
+            if run.root_run is not None:
+                _ls_call(lambda: ls.end_run(run.observer, run.root_run, None, None))
         except Exception as exc:
             lifecycle.internal_error("agents on_trace_end", exc)
 
@@ -167,10 +180,12 @@ class TracewrapProcessor:
                     warn_once("agents:nodes", "tracewrap: too many unfinished agent spans; new ones untraced")
                     return
             parent_span = parent.span if parent is not None else run.root if run is not None else None
+            parent_run = parent.run if parent is not None else run.root_run if run is not None else None
             made = self._start_otel_span(options, sdk_type, data, parent_span)
             if made is None:  # an unmapped SDK span: children hang under its nearest mapped ancestor
                 agent = parent.agent if parent is not None else None
                 node = _Node(parent_span, False, sdk_type, trace_key, agent)
+                node.run = parent_run
                 if sdk_type in _MODEL_SPAN_TYPES and agent is not None:
                     node.data = data
                     agent.models.append(node)
@@ -182,6 +197,8 @@ class TracewrapProcessor:
                     node.call_ids = {}
                 elif sdk_type == "function":
                     self._start_tool(node, data)
+                if run is not None and run.observer is not None:
+                    node.run = _ls_call(lambda: _start_ls_run(run.observer, node, data, parent_run))
             with self._lock:
                 self._nodes[sdk_span.span_id] = node
                 if run is None:
@@ -213,13 +230,17 @@ class TracewrapProcessor:
                 self._remember_call_ids(node, ended=True)
             if error and node.span is not None:
                 # an unmapped span's error (the turn's tripwire) belongs to the span it hangs under
-                _set_error(node.span, error)
+                message = _set_error(node.span, error)
+                if node.run is not None:
+                    node.run.error = message
             if not node.owned:
                 return
             span = node.span
             if span.is_recording():
                 self._end_attributes(span, node, data)
             span.end()
+            if node.run is not None and run is not None and run.observer is not None:
+                _ls_call(lambda: _end_ls_run(run.observer, node, data))
         except Exception as exc:
             lifecycle.internal_error("agents on_span_end", exc)
 
@@ -363,12 +384,58 @@ def _function_calls(data: Any) -> list[tuple[str, str]]:
     return found
 
 
-def _set_error(span: Any, error: Any) -> None:
+def _set_error(span: Any, error: Any) -> str:
+    """ERROR status and error.type on the span; returns what a LangSmith run says of it."""
     message = error.get("message") if isinstance(error, dict) else None
     error_type = _ERROR_TYPES.get(message or "", "_OTHER")
     span.set_attribute(error_attributes.ERROR_TYPE, error_type)
     # the fixed messages only: another one may quote the tool's exception text
-    span.set_status(Status(StatusCode.ERROR, message if error_type != "_OTHER" else None))
+    known = message if error_type != "_OTHER" else None
+    span.set_status(Status(StatusCode.ERROR, known))
+    return f"{error_type}: {known}" if known else error_type
+
+
+def _ls_call(action: Any) -> Any:
+    """LangSmith's part of a callback: its failure never costs the OTel spans."""
+    try:
+        return action()
+    except Exception as exc:
+        lifecycle.internal_error("agents langsmith", exc)
+        return None
+
+
+def _start_ls_run(observer: Any, node: _Node, data: Any, parent_run: Any) -> Any:
+    if node.type == "function":  # its arguments are set after it starts: they go with the end
+        return ls.start_run(observer, data.name, "tool", parent_run, None)
+    if node.type == "agent":
+        return ls.start_run(observer, data.name, "chain", parent_run, None)
+    return ls.start_run(observer, node.span.name, "chain", parent_run, None)
+
+
+def _end_ls_run(observer: Any, node: _Node, data: Any) -> None:
+    outputs = inputs = None
+    if node.type == "function":
+        options = agents_options()
+        if options is not None:
+            inputs, outputs = ls.tool_inputs(data, options), ls.tool_outputs(data, options)
+    elif node.type == "handoff":
+        outputs = {"to_agent": data.to_agent}
+    elif node.type == "guardrail":
+        outputs = {"triggered": bool(data.triggered)}
+    ls.end_run(observer, node.run, outputs, node.run.error, inputs)
+
+
+def _agent_run() -> Any:
+    """The LangSmith observer's hook: the run a model call made inside an agent run nests under."""
+    try:
+        sdk_span = _current_sdk_span()
+        if sdk_span is None or _PROCESSOR is None:
+            return None
+        node = _PROCESSOR._nodes.get(sdk_span.span_id)
+        return node.run if node is not None else None
+    except Exception as exc:
+        lifecycle.internal_error("agents langsmith parent", exc)
+        return None
 
 
 # -------------------------------------------------------------- model calls
@@ -427,4 +494,7 @@ def register(agents: Any) -> TracewrapProcessor:
         _PROCESSOR = processor
         add_trace_processor(processor)
         lifecycle.parent_context = _parent_of_call
+        from tracewrap.exporting import langsmith
+
+        langsmith.agent_parent = _agent_run
         return processor
