@@ -42,13 +42,15 @@ def broken_weather(city: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_openai_export(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_openai_export(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     # the SDK's own exporter stays registered (we add, never replace); without a key it sends nothing
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_AGENTS_DISABLE_TRACING", raising=False)
     yield
     assert Scope.get_current_span() is None and Scope.get_current_trace() is None
     assert trace.get_current_span() is trace.INVALID_SPAN, "an OTel context was left attached"
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" or "tracewrap" in r.name]
+    assert not [m for m in errors if "detach" in m or "internal error" in m], errors
 
 
 def _request_call_id(body: dict[str, Any]) -> str:
@@ -322,3 +324,22 @@ def test_sdk_tracing_disabled_keeps_model_spans(server: FakeOpenAIServer, teleme
     finally:
         agents.set_tracing_disabled(False)
     assert [s.name for s in telemetry.spans()] == ["chat gpt-4.1-mini"]
+
+
+def test_tracewrap_alone_without_openais_export(server: FakeOpenAIServer, telemetry: Telemetry) -> None:
+    from agents.tracing import get_trace_provider
+
+    from tracewrap.integrations.openai_agents import processor
+
+    weather = agent("responses", traced_client(server, telemetry))
+    saved = list(get_trace_provider()._multi_processor._processors)
+    agents.set_trace_processors([processor()])  # the README's recipe: OpenAI's export off
+    try:
+        Runner.run_sync(weather, "Hi")
+        assert [type(p).__name__ for p in get_trace_provider()._multi_processor._processors] == [
+            "TracewrapProcessor"
+        ]
+    finally:
+        agents.set_trace_processors(saved)
+    tree = Tree(telemetry.spans())
+    assert tree.children(tree.one("invoke_agent weather")) == ["chat gpt-4.1-mini"]

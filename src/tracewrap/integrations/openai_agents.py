@@ -20,6 +20,7 @@ running task; anything called from inside a garbage-collection pass is deferred.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections import deque
@@ -294,14 +295,16 @@ class TracewrapProcessor:
                 node.span.set_attribute(GenAI.GEN_AI_TOOL_CALL_ID, pending.popleft())
         # the tool's own code runs in this task (or a task / thread copying its context): its spans
         # and its direct model calls nest under execute_tool
-        node.attached = node.context
+        node.attached = (node.context, _where())
         node.token = otel_context.attach(node.context)
 
     @staticmethod
     def _detach(node: _Node) -> None:
         token, node.token = node.token, None
-        # only where it was attached and nothing attached since is still on top; else drop the token
-        if otel_context.get_current() is node.attached:
+        attached, where = node.attached
+        # only in the thread and task that attached it, with nothing attached since still on top;
+        # anywhere else detaching fails (the peers' "Failed to detach context"): drop the token
+        if where == _where() and otel_context.get_current() is attached:
             otel_context.detach(token)  # type: ignore[arg-type]
 
     @staticmethod
@@ -341,6 +344,15 @@ class TracewrapProcessor:
                 span.set_attribute(AGENT_TOOLS, list(data.tools))
             if data.handoffs:
                 span.set_attribute(AGENT_HANDOFFS, list(data.handoffs))
+
+
+def _where() -> tuple[int, Any]:
+    """The thread and asyncio task running now (None outside a running loop)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    return threading.get_ident(), task
 
 
 def _content(value: Any, options: TraceOptions) -> str | None:
@@ -477,6 +489,12 @@ def _no_sdk_span() -> Any:
 _current_sdk_span = _no_sdk_span
 _PROCESSOR: TracewrapProcessor | None = None
 _register_lock = threading.Lock()
+
+
+def processor() -> TracewrapProcessor | None:
+    """tracewrap's processor once ``agents`` is imported, e.g. to keep it alone:
+    ``agents.set_trace_processors([processor()])`` (OpenAI's export off, tracewrap's spans on)."""
+    return _PROCESSOR
 
 
 def register(agents: Any) -> TracewrapProcessor:
