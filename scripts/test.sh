@@ -67,5 +67,6 @@ done
 step "benchmark (short mode; figures printed, not asserted)"
 "$V3" benchmarks/overhead.py --quick
 "$V3" benchmarks/export_faults.py --quick
+"$V3" benchmarks/agents_processor.py --quick
 
 step "done"

@@ -42,3 +42,20 @@ def test_agents_switch_off_leaves_the_model_calls() -> None:
         "tracewrap  chat gpt-4.1-mini  in=12 out=7  finish=tool_calls",
         "tracewrap  chat gpt-4.1-mini  in=12 out=7  finish=stop",
     ]
+
+
+def test_agents_benchmark_quick() -> None:
+    """benchmarks/agents_processor.py runs in its quick mode (timings are printed, not asserted)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TRACEWRAP_"))}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "agents_processor.py"), "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split()[:2] for line in result.stdout.splitlines()[1:3]]
+    assert rows == [["one-tool", "turn"], ["unmapped", "spans"]]
+    assert "tracewrap per mapped span" in result.stdout
