@@ -49,6 +49,10 @@ def _no_openai_export(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCapture
     yield
     assert Scope.get_current_span() is None and Scope.get_current_trace() is None
     assert trace.get_current_span() is trace.INVALID_SPAN, "an OTel context was left attached"
+    from tracewrap.integrations.openai_agents import processor
+
+    left = processor()
+    assert left is not None and not left._nodes and not left._runs, "spans or runs left in the maps"
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" or "tracewrap" in r.name]
     assert not [m for m in errors if "detach" in m or "internal error" in m], errors
 
@@ -343,3 +347,31 @@ def test_tracewrap_alone_without_openais_export(server: FakeOpenAIServer, teleme
         agents.set_trace_processors(saved)
     tree = Tree(telemetry.spans())
     assert tree.children(tree.one("invoke_agent weather")) == ["chat gpt-4.1-mini"]
+
+
+@function_tool(needs_approval=True)
+def refund(amount: int) -> str:
+    """Refunds an amount (a human approves it first)."""
+    return f"refunded {amount}"
+
+
+def test_resumed_run_after_approval(server: FakeOpenAIServer, telemetry: Telemetry) -> None:
+    turn = Scenario(agent_turn=True, tool_arguments='{"amount":5}', text="Refunded.")
+    server.enqueue(turn, turn)
+    clerk = agent("responses", traced_client(server, telemetry), name="clerk", tools=[refund])
+    first = Runner.run_sync(clerk, "Refund 5")
+    assert first.interruptions
+    state = first.to_state()
+    state.approve(first.interruptions[0])
+    resumed = Runner.run_sync(clerk, state)  # the SDK reattaches the old trace: no trace start/end
+    assert resumed.final_output == "Refunded."
+    tree = Tree(telemetry.spans())
+    assert len(tree.model_spans()) == len(server.requests) == 2
+    root = tree.one("invoke_workflow Agent workflow")
+    asked, ran = sorted(tree.named("execute_tool refund"), key=lambda s: s.start_time)
+    first_agent, resumed_agent = sorted(tree.named("invoke_agent clerk"), key=lambda s: s.start_time)
+    # the first run: the tool's approval request under the agent, in the workflow's trace
+    assert tree.parent(first_agent) is root and tree.parent(asked) is first_agent
+    # the resumed run has no trace start of its own: its agent is the root of its own trace
+    assert resumed_agent.parent is None and tree.parent(ran) is resumed_agent
+    assert tree.children(resumed_agent) == ["chat gpt-4.1-mini", "execute_tool refund"]
