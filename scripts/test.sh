@@ -46,7 +46,7 @@ venv() {
     fi
 }
 
-venv openai3 -e ".[test,prometheus,cost]" "openai>=3,<4"
+venv openai3 -e ".[test,prometheus,cost,agents]" "openai>=3,<4"  # openai-agents needs openai 3.x
 venv openai2 -e ".[test,prometheus,cost]" "openai>=2,<3"
 venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
@@ -67,5 +67,6 @@ done
 step "benchmark (short mode; figures printed, not asserted)"
 "$V3" benchmarks/overhead.py --quick
 "$V3" benchmarks/export_faults.py --quick
+"$V3" benchmarks/agents_processor.py --quick
 
 step "done"

@@ -8,6 +8,7 @@ import http.client
 import json
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -543,3 +544,28 @@ def test_split_text_roundtrip(text: str, chunks: int | None) -> None:
     assert "".join(pieces) == text
     if chunks is not None:
         assert len(pieces) == chunks
+
+
+def test_agent_turn_calls_a_tool_then_answers_once_the_result_is_in(
+    srv: FakeOpenAIServer, client: openai.OpenAI
+) -> None:
+    turn = Scenario(agent_turn=True, text="It is sunny.")
+    srv.enqueue(turn, turn, turn, turn)
+    tools: list[Any] = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    first = client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, tools=tools)
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert (first.choices[0].finish_reason, call.function.name) == ("tool_calls", "get_weather")  # type: ignore[union-attr]
+    answered = [
+        *MSGS,
+        first.choices[0].message.model_dump(),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    second = client.chat.completions.create(model="gpt-4o-mini", messages=answered, tools=tools)  # type: ignore[arg-type]
+    assert second.choices[0].message.content == "It is sunny."
+    r_tools: list[Any] = [{"type": "function", "name": "get_weather", "parameters": {}}]
+    r_first = client.responses.create(model="gpt-4o-mini", input="hi", tools=r_tools)
+    fc = r_first.output[0]
+    assert fc.type == "function_call" and fc.name == "get_weather"
+    output = {"type": "function_call_output", "call_id": fc.call_id, "output": "sunny"}
+    r_second = client.responses.create(model="gpt-4o-mini", input=[output], tools=r_tools)  # type: ignore[list-item]
+    assert r_second.output_text == "It is sunny."

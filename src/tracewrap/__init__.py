@@ -70,6 +70,7 @@ def wrap(
     ``estimate_cost`` overrides ``TRACEWRAP_ESTIMATE_COST`` (off when neither is set).
     With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
     """
+    from tracewrap.integrations import install_agents_tracing
     from tracewrap.interception.install import is_client, wrap_client
     from tracewrap.options import build_options, choose_paths
     from tracewrap.settings import tracing_enabled
@@ -92,6 +93,7 @@ def wrap(
     )
     if not tracing_enabled():
         return target
+    install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
     if is_module:
         from tracewrap.endpoints import resolve
         from tracewrap.interception.sdk_patch import instrument_sdk

@@ -116,14 +116,19 @@ def _flush_on_sigterm() -> None:
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return  # the program (or we, already) chose what SIGTERM does
 
-    def unwind_then_flush(signum: int, frame: "Any") -> None:
-        global _terminated_by
-        signal.signal(signum, signal.SIG_IGN)  # a pool may signal twice
-        _terminated_by = signum
-        if not _flushing:
-            raise _Terminated(128 + signum)
+    signal.signal(signal.SIGTERM, _unwind_then_flush)
 
-    signal.signal(signal.SIGTERM, unwind_then_flush)
+
+def _unwind_then_flush(signum: int, frame: "Any") -> None:
+    global _terminated_by
+    import signal
+
+    signal.signal(signum, signal.SIG_IGN)  # a pool may signal twice
+    _terminated_by = signum
+    util = sys.modules.get("multiprocessing.util")
+    if _flushing or getattr(util, "_exiting", False):
+        return  # already on the way out: the end-of-process flush re-raises the signal when done
+    raise _Terminated(128 + signum)
 
 
 def _patch_process_bootstrap(module: "ModuleType") -> None:
@@ -187,11 +192,13 @@ def _flush_this_process() -> None:
             flush_quietly()
         finally:
             _flushing = False
-    if _terminated_by:
-        import signal
+    import signal
 
+    if _terminated_by:
         signal.signal(_terminated_by, signal.SIG_DFL)
         os.kill(os.getpid(), _terminated_by)
+    elif signal.getsignal(signal.SIGTERM) is _unwind_then_flush:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # flushed: from here SIGTERM kills as it would
 
 
 # ---------------------------------------------------------------------------------- post-import hooks

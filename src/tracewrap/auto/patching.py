@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracewrap.endpoints import resolve
+from tracewrap.integrations import install_agents_tracing
 from tracewrap.options import Redactor, build_options, choose_paths
 from tracewrap.settings import tracing_enabled
 
@@ -58,6 +59,7 @@ def instrument(
     from tracewrap.interception.sdk_patch import instrument_sdk
 
     instrument_sdk(openai, chosen, options)
+    install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
     return True
 
 

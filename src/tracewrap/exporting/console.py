@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 SCOPE_NAME = "tracewrap"
+AGENT_OPERATIONS = frozenset({"invoke_workflow", "invoke_agent", "execute_tool"})
 
 
 def is_tracewrap_span(span: ReadableSpan) -> bool:
@@ -30,8 +31,12 @@ def _ms(seconds: float) -> str:
 def format_call_line(span: ReadableSpan) -> str:
     """The one line for a tracewrap span (pure: reads the span, writes nothing)."""
     attrs: Mapping[str, Any] = dict(span.attributes or {})
-    model = attrs.get("gen_ai.request.model") or attrs.get("gen_ai.response.model") or "?"
-    parts = [f"{attrs.get('gen_ai.operation.name', span.name)} {model}"]
+    operation = attrs.get("gen_ai.operation.name")
+    if operation is not None and operation not in AGENT_OPERATIONS:
+        model = attrs.get("gen_ai.request.model") or attrs.get("gen_ai.response.model") or "?"
+        parts = [f"{operation} {model}"]
+    else:  # an agent run's own spans (invoke_agent, execute_tool, handoff, ...): their name says it
+        parts = [span.name]
     tokens = [
         f"{label}={attrs[key]}"
         for label, key in (("in", "gen_ai.usage.input_tokens"), ("out", "gen_ai.usage.output_tokens"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -68,7 +69,15 @@ def _utc(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
 
 
+# set by tracewrap.integrations.openai_agents: the run of the agent a model call is made for, if any
+agent_parent: Callable[[], Any] | None = None
+
+
 def _current_parent() -> _Parent | None:
+    if agent_parent is not None:
+        run = agent_parent()
+        if run is not None:
+            return _Parent(run=run, start_time=run.start_time)
     try:
         from langsmith.run_helpers import get_current_run_tree
     except ImportError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from asyncio import CancelledError
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -35,6 +35,10 @@ logger = logging.getLogger("tracewrap")
 # costs ~1-3 µs in practice, because between two LLM calls the SDK's own work evicts tracewrap's
 # code from the CPU caches (benchmarks/README.md, "Why wall time says ...").
 _OBSERVERS = current_observers()
+
+# Set by tracewrap.integrations.openai_agents once the Agents SDK is imported: given the call's record,
+# the context its span nests under (the running agent's span), or None for the current context.
+parent_context: Callable[[CallRecord], Any] | None = None
 
 
 def internal_error(where: str, exc: BaseException) -> None:
@@ -207,6 +211,13 @@ def _check_export() -> None:
     set_up_export()
 
 
+def check_export_once(options: TraceOptions) -> None:
+    """For spans that start before any model call (an agent run's): export set up first, as a call
+    would; a span started on the API's placeholder provider would record nothing."""
+    if not _export_checked and options.tracer_provider is None:
+        _check_export()
+
+
 def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
     if deferred_ends:  # ends the GC asked for since the last call: a safe point to carry them out
         run_deferred()
@@ -223,8 +234,10 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
             _read_prompt(endpoint, kwargs, record)
         instruments = options.instruments
         model = record.request_model  # the span name, as attrs_of.span_name makes it
+        parent = parent_context(record) if parent_context is not None else None
         span = instruments.tracer.start_span(
             f"{record.operation} {model}" if model else record.operation,
+            context=parent,
             kind=SpanKind.CLIENT,
             attributes=attrs_of.start_attributes(record, site.shared_attributes),
         )

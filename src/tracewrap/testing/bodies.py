@@ -15,7 +15,7 @@ import json
 import re
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "JsonDict",
     "SSEEvent",
     "Scenario",
+    "agent_step",
     "chat_completion_body",
     "chat_completion_events",
     "completion_body",
@@ -32,6 +33,7 @@ __all__ = [
     "embeddings_body",
     "encode_sse",
     "error_body",
+    "has_tool_result",
     "resolve_model",
     "response_body",
     "response_events",
@@ -90,6 +92,10 @@ class Scenario:
     # Responses background=True: how many retrieves answer in_progress before the final status
     # (the create answers queued; a streamed background create streams as usual)
     background_polls: int = 1
+    # an agent's turn: a function call (of ``tool_name`` or the request's first function tool) while
+    # the request holds no tool result, the answer ``text`` once it does; decided per request, so
+    # concurrent runs can share one scenario (``agent_step`` applies it)
+    agent_turn: bool = False
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -97,6 +103,27 @@ class Scenario:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def has_tool_result(request: Mapping[str, Any]) -> bool:
+    """Whether the request carries a tool's result: a chat ``tool`` message or a Responses
+    ``function_call_output`` input item."""
+    for message in request.get("messages") or ():
+        if isinstance(message, Mapping) and message.get("role") == "tool":
+            return True
+    items = request.get("input")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, Mapping) and item.get("type") == "function_call_output":
+                return True
+    return False
+
+
+def agent_step(scenario: Scenario, request: Mapping[str, Any]) -> Scenario:
+    """The scenario this request gets: ``agent_turn`` resolved to a tool call or the final answer."""
+    if not scenario.agent_turn:
+        return scenario
+    return replace(scenario, outcome="ok" if has_tool_result(request) else "tool_calls", agent_turn=False)
 
 
 def resolve_model(scenario: Scenario, request: Mapping[str, Any], *, dated: bool = True) -> str:

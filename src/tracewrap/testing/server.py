@@ -23,6 +23,7 @@ from tracewrap.testing.bodies import (
     JsonDict,
     Scenario,
     SSEEvent,
+    agent_step,
     chat_completion_body,
     chat_completion_events,
     completion_body,
@@ -53,6 +54,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # Keep-alive handler threads may sit idle on a pooled client connection; don't join them on close.
     block_on_close = False
+    request_queue_size = 256  # many concurrent clients (100 agent runs at once) must not be refused
     fake: FakeOpenAIServer
 
 
@@ -125,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, error_body(404, f"Invalid URL ({method} {path})"))
             return
 
-        scenario = fake._next_scenario()
+        scenario = agent_step(fake._next_scenario(), body)
         if scenario.delay_s > 0:
             time.sleep(scenario.delay_s)
         if scenario.outcome == "http_error":

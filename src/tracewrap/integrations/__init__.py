@@ -1,0 +1,60 @@
+"""Integrations with libraries built on the openai SDK: installed by ``wrap()`` and auto-instrumentation.
+
+:func:`install_agents_tracing` adds tracewrap's tracing processor to the OpenAI Agents SDK
+(``openai-agents``, import name ``agents``) as soon as that package is imported, so a run becomes
+one trace of agent, tool, handoff and guardrail spans around the model-call spans tracewrap
+already makes. ``TRACEWRAP_AGENTS=false`` turns it off.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from tracewrap.settings import env_flag
+
+if TYPE_CHECKING:
+    from tracewrap.options import TraceOptions
+
+AGENTS_ENV = "TRACEWRAP_AGENTS"
+
+_lock = threading.Lock()
+_hook_registered = False
+_options: TraceOptions | None = None
+
+
+def agents_options() -> TraceOptions | None:
+    """The options agent spans are made with: those of the latest ``wrap()`` / ``instrument()``."""
+    return _options
+
+
+def install_agents_tracing(options: TraceOptions) -> bool:
+    """Trace OpenAI Agents SDK runs once ``agents`` is imported (now, if it already is); idempotent.
+
+    The processor is *added* beside the SDK's own (OpenAI's export stays as the SDK configures it).
+    Agent spans use the tracer, content capture, size limit and redact hook of the latest call of
+    this function. Returns False when ``TRACEWRAP_AGENTS=false``.
+    """
+    global _hook_registered, _options
+    if not env_flag(AGENTS_ENV, True):
+        return False
+    _options = options
+    with _lock:
+        if _hook_registered:
+            return True
+        _hook_registered = True
+    import wrapt
+
+    wrapt.register_post_import_hook(_on_agents_import, "agents")
+    return True
+
+
+def _on_agents_import(module: Any) -> None:
+    from tracewrap.telemetry.lifecycle import internal_error
+
+    try:
+        from tracewrap.integrations.openai_agents import register
+
+        register(module)
+    except Exception as exc:  # never fail the application's import of agents
+        internal_error("agents integration", exc)

@@ -1,0 +1,89 @@
+"""An agent run's spans as LangSmith runs, when tracewrap's LangSmith exporter is active.
+
+The same tree as the OTel spans: the workflow and each agent a ``chain`` run, each function tool a
+``tool`` run, handoffs and guardrails ``chain`` runs, the model calls the ``llm`` runs the
+:class:`~tracewrap.exporting.langsmith.LangSmithObserver` already sends (it asks
+:func:`tracewrap.integrations.openai_agents.current_agent_run` for their parent). The workflow run
+is a child of the application's ``@traceable`` run when there is one. Each run is posted when it
+starts and patched when it ends, the way ``@traceable`` sends its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracewrap.observers import current_observers
+from tracewrap.options import TraceOptions
+
+_OBSERVERS = current_observers()
+
+
+def active_observer() -> Any:
+    """tracewrap's LangSmith observer, if ``configure()`` set one up."""
+    if not _OBSERVERS:
+        return None
+    from tracewrap.exporting.langsmith import LangSmithObserver
+
+    for observer in _OBSERVERS:
+        if isinstance(observer, LangSmithObserver):
+            return observer
+    return None
+
+
+def start_run(observer: Any, name: str, run_type: str, parent: Any, inputs: dict[str, Any] | None) -> Any:
+    from langsmith.run_trees import RunTree
+
+    args: dict[str, Any] = {}
+    if parent is None:
+        from langsmith.run_helpers import get_current_run_tree
+
+        parent = get_current_run_tree()  # the application's @traceable, if any
+    if parent is not None:
+        args["parent_run"] = parent
+        if parent.session_name:
+            args["project_name"] = parent.session_name
+    elif observer.settings.project:
+        args["project_name"] = observer.settings.project
+    shown = {} if observer.settings.hide_inputs or inputs is None else inputs
+    run = RunTree(name=name, run_type=run_type, inputs=shown, ls_client=observer.client, **args)
+    run.post()
+    return run
+
+
+def end_run(
+    observer: Any,
+    run: Any,
+    outputs: dict[str, Any] | None,
+    error: str | None,
+    inputs: dict[str, Any] | None = None,
+) -> None:
+    """End and patch the run; ``inputs`` known only at the end (a tool's arguments) go with the patch."""
+    shown = None if observer.settings.hide_outputs else outputs
+    run.end(outputs=shown, error=error)
+    late_inputs = inputs is not None and not observer.settings.hide_inputs
+    if late_inputs:
+        run.inputs = inputs
+    run.patch(exclude_inputs=not late_inputs)
+
+
+def tool_inputs(data: Any, options: TraceOptions) -> dict[str, Any] | None:
+    """A tool's arguments for its run (LangSmith content follows LANGSMITH_HIDE_*, redacted)."""
+    return _content("input", data.input, options)
+
+
+def tool_outputs(data: Any, options: TraceOptions) -> dict[str, Any] | None:
+    return _content("output", data.output, options)
+
+
+def _content(key: str, value: Any, options: TraceOptions) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    if options.redact is not None:
+        try:
+            text = options.redact(text)
+        except Exception:
+            return None  # as for spans: a failing hook records nothing
+        if not isinstance(text, str):
+            return None
+    return {key: text}
