@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response
+from pydantic import BaseModel as PydanticModel
 
 from tracewrap.normalize import content, requests
 from tracewrap.normalize.chat import ChatStreamAccumulator, read_chat_completion
@@ -262,7 +263,11 @@ def shaped(
         if shape == "namespace":
             return body, _namespace(body)
         if shape == "model" and model is not None:
-            return body, model.model_construct(**body)  # no validation: wrong types stay wrong
+            # no validation, but the SDK's construct() still builds nested models and may coerce a
+            # value there (``completion_tokens=True`` becomes 1 in CompletionUsage): what the
+            # reader must report is what the object holds, so the expectation is read back from it
+            constructed = model.model_construct(**body)
+            return _as_plain(constructed), constructed
         return body, body
 
     return st.builds(build, bodies, st.sampled_from(["dict", "namespace", "model"]))
@@ -280,6 +285,16 @@ def _valid_count(value: Any) -> int | None:
 
 def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, Mapping) else None
+
+
+def _as_plain(value: Any) -> Any:
+    """A constructed SDK model as the plain dicts and lists it holds (extras included)."""
+    if isinstance(value, PydanticModel):
+        fields = {**vars(value), **(getattr(value, "__pydantic_extra__", None) or {})}
+        return {name: _as_plain(item) for name, item in fields.items()}
+    if isinstance(value, list):
+        return [_as_plain(item) for item in value]
+    return value
 
 
 def expected_usage(usage: Any) -> Usage:
@@ -496,6 +511,21 @@ def test_read_chat_completion(pair: tuple[Any, Any], capture: bool) -> None:
         json.dumps(record.output_messages, default=str)
     if not capture:
         assert record.output_messages is None
+
+
+def test_a_count_the_sdk_coerced_reads_as_the_object_holds_it() -> None:
+    """The example hypothesis found on a CI run: ``completion_tokens=True`` in an unvalidated
+    ChatCompletion's usage; the SDK's construct() builds CompletionUsage with 1, the reader
+    reports 1 (what the object says), and the expectation is read from the object too."""
+    body = {"usage": {"prompt_tokens": 3, "completion_tokens": True, "total_tokens": 4}}
+    constructed = ChatCompletion.model_construct(**body)
+    record = new_record()
+    read_chat_completion(constructed, record, False)
+    assert record.usage == expected_usage(_as_plain(constructed)["usage"])
+    assert (
+        record.usage.input_tokens == 3
+        and record.usage.output_tokens == _as_plain(constructed)["usage"]["completion_tokens"]
+    )
 
 
 @PROPERTY
