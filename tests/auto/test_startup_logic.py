@@ -61,6 +61,12 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     return Fakes(monkeypatch)
 
 
+def _first_call(caplog: pytest.LogCaptureFixture) -> None:
+    """What the first traced call of a process does about export, warnings captured."""
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        first_call.set_up_export()
+
+
 def test_import_openai_only_instruments(fakes: Fakes, capsys: pytest.CaptureFixture[str]) -> None:
     startup.on_openai_import(ModuleType("openai"))
     assert (fakes.instrumented, fakes.configured) == (1, 0)  # export waits for the first call
@@ -96,8 +102,7 @@ def test_a_destination_in_the_environment_is_configured(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with caplog.at_level(logging.WARNING, logger="tracewrap"):
-        first_call.set_up_export()
+    _first_call(caplog)
     assert fakes.configured == 1 and caplog.text == ""
 
 
@@ -105,15 +110,13 @@ def test_langsmith_key_without_its_switch_still_hints(
     fakes: Fakes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("LANGSMITH_API_KEY", "lsv2-x")
-    with caplog.at_level(logging.WARNING, logger="tracewrap"):
-        first_call.set_up_export()
+    _first_call(caplog)
     assert fakes.configured == 0 and "LANGSMITH_TRACING=true" in caplog.text
 
 
 def test_a_provider_the_program_installed_owns_export(fakes: Fakes, caplog: pytest.LogCaptureFixture) -> None:
     fakes.provider_installed(True)
-    with caplog.at_level(logging.WARNING, logger="tracewrap"):
-        first_call.set_up_export()
+    _first_call(caplog)
     assert fakes.configured == 0 and caplog.text == ""
 
 
