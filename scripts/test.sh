@@ -50,7 +50,10 @@ venv openai3 -e ".[test,prometheus,cost,agents]" "openai>=3,<4"  # openai-agents
 venv openai2 -e ".[test,prometheus,cost]" "openai>=2,<3"
 venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
+# litellm, langchain-openai, instructor (tests/frameworks runs its apps in this venv's interpreter)
+venv frameworks -e ".[frameworks]" "openai>=3,<4"
 export TRACEWRAP_PHOENIX_BIN=$VENVS/phoenix/bin/phoenix
+export TRACEWRAP_FRAMEWORKS_PYTHON=$VENVS/frameworks/bin/python
 
 V3=$VENVS/openai3/bin/python
 step "ruff"
@@ -59,9 +62,11 @@ step "ruff"
 
 # the whole suite, the memory soak included, on each SDK major (the soak's old MemoryError was a
 # span ended inside the GC: docs/gc-safety.md)
+# (the framework matrix runs its apps in the frameworks venv whichever venv runs pytest: once is enough)
 for v in 1 2 3; do
     step "pytest, everything, on $("$VENVS/openai$v/bin/python" -c 'import openai; print("openai", openai.__version__)')"
-    "$VENVS/openai$v/bin/python" -m pytest -q "$@"
+    if [ "$v" = 3 ]; then skip=(); else skip=(--ignore=tests/frameworks); fi
+    "$VENVS/openai$v/bin/python" -m pytest -q "${skip[@]}" "$@"
 done
 
 step "benchmark (short mode; figures printed, not asserted)"

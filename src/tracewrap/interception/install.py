@@ -5,7 +5,8 @@ is traced by replacing, on its resource objects (``client.chat.completions``, ..
 named by a traced path with a ``wrapt.FunctionWrapper`` around the bound original. The client
 object itself is untouched, so ``isinstance`` and everything else hold. The SDK caches its
 ``with_raw_response`` / ``with_streaming_response`` wrappers per resource and builds them around the
-method it finds; dropping those caches makes them rebuild around ours.
+method it finds; dropping those caches makes them rebuild around ours. The client's own ``request``
+is wrapped too, for calls that reach it without a traced resource object (:mod:`.request_layer`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import wrapt
 
 from tracewrap.endpoints import Endpoint, resolve
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
+from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, ClientInfo
 
@@ -131,6 +133,7 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
             resource.__dict__.pop(cache, None)
         installation.patched.append((resource, method))
     _drop_cached_wrappers(client, paths)
+    _wrap_request_layer(client, installation, info)
     _hook_copies(client, installation)
     client.__dict__[_MARK] = installation
     return client
@@ -153,6 +156,27 @@ def _drop_cached_wrappers(client: Any, paths: Iterable[str]) -> None:
         for cache in _RAW_CACHES:
             if isinstance(inspect.getattr_static(type(owner), cache, None), functools.cached_property):
                 owner.__dict__.pop(cache, None)
+
+
+def _wrap_request_layer(client: Any, installation: Installation, info: ClientInfo) -> None:
+    """This client's ``request``: calls that bypass its traced resource objects (``client.post(...)``,
+    ``client.beta.chat.completions`` / ``client.beta.responses``, whose resource objects are others)."""
+    original = getattr(client, "request", None)
+    if original is None or isinstance(original, TracedMethod):
+        return
+    enabled = traced_endpoints(installation.paths)
+    sites: dict[Endpoint, CallSite] = {}
+
+    def site_of(_client: Any, endpoint: Endpoint) -> CallSite:
+        site = sites.get(endpoint)
+        if site is None:
+            site = sites[endpoint] = CallSite(endpoint, installation.options, info)
+        return site
+
+    is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
+    make = async_request_wrapper if is_async else sync_request_wrapper
+    client.request = TracedMethod(original, make(lambda: enabled, site_of))
+    installation.patched.append((client, "request"))
 
 
 def _hook_copies(client: Any, installation: Installation) -> None:

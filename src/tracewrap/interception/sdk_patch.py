@@ -15,6 +15,10 @@ Per call the wrapper finds the client (``resource._client``) and its :class:`Cal
 server, options), built once per client and kept in the client's ``__dict__``. A client also
 wrapped with ``wrap(client, ...)`` has its own wrappers on its resource objects; they run first,
 so that client's options win and the class wrapper passes the call through (one span).
+
+The client's request layer (``SyncAPIClient.request`` / ``AsyncAPIClient.request``) is patched too:
+a call for a known endpoint that reaches it without a traced resource method (litellm's
+``client.post(...)``, ``client.beta.responses``...) gets its span there (:mod:`.request_layer`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import wrapt
 from tracewrap.endpoints import Endpoint
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.install import client_info, plan_paths
+from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite
 
@@ -44,6 +49,13 @@ class SdkInstallation:
     paths: tuple[str, ...]
     options: TraceOptions
     patched: list[tuple[type, str, Any]] = field(default_factory=list)  # (class, name, original)
+    # the known endpoints of ``paths``: picked up at the request layer too (litellm's ``post()``...)
+    endpoints: frozenset[Endpoint] = frozenset()
+
+
+def _enabled() -> frozenset[Endpoint]:
+    installation = _installation
+    return installation.endpoints if installation is not None else frozenset()
 
 
 _installation: SdkInstallation | None = None
@@ -59,10 +71,14 @@ class _ClientSites(dict):  # type: ignore[type-arg]
 
 
 def _site_of(resource: Any, endpoint: Endpoint) -> CallSite | None:
+    return client_site(getattr(resource, "_client", None), endpoint)
+
+
+def client_site(client: Any, endpoint: Endpoint) -> CallSite | None:
+    """The call site of ``client`` for ``endpoint`` under the installation in force."""
     installation = _installation
     if installation is None:  # unwrapped, but someone wrapped over our wrapper: inert
         return None
-    client = getattr(resource, "_client", None)
     attributes = getattr(client, "__dict__", None)
     if attributes is None:
         return None
@@ -141,8 +157,22 @@ def instrument_sdk(module: Any, paths: tuple[str, ...], options: TraceOptions) -
                 original = original.__wrapped__
             setattr(cls, name, SdkTracedMethod(original, _wrapper(endpoint, original)))
             installation.patched.append((cls, name, original))
+        _patch_request_layer(module, installation)
         _installation = installation
         return installation
+
+
+def _patch_request_layer(module: Any, installation: SdkInstallation) -> None:
+    """``SyncAPIClient.request`` / ``AsyncAPIClient.request``: calls that bypass the resource methods."""
+    installation.endpoints = traced_endpoints(installation.paths)
+    base = module._base_client
+    layers = ((base.SyncAPIClient, sync_request_wrapper), (base.AsyncAPIClient, async_request_wrapper))
+    for cls, make in layers:
+        original = vars(cls)["request"]
+        if isinstance(original, SdkTracedMethod):
+            original = original.__wrapped__
+        cls.request = SdkTracedMethod(original, make(_enabled, client_site))
+        installation.patched.append((cls, "request", original))
 
 
 def uninstrument_sdk() -> None:

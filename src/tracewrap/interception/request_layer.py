@@ -1,0 +1,166 @@
+"""Calls that reach the client's request layer without passing a traced resource method.
+
+litellm (and with it dspy, smolagents' ``LiteLLMModel``...) calls ``client.post("/chat/completions",
+body=..., cast_to=...)`` itself, and a few SDK resources (``client.beta.responses``, the
+``beta.chat`` objects a ``wrap(client)`` never saw) send through the same layer. Every SDK major
+(1.x, 2.x, 3.x) funnels ``post`` / ``get`` into ``request(cast_to, options, *, stream, stream_cls)``
+on ``SyncAPIClient`` / ``AsyncAPIClient``, with ``options`` a ``FinalRequestOptions``: its ``method``
+and ``url`` say which endpoint, its ``json_data`` is the request body (the same keys as the
+resource method's keyword arguments), its ``params`` the query.
+
+A call that did pass a traced resource method has ``_in_traced_call`` set, so the request layer
+passes it straight through: one span per logical call. Otherwise a known endpoint gets one span,
+read from the body as a resource call is read from its arguments, and its result (model, stream,
+raw response) is finished by :mod:`.results` like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from tracewrap.endpoints import (
+    CHAT,
+    EMBEDDINGS,
+    FETCH_RESPONSE,
+    KNOWN_PATHS,
+    RESPONSE,
+    TEXT_COMPLETION,
+    Endpoint,
+)
+from tracewrap.interception.calls import _in_traced_call
+from tracewrap.interception.results import finish_async, finish_sync
+from tracewrap.telemetry.lifecycle import CallSite, internal_error, start
+
+# POST path -> endpoint (chat before legacy completions: a full URL is matched by its ending)
+_POST_PATHS: tuple[tuple[str, Endpoint], ...] = (
+    ("/chat/completions", CHAT),
+    ("/responses", RESPONSE),
+    ("/completions", TEXT_COMPLETION),
+    ("/embeddings", EMBEDDINGS),
+)
+_RETRIEVE_PREFIX = "/responses/"
+
+# (the endpoint, the body or query it was called with, the positional arguments its reader takes)
+Routed = tuple[Endpoint, Mapping[str, Any], tuple[Any, ...]]
+# the call site of a call on a client, for an endpoint (None: pass the call through)
+ClientSiteOf = Callable[[Any, Endpoint], "CallSite | None"]
+
+
+def traced_endpoints(paths: Iterable[str]) -> frozenset[Endpoint]:
+    """The known endpoints the traced paths name (only those are picked up at the request layer)."""
+    found = {KNOWN_PATHS[p][0] for p in paths if p in KNOWN_PATHS}
+    if RESPONSE in found:  # responses.stream(response_id=...) resumes through retrieve
+        found.add(FETCH_RESPONSE)
+    return frozenset(found)
+
+
+def _path(url: str) -> str:
+    if "://" in url:  # an absolute URL: keep its path
+        url = url.split("://", 1)[1].partition("/")[2]
+        url = "/" + url
+    return url.split("?", 1)[0].rstrip("/")
+
+
+def route(options: Any, enabled: frozenset[Endpoint]) -> Routed | None:
+    """Which known endpoint a request is for, with its body (or query) and positional arguments."""
+    url = getattr(options, "url", None)
+    method = getattr(options, "method", None)
+    if not isinstance(url, str) or not isinstance(method, str):
+        return None
+    path = _path(url)
+    if method.lower() == "post":
+        for suffix, endpoint in _POST_PATHS:
+            if path == suffix or path.endswith(suffix):
+                if endpoint not in enabled:
+                    return None
+                body = options.json_data
+                return endpoint, body if isinstance(body, Mapping) else {}, ()
+        return None
+    if method.lower() == "get" and FETCH_RESPONSE in enabled:
+        _head, sep, response_id = path.rpartition(_RETRIEVE_PREFIX)
+        if sep and response_id and "/" not in response_id:
+            params = options.params
+            return FETCH_RESPONSE, params if isinstance(params, Mapping) else {}, (response_id,)
+    return None
+
+
+def _options_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    return args[1] if len(args) > 1 else kwargs.get("options")
+
+
+def _begin(client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], enabled: Any, site_of: Any) -> Any:
+    try:
+        routed = route(_options_of(args, kwargs), enabled)
+        if routed is None:
+            return None
+        endpoint, request, positional = routed
+        site = site_of(client, endpoint)
+        if site is None:
+            return None
+    except Exception as exc:
+        internal_error("request_layer", exc)
+        return None
+    call = start(site, request)
+    if call is not None and positional and endpoint.read_args is not None:
+        try:
+            endpoint.read_args(positional, call.record)
+        except Exception as exc:
+            internal_error("read_args", exc)
+    return call
+
+
+def sync_request_wrapper(enabled: Callable[[], frozenset[Endpoint]], site_of: ClientSiteOf) -> Any:
+    """The wrapper for ``SyncAPIClient.request`` (``enabled()``: the endpoints traced right now)."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if _in_traced_call.get():  # a traced resource method is on the way: its span is the call's
+            return wrapped(*args, **kwargs)
+        call = _begin(instance, args, kwargs, enabled(), site_of)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        flag = _in_traced_call.set(True)
+        token = otel_context.attach(call.context)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            call.end()
+            raise
+        finally:
+            otel_context.detach(token)
+            _in_traced_call.reset(flag)
+        return finish_sync(call, result)
+
+    return traced
+
+
+def async_request_wrapper(enabled: Callable[[], frozenset[Endpoint]], site_of: ClientSiteOf) -> Any:
+    """The wrapper for ``AsyncAPIClient.request``."""
+
+    async def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if _in_traced_call.get():
+            return await wrapped(*args, **kwargs)
+        call = _begin(instance, args, kwargs, enabled(), site_of)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        flag = _in_traced_call.set(True)
+        token = otel_context.attach(call.context)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:  # CancelledError too: the span must still end
+            call.fail(exc)
+            call.end()
+            raise
+        finally:
+            otel_context.detach(token)
+            _in_traced_call.reset(flag)
+        return await finish_async(call, result)
+
+    return traced

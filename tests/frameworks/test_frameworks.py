@@ -1,0 +1,99 @@
+"""Frameworks built on the OpenAI SDK, traced with no code change: real packages from PyPI.
+
+Each app (``apps/``) runs in a fresh interpreter of the frameworks venv (``scripts/test.sh`` builds
+it: litellm, langchain-openai and instructor share one, whose pins hold openai at an older 3.x)
+three ways: untraced, under ``TRACEWRAP_ENABLED=true`` and under ``wrap(openai)``. Traced, the
+framework's own results are identical to the untraced run, there is exactly one span per request
+the fake server received, and a span carries usage exactly when the wire had it (a non-streamed
+answer, or a stream whose request asked for ``stream_options.include_usage``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracewrap.testing import FakeOpenAIServer, Scenario
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+VENVS = Path(
+    os.environ.get("TRACEWRAP_VENVS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tracewrap" / "venvs"
+)
+PYTHON = Path(os.environ.get("TRACEWRAP_FRAMEWORKS_PYTHON") or VENVS / "frameworks" / "bin" / "python")
+
+PERSON = '{"name":"Ada","age":36}'
+# what the fake answers, request by request (the default scenario for any request not listed)
+SCENARIOS: dict[str, list[Scenario]] = {
+    "litellm_app": [],
+    "langchain_app": [Scenario(), Scenario(), Scenario(), Scenario(json_text=PERSON)],
+    "instructor_app": [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)],
+}
+OPERATIONS = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
+_plain: dict[str, Any] = {}
+
+
+def _run(server: FakeOpenAIServer, app: str, mode: str) -> dict[str, Any]:
+    assert PYTHON.exists(), f"the frameworks venv is missing ({PYTHON}): run scripts/test.sh to build it"
+    server.clear()
+    server.enqueue(*SCENARIOS[app])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    env.update(PYTHONPATH=str(ROOT / "src"), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONDONTWRITEBYTECODE="1")
+    if mode == "auto":
+        env["TRACEWRAP_ENABLED"] = "true"
+    child = subprocess.run(
+        [str(PYTHON), str(HERE / "runner.py"), mode, app, server.base_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert child.returncode == 0, child.stderr[-4000:]
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _wire_usage(body: Mapping[str, Any] | None) -> bool:
+    """Whether the answer to this request carried usage (the fake, like the API, streams it on request)."""
+    body = body or {}
+    if not body.get("stream"):
+        return True
+    options = body.get("stream_options")
+    return isinstance(options, Mapping) and bool(options.get("include_usage"))
+
+
+@pytest.mark.parametrize("mode", ["auto", "wrap"])
+@pytest.mark.parametrize("app", ["litellm_app", "langchain_app", "instructor_app"])
+def test_framework_traced_without_code_change(fake_server: FakeOpenAIServer, app: str, mode: str) -> None:
+    if app not in _plain:
+        plain = _run(fake_server, app, "plain")
+        assert plain["spans"] == []
+        _plain[app] = plain["results"]
+    traced = _run(fake_server, app, mode)
+    requests = list(fake_server.requests)
+
+    assert traced["results"] == _plain[app]
+    spans = traced["spans"]
+    assert len(spans) == len(requests) > 0
+    expected = sorted((OPERATIONS[r.path], _wire_usage(r.body)) for r in requests)
+    seen = sorted(
+        (s["attributes"]["gen_ai.operation.name"], "gen_ai.usage.input_tokens" in s["attributes"])
+        for s in spans
+    )
+    assert seen == expected
+    for span in spans:
+        attributes = span["attributes"]
+        assert attributes["gen_ai.request.model"] in {"gpt-4o-mini", "text-embedding-3-small"}
+        assert attributes["server.address"] == "127.0.0.1"
+        if "gen_ai.usage.input_tokens" in attributes:
+            assert attributes["gen_ai.usage.input_tokens"] == 12
+            if attributes["gen_ai.operation.name"] == "chat":
+                assert attributes["gen_ai.usage.output_tokens"] == 7
+        if attributes.get("gen_ai.request.stream"):
+            assert attributes["tracewrap.stream.outcome"] == "completed"
