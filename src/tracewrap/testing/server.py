@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import socket
-from email.parser import BytesParser
-from email.policy import HTTP
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -198,7 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Images, audio, moderations, compact and token counts (bodies in :mod:`.media`)."""
         if kind in ("images", "image_edit", "image_variation"):
             if stream:
-                self._send_sse(media.image_events(scenario, body, created, kind == "image_edit"), scenario, False)
+                self._send_sse(
+                    media.image_events(scenario, body, created, kind == "image_edit"), scenario, False
+                )
             else:
                 self._send_json(200, media.images_body(scenario, body, created))
         elif kind == "transcription":
@@ -290,7 +292,9 @@ _MEDIA_KINDS = frozenset(_MEDIA_PATHS.values())
 
 def _form_fields(content_type: str, raw: bytes) -> JsonDict:
     """The text fields of a multipart form (``model``, ``stream``...); files are left out."""
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+    )
     fields: JsonDict = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
