@@ -240,3 +240,31 @@ def test_default_paths_hold_every_paid_family() -> None:
         "responses.input_tokens.count",
     ):
         assert path in DEFAULT_PATHS
+
+
+def test_raw_and_streaming_responses_of_binary_and_json_bodies(server, telemetry, tmp_path, caplog) -> None:
+    client = sync_client(server, telemetry)
+    with client.audio.speech.with_streaming_response.create(model="tts-1", voice="alloy", input="hi") as r:
+        r.stream_to_file(tmp_path / "out.mp3")
+    assert (tmp_path / "out.mp3").read_bytes().startswith(b"\xff\xfb")
+    server.enqueue(Scenario(prompt_tokens=9, completion_tokens=272))
+    raw = client.images.with_raw_response.generate(model="gpt-image-1", prompt="a cat")
+    assert raw.parse().usage.output_tokens == 272
+    speech, image = telemetry.spans()
+    assert speech.name == "generate_content tts-1"
+    assert "tracewrap.stream.outcome" not in attrs(speech)  # read to its end: not closed early
+    assert attrs(image)["gen_ai.usage.output_tokens"] == 272
+    assert "internal error" not in caplog.text  # binary audio is not read as JSON
+
+    aclient = async_client(server, telemetry)
+
+    async def read_async() -> bytes:
+        async with aclient.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input="hi"
+        ) as response:
+            return b"".join([chunk async for chunk in response.iter_bytes()])
+
+    assert asyncio.run(read_async()).startswith(b"\xff\xfb")
+    assert len(telemetry.spans()) == 3
+    assert "tracewrap.stream.outcome" not in attrs(telemetry.spans()[-1])
+    assert "internal error" not in caplog.text
