@@ -268,3 +268,44 @@ def test_raw_and_streaming_responses_of_binary_and_json_bodies(server, telemetry
     assert len(telemetry.spans()) == 3
     assert "tracewrap.stream.outcome" not in attrs(telemetry.spans()[-1])
     assert "internal error" not in caplog.text
+
+
+def test_audio_and_image_parts_are_read_from_every_usage_shape() -> None:
+    from tracewrap.normalize.usage import read_usage
+
+    chat = read_usage(
+        {
+            "prompt_tokens": 100,
+            "completion_tokens": 50,
+            "prompt_tokens_details": {"cached_tokens": 20, "audio_tokens": 60},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 40},
+        }
+    )
+    assert (chat.input_audio_tokens, chat.output_audio_tokens, chat.cache_audio_read_tokens) == (60, 40, None)
+    realtime = read_usage(
+        {
+            "input_tokens": 300,
+            "output_tokens": 90,
+            "input_token_details": {
+                "cached_tokens": 128,
+                "audio_tokens": 200,
+                "image_tokens": 0,
+                "cached_tokens_details": {"audio_tokens": 64, "text_tokens": 64},
+            },
+            "output_token_details": {"audio_tokens": 70, "text_tokens": 20},
+        }
+    )
+    assert (realtime.cache_read_tokens, realtime.cache_audio_read_tokens) == (128, 64)
+    assert (realtime.input_audio_tokens, realtime.input_image_tokens, realtime.output_audio_tokens) == (
+        200,
+        0,
+        70,
+    )
+    text_only = read_usage(
+        {"input_tokens": 5, "output_tokens": 1, "input_tokens_details": {"cached_tokens": 0}}
+    )
+    assert (text_only.input_audio_tokens, text_only.output_image_tokens, text_only.reasoning_tokens) == (
+        None,
+        None,
+        None,
+    )

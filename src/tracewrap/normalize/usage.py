@@ -63,10 +63,11 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
         counts.cache_read_tokens = counts.input_audio_tokens = counts.input_image_tokens = None
         counts.cache_audio_read_tokens = None
     else:
-        counts.cache_read_tokens = as_int(field(details, "cached_tokens"))
-        counts.input_audio_tokens = as_int(field(details, "audio_tokens"))
-        counts.input_image_tokens = as_int(field(details, "image_tokens"))
-        cached = field(details, "cached_tokens_details")
+        dget = fields_of(details).get  # one lookup per name: most details hold two or three
+        counts.cache_read_tokens = _count(dget("cached_tokens"))
+        counts.input_audio_tokens = _count(dget("audio_tokens"))
+        counts.input_image_tokens = _count(dget("image_tokens"))
+        cached = dget("cached_tokens_details")
         counts.cache_audio_read_tokens = None if cached is None else as_int(field(cached, "audio_tokens"))
     details = get("output_tokens_details")
     if details is None:
@@ -76,9 +77,19 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
     if details is None:
         counts.reasoning_tokens = counts.output_audio_tokens = counts.output_image_tokens = None
     else:
-        counts.reasoning_tokens = as_int(field(details, "reasoning_tokens"))
-        counts.output_audio_tokens = as_int(field(details, "audio_tokens"))
-        counts.output_image_tokens = as_int(field(details, "image_tokens"))
+        dget = fields_of(details).get
+        counts.reasoning_tokens = _count(dget("reasoning_tokens"))
+        counts.output_audio_tokens = _count(dget("audio_tokens"))
+        counts.output_image_tokens = _count(dget("image_tokens"))
+
+
+def _count(value: Any) -> int | None:
+    """``as_int`` with the usual cases (absent, an exact int in range) answered inline."""
+    if value is None:
+        return None
+    if value.__class__ is int and 0 <= value <= INT64_MAX:
+        return value
+    return as_int(value)
 
 
 def _first_count(get: Any, *names: str) -> int | None:
