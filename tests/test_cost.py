@@ -93,3 +93,48 @@ def test_missing_package_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     assert estimate_cost_usd("openai", "gpt-4o-mini", 1000, 100, None) is None
     set_price_override("gpt-4o-mini", 1.0, 1.0)
     assert estimate_cost_usd("openai", "gpt-4o-mini", 1_000_000, 0, None) == pytest.approx(1.0)
+
+
+def test_service_tier_picks_the_tier_price() -> None:
+    standard = estimate_cost_usd("openai", "gpt-5", 1_000_000, 100_000, None)
+    flex = estimate_cost_usd("openai", "gpt-5", 1_000_000, 100_000, None, service_tier="flex")
+    priority = estimate_cost_usd("openai", "gpt-5", 1_000_000, 100_000, None, service_tier="priority")
+    assert standard == pytest.approx(1.25 + 0.1 * 10.0)  # gpt-5: $1.25/M in, $10/M out
+    assert flex == pytest.approx(standard / 2)  # type: ignore[operator]
+    assert priority == pytest.approx(standard * 2)  # type: ignore[operator]
+    # a tier genai-prices has no price for ("auto", "default", a model without flex) is the standard
+    for tier in ("auto", "default", "scale"):
+        assert estimate_cost_usd("openai", "gpt-5", 1_000_000, 100_000, None, service_tier=tier) == standard
+
+
+def test_audio_and_image_tokens_are_priced_at_their_rates() -> None:
+    # gpt-4o-transcribe: $2.50/M text input, $6/M audio input, $10/M output
+    text_only = estimate_cost_usd("openai", "gpt-4o-transcribe", 1_000_000, 0, None)
+    audio = estimate_cost_usd("openai", "gpt-4o-transcribe", 1_000_000, 0, None, input_audio_tokens=1_000_000)
+    assert (text_only, audio) == (pytest.approx(2.5), pytest.approx(6.0))
+    # gpt-image-1: $5/M text input, $10/M image input
+    image_in = estimate_cost_usd("openai", "gpt-image-1", 1_000_000, 0, None, input_image_tokens=400_000)
+    assert image_in == pytest.approx(0.6 * 5 + 0.4 * 10)
+    # a part larger than its whole is capped: never more tokens priced than were used
+    capped = estimate_cost_usd("openai", "gpt-4o-transcribe", 1000, 0, None, input_audio_tokens=10**9)
+    assert capped == pytest.approx(1000 * 6 / 1e6)
+
+
+def test_cached_and_audio_input_together_need_the_cached_audio_split() -> None:
+    # genai-prices refuses cached + audio input without the cached audio count: tracewrap passes it,
+    # 0 when the response did not split its cached tokens (they are priced as cached text)
+    unsplit = estimate_cost_usd("openai", "gpt-realtime", 10_000, 100, 4_000, input_audio_tokens=3_000)
+    split = estimate_cost_usd(
+        "openai", "gpt-realtime", 10_000, 100, 4_000, input_audio_tokens=3_000, cache_audio_read_tokens=1_000
+    )
+    assert unsplit is not None and split is not None
+    usage = genai_prices.Usage(
+        input_tokens=10_000,
+        output_tokens=100,
+        cache_read_tokens=4_000,
+        input_audio_tokens=3_000,
+        cache_audio_read_tokens=1_000,
+    )
+    expected = float(genai_prices.calc_price(usage, "gpt-realtime", provider_id="openai").total_price)
+    assert split == pytest.approx(expected)
+    assert split != pytest.approx(unsplit)

@@ -2,14 +2,19 @@
 
 Token semantics follow OpenAI's usage object and genai-prices: ``input_tokens`` is the whole prompt,
 *including* the ``cache_read_tokens`` that were served from the prompt cache (those are billed at the
-cache-read price instead of the input price). Every function here is pure and never raises: a cost
-estimate must never break the call being traced.
+cache-read price instead of the input price). Audio and image tokens are parts of those counts too
+(``input_audio_tokens`` of ``input_tokens``, ``cache_audio_read_tokens`` of ``cache_read_tokens``...),
+priced at the model's audio / image rates where genai-prices has them. The service tier (``flex``,
+``priority``) selects genai-prices' tier prices for the models it has them for; other models and
+tiers get the standard price. Every function here is pure and never raises: a cost estimate must
+never break the call being traced.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["clear_price_overrides", "estimate_cost_usd", "set_price_override"]
 
@@ -85,6 +90,13 @@ def estimate_cost_usd(
     input_tokens: int | None,
     output_tokens: int | None,
     cache_read_tokens: int | None,
+    *,
+    service_tier: str | None = None,
+    input_audio_tokens: int | None = None,
+    cache_audio_read_tokens: int | None = None,
+    output_audio_tokens: int | None = None,
+    input_image_tokens: int | None = None,
+    output_image_tokens: int | None = None,
 ) -> float | None:
     """Estimated USD cost of one call, or None when it cannot be priced.
 
@@ -92,6 +104,10 @@ def estimate_cost_usd(
     provider from the model name; a non-empty provider that genai-prices does not know (e.g. a
     self-hosted server) gives None rather than somebody else's list price. None is also returned when
     no token count was reported, the model is unknown, or genai-prices is not installed.
+
+    `service_tier` (the response's, else the request's) picks tier prices where genai-prices has
+    them. The modality counts are parts of the three main counts; an override prices them all at
+    its text rates. Cached tokens whose audio share was not reported are priced as text cache reads.
     """
     try:
         if input_tokens is None and output_tokens is None and cache_read_tokens is None:
@@ -101,12 +117,31 @@ def estimate_cost_usd(
             override = _overrides.get(model)
         if override is not None:
             return _from_override(override, inp, out, cached)
-        return _from_genai_prices(provider, model, inp, out, min(cached, inp))
+        cached = min(cached, inp)
+        usage: dict[str, int] = {"input_tokens": inp, "output_tokens": out}
+        if cached:
+            usage["cache_read_tokens"] = cached
+        # each part no larger than its whole, so a garbled split never prices more tokens than used
+        for key, value, whole in (
+            ("input_audio_tokens", input_audio_tokens, inp),
+            ("input_image_tokens", input_image_tokens, inp),
+            ("output_audio_tokens", output_audio_tokens, out),
+            ("output_image_tokens", output_image_tokens, out),
+        ):
+            part = min(_nonneg(value), whole)
+            if part:
+                usage[key] = part
+        if cached and "input_audio_tokens" in usage:
+            # genai-prices cannot tell which cached tokens were audio: it needs the split given
+            audio_cached = min(_nonneg(cache_audio_read_tokens), cached, usage["input_audio_tokens"])
+            usage["cache_audio_read_tokens"] = audio_cached
+            usage["input_audio_tokens"] = max(usage["input_audio_tokens"], audio_cached)
+        return _from_genai_prices(provider, model, usage, service_tier)
     except Exception:
         return None
 
 
-def _from_genai_prices(provider: str, model: str, inp: int, out: int, cached: int) -> float | None:
+def _from_genai_prices(provider: str, model: str, counts: dict[str, int], tier: str | None) -> float | None:
     try:  # lazy: genai-prices is an optional extra and loads its price snapshot on first use
         from genai_prices import Usage, calc_price
     except ImportError:
@@ -114,9 +149,10 @@ def _from_genai_prices(provider: str, model: str, inp: int, out: int, cached: in
     if not model or provider == _UNKNOWN_PROVIDER:
         return None
     provider_id = _PROVIDER_IDS.get(provider, provider) if provider else None
-    usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached or None)
+    usage = Usage(**counts)
+    context: Any = {"service_tier": tier} if tier else None
     try:
-        result = calc_price(usage, model, provider_id=provider_id)
+        result = calc_price(usage, model, provider_id=provider_id, price_context=context)
     except LookupError:  # unknown provider or model
         return None
     return float(result.total_price)

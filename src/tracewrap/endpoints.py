@@ -16,6 +16,13 @@ from typing import Any
 from tracewrap.normalize import content, requests
 from tracewrap.normalize.chat import ChatStreamAccumulator, read_chat_completion
 from tracewrap.normalize.embeddings import read_embeddings, read_generic
+from tracewrap.normalize.media import (
+    MediaStreamAccumulator,
+    read_compacted,
+    read_media,
+    read_moderation,
+    read_nothing,
+)
 from tracewrap.normalize.responses import ResponsesStreamAccumulator, read_response
 from tracewrap.record import CallRecord
 from tracewrap.telemetry import counting
@@ -80,6 +87,28 @@ TEXT_COMPLETION = Endpoint(
 )
 EMBEDDINGS = Endpoint("embeddings", None, requests.read_embeddings_request, read_embeddings)
 
+# The other paid endpoints. The conventions' `generate_content` (multimodal generation) names images
+# and audio, with gen_ai.output.type image / speech / text; `openai.api.type` tells the APIs apart.
+# Moderations, compaction and token counts have no conventional operation: tracewrap names them.
+GENERATE_CONTENT = "generate_content"
+IMAGES = Endpoint(
+    GENERATE_CONTENT, "images", requests.media_request_reader("image"), read_media, MediaStreamAccumulator
+)
+SPEECH = Endpoint(GENERATE_CONTENT, "audio.speech", requests.media_request_reader("speech"), read_nothing)
+TRANSCRIPTION = Endpoint(
+    GENERATE_CONTENT,
+    "audio.transcriptions",
+    requests.media_request_reader("text"),
+    read_media,
+    MediaStreamAccumulator,
+)
+TRANSLATION = Endpoint(
+    GENERATE_CONTENT, "audio.translations", requests.media_request_reader("text"), read_media
+)
+MODERATION = Endpoint("moderation", "moderations", requests.read_model_request, read_moderation)
+COMPACT_RESPONSE = Endpoint("compact_response", RESPONSES, requests.read_responses_request, read_compacted)
+COUNT_TOKENS = Endpoint("count_tokens", RESPONSES, requests.read_model_request, read_nothing)
+
 # path -> (endpoint, the method that is really wrapped on the resource)
 KNOWN_PATHS: dict[str, tuple[Endpoint, str]] = {
     "chat.completions.create": (CHAT, "create"),
@@ -91,7 +120,18 @@ KNOWN_PATHS: dict[str, tuple[Endpoint, str]] = {
     "responses.retrieve": (FETCH_RESPONSE, "retrieve"),
     "completions.create": (TEXT_COMPLETION, "create"),
     "embeddings.create": (EMBEDDINGS, "create"),
+    "images.generate": (IMAGES, "generate"),
+    "images.edit": (IMAGES, "edit"),
+    "images.create_variation": (IMAGES, "create_variation"),
+    "audio.speech.create": (SPEECH, "create"),
+    "audio.transcriptions.create": (TRANSCRIPTION, "create"),
+    "audio.translations.create": (TRANSLATION, "create"),
+    "moderations.create": (MODERATION, "create"),
+    "responses.compact": (COMPACT_RESPONSE, "compact"),
+    "responses.input_tokens.count": (COUNT_TOKENS, "count"),
 }
+# paths only some SDK majors have (openai 1.x has neither): skipped where the client lacks them
+SDK_DEPENDENT_PATHS = frozenset({"responses.compact", "responses.input_tokens.count"})
 # responses.stream(response_id=...) resumes through retrieve(stream=True)
 _ALSO_WRAPPED = {"responses.stream": ("responses.retrieve",)}
 

@@ -21,6 +21,13 @@ class Usage:
     cache_read_tokens: int | None = None
     reasoning_tokens: int | None = None
     total_tokens: int | None = None
+    # modality splits, each a part of input_tokens / output_tokens / cache_read_tokens, where the
+    # response reports them (chat audio, gpt-image, gpt-4o transcribe, realtime)
+    input_audio_tokens: int | None = None
+    input_image_tokens: int | None = None
+    output_audio_tokens: int | None = None
+    output_image_tokens: int | None = None
+    cache_audio_read_tokens: int | None = None
 
     def is_empty(self) -> bool:
         return self.input_tokens is None and self.output_tokens is None and self.total_tokens is None

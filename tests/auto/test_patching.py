@@ -156,3 +156,20 @@ def test_instrumentor(server: FakeOpenAIServer, telemetry: Telemetry) -> None:
     assert not patching.is_instrumented()
     client.chat.completions.create(model="m-after", messages=MESSAGES)
     assert _models(telemetry) == ["m-instrumentor"]
+
+
+def test_auto_instrumentation_traces_the_other_paid_endpoints(
+    server: FakeOpenAIServer, telemetry: Telemetry
+) -> None:
+    assert tracewrap.auto.instrument(**telemetry.wrap_kwargs()) is True
+    client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+    client.images.generate(model="gpt-image-1", prompt="a cat")
+    client.audio.transcriptions.create(model="gpt-4o-transcribe", file=("a.wav", b"RIFF", "audio/wav"))
+    client.moderations.create(model="omni-moderation-latest", input="hi")
+    spans = telemetry.spans()
+    assert [s.name for s in spans] == [
+        "generate_content gpt-image-1",
+        "generate_content gpt-4o-transcribe",
+        "moderation omni-moderation-latest",
+    ]
+    assert [(s.attributes or {})["gen_ai.usage.input_tokens"] for s in spans[:2]] == [12, 12]

@@ -176,11 +176,11 @@ def test_paths_select_replace_and_extend(server, telemetry) -> None:
 
 def test_unknown_endpoint_gets_a_generic_span(server, telemetry) -> None:
     client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
-    tracewrap.wrap(client, paths=["moderations.create"], **telemetry.wrap_kwargs())
-    with pytest.raises(openai.NotFoundError):  # the fake has no /moderations: an error, still one span
-        client.moderations.create(input="hello", model="omni-moderation-latest")
+    tracewrap.wrap(client, paths=["models.retrieve"], **telemetry.wrap_kwargs())
+    with pytest.raises(openai.NotFoundError):  # the fake has no /models: an error, still one span
+        client.models.retrieve("gpt-4o")
     span = telemetry.one_span()
-    assert span.name == "moderations.create omni-moderation-latest"
+    assert span.name == "models.retrieve"
     assert attrs(span)["error.type"] == "NotFoundError"
 
 

@@ -171,6 +171,14 @@ def test_raw_counters_match_the_workload_exactly(live: LiveRun) -> None:
         live, "sum by (gen_ai_provider_name) (tracewrap_client_cost_usd_total)", "gen_ai_provider_name"
     )
     assert set(priced) == {"openai"}
+    # the cost counter alone carries the tier the response reported (flex, priority, default)
+    tiers = _raw(
+        live,
+        "sum by (openai_response_service_tier) (tracewrap_client_cost_usd_total)",
+        "openai_response_service_tier",
+    )
+    assert tiers == pytest.approx(exp["cost_by_tier"], rel=EXACT)
+    assert {"flex", "priority", "default"} <= set(tiers)
 
 
 def test_first_sample_holds_only_the_first_round(live: LiveRun) -> None:
@@ -210,6 +218,12 @@ def test_top_models_by_tokens_and_cost(live: LiveRun) -> None:
     assert cost == pytest.approx(exp["cost_by_model"], rel=RANGE)
     (total,) = _values(_one(live, "Estimated cost in range (USD)"))
     assert total == pytest.approx(exp["cost_usd"], rel=RANGE)
+    by_tier = _by(_one(live, "Estimated cost by service tier (USD)"), "openai_response_service_tier")
+    expected = {tier or "unreported": cost for tier, cost in exp["cost_by_tier"].items()}
+    assert by_tier == pytest.approx(expected, rel=RANGE)
+    # o4-mini at flex is half its list price, at priority more: the tiers are priced, not just labelled
+    flex = [o for o in live.observed if o.service_tier == "flex" and o.cost_usd]
+    assert flex and all(o.call.model == "o4-mini" for o in flex)
 
 
 # --- rate panels: exact shares of the workload's mix -----------------------------------------------

@@ -117,7 +117,9 @@ ROUND: tuple[Call, ...] = (
             cached_tokens=1536,
             reasoning_tokens=512,
             delay_s=SLOW,
+            service_tier="flex",  # half price for o4-mini: the tier breakdown has a second row
         ),
+        kwargs=(("service_tier", "flex"),),
     ),
     Call(
         "responses tool call",
@@ -176,8 +178,16 @@ ROUND: tuple[Call, ...] = (
         "async responses reasoning",
         "responses",
         O4MINI,
-        _sc(model=O4MINI, prompt_tokens=1000, completion_tokens=300, reasoning_tokens=200, delay_s=SLOW),
+        _sc(
+            model=O4MINI,
+            prompt_tokens=1000,
+            completion_tokens=300,
+            reasoning_tokens=200,
+            delay_s=SLOW,
+            service_tier="priority",
+        ),
         asynchronous=True,
+        kwargs=(("service_tier", "priority"),),
     ),
     Call("async chat overloaded", "chat", MINI, _sc("http_error", MINI, status_code=503), asynchronous=True),
 )
@@ -200,6 +210,7 @@ class Observed:
     ttfc_s: float | None = None
     tpoc_s: float | None = None  # mean time between items after the first
     cost_usd: float | None = None
+    service_tier: str | None = None  # the tier the response reports
 
 
 # --- reading the SDK's objects ---------------------------------------------------------------------
@@ -227,6 +238,7 @@ def _responses_usage(u: Any) -> dict[str, int]:
 
 def _read_response(obs: Observed, response: Any) -> None:
     obs.response_model = response.model
+    obs.service_tier = response.service_tier
     obs.usage = _responses_usage(response.usage)
     status = response.status
     if status == "completed":
@@ -258,6 +270,7 @@ class _Stream:
         obs.chunks += 1
         if obs.call.api == "chat":
             obs.response_model = item.model
+            obs.service_tier = item.service_tier or obs.service_tier
             for choice in item.choices:
                 if choice.index == 0 and choice.finish_reason:
                     self.finish = choice.finish_reason
@@ -365,6 +378,7 @@ class TracedWorkload:
                 stream.done()
         elif call.api == "chat":
             obs.response_model = result.model
+            obs.service_tier = result.service_tier
             obs.finish_reason = result.choices[0].finish_reason
             obs.usage = _chat_usage(result.usage)
         else:
@@ -383,6 +397,7 @@ class TracedWorkload:
                 stream.done()
         elif call.api == "chat":
             obs.response_model = result.model
+            obs.service_tier = result.service_tier
             obs.finish_reason = result.choices[0].finish_reason
             obs.usage = _chat_usage(result.usage)
         else:
@@ -398,9 +413,9 @@ def _list_price(obs: Observed) -> float | None:
         output_tokens=obs.usage.get("output", 0),
         cache_read_tokens=obs.usage.get("cache_read") or None,
     )
-    return float(
-        calc_price(usage, obs.response_model or obs.call.model, provider_id=PRICED_PROVIDER).total_price
-    )
+    model = obs.response_model or obs.call.model
+    tier = {"service_tier": obs.service_tier} if obs.service_tier else None  # flex / priority prices
+    return float(calc_price(usage, model, provider_id=PRICED_PROVIDER, price_context=tier).total_price)
 
 
 # --- what the dashboard must show -----------------------------------------------------------------
@@ -430,6 +445,7 @@ def summarize(observed: Sequence[Observed], from_round: int = 0) -> dict[str, An
     token_points: Counter[str] = Counter()  # gen_ai.client.token.usage observations by type
     tokens_by_model: Counter[str] = Counter()  # input + output
     cost_by_model: defaultdict[str, float] = defaultdict(float)
+    cost_by_tier: defaultdict[str, float] = defaultdict(float)  # "" where no tier was reported
     durations: defaultdict[str, list[float]] = defaultdict(list)
     ttfc: defaultdict[str, list[float]] = defaultdict(list)
     tpoc: defaultdict[str, list[float]] = defaultdict(list)
@@ -446,6 +462,7 @@ def summarize(observed: Sequence[Observed], from_round: int = 0) -> dict[str, An
                 tokens_by_model[model] += n
         if o.cost_usd is not None:
             cost_by_model[model] += o.cost_usd
+            cost_by_tier[o.service_tier or ""] += o.cost_usd
         durations[model].append(o.duration_s)
         if o.ttfc_s is not None:
             ttfc[model].append(o.ttfc_s)
@@ -465,6 +482,7 @@ def summarize(observed: Sequence[Observed], from_round: int = 0) -> dict[str, An
         "cache_hit_ratio": tokens["cache_read"] / tokens["input"] if tokens["input"] else 0.0,
         "cost_usd": sum(cost_by_model.values()),
         "cost_by_model": dict(cost_by_model),
+        "cost_by_tier": dict(cost_by_tier),
         "durations": dict(durations),  # by model, seconds
         "ttfc": dict(ttfc),  # time_to_first_chunk points: streams with at least one item
         "tpoc": dict(tpoc),  # time_per_output_chunk points: streams with at least two items

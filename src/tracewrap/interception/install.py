@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import wrapt
 
-from tracewrap.endpoints import Endpoint, resolve
+from tracewrap.endpoints import SDK_DEPENDENT_PATHS, Endpoint, resolve
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
@@ -101,10 +101,22 @@ def _resource(client: Any, path: str, full_path: str) -> Any:
     return obj
 
 
+def _has_path(client: Any, path: str) -> bool:
+    obj = client
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return False
+    return callable(obj)
+
+
 def plan_paths(client: Any, paths: tuple[str, ...]) -> list[tuple[Any, str, Endpoint]]:
-    """``(resource, method, endpoint)`` to wrap on ``client``; ``ValueError`` names a path it lacks."""
+    """``(resource, method, endpoint)`` to wrap on ``client``; ``ValueError`` names a path it lacks
+    (a path of :data:`SDK_DEPENDENT_PATHS` that this SDK version lacks is skipped instead)."""
     plan: dict[tuple[int, str], tuple[Any, str, Endpoint]] = {}
     for path in paths:
+        if path in SDK_DEPENDENT_PATHS and not _has_path(client, path):
+            continue
         for resource_path, method, endpoint in resolve(path):
             resource = _resource(client, resource_path, path)
             if not callable(getattr(resource, method, None)):

@@ -148,16 +148,28 @@ class BodyTap:
 def tap_json_body(
     http_response: Any, is_async: bool, on_body: Callable[[Any], None], passing: Callable[[], bool]
 ) -> BodyTap:
-    """Collect a JSON body the user reads raw; ``on_body(obj)`` once it was read to its end."""
+    """Collect a JSON body the user reads raw; ``on_body(obj)`` once it was read to its end.
+
+    A body that is not JSON (speech's binary audio) is not collected: ``on_body(None)`` at its end.
+    """
     parts: list[bytes] = []
     size = [0]
+    try:
+        content_type = str(http_response.headers.get("content-type") or "")
+    except Exception:
+        content_type = ""
+    if content_type and "json" not in content_type:
+        size[0] = -1  # not JSON: nothing to read from it
 
     def on_chunk(chunk: bytes) -> None:
-        if size[0] <= MAX_BODY:
+        if 0 <= size[0] <= MAX_BODY:
             size[0] += len(chunk)
             parts.append(chunk)
 
     def on_end() -> None:
+        if size[0] < 0:
+            on_body(None)
+            return
         if size[0] > MAX_BODY:
             return
         body, parts[:] = b"".join(parts), []

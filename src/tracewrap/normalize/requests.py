@@ -153,3 +153,28 @@ def read_retrieve_args(args: tuple[Any, ...], record: CallRecord) -> None:
 def read_generic_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
     record.request_model = as_str(kwargs.get("model"))
     record.stream = as_bool(kwargs.get("stream")) is True
+
+
+def media_request_reader(output_type: str | None) -> Callable[[Mapping[str, Any], CallRecord], None]:
+    """Images and audio: the model, ``n``, ``stream``, and the output type the endpoint produces."""
+
+    def read(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+        get = kwargs.get
+        record.request_model = as_str(get("model"))
+        attrs = record.request_attributes
+        if output_type is not None:
+            attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
+        count = _choice_count(get("n"))
+        if count is not None:
+            attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = count
+        stream = get("stream")
+        if stream is True or stream is False:
+            record.stream = stream
+            attrs[GenAI.GEN_AI_REQUEST_STREAM] = stream
+
+    return read
+
+
+def read_model_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    """Moderations and token counts: the model, when the call names one."""
+    record.request_model = as_str(kwargs.get("model"))

@@ -4,6 +4,10 @@ Chat completions and legacy completions report ``prompt_tokens / completion_toke
 ``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``; the
 Responses API reports ``input_tokens / output_tokens`` with ``input_tokens_details`` and
 ``output_tokens_details``. Both land on :class:`~tracewrap.record.Usage`.
+
+Audio and image tokens are read from the same details objects (``audio_tokens`` /
+``image_tokens``; transcriptions name theirs ``input_token_details``, realtime splits its cached
+tokens in ``cached_tokens_details``): a part of the input or output count, absent when not reported.
 """
 
 from __future__ import annotations
@@ -53,11 +57,39 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
     details = get("input_tokens_details")
     if details is None:
         details = get("prompt_tokens_details")
-    counts.cache_read_tokens = None if details is None else as_int(field(details, "cached_tokens"))
+        if details is None:
+            details = get("input_token_details")  # transcriptions and realtime
+    if details is None:
+        counts.cache_read_tokens = counts.input_audio_tokens = counts.input_image_tokens = None
+        counts.cache_audio_read_tokens = None
+    else:
+        dget = fields_of(details).get  # one lookup per name: most details hold two or three
+        counts.cache_read_tokens = _count(dget("cached_tokens"))
+        counts.input_audio_tokens = _count(dget("audio_tokens"))
+        counts.input_image_tokens = _count(dget("image_tokens"))
+        cached = dget("cached_tokens_details")
+        counts.cache_audio_read_tokens = None if cached is None else as_int(field(cached, "audio_tokens"))
     details = get("output_tokens_details")
     if details is None:
         details = get("completion_tokens_details")
-    counts.reasoning_tokens = None if details is None else as_int(field(details, "reasoning_tokens"))
+        if details is None:
+            details = get("output_token_details")
+    if details is None:
+        counts.reasoning_tokens = counts.output_audio_tokens = counts.output_image_tokens = None
+    else:
+        dget = fields_of(details).get
+        counts.reasoning_tokens = _count(dget("reasoning_tokens"))
+        counts.output_audio_tokens = _count(dget("audio_tokens"))
+        counts.output_image_tokens = _count(dget("image_tokens"))
+
+
+def _count(value: Any) -> int | None:
+    """``as_int`` with the usual cases (absent, an exact int in range) answered inline."""
+    if value is None:
+        return None
+    if value.__class__ is int and 0 <= value <= INT64_MAX:
+        return value
+    return as_int(value)
 
 
 def _first_count(get: Any, *names: str) -> int | None:

@@ -16,6 +16,12 @@ HTTP_STATUS_CODE = "http.response.status_code"
 FINISH_REASON = "tracewrap.finish_reason"
 COST_ESTIMATE = "tracewrap.cost.estimate_usd"
 CANCELLED = "tracewrap.cancelled"
+# modality splits of the usage counts (no convention names them yet): parts of the gen_ai.usage ones
+USAGE_AUDIO_INPUT = "tracewrap.usage.audio.input_tokens"
+USAGE_AUDIO_CACHE_READ = "tracewrap.usage.audio.cache_read.input_tokens"
+USAGE_AUDIO_OUTPUT = "tracewrap.usage.audio.output_tokens"
+USAGE_IMAGE_INPUT = "tracewrap.usage.image.input_tokens"
+USAGE_IMAGE_OUTPUT = "tracewrap.usage.image.output_tokens"
 
 
 def span_name(record: CallRecord) -> str:
@@ -73,6 +79,15 @@ def end_attributes(record: CallRecord) -> dict[str, AttributeValue]:
         attrs[GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
     if usage.reasoning_tokens is not None:
         attrs[GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+    for key, count in (
+        (USAGE_AUDIO_INPUT, usage.input_audio_tokens),
+        (USAGE_AUDIO_CACHE_READ, usage.cache_audio_read_tokens),
+        (USAGE_AUDIO_OUTPUT, usage.output_audio_tokens),
+        (USAGE_IMAGE_INPUT, usage.input_image_tokens),
+        (USAGE_IMAGE_OUTPUT, usage.output_image_tokens),
+    ):
+        if count is not None:
+            attrs[key] = count
     if record.error_type:
         attrs[error_attributes.ERROR_TYPE] = record.error_type
     if record.http_status_code is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracewrap.endpoints import Endpoint
@@ -319,6 +320,10 @@ def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> No
     instruments.finishes.add(1, finish_attrs)
     if cost is not None:
         finish_attrs.pop(attrs_of.FINISH_REASON)
+        # the tier the call was billed at (the response's, else the one asked for): cost only
+        tier = record.service_tier or record.request_attributes.get(OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER)
+        if tier:
+            finish_attrs[OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER] = tier
         instruments.cost.add(cost, finish_attrs)
 
 
@@ -331,12 +336,19 @@ def _estimate_cost(record: CallRecord) -> float | None:
     if model is None:
         return None
     usage = record.usage
+    tier = record.service_tier or record.request_attributes.get(OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER)
     return estimate_cost_usd(
         record.provider,
         model,
         usage.input_tokens,
         usage.output_tokens,
         usage.cache_read_tokens,
+        service_tier=tier if isinstance(tier, str) else None,
+        input_audio_tokens=usage.input_audio_tokens,
+        cache_audio_read_tokens=usage.cache_audio_read_tokens,
+        output_audio_tokens=usage.output_audio_tokens,
+        input_image_tokens=usage.input_image_tokens,
+        output_image_tokens=usage.output_image_tokens,
     )
 
 

@@ -96,6 +96,9 @@ class Scenario:
     # the request holds no tool result, the answer ``text`` once it does; decided per request, so
     # concurrent runs can share one scenario (``agent_step`` applies it)
     agent_turn: bool = False
+    # images and transcriptions: input tokens that are image / audio tokens (the rest are text);
+    # None: none for an image request, all of them for a transcription
+    media_input_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

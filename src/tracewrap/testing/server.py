@@ -14,11 +14,14 @@ import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tracewrap.testing import media
 from tracewrap.testing.bodies import (
     JsonDict,
     Scenario,
@@ -90,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length > 0 else b""
         if not raw:
             return None
+        if (self.headers.get("Content-Type") or "").startswith("multipart/form-data"):
+            return _form_fields(self.headers.get("Content-Type") or "", raw)
         try:
             data = json.loads(raw)
         except ValueError:
@@ -123,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind = "responses"
         elif method == "GET" and path.startswith("/v1/responses/") and path.count("/") == 3:
             kind = "retrieve"
+        elif method == "POST" and path in _MEDIA_PATHS:
+            kind = _MEDIA_PATHS[path]
         else:
             self._send_json(404, error_body(404, f"Invalid URL ({method} {path})"))
             return
@@ -135,12 +142,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         stream = bool(body.get("stream")) if kind != "retrieve" else query.get("stream") == "true"
+        if stream and body.get("stream") == "false":  # a multipart form field is a string
+            stream = False
         if not stream and kind != "embeddings" and self._non_stream_failure(scenario):
             return
 
         created = int(time.time())
         token = uuid.uuid4().hex
-        if kind == "chat":
+        if kind in _MEDIA_KINDS:
+            self._send_media(kind, scenario, body, stream, created, token)
+        elif kind == "chat":
             cid = f"chatcmpl-{token[:24]}"
             if stream:
                 events = chat_completion_events(scenario, body, id=cid, created=created)
@@ -180,6 +191,33 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 body_out = response_body(scenario, request, id=rid, created_at=created, status=status)
                 self._send_json(200, body_out)
+
+    def _send_media(
+        self, kind: str, scenario: Scenario, body: JsonDict, stream: bool, created: int, token: str
+    ) -> None:
+        """Images, audio, moderations, compact and token counts (bodies in :mod:`.media`)."""
+        if kind in ("images", "image_edit", "image_variation"):
+            if stream:
+                self._send_sse(
+                    media.image_events(scenario, body, created, kind == "image_edit"), scenario, False
+                )
+            else:
+                self._send_json(200, media.images_body(scenario, body, created))
+        elif kind == "transcription":
+            if stream:
+                self._send_sse(media.transcription_events(scenario, body), scenario, False)
+            else:
+                self._send_json(200, media.transcription_body(scenario, body))
+        elif kind == "translation":
+            self._send_json(200, media.translation_body(scenario))
+        elif kind == "speech":
+            self._send_bytes(200, media.SPEECH_BYTES, "audio/mpeg")
+        elif kind == "moderation":
+            self._send_json(200, media.moderation_body(scenario, body, f"modr-{token[:24]}"))
+        elif kind == "compact":
+            self._send_json(200, media.compact_body(scenario, body, f"resp_{token}", created))
+        else:
+            self._send_json(200, media.input_tokens_body(scenario))
 
     def _non_stream_failure(self, scenario: Scenario) -> bool:
         """Stream-only outcomes on a non-streaming request: map to the closest HTTP behaviour."""
@@ -236,6 +274,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+_MEDIA_PATHS = {
+    "/v1/images/generations": "images",
+    "/v1/images/edits": "image_edit",
+    "/v1/images/variations": "image_variation",
+    "/v1/audio/transcriptions": "transcription",
+    "/v1/audio/translations": "translation",
+    "/v1/audio/speech": "speech",
+    "/v1/moderations": "moderation",
+    "/v1/responses/compact": "compact",
+    "/v1/responses/input_tokens": "input_tokens",
+}
+_MEDIA_KINDS = frozenset(_MEDIA_PATHS.values())
+
+
+def _form_fields(content_type: str, raw: bytes) -> JsonDict:
+    """The text fields of a multipart form (``model``, ``stream``...); files are left out."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+    )
+    fields: JsonDict = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name and part.get_filename() is None:
+            fields[str(name)] = part.get_content().strip() if part.get_content_maintype() == "text" else ""
+    return fields
 
 
 class FakeOpenAIServer:
