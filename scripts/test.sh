@@ -29,21 +29,32 @@ if ((${#need_apt[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# venv NAME PIP-ARGS...: (re)create when the requirements or pyproject.toml changed
+# venv NAME PIP-ARGS...: the venv for these requirements, built once. Its folder is named by a hash of
+# the requirements, pyproject.toml and the files the install copies (the start-up hook), so a run
+# never rebuilds a venv another run (another checkout, an older commit) is using; a lock makes two
+# runs that need the same one build it once. VENV[NAME] is its folder; $VENVS/NAME links to the newest.
+declare -A VENV
 venv() {
     local name=$1; shift
-    local dir=$VENVS/$name stamp
+    local stamp dir lock
     stamp=$(printf '%s\n' "$*" | cat - pyproject.toml src/tracewrap/auto/_boot.py \
         src/tracewrap/auto/tracewrap_autoinstrument.pth | sha1sum | cut -c1-16)
-    if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    dir=$VENVS/$name-$stamp
+    mkdir -p "$VENVS"
+    exec {lock}>"$dir.lock"
+    flock "$lock"
+    if [ ! -f "$dir/.complete" ]; then
         step "venv $name: pip install $*"
         rm -rf "$dir"
-        mkdir -p "$VENVS"
         "$PY" -m venv "$dir"
         "$dir/bin/python" -m pip install -q -U pip
         "$dir/bin/python" -m pip install -q "$@"
-        echo "$stamp" > "$dir/.stamp"
+        touch "$dir/.complete"
     fi
+    flock -u "$lock"
+    exec {lock}>&-
+    [ -d "$VENVS/$name" ] && [ ! -L "$VENVS/$name" ] || ln -sfn "$dir" "$VENVS/$name"
+    VENV[$name]=$dir
 }
 
 venv openai3 -e ".[test,prometheus,cost,agents]" "openai>=3,<4"  # openai-agents needs openai 3.x
@@ -52,10 +63,10 @@ venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
 # litellm, langchain-openai, instructor (tests/frameworks runs its apps in this venv's interpreter)
 venv frameworks -e ".[frameworks]" "openai>=3,<4"
-export TRACEWRAP_PHOENIX_BIN=$VENVS/phoenix/bin/phoenix
-export TRACEWRAP_FRAMEWORKS_PYTHON=$VENVS/frameworks/bin/python
+export TRACEWRAP_PHOENIX_BIN=${VENV[phoenix]}/bin/phoenix
+export TRACEWRAP_FRAMEWORKS_PYTHON=${VENV[frameworks]}/bin/python
 
-V3=$VENVS/openai3/bin/python
+V3=${VENV[openai3]}/bin/python
 step "ruff"
 "$V3" -m ruff check src tests benchmarks scripts examples
 "$V3" -m ruff format --check src tests benchmarks scripts examples
@@ -64,9 +75,10 @@ step "ruff"
 # span ended inside the GC: docs/gc-safety.md)
 # (the framework matrix runs its apps in the frameworks venv whichever venv runs pytest: once is enough)
 for v in 1 2 3; do
-    step "pytest, everything, on $("$VENVS/openai$v/bin/python" -c 'import openai; print("openai", openai.__version__)')"
+    py=${VENV[openai$v]}/bin/python
+    step "pytest, everything, on $("$py" -c 'import openai; print("openai", openai.__version__)')"
     if [ "$v" = 3 ]; then skip=(); else skip=(--ignore=tests/frameworks); fi
-    "$VENVS/openai$v/bin/python" -m pytest -q "${skip[@]}" "$@"
+    "$py" -m pytest -q "${skip[@]}" "$@"
 done
 
 step "benchmark (short mode; figures printed, not asserted)"
