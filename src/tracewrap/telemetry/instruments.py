@@ -12,9 +12,12 @@ from collections import OrderedDict
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import NoOpMeter, NoOpMeterProvider
+from opentelemetry.metrics._internal import _ProxyMeterProvider
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as GenAIMetrics
 
 from tracewrap._version import __version__
+from tracewrap.telemetry.aggregated import CounterTable, table_for
 
 # advisory buckets from the GenAI conventions; the SDK's defaults (0 … 10000) are wrong for seconds
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
@@ -70,21 +73,33 @@ class Instruments:
             description="Mean time between chunks after the first, one point per stream",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
-        self.tokens = meter.create_counter(
-            TOKENS_COUNTER,
-            unit="{token}",
-            description="Tokens by type: input, output, cache_read, reasoning",
-        )
-        self.finishes = meter.create_counter(
-            FINISHES_COUNTER,
-            unit="{call}",
-            description="Calls by finish reason (stop, length, error...)",
-        )
-        self.cost = meter.create_counter(
-            COST_COUNTER,
-            unit="{USD}",
-            description="Estimated cost in US dollars (an estimate)",
-        )
+        # tracewrap's own counters: summed in process per attribute set and read at collection
+        # (telemetry.aggregated), one table per meter provider; the call path adds plain numbers
+        # instead of making measurements. For the global provider, found once one is set.
+        self.table: CounterTable | None = None
+        self._meter_provider = meter_provider
+        self._global_meter = meter_provider is None
+        self.live = False  # metrics recorded somewhere: checked per call until it is so
+        self.check_live()
+
+    def check_live(self) -> bool:
+        """Whether a measurement would be kept: not with no meter provider set (the API's
+        placeholder drops them; ``OTEL_METRICS_EXPORTER=none`` leaves it so), nor a no-op or
+        disabled one. Once true it stays true (a global provider is set once); until then each call
+        looks again, which costs less than the measurements the placeholder would drop."""
+        provider = metrics.get_meter_provider() if self._global_meter else self._meter_provider
+        if isinstance(provider, (_ProxyMeterProvider, NoOpMeterProvider)) or getattr(
+            provider, "_disabled", False
+        ):
+            return False
+        meter = provider.get_meter("tracewrap", __version__, schema_url=SCHEMA_URL)
+        if isinstance(meter, NoOpMeter):
+            return False
+        table = table_for(provider)
+        table.register(meter, TOKENS_COUNTER, FINISHES_COUNTER, COST_COUNTER)
+        self.table = table
+        self.live = True
+        return True
 
 
 # Keyed by the providers' ids, checked against weak references (an id is reused once its object is

@@ -23,6 +23,7 @@ from tracewrap.options import TraceOptions
 from tracewrap.record import CallRecord
 from tracewrap.settings import warn_once
 from tracewrap.telemetry import attributes as attrs_of
+from tracewrap.telemetry.aggregated import finish_attributes
 from tracewrap.telemetry.content import content_attributes, redact_record
 from tracewrap.telemetry.deferred import pending as deferred_ends
 from tracewrap.telemetry.deferred import run_deferred
@@ -278,36 +279,50 @@ def _notify_end(observed: ObservedCall, end_time_ns: int | None) -> None:
 
 
 def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> None:
-    record = call.record
     instruments = call.instruments
-    metric_attrs = attrs_of.metric_attributes(record, call.shared_attributes)
+    if not instruments.live and not instruments.check_live():
+        return  # no meter provider (or a no-op one): every measurement would be dropped
+    record = call.record
+    # the standard histograms are synchronous, with attribute dicts built once per attribute set
+    # (telemetry.aggregated.Entry); tracewrap's own counters are sums in that entry, under its lock
+    table = instruments.table
+    key = (
+        record.operation,
+        record.provider,
+        record.api_type,
+        record.server_address,
+        record.server_port,
+        record.request_model,
+        record.response_model,
+        record.error_type,
+    )
+    entry = table.entries.get(key)
+    if entry is None:
+        entry = table.new_entry(key, attrs_of.metric_attributes(record, call.shared_attributes))
+    if entry.overflow:  # past the table's bound: the histograms keep this call's own attributes
+        metric_attrs = attrs_of.metric_attributes(record, call.shared_attributes)
+        input_attrs = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "input"}
+        output_attrs = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "output"}
+    else:
+        metric_attrs = entry.attrs
+        input_attrs = entry.input_attrs
+        output_attrs = entry.output_attrs
     instruments.duration.record(duration, metric_attrs)
     if not record.counted:  # counted by another call (telemetry.counting): its duration only
         return
     usage = record.usage
-    for token_type, count, standard in (
-        ("input", usage.input_tokens, True),
-        ("output", usage.output_tokens, True),
-        ("cache_read", usage.cache_read_tokens, False),
-        ("reasoning", usage.reasoning_tokens, False),
-    ):
-        if count is not None:
-            typed = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: token_type}
-            if standard:  # the semconv histogram names input and output; the counter has all four
-                instruments.token_usage.record(count, typed)
-            instruments.tokens.add(count, typed)
+    input_tokens = usage.input_tokens
+    output_tokens = usage.output_tokens
+    if input_tokens is not None:
+        instruments.token_usage.record(input_tokens, input_attrs)
+    if output_tokens is not None:
+        instruments.token_usage.record(output_tokens, output_attrs)
     if record.time_to_first_chunk is not None:
         instruments.time_to_first_chunk.record(record.time_to_first_chunk, metric_attrs)
     if record.time_per_output_chunk is not None:
         instruments.time_per_output_chunk.record(record.time_per_output_chunk, metric_attrs)
-    finish_attrs = {
-        GenAI.GEN_AI_OPERATION_NAME: record.operation,
-        GenAI.GEN_AI_PROVIDER_NAME: record.provider,
-    }
-    if record.request_model:
-        finish_attrs[GenAI.GEN_AI_REQUEST_MODEL] = record.request_model
     reasons = record.finish_reasons  # record.main_finish_reason, without the property call
-    finish_attrs[attrs_of.FINISH_REASON] = (
+    reason = (
         reasons[0]
         if reasons
         else "error"
@@ -316,10 +331,26 @@ def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> No
         if record.cancelled
         else "none"
     )
-    instruments.finishes.add(1, finish_attrs)
-    if cost is not None:
-        finish_attrs.pop(attrs_of.FINISH_REASON)
-        instruments.cost.add(cost, finish_attrs)
+    cache_read = usage.cache_read_tokens
+    reasoning = usage.reasoning_tokens
+    with table.lock:
+        if input_tokens is not None:
+            entry.input = input_tokens if entry.input is None else entry.input + input_tokens
+        if output_tokens is not None:
+            entry.output = output_tokens if entry.output is None else entry.output + output_tokens
+        if cache_read is not None:
+            entry.cache_read = cache_read if entry.cache_read is None else entry.cache_read + cache_read
+        if reasoning is not None:
+            entry.reasoning = reasoning if entry.reasoning is None else entry.reasoning + reasoning
+        finishes = entry.finishes
+        count = finishes.get(reason)
+        if count is None:
+            finish_attributes(entry, reason)
+            finishes[reason] = 1
+        else:
+            finishes[reason] = count + 1
+        if cost is not None:
+            entry.cost = cost if entry.cost is None else entry.cost + cost
 
 
 def _estimate_cost(record: CallRecord) -> float | None:
