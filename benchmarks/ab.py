@@ -7,8 +7,9 @@
 A change worth a few µs per call cannot be judged from two full runs: this VM's speed moves more
 than that between runs. Here both trees trace calls side by side: ``git archive`` exports the other
 commit's ``src/tracewrap`` into a temporary directory as the package ``tracewrap_base`` (imports
-rewritten), and bare, floor, this tree and the base run interleaved call by call exactly as in
-``overhead.py``. Printed per scenario: each column's median overhead and ratio to the floor, and
+rewritten), and bare, the two floors, this tree and the base run interleaved call by call exactly as
+in ``overhead.py``. Printed per scenario: each column's median overhead and ratios to the
+conventions floor and the full floor, and
 the median of the paired per-round differences (new - base) with their IQR. Repeat scenarios
 (``chat chat``) to see how far two passes agree.
 """
@@ -81,6 +82,9 @@ def main() -> int:
 
         columns = [
             ov.Column("bare", "bare", backend.sync_client(), backend.async_client()),
+            ov.Column(
+                "conv", "conv", backend.sync_client(), backend.async_client(), floor=True, conventions=True
+            ),
             ov.Column("floor", "floor", backend.sync_client(), backend.async_client(), floor=True),
             column("new", ov.tracewrap),
             column("base", tracewrap_base),
@@ -92,11 +96,18 @@ def main() -> int:
             plan = ov.capture_plan(backend, spec, telemetry)
             cells, rounds = ov.measure_scenario(spec, columns, plan, telemetry, opts.seconds, 15, loop)
             floor = statistics.median(cells["floor"].overhead)
+            conv = statistics.median(cells["conv"].overhead)
             bare = statistics.median(cells["bare"].per_call)
-            parts = [f"{key:16s} {rounds:5d} rounds, bare {bare:7.1f} µs", f"floor +{floor:.1f}"]
+            parts = [
+                f"{key:16s} {rounds:5d} rounds, bare {bare:7.1f} µs",
+                f"conventions floor +{conv:.1f}",
+                f"floor +{floor:.1f}",
+            ]
             for name in ("new", "base"):
                 overhead = statistics.median(cells[name].overhead)
-                parts.append(f"{name} +{overhead:.1f} ({overhead / floor:.3f}x)")
+                parts.append(
+                    f"{name} +{overhead:.1f} ({overhead / conv:.3f}x conv., {overhead / floor:.3f}x full)"
+                )
             diff = [n - b for n, b in zip(cells["new"].per_call, cells["base"].per_call, strict=True)]
             parts.append(f"new - base {statistics.median(diff):+.1f} µs (IQR {ov.iqr(diff):.1f})")
             print(" | ".join(parts), flush=True)

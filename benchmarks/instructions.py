@@ -4,6 +4,7 @@
     python benchmarks/instructions.py                 # every scenario + the per-chunk paths (~15 min)
     python benchmarks/instructions.py chat responses  # some scenarios only
     python benchmarks/instructions.py --list          # the variants, without running valgrind
+    python benchmarks/instructions.py --against HEAD chat  # also another commit's tracewrap ("base")
 
 Wall time on a shared VM moves by tens of percent within seconds (see README.md), more than the
 differences the targets are about. Instruction counts are exact and repeatable, so they settle
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import concurrent.futures
 import functools
 import gc
@@ -38,12 +40,18 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 CALLS = {"chat": 40, "chat_stream": 10, "responses": 40, "responses_stream": 10, "async_chat": 2}
 CHUNK_VARIANTS = ("loop", "add", "in_place", "start_end")
+BASE_DIR_ENV = "TRACEWRAP_BENCH_BASE_DIR"
 
 
 def _variants(keys: list[str]) -> dict[str, tuple[Callable[[], Any], int]]:
     """name -> (one call, how many calls per run); built in the child, after the imports."""
     sys.path.insert(0, str(HERE))
     import overhead as ov  # heavy: only in the child that runs a variant
+
+    base = None
+    if os.environ.get(BASE_DIR_ENV):  # --against: the other commit's package, exported by ab.py
+        sys.path.insert(0, os.environ[BASE_DIR_ENV])
+        import tracewrap_base as base  # type: ignore[import-not-found,no-redef]
 
     telemetry = ov.make_telemetry()
     backend = ov.MockBackend()
@@ -56,15 +64,19 @@ def _variants(keys: list[str]) -> dict[str, tuple[Callable[[], Any], int]]:
             continue
         plan = ov.capture_plan(backend, spec, telemetry)
         n = CALLS[spec.key]
-        for column in ("bare", "floor", "tracewrap"):
+        for column in ("bare", "conv", "floor", "tracewrap", *(["base"] if base is not None else [])):
             client = backend.async_client() if spec.concurrent else backend.sync_client()
-            if column == "tracewrap":
-                client = ov.tracewrap.wrap(client, capture_content="no_content", **providers)
+            if column in ("tracewrap", "base"):
+                module = ov.tracewrap if column == "tracewrap" else base
+                client = module.wrap(client, capture_content="no_content", **providers)
             if spec.concurrent:
                 floor, plain = ov.floor_async_batch, ov.plain_async_batch
             else:
                 floor, plain = ov.floor_call, ov.plain_call
-            run = floor(client, spec, plan, tracer) if column == "floor" else plain(client, spec)
+            if column in ("floor", "conv"):
+                run = floor(client, spec, plan, tracer, column == "conv")
+            else:
+                run = plain(client, spec)
             if spec.concurrent:
                 run = functools.partial(lambda batch: loop.run_until_complete(batch()), run)
             out[f"{spec.key} {column}"] = (run, n)
@@ -178,7 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("keys", nargs="*", default=[*CALLS, "chunks"], help=f"of {[*CALLS, 'chunks']}")
     parser.add_argument("--list", action="store_true", help="print the variants and stop")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--against", help="also trace with this commit's tracewrap (column base)")
     opts = parser.parse_args(args)
+    if opts.against:
+        from ab import export_base
+
+        base_dir = tempfile.mkdtemp(prefix="tw-base-")
+        atexit.register(shutil.rmtree, base_dir, True)
+        export_base(opts.against, Path(base_dir))
+        os.environ[BASE_DIR_ENV] = base_dir
     listed = subprocess.run(
         [sys.executable, __file__, "--child", "--list", *opts.keys],
         capture_output=True,
@@ -208,19 +228,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(per_call: dict[str, float]) -> str:
     lines = [
-        "| scenario | bare SDK | floor overhead | tracewrap overhead | ratio to floor | beyond floor |",
-        "|---|---|---|---|---|---|",
+        "| scenario | bare SDK | conventions floor | full floor | tracewrap | ratio to conventions floor "
+        "| ratio to full floor | base (--against) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key in CALLS:
         if f"{key} bare" not in per_call:
             continue
-        bare, floor, ours = (per_call[f"{key} {col}"] for col in ("bare", "floor", "tracewrap"))
-        if key == "async_chat":  # one variant call is a gather of 100 calls
-            bare, floor, ours = bare / 100, floor / 100, ours / 100
-        f_oh, t_oh = floor - bare, ours - bare
+        bare, conv, floor, ours = (per_call[f"{key} {col}"] for col in ("bare", "conv", "floor", "tracewrap"))
+        base = per_call.get(f"{key} base")
+        scale = 100 if key == "async_chat" else 1  # one variant call is a gather of 100 calls
+        bare, conv, floor, ours = bare / scale, conv / scale, floor / scale, ours / scale
+        c_oh, f_oh, t_oh = conv - bare, floor - bare, ours - bare
+        base_text = "" if base is None else f"+{(base / scale - bare) / 1e6:.3f} M"
         lines.append(
-            f"| {key} | {bare / 1e6:.2f} M | +{f_oh / 1e6:.3f} M | +{t_oh / 1e6:.3f} M | "
-            f"{t_oh / f_oh:.2f}x | {(t_oh - f_oh) / 1e3:+.0f} k |"
+            f"| {key} | {bare / 1e6:.2f} M | +{c_oh / 1e6:.3f} M | +{f_oh / 1e6:.3f} M | "
+            f"+{t_oh / 1e6:.3f} M | {t_oh / c_oh:.2f}x | {t_oh / f_oh:.2f}x | {base_text} |"
         )
     for label in ("chat", "responses"):
         found = {

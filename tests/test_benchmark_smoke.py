@@ -24,7 +24,14 @@ SCENARIO_TITLES = (
     "Responses stream (50 chunks)",
     "async chat x100 concurrent",
 )
-CORE_COLUMNS = ("bare SDK", "tracewrap disabled", "OTel floor", "tracewrap no content", "tracewrap content")
+CORE_COLUMNS = (
+    "bare SDK",
+    "tracewrap disabled",
+    "conventions floor",
+    "full floor",
+    "tracewrap no content",
+    "tracewrap content",
+)
 RETAINED_BOUND = 200 * 1024  # bytes
 
 
@@ -111,7 +118,7 @@ def test_ab_compares_the_tree_with_a_commit() -> None:
     line = next(line for line in proc.stdout.splitlines() if line.startswith("chat "))
     rounds = int(line.split()[1])
     assert rounds >= 15  # the minimum number of rounds, whatever the time given
-    for label in ("floor +", "new +", "base +", "new - base "):
+    for label in ("conventions floor +", "floor +", "new +", "base +", "new - base "):
         assert label in line
     floor = float(line.split("floor +")[1].split()[0])
     assert floor > 0  # the floor's span and metric points cost something
