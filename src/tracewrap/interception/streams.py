@@ -9,12 +9,18 @@ that iterate it all behave as before. Two things are swapped on that object:
   (``Stream.close``, ``with``-exit, the helpers' close), so an early close ends the span.
 
 A stream dropped without being read or closed is ended as abandoned, at the time it was last
-used. What notices the drop runs inside the garbage collector (a ``weakref.finalize`` on the stream,
-the collection closing our generator), so it only queues the end (:mod:`.deferred`).
+used. What notices the drop runs inside the garbage collector (a weak reference's callback on the
+stream, the collection closing our generator), so it only queues the end (:mod:`.deferred`).
+
+The weak reference is a plain ``weakref.ref`` held in :data:`_watched` until the stream ends (not a
+``weakref.finalize``: that costs a Python-level registry entry per stream and a second call when
+the stream is freed, though almost every stream ends first). An ended stream leaves the map at
+once, so its collection later runs no tracewrap code at all.
 """
 
 from __future__ import annotations
 
+import atexit
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -36,7 +42,18 @@ INCOMPLETE_STREAM_ERROR = "incomplete_stream"
 class StreamTracker:
     """Timing and accumulation for one stream; ends its call exactly once."""
 
-    __slots__ = ("__weakref__", "abandon", "accumulator", "call", "count", "first", "last", "queued", "tap")
+    __slots__ = (
+        "__weakref__",
+        "abandon",
+        "accumulator",
+        "call",
+        "count",
+        "first",
+        "last",
+        "queued",
+        "tap",
+        "watch",
+    )
 
     def __init__(self, call: TracedCall) -> None:
         self.call = call
@@ -47,6 +64,7 @@ class StreamTracker:
         self.count = 0
         self.queued = False
         self.tap: Any = None  # a raw_body.BodyTap when the user may read the stream's bytes raw
+        self.watch: Any = None  # the weak reference to the stream in _watched, until it ends
         # built here, on the call path, so that the GC-side code allocates nothing of its own
         self.abandon = self.end_abandoned
 
@@ -62,6 +80,9 @@ class StreamTracker:
         call = self.call
         if call.ended:
             return
+        watch = self.watch
+        if watch is not None:  # ending: the stream's collection has nothing left to tell
+            _watched.pop(watch, None)
         if self.queued:  # already found dropped: what reaches it now is its teardown (a loop's
             outcome, exc, at = ABANDONED, None, self.last  # cancelling the generator's aclose, ...)
         try:
@@ -188,12 +209,44 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool, raw: bool =
             running = (lambda: traced.ag_running) if is_async else (lambda: traced.gi_running)
             tracker.tap = tap_event_stream(stream.response, is_async, tracker, running)
         _hook_close(stream.response, traced, tracker, is_async)
-        weakref.finalize(stream, tracker.abandoned_in_gc)  # runs inside the GC: it only queues
+        watch = tracker.watch = weakref.ref(stream, _stream_freed)
+        _watched[watch] = tracker
+        if not _exit_hook:
+            _watch_until_exit()
         ensure_drainer()
     except Exception as exc:
         internal_error("instrument_stream", exc)
         call.end()
     return stream
+
+
+# Streams being traced, by a weak reference to each (held here, outside any cycle the stream is in,
+# so its callback runs when the stream is collected): dict set and pop are atomic, no lock taken.
+_watched: dict[weakref.ref[Any], StreamTracker] = {}
+_exit_hook = False
+
+
+def _stream_freed(watch: weakref.ref[Any]) -> None:
+    """Runs inside the garbage collector: the stream was freed before it ended; queue its end."""
+    tracker = _watched.pop(watch, None)
+    if tracker is not None:
+        tracker.abandoned_in_gc()
+
+
+def _watch_until_exit() -> None:
+    # registered at the first stream, so after tracewrap's exit flush and run before it (atexit runs
+    # last-registered first), as weakref.finalize's exit hook was: a stream still open at exit is
+    # queued as abandoned, and the flush ends it
+    global _exit_hook
+    _exit_hook = True
+    atexit.register(_abandon_open_streams)
+
+
+def _abandon_open_streams() -> None:
+    for watch in list(_watched):
+        tracker = _watched.pop(watch, None)
+        if tracker is not None:
+            tracker.abandoned_in_gc()
 
 
 def _hook_close(http_response: Any, traced: Any, tracker: StreamTracker, is_async: bool) -> None:
