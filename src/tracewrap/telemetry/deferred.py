@@ -5,7 +5,7 @@ Python 3.10/3.11 the GC runs inside whatever allocation crosses its threshold: a
 inside a ``ContextVar.set``. Ending a span there is not safe: ``SimpleSpanProcessor.on_end``
 attaches and detaches a context (a nested set that frees the map the interrupted set is still
 walking: CPython gh-148891, a segfault or a ``MemoryError``), and metric instruments take locks
-the interrupted code may hold. So code that runs inside the GC (a ``weakref.finalize`` callback,
+the interrupted code may hold. So code that runs inside the GC (a weak reference's callback,
 a generator being closed by its collection) only appends to a queue: no context change, no lock,
 no I/O. The queue is drained where nothing is interrupted: at the start of the next traced call,
 by ``tracewrap.flush()`` / ``shutdown()`` / the process exit, and by a daemon thread within
