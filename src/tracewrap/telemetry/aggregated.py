@@ -5,22 +5,25 @@ used to be synchronous counters: each call made six or seven SDK measurements (a
 built, copied, hashed and locked for each). Here a call finds its :class:`Entry` (one per call site
 and model: operation, provider, API type, server, request and response model, error type) with one
 dict lookup and adds plain numbers to it under one lock. Observable counters read the sums at
-collection time (their callbacks are in :func:`observe_tokens` and friends). The points exported are
-the same as before: the same names, units, attribute sets and sums.
+collection time (:meth:`CounterTable.observe_tokens` and the two others). The points exported are
+the same as before: the same names, units, attribute sets and sums
+(``tests/core/test_aggregated_counters.py`` compares them with the synchronous counters).
 
 * Cumulative sums: an observable counter reports totals, and the SDK turns them into deltas for a
   reader that asks for delta temporality.
 * Bounded: at most :data:`MAX_ENTRIES` entries per meter provider (so at most 4 x 500 = 2,000
   token attribute sets, the SDK's own default cardinality limit). A call with a new attribute set
   past the bound is summed into one overflow entry, reported under ``{"otel.metric.overflow":
-  true}`` as the SDK does past its limit; its histogram points keep their own attributes (the
-  SDK's limit applies to those).
+  true}`` (one point per counter, all token types together) as the SDK does past its limit; its
+  histogram points keep their own attributes (the SDK's limit applies to those).
 * One table per meter provider, whichever ``Instruments`` (tracer provider, options) record into it:
   its observable counters are registered once, on the provider's meter (the SDK keeps the first
   registration of a name and ignores a second one's callbacks). Nothing is summed while no meter
   provider is set (the API's placeholder would drop the measurements), as before.
 * A fork child starts from empty tables (``os.register_at_fork``): its points are its own calls,
-  not its parent's totals again.
+  not its parent's totals again. A delta reader inherited across the fork computes the child's
+  first delta against the parent's last export (it can be negative): forked workers should set up
+  their own meter provider, as for any OpenTelemetry SDK state copied by a fork.
 """
 
 from __future__ import annotations
