@@ -25,7 +25,7 @@ WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, 
 SiteOf = Callable[[Any], "CallSite | None"]
 
 
-def _read_args(args: tuple[Any, ...], call: TracedCall) -> None:
+def read_args(args: tuple[Any, ...], call: TracedCall) -> None:
     """Positional arguments some endpoints take (``responses.retrieve(response_id)``)."""
     read = call.endpoint.read_args
     if read is None:
@@ -34,6 +34,42 @@ def _read_args(args: tuple[Any, ...], call: TracedCall) -> None:
         read(args, call.record)
     except Exception as exc:
         internal_error("read_args", exc)
+
+
+def run_traced(
+    call: TracedCall, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """The SDK call inside ``call``'s span (current while the SDK sends), marked as traced so any
+    traced method or request layer it reaches passes through; the SDK's own result or exception."""
+    flag = _in_traced_call.set(True)
+    token = otel_context.attach(call.context)
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        call.fail(exc)
+        call.end()
+        raise
+    finally:
+        otel_context.detach(token)
+        _in_traced_call.reset(flag)
+    return finish_sync(call, result)
+
+
+async def run_traced_async(
+    call: TracedCall, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    flag = _in_traced_call.set(True)
+    token = otel_context.attach(call.context)
+    try:
+        result = await wrapped(*args, **kwargs)
+    except BaseException as exc:  # CancelledError too: the span must still end
+        call.fail(exc)
+        call.end()
+        raise
+    finally:
+        otel_context.detach(token)
+        _in_traced_call.reset(flag)
+    return await finish_async(call, result)
 
 
 def sync_wrapper(site_of: SiteOf) -> WrapperFunction:
@@ -47,19 +83,8 @@ def sync_wrapper(site_of: SiteOf) -> WrapperFunction:
         if call is None:
             return wrapped(*args, **kwargs)
         if args:
-            _read_args(args, call)
-        flag = _in_traced_call.set(True)
-        token = otel_context.attach(call.context)  # the span is current while the SDK sends
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            call.end()
-            raise
-        finally:
-            otel_context.detach(token)
-            _in_traced_call.reset(flag)
-        return finish_sync(call, result)
+            read_args(args, call)
+        return run_traced(call, wrapped, args, kwargs)
 
     return traced
 
@@ -75,18 +100,7 @@ def async_wrapper(site_of: SiteOf) -> WrapperFunction:
         if call is None:
             return await wrapped(*args, **kwargs)
         if args:
-            _read_args(args, call)
-        flag = _in_traced_call.set(True)
-        token = otel_context.attach(call.context)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:  # CancelledError too: the span must still end
-            call.fail(exc)
-            call.end()
-            raise
-        finally:
-            otel_context.detach(token)
-            _in_traced_call.reset(flag)
-        return await finish_async(call, result)
+            read_args(args, call)
+        return await run_traced_async(call, wrapped, args, kwargs)
 
     return traced

@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from opentelemetry import context as otel_context
-
 from tracewrap.endpoints import (
     CHAT,
     EMBEDDINGS,
@@ -30,8 +28,7 @@ from tracewrap.endpoints import (
     TEXT_COMPLETION,
     Endpoint,
 )
-from tracewrap.interception.calls import _in_traced_call
-from tracewrap.interception.results import finish_async, finish_sync
+from tracewrap.interception.calls import _in_traced_call, read_args, run_traced, run_traced_async
 from tracewrap.telemetry.lifecycle import CallSite, internal_error, start
 
 # POST path -> endpoint (chat before legacy completions: a full URL is matched by its ending)
@@ -104,11 +101,8 @@ def _begin(client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], enable
         internal_error("request_layer", exc)
         return None
     call = start(site, request)
-    if call is not None and positional and endpoint.read_args is not None:
-        try:
-            endpoint.read_args(positional, call.record)
-        except Exception as exc:
-            internal_error("read_args", exc)
+    if call is not None and positional:
+        read_args(positional, call)
     return call
 
 
@@ -123,18 +117,7 @@ def sync_request_wrapper(enabled: Callable[[], frozenset[Endpoint]], site_of: Cl
         call = _begin(instance, args, kwargs, enabled(), site_of)
         if call is None:
             return wrapped(*args, **kwargs)
-        flag = _in_traced_call.set(True)
-        token = otel_context.attach(call.context)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            call.end()
-            raise
-        finally:
-            otel_context.detach(token)
-            _in_traced_call.reset(flag)
-        return finish_sync(call, result)
+        return run_traced(call, wrapped, args, kwargs)
 
     return traced
 
@@ -150,17 +133,6 @@ def async_request_wrapper(enabled: Callable[[], frozenset[Endpoint]], site_of: C
         call = _begin(instance, args, kwargs, enabled(), site_of)
         if call is None:
             return await wrapped(*args, **kwargs)
-        flag = _in_traced_call.set(True)
-        token = otel_context.attach(call.context)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:  # CancelledError too: the span must still end
-            call.fail(exc)
-            call.end()
-            raise
-        finally:
-            otel_context.detach(token)
-            _in_traced_call.reset(flag)
-        return await finish_async(call, result)
+        return await run_traced_async(call, wrapped, args, kwargs)
 
     return traced
