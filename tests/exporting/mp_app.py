@@ -14,6 +14,7 @@ Prints ``RESULT {json}``: the models called, in order.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import multiprocessing
 import os
@@ -24,6 +25,10 @@ from concurrent.futures import ProcessPoolExecutor
 import openai
 
 import tracewrap
+
+# the test sends SIGUSR1 to every process of the tree when the app outlives its timeout: each
+# prints its threads' stacks (a fork child inherits the handler; a spawn child re-runs this line)
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 SETUP = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TW_SETUP", "lazy")
 if SETUP != "auto":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,9 +53,7 @@ def test_every_worker_shape_exports_each_call_once(
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")]),
     )
     started = time.monotonic()
-    run = subprocess.run(
-        [sys.executable, str(APP), setup, method], env=env, capture_output=True, text=True, timeout=120
-    )
+    run = _run_or_dump_stacks([sys.executable, str(APP), setup, method], env, timeout=90)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.split("RESULT ", 1)[1])
     assert sorted(result) == sorted(EXPECTED)
@@ -63,3 +62,48 @@ def test_every_worker_shape_exports_each_call_once(
     assert len(server.requests) == len(EXPECTED)
     assert time.monotonic() - started < 60  # the flushes are bounded; nothing hangs
     assert "Traceback" not in run.stderr, run.stderr
+
+
+def _descendants(pid: int) -> list[int]:
+    """The process and all its descendants, from /proc (parents before children)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += children.get(current, [])
+    return tree
+
+
+def _run_or_dump_stacks(command: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run the app; if it outlives ``timeout``, fail with every process's thread stacks.
+
+    The app registers ``faulthandler`` on SIGUSR1, so a hang (the one seen once under three
+    concurrent CI runs) says where each process of the tree waits, instead of only "timeout".
+    """
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        tree = _descendants(process.pid)
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+        time.sleep(2)
+        for pid in reversed(tree):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        stdout, stderr = process.communicate()
+        pytest.fail(f"the app hung past {timeout} s; processes {tree}; stacks:\n{stderr}\nstdout:\n{stdout}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
