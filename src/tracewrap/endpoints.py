@@ -48,6 +48,9 @@ class Endpoint:
     settle: Callable[[CallRecord], None] | None = None
     # the request's positional arguments (``retrieve(response_id)``), read at the start
     read_args: Callable[[tuple[Any, ...], CallRecord], None] | None = None
+    # a generic API call's (tracewrap.routes): its span name, and span-only attributes (method, route)
+    span_name: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 CHAT = Endpoint(

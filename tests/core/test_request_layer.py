@@ -150,7 +150,7 @@ def test_paths_limit_the_request_layer_and_unwrap_removes_it(server, telemetry) 
     tracewrap.wrap(openai, paths=["embeddings.create"], **telemetry.wrap_kwargs())
     client.post("/chat/completions", body=_chat_body(), cast_to=ChatCompletion)
     with pytest.raises(openai.NotFoundError):  # an endpoint tracewrap does not know (the fake has none)
-        client.post("/batches", body={"input_file_id": "file-1"}, cast_to=object)
+        client.post("/fine_tuning/jobs", body={"model": "gpt-4o-mini"}, cast_to=object)
     assert _tracewrap_spans(telemetry) == []
     tracewrap.wrap(openai, **telemetry.wrap_kwargs())
     client.post("/chat/completions", body=_chat_body(), cast_to=ChatCompletion)

@@ -33,6 +33,7 @@ from tracewrap.exporting.langsmith_client import (
 )
 from tracewrap.exporting.settings import LangSmithSettings
 from tracewrap.observers import ObservedCall
+from tracewrap.routes import API_CALL
 from tracewrap.telemetry.attributes import span_name
 
 logger = logging.getLogger("tracewrap")
@@ -133,6 +134,8 @@ class LangSmithObserver:
     # ------------------------------------------------------------------ observer hooks
 
     def on_start(self, call: ObservedCall) -> None:
+        if call.record.operation == API_CALL:  # files, batches...: not a model run (a span only)
+            return
         trace_id, span_id = _otel_ids(call)
         started = _Started(_current_parent(), trace_id, span_id)
         call.state[id(self)] = started
@@ -141,6 +144,8 @@ class LangSmithObserver:
             started.run.post()  # serialised and queued: visible while the stream runs
 
     def on_end(self, call: ObservedCall) -> None:
+        if call.record.operation == API_CALL:
+            return
         started: _Started | None = call.state.pop(id(self), None)
         if started is not None and started.run is not None:
             self._finish_run(started.run, call)

@@ -11,7 +11,10 @@ resource method's keyword arguments), its ``params`` the query.
 A call that did pass a traced resource method has ``_in_traced_call`` set, so the request layer
 passes it straight through: one span per logical call. Otherwise a known endpoint gets one span,
 read from the body as a resource call is read from its arguments, and its result (model, stream,
-raw response) is finished by :mod:`.results` like any other.
+raw response) is finished by :mod:`.results` like any other. Any other request (files, batches,
+vector stores, ``responses.cancel``...) gets a generic ``api_call`` span named after its method and
+route template (:mod:`tracewrap.routes`), when every default path is traced: one span per HTTP
+request, so each further page an auto-paginating ``list()`` fetches is a span of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from tracewrap.endpoints import (
     CHAT,
+    DEFAULT_PATHS,
     EMBEDDINGS,
     FETCH_RESPONSE,
     KNOWN_PATHS,
@@ -29,6 +33,7 @@ from tracewrap.endpoints import (
     Endpoint,
 )
 from tracewrap.interception.calls import _in_traced_call, read_args, run_traced, run_traced_async
+from tracewrap.routes import ANY_ROUTE, api_call_endpoint
 from tracewrap.telemetry.lifecycle import CallSite, internal_error, start
 
 # POST path -> endpoint (chat before legacy completions: a full URL is matched by its ending)
@@ -47,10 +52,15 @@ ClientSiteOf = Callable[[Any, Endpoint], "CallSite | None"]
 
 
 def traced_endpoints(paths: Iterable[str]) -> frozenset[Endpoint]:
-    """The known endpoints the traced paths name (only those are picked up at the request layer)."""
+    """The known endpoints the traced paths name (only those are picked up at the request layer),
+    and :data:`~tracewrap.routes.ANY_ROUTE` when every default path is traced: then any other
+    request gets a generic span. ``paths=[...]`` naming fewer is a narrowing: no generic spans."""
+    paths = tuple(paths)
     found = {KNOWN_PATHS[p][0] for p in paths if p in KNOWN_PATHS}
     if RESPONSE in found:  # responses.stream(response_id=...) resumes through retrieve
         found.add(FETCH_RESPONSE)
+    if set(DEFAULT_PATHS).issubset(paths):
+        found.add(ANY_ROUTE)
     return frozenset(found)
 
 
@@ -68,20 +78,28 @@ def route(options: Any, enabled: frozenset[Endpoint]) -> Routed | None:
     if not isinstance(url, str) or not isinstance(method, str):
         return None
     path = _path(url)
-    if method.lower() == "post":
+    verb = method.lower()
+    if verb == "post":
         for suffix, endpoint in _POST_PATHS:
             if path == suffix or path.endswith(suffix):
                 if endpoint not in enabled:
                     return None
                 body = options.json_data
                 return endpoint, body if isinstance(body, Mapping) else {}, ()
-        return None
-    if method.lower() == "get" and FETCH_RESPONSE in enabled:
+    elif verb == "get":
         _head, sep, response_id = path.rpartition(_RETRIEVE_PREFIX)
         if sep and response_id and "/" not in response_id:
+            if FETCH_RESPONSE not in enabled:
+                return None
             params = options.params
             return FETCH_RESPONSE, params if isinstance(params, Mapping) else {}, (response_id,)
-    return None
+    if ANY_ROUTE not in enabled:
+        return None
+    # any other endpoint: a generic span (only the model and stream flag are read from the request)
+    body = options.json_data
+    if not isinstance(body, Mapping):
+        body = options.params
+    return api_call_endpoint(verb, path), body if isinstance(body, Mapping) else {}, ()
 
 
 def _options_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:

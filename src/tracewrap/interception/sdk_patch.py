@@ -18,7 +18,9 @@ so that client's options win and the class wrapper passes the call through (one 
 
 The client's request layer (``SyncAPIClient.request`` / ``AsyncAPIClient.request``) is patched too:
 a call for a known endpoint that reaches it without a traced resource method (litellm's
-``client.post(...)``, ``client.beta.responses``...) gets its span there (:mod:`.request_layer`).
+``client.post(...)``, ``client.beta.responses``...) gets its span there (:mod:`.request_layer`),
+and so does any other request (a generic ``api_call`` span: files, batches...) while every
+default path is traced.
 """
 
 from __future__ import annotations

@@ -67,7 +67,15 @@ class CallSite:
     assembling them again, and finds its endpoint, options and client in one place.
     """
 
-    __slots__ = ("endpoint", "options", "provider", "server_address", "server_port", "shared_attributes")
+    __slots__ = (
+        "endpoint",
+        "options",
+        "provider",
+        "server_address",
+        "server_port",
+        "shared_attributes",
+        "span_attributes",
+    )
 
     def __init__(self, endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> None:
         self.endpoint = endpoint
@@ -76,6 +84,10 @@ class CallSite:
         self.server_address = client.server_address
         self.server_port = client.server_port
         self.shared_attributes = attrs_of.shared_attributes(self.new_record())
+        # a generic call's method and route: on its span only (metrics keep the operation's series)
+        self.span_attributes = self.shared_attributes
+        if endpoint.attributes:
+            self.span_attributes = {**self.shared_attributes, **dict(endpoint.attributes)}
 
     def new_record(self) -> CallRecord:
         endpoint = self.endpoint
@@ -238,10 +250,10 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
         model = record.request_model  # the span name, as attrs_of.span_name makes it
         parent = parent_context(record) if parent_context is not None else None
         span = instruments.tracer.start_span(
-            f"{record.operation} {model}" if model else record.operation,
+            endpoint.span_name or (f"{record.operation} {model}" if model else record.operation),
             context=parent,
             kind=SpanKind.CLIENT,
-            attributes=attrs_of.start_attributes(record, site.shared_attributes),
+            attributes=attrs_of.start_attributes(record, site.span_attributes),
         )
         observed = None
         if observers:

@@ -7,6 +7,7 @@ server-side via :class:`Scenario` objects so the client's request stays exactly 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -38,6 +39,7 @@ from tracewrap.testing.bodies import (
     response_events,
     stream_ends_with_done,
 )
+from tracewrap.testing.resources import ResourceStore
 
 __all__ = ["FakeOpenAIServer", "RecordedRequest"]
 
@@ -130,8 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
             kind = "retrieve"
         elif method == "POST" and path in _MEDIA_PATHS:
             kind = _MEDIA_PATHS[path]
+        elif _RESPONSE_ACTION.match(path) and method == ("POST" if path.endswith("/cancel") else "DELETE"):
+            self._response_action(fake, method, path)
+            return
         else:
-            self._send_json(404, error_body(404, f"Invalid URL ({method} {path})"))
+            self._resource(fake, method, path, query, body)
             return
 
         scenario = agent_step(fake._next_scenario(), body)
@@ -191,6 +196,36 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 body_out = response_body(scenario, request, id=rid, created_at=created, status=status)
                 self._send_json(200, body_out)
+
+    def _resource(
+        self, fake: FakeOpenAIServer, method: str, path: str, query: dict[str, str], body: JsonDict
+    ) -> None:
+        """Files, batches, vector stores, conversations, assistants (:mod:`.resources`)."""
+        matched = fake._store.match(method, path.removeprefix("/v1"))
+        if matched is None:
+            self._send_json(404, error_body(404, f"Invalid URL ({method} {path})"))
+            return
+        scenario = fake._next_scenario()
+        if scenario.outcome == "http_error":
+            self._send_json(scenario.status_code, error_body(scenario.status_code, scenario.error_message))
+            return
+        handler, object_id = matched
+        status, payload = handler(object_id, query, body)
+        if isinstance(payload, tuple):
+            self._send_bytes(status, payload[0], payload[1])
+        else:
+            self._send_json(status, payload)
+
+    def _response_action(self, fake: FakeOpenAIServer, method: str, path: str) -> None:
+        """``POST /responses/{id}/cancel`` (the response, cancelled) and ``DELETE /responses/{id}``."""
+        response_id = path.split("/")[3]
+        request, _stored = fake._response_request(response_id)
+        if method == "DELETE":
+            self._send_json(200, {"id": response_id, "object": "response.deleted", "deleted": True})
+            return
+        body = response_body(fake.default, request, id=response_id, created_at=int(time.time()))
+        body["status"] = "cancelled"
+        self._send_json(200, body)
 
     def _send_media(
         self, kind: str, scenario: Scenario, body: JsonDict, stream: bool, created: int, token: str
@@ -288,6 +323,8 @@ _MEDIA_PATHS = {
     "/v1/responses/input_tokens": "input_tokens",
 }
 _MEDIA_KINDS = frozenset(_MEDIA_PATHS.values())
+# /v1/responses/{id}/cancel (POST) and /v1/responses/{id} (DELETE)
+_RESPONSE_ACTION = re.compile(r"/v1/responses/(?!compact\Z|input_tokens\Z)[^/]+(/cancel)?\Z")
 
 
 def _form_fields(content_type: str, raw: bytes) -> JsonDict:
@@ -322,6 +359,7 @@ class FakeOpenAIServer:
         self._responses: dict[str, JsonDict] = {}
         # background responses: id -> [the create's scenario, retrieves left that answer in_progress]
         self._background: dict[str, list[Any]] = {}
+        self._store = ResourceStore()  # files, batches, ... (testing.resources)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -388,10 +426,11 @@ class FakeOpenAIServer:
             return len(self._queue)
 
     def clear(self) -> None:
-        """Forget recorded requests and drop any still-queued scenarios."""
+        """Forget recorded requests and stored files, and drop any still-queued scenarios."""
         with self._lock:
             self.requests.clear()
             self._queue.clear()
+            self._store = ResourceStore()
 
     @property
     def last_request(self) -> RecordedRequest:
