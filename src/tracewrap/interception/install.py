@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import wrapt
 
 from tracewrap.endpoints import SDK_DEPENDENT_PATHS, Endpoint, resolve
+from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
@@ -147,6 +148,7 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
     _drop_cached_wrappers(client, paths)
     _wrap_request_layer(client, installation, info)
     _hook_copies(client, installation)
+    websocket.install()  # Responses WebSocket mode: traced per connection, for this client's options
     client.__dict__[_MARK] = installation
     return client
 
