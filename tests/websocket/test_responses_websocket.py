@@ -307,3 +307,78 @@ def test_long_connection_keeps_no_per_response_state(ws_server: Any, telemetry: 
         traces = connection.__dict__[_KEY]
         assert (traces.pending, traces.active, traces.by_id) == ({}, {}, {})
     assert len(telemetry.spans()) == 30
+
+
+def test_reconnect_ends_the_lost_response_and_traces_the_next(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.add(Scenario(outcome="cut", chunks=4))  # the server closes with 1011: recoverable
+    attempts = []
+    connection: Any = None
+
+    def on_reconnecting(event: Any) -> None:
+        # sent while the SDK reconnects: it queues the create and flushes it on the new socket
+        attempts.append(event)
+        connection.response.create(model=MODEL, input="after the reconnect")
+
+    client = client_for(ws_server, telemetry)
+    manager = client.responses.connect(on_reconnecting=on_reconnecting, initial_delay=0.01, max_delay=0.02)
+    with manager as connection:
+        connection.response.create(model=MODEL, input="lost")
+        for event in connection:  # the SDK reconnects inside the iteration
+            if event.type == "response.completed":
+                completed = event.response
+                break
+    assert len(attempts) == 1 and ws_server.connections >= 2
+    by_id = spans_by_id(telemetry)
+    assert len(telemetry.spans()) == 2
+    assert by_id["resp_ws0001"].attributes["tracewrap.stream.outcome"] == "connection_closed"
+    assert by_id["resp_ws0001"].attributes["error.type"] == "ConnectionClosedError"
+    assert by_id[completed.id].attributes["tracewrap.stream.outcome"] == "completed"
+    assert completed.id == "resp_ws0002"
+
+
+def test_langsmith_run_gets_the_final_response(ws_server: Any, telemetry: Telemetry) -> None:
+    import tracewrap
+    from tracewrap.exporting.langsmith import LangSmithObserver
+    from tracewrap.exporting.settings import LangSmithSettings
+
+    runs: list[Any] = []
+
+    class Capturing(LangSmithObserver):
+        def on_end(self, call: Any) -> None:
+            runs.append(self.build_run(call, call.state.pop(id(self), None)))
+
+    observer = Capturing(
+        LangSmithSettings(project=None, hide_inputs=False, hide_outputs=False), client=object()
+    )
+    tracewrap.add_observer(observer)
+    try:
+        client = client_for(ws_server, telemetry)
+        with client.responses.connect() as connection:
+            connection.response.create(model=MODEL, input="Say hi")
+            read_turn(connection)
+    finally:
+        tracewrap.remove_observer(observer)
+    (run,) = runs
+    dumped = json.dumps({"inputs": run.inputs, "outputs": run.outputs}, default=str)
+    assert "Say hi" in dumped and "Hello! How can I help?" in dumped
+    assert run.outputs["usage_metadata"]["input_tokens"] == 12
+
+
+def test_dropped_connection_is_ended_as_abandoned(ws_server: Any, telemetry: Telemetry) -> None:
+    import gc
+
+    from tracewrap.telemetry.deferred import run_deferred
+
+    client = client_for(ws_server, telemetry)
+    manager = client.responses.connect()
+    connection = manager.enter()
+    connection.response.create(model=MODEL, input="Hi")
+    assert connection.recv().type == "response.created"
+    socket = connection._connection
+    del manager, connection
+    gc.collect()
+    run_deferred()
+    span = telemetry.one_span()
+    assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
+    assert span.attributes["tracewrap.stream.chunks"] == 1
+    socket.close()
