@@ -312,16 +312,17 @@ def test_long_connection_keeps_no_per_response_state(ws_server: Any, telemetry: 
 def test_reconnect_ends_the_lost_response_and_traces_the_next(ws_server: Any, telemetry: Telemetry) -> None:
     ws_server.add(Scenario(outcome="cut", chunks=4))  # the server closes with 1011: recoverable
     attempts = []
-    connection: Any = None
+    opened: list[Any] = []
 
     def on_reconnecting(event: Any) -> None:
         # sent while the SDK reconnects: it queues the create and flushes it on the new socket
         attempts.append(event)
-        connection.response.create(model=MODEL, input="after the reconnect")
+        opened[0].response.create(model=MODEL, input="after the reconnect")
 
     client = client_for(ws_server, telemetry)
     manager = client.responses.connect(on_reconnecting=on_reconnecting, initial_delay=0.01, max_delay=0.02)
     with manager as connection:
+        opened.append(connection)
         connection.response.create(model=MODEL, input="lost")
         for event in connection:  # the SDK reconnects inside the iteration
             if event.type == "response.completed":
