@@ -41,6 +41,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import threading
 import time
 import weakref
 from collections import deque
@@ -73,7 +74,7 @@ class _Turn(StreamTracker):
 class ConnectionTraces:
     """The open responses of one connection. Holds no reference to the connection itself."""
 
-    __slots__ = ("__weakref__", "active", "by_id", "pending", "reading", "site")
+    __slots__ = ("__weakref__", "active", "by_id", "lock", "pending", "reading", "site")
 
     def __init__(self, site: CallSite) -> None:
         self.site = site
@@ -81,6 +82,9 @@ class ConnectionTraces:
         self.active: dict[Any, _Turn] = {}  # lane -> the response its events without an id belong to
         self.by_id: dict[str, _Turn] = {}
         self.reading = False  # inside recv(): its recv_bytes() is the same event, seen once
+        # one thread may send while another reads: the maps change under this lock (never taken
+        # from GC-run code; an event for a running response only reads them)
+        self.lock = threading.Lock()
 
     def sent(self, payload: Any) -> _Turn | None:
         """A message the application sends: a ``response.create`` starts a span."""
@@ -108,10 +112,11 @@ class ConnectionTraces:
             call.record.stream = True  # implicit over a WebSocket
             lane = kwargs.get("stream_id")
             turn = _Turn(call, lane)
-            queue = self.pending.get(lane)
-            if queue is None:
-                queue = self.pending[lane] = deque()
-            queue.append(turn)
+            with self.lock:
+                queue = self.pending.get(lane)
+                if queue is None:
+                    queue = self.pending[lane] = deque()
+                queue.append(turn)
             return turn
         except Exception as exc:
             internal_error("websocket send", exc)
@@ -122,9 +127,7 @@ class ConnectionTraces:
         """The send raised: that create never left, its span ends with the error."""
         if turn is None:
             return
-        queue = self.pending.get(turn.lane)
-        if queue is not None and turn in queue:
-            queue.remove(turn)
+        self._forget(turn)
         turn.end(ERROR, exc)
 
     def received(self, event: Any) -> None:
@@ -140,19 +143,23 @@ class ConnectionTraces:
         except Exception:
             lane = field(event, "stream_id")
         if kind == "response.created":
-            queue = self.pending.get(lane)
-            if not queue:
-                return  # a response no create of ours asked for (a steering successor)
-            turn = queue.popleft()
             response_id = field(field(event, "response"), "id")
-            if response_id.__class__ is str:
-                turn.response_id = response_id
-                self.by_id[response_id] = turn
-            self.active[lane] = turn
+            with self.lock:
+                queue = self.pending.get(lane)
+                if not queue:
+                    return  # a response no create of ours asked for (a steering successor)
+                turn = queue.popleft()
+                if not queue:
+                    del self.pending[lane]
+                if response_id.__class__ is str:
+                    turn.response_id = response_id
+                    self.by_id[response_id] = turn
+                self.active[lane] = turn
         elif kind in TERMINAL_EVENTS:
-            turn = self.by_id.pop(field(field(event, "response"), "id"), None) or self.active.get(lane)
+            turn = self.by_id.get(field(field(event, "response"), "id")) or self.active.get(lane)
         elif kind == "error":
-            turn = self._error_owner(event, lane)
+            with self.lock:
+                turn = self._error_owner(event, lane)
         else:
             turn = self.active.get(lane)
         if turn is None:
@@ -186,43 +193,41 @@ class ConnectionTraces:
 
     def _forget(self, turn: _Turn) -> None:
         lane = turn.lane
-        if self.active.get(lane) is turn:
-            del self.active[lane]
-        if turn.response_id is not None:
-            self.by_id.pop(turn.response_id, None)
-        queue = self.pending.get(lane)
-        if queue and turn in queue:
-            queue.remove(turn)
-        if queue is not None and not queue:
-            del self.pending[lane]
+        with self.lock:
+            if self.active.get(lane) is turn:
+                del self.active[lane]
+            if turn.response_id is not None:
+                self.by_id.pop(turn.response_id, None)
+            queue = self.pending.get(lane)
+            if queue and turn in queue:
+                queue.remove(turn)
+            if queue is not None and not queue:
+                del self.pending[lane]
 
-    def open_turns(self) -> list[_Turn]:
+    def _take_all(self) -> list[_Turn]:
+        """Every response still open, the maps emptied."""
         turns: dict[int, _Turn] = {}
-        for queue in self.pending.values():
-            for turn in queue:
+        with self.lock:
+            for queue in self.pending.values():
+                for turn in queue:
+                    turns[id(turn)] = turn
+            for turn in self.active.values():
                 turns[id(turn)] = turn
-        for turn in self.active.values():
-            turns[id(turn)] = turn
-        for turn in self.by_id.values():
-            turns[id(turn)] = turn
+            for turn in self.by_id.values():
+                turns[id(turn)] = turn
+            self.pending.clear()
+            self.active.clear()
+            self.by_id.clear()
         return list(turns.values())
 
     def closed(self, outcome: str, exc: BaseException | None = None) -> None:
         """The connection ended: every response still open ends with it."""
-        turns = self.open_turns()
-        self.pending.clear()
-        self.active.clear()
-        self.by_id.clear()
-        for turn in turns:
+        for turn in self._take_all():
             turn.end(outcome, exc)
 
     def abandon(self) -> None:
-        """Run from the deferred queue: the connection was dropped with responses open."""
-        turns = self.open_turns()
-        self.pending.clear()
-        self.active.clear()
-        self.by_id.clear()
-        for turn in turns:
+        """Run from the deferred queue (a safe point): the connection was dropped with responses open."""
+        for turn in self._take_all():
             if not turn.call.ended:
                 turn.end(ABANDONED, at=turn.last)
 
