@@ -25,3 +25,18 @@ def ws_server(ws_server_session: object) -> Iterator[object]:
     ws_server_session.clear()  # type: ignore[attr-defined]
     yield ws_server_session
     ws_server_session.clear()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def rt_server_session() -> Iterator[object]:
+    from tracewrap.testing.websocket import FakeRealtimeWebSocketServer
+
+    with FakeRealtimeWebSocketServer() as server:
+        yield server
+
+
+@pytest.fixture
+def rt_server(rt_server_session: object) -> Iterator[object]:
+    rt_server_session.clear()  # type: ignore[attr-defined]
+    yield rt_server_session
+    rt_server_session.clear()  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tracewrap.interception.streams import ABANDONED, CLOSED_EARLY, COMPLETED, ERROR, StreamTracker
@@ -60,15 +60,34 @@ _CREATE = "response.create"
 _UNSET: tuple[type, ...] = ()  # the SDK's Omit / NotGiven, set by install()
 
 
+def decode(payload: Any) -> dict[str, Any] | None:
+    """A message the application sends, as a dict (a param dict, JSON text or an SDK model)."""
+    if isinstance(payload, Mapping):
+        # connection.response.create(...) passes its unset parameters as the SDK's ``omit``
+        return {k: v for k, v in payload.items() if not isinstance(v, _UNSET)}
+    if isinstance(payload, (str, bytes, bytearray)):
+        try:
+            decoded = json.loads(payload)
+        except (ValueError, RecursionError):
+            return None
+        return decoded if isinstance(decoded, dict) else None
+    to_dict = getattr(payload, "to_dict", None)  # an SDK model (ResponseCreateEvent)
+    if to_dict is None:
+        return None
+    decoded = to_dict()
+    return decoded if isinstance(decoded, dict) else None
+
+
 class _Turn(StreamTracker):
     """One response on a connection: a stream tracker that also knows its lane and id."""
 
-    __slots__ = ("lane", "response_id")
+    __slots__ = ("event_id", "lane", "response_id")
 
     def __init__(self, call: Any, lane: Any) -> None:
         super().__init__(call)
         self.lane = lane
         self.response_id: str | None = None
+        self.event_id: Any = None  # the create's own event_id, if it set one (realtime errors name it)
 
 
 class ConnectionTraces:
@@ -88,35 +107,25 @@ class ConnectionTraces:
 
     def sent(self, payload: Any) -> _Turn | None:
         """A message the application sends: a ``response.create`` starts a span."""
-        if isinstance(payload, Mapping):
-            # connection.response.create(...) passes its unset parameters as the SDK's ``omit``
-            kwargs = {k: v for k, v in payload.items() if not isinstance(v, _UNSET)}
-        elif isinstance(payload, (str, bytes, bytearray)):
-            try:
-                kwargs = json.loads(payload)
-            except (ValueError, RecursionError):
-                return None
-            if not isinstance(kwargs, dict):
-                return None
-        else:  # an SDK model (ResponseCreateEvent)
-            to_dict = getattr(payload, "to_dict", None)
-            if to_dict is None:
-                return None
-            kwargs = to_dict()
-        if kwargs.get("type") != _CREATE:
+        kwargs = decode(payload)
+        if kwargs is None or kwargs.get("type") != _CREATE:
             return None
+        return self.begin(kwargs, kwargs.get("stream_id"))
+
+    def begin(self, kwargs: Mapping[str, Any], lane: Any, waiting: bool = True) -> _Turn | None:
+        """Start one response's span; ``waiting``: it waits for its ``response.created``."""
         call = start(self.site, kwargs)
         if call is None:
             return None
         try:
             call.record.stream = True  # implicit over a WebSocket
-            lane = kwargs.get("stream_id")
             turn = _Turn(call, lane)
-            with self.lock:
-                queue = self.pending.get(lane)
-                if queue is None:
-                    queue = self.pending[lane] = deque()
-                queue.append(turn)
+            if waiting:
+                with self.lock:
+                    queue = self.pending.get(lane)
+                    if queue is None:
+                        queue = self.pending[lane] = deque()
+                    queue.append(turn)
             return turn
         except Exception as exc:
             internal_error("websocket send", exc)
@@ -127,7 +136,7 @@ class ConnectionTraces:
         """The send raised: that create never left, its span ends with the error."""
         if turn is None:
             return
-        self._forget(turn)
+        self.forget(turn)
         turn.end(ERROR, exc)
 
     def received(self, event: Any) -> None:
@@ -162,8 +171,13 @@ class ConnectionTraces:
                 turn = self._error_owner(event, lane)
         else:
             turn = self.active.get(lane)
-        if turn is None:
-            return
+        if turn is not None:
+            self.fold(
+                turn, event, COMPLETED if kind in TERMINAL_EVENTS else ERROR if kind == "error" else None
+            )
+
+    def fold(self, turn: _Turn, event: Any, ending: str | None) -> None:
+        """One event of ``turn``: timing, the accumulator, and its end when ``ending`` is an outcome."""
         now = time.perf_counter()
         count = turn.count = turn.count + 1
         if count == 1:
@@ -175,12 +189,13 @@ class ConnectionTraces:
                 accumulator.add(event)
             except Exception as exc:
                 turn.drop_accumulator(exc)
-        if kind in TERMINAL_EVENTS:
-            self._forget(turn)
-            turn.end(COMPLETED)
-        elif kind == "error":
-            self._forget(turn)
-            turn.end(ERROR)
+        if ending is not None:
+            self.forget(turn)
+            self.ending(turn)
+            turn.end(ending)
+
+    def ending(self, turn: _Turn) -> None:
+        """Before a response's span ends (the realtime traces set the session's model here)."""
 
     def _error_owner(self, event: Any, lane: Any) -> _Turn | None:
         running = self.active.get(lane)
@@ -191,7 +206,7 @@ class ConnectionTraces:
             return queue[0]
         return running
 
-    def _forget(self, turn: _Turn) -> None:
+    def forget(self, turn: _Turn) -> None:
         lane = turn.lane
         with self.lock:
             if self.active.get(lane) is turn:
@@ -268,44 +283,38 @@ def _traces(obj: Any) -> ConnectionTraces | None:
         return None
 
 
-def site_for(client: Any) -> CallSite | None:
-    """The call site for ``client``'s WebSocket turns, or None when its ``responses.create`` is not traced."""
-    from tracewrap.endpoints import RESPONSE
+def site_for(client: Any, path: str) -> CallSite | None:
+    """The call site for ``client``'s responses on a connection of ``path`` (``responses.connect``,
+    ``realtime.connect``), or None when the client is not traced for it."""
+    from tracewrap.endpoints import CONNECT_PATHS
     from tracewrap.interception import sdk_patch
     from tracewrap.interception.install import client_info, installation_of
 
+    endpoint = CONNECT_PATHS[path]
     installation = installation_of(client)
-    if installation is not None:
-        if "responses.create" not in installation.paths:
+    if installation is not None:  # wrap(client): that client's options win
+        if path not in installation.paths:
             return None
-        return CallSite(RESPONSE, installation.options, client_info(client, installation.options))
+        return CallSite(endpoint, installation.options, client_info(client, installation.options))
     process_wide = sdk_patch.current()
-    if process_wide is None or "responses.create" not in process_wide.paths:
+    if process_wide is None or path not in process_wide.paths:
         return None
-    return sdk_patch.client_site(client, RESPONSE)
+    return sdk_patch.client_site(client, endpoint)
 
 
 # --------------------------------------------------------------------------- the patches
 
-
-def _manager_traces(manager: Any, prefix: str) -> ConnectionTraces | None:
-    traces = _traces(manager)
-    if traces is None:
-        site = site_for(manager.__dict__.get(f"_{prefix}__client"))
-        if site is None:
-            return None
-        traces = manager.__dict__[_KEY] = ConnectionTraces(site)
-    return traces
+# builds the traces of a manager's connection from the manager (None: not traced)
+TracesFactory = Callable[[Any], "ConnectionTraces | None"]
 
 
-def _opened(manager: Any, connection: Any, prefix: str) -> None:
+def _opened(manager: Any, connection: Any, make: TracesFactory) -> None:
     """The manager opened ``connection``: the creates queued on the manager move to it."""
     traces = manager.__dict__.pop(_KEY, None)
     if traces is None:
-        site = site_for(manager.__dict__.get(f"_{prefix}__client"))
-        if site is None:
+        traces = make(manager)
+        if traces is None:
             return
-        traces = ConnectionTraces(site)
     _attach(connection, traces)
 
 
@@ -315,17 +324,28 @@ def _not_opened(manager: Any, exc: BaseException) -> None:
         traces.closed(ERROR, exc)
 
 
-def _patch_sync(module: Any, closed_errors: tuple[type[BaseException], ...]) -> list[tuple[type, str, Any]]:
-    connection_cls = module.ResponsesConnection
-    manager_cls = module.ResponsesConnectionManager
-    prefix = manager_cls.__name__
-    original_enter = manager_cls.__enter__
-    original_manager_send = manager_cls.send
-    original_send = connection_cls.send
-    original_send_raw = connection_cls.send_raw
-    original_recv = connection_cls.recv
-    original_recv_bytes = connection_cls.recv_bytes
-    original_close = connection_cls.close
+def _manager_traces(manager: Any, make: TracesFactory) -> ConnectionTraces | None:
+    traces = _traces(manager)
+    if traces is None:
+        traces = make(manager)
+        if traces is not None:
+            manager.__dict__[_KEY] = traces
+    return traces
+
+
+def _patch_sync(
+    connection_cls: type,
+    manager_cls: type,
+    make: TracesFactory,
+    closed_errors: tuple[type[BaseException], ...],
+) -> list[tuple[type, str, Any]]:
+    original_enter = manager_cls.__enter__  # type: ignore[attr-defined]
+    original_manager_send = manager_cls.send  # type: ignore[attr-defined]
+    original_send = connection_cls.send  # type: ignore[attr-defined]
+    original_send_raw = connection_cls.send_raw  # type: ignore[attr-defined]
+    original_recv = connection_cls.recv  # type: ignore[attr-defined]
+    original_recv_bytes = connection_cls.recv_bytes  # type: ignore[attr-defined]
+    original_close = connection_cls.close  # type: ignore[attr-defined]
 
     @functools.wraps(original_enter)
     def enter(self: Any) -> Any:
@@ -338,7 +358,7 @@ def _patch_sync(module: Any, closed_errors: tuple[type[BaseException], ...]) -> 
                 internal_error("websocket enter", error)
             raise
         try:
-            _opened(self, connection, prefix)
+            _opened(self, connection, make)
         except Exception as error:
             internal_error("websocket enter", error)
         return connection
@@ -347,7 +367,7 @@ def _patch_sync(module: Any, closed_errors: tuple[type[BaseException], ...]) -> 
     def manager_send(self: Any, event: Any) -> None:
         traces = turn = None
         try:
-            traces = _manager_traces(self, prefix)
+            traces = _manager_traces(self, make)
             if traces is not None:
                 turn = traces.sent(event)
         except Exception as error:
@@ -421,30 +441,33 @@ def _patch_sync(module: Any, closed_errors: tuple[type[BaseException], ...]) -> 
             if traces is not None:
                 traces.closed(CLOSED_EARLY)
 
-    patches = {
-        (manager_cls, "__enter__"): enter,
-        (manager_cls, "enter"): enter,
-        (manager_cls, "send"): manager_send,
-        (connection_cls, "send"): sender(original_send),
-        (connection_cls, "send_raw"): sender(original_send_raw),
-        (connection_cls, "recv"): recv,
-        (connection_cls, "recv_bytes"): recv_bytes,
-        (connection_cls, "close"): close,
-    }
-    return _apply(patches)
+    return _apply(
+        {
+            (manager_cls, "__enter__"): enter,
+            (manager_cls, "enter"): enter,
+            (manager_cls, "send"): manager_send,
+            (connection_cls, "send"): sender(original_send),
+            (connection_cls, "send_raw"): sender(original_send_raw),
+            (connection_cls, "recv"): recv,
+            (connection_cls, "recv_bytes"): recv_bytes,
+            (connection_cls, "close"): close,
+        }
+    )
 
 
-def _patch_async(module: Any, closed_errors: tuple[type[BaseException], ...]) -> list[tuple[type, str, Any]]:
-    connection_cls = module.AsyncResponsesConnection
-    manager_cls = module.AsyncResponsesConnectionManager
-    prefix = manager_cls.__name__
-    original_enter = manager_cls.__aenter__
-    original_manager_send = manager_cls.send
-    original_send = connection_cls.send
-    original_send_raw = connection_cls.send_raw
-    original_recv = connection_cls.recv
-    original_recv_bytes = connection_cls.recv_bytes
-    original_close = connection_cls.close
+def _patch_async(
+    connection_cls: type,
+    manager_cls: type,
+    make: TracesFactory,
+    closed_errors: tuple[type[BaseException], ...],
+) -> list[tuple[type, str, Any]]:
+    original_enter = manager_cls.__aenter__  # type: ignore[attr-defined]
+    original_manager_send = manager_cls.send  # type: ignore[attr-defined]
+    original_send = connection_cls.send  # type: ignore[attr-defined]
+    original_send_raw = connection_cls.send_raw  # type: ignore[attr-defined]
+    original_recv = connection_cls.recv  # type: ignore[attr-defined]
+    original_recv_bytes = connection_cls.recv_bytes  # type: ignore[attr-defined]
+    original_close = connection_cls.close  # type: ignore[attr-defined]
 
     @functools.wraps(original_enter)
     async def enter(self: Any) -> Any:
@@ -457,7 +480,7 @@ def _patch_async(module: Any, closed_errors: tuple[type[BaseException], ...]) ->
                 internal_error("websocket enter", error)
             raise
         try:
-            _opened(self, connection, prefix)
+            _opened(self, connection, make)
         except Exception as error:
             internal_error("websocket enter", error)
         return connection
@@ -466,7 +489,7 @@ def _patch_async(module: Any, closed_errors: tuple[type[BaseException], ...]) ->
     def manager_send(self: Any, event: Any) -> None:  # the async manager's send is synchronous
         traces = turn = None
         try:
-            traces = _manager_traces(self, prefix)
+            traces = _manager_traces(self, make)
             if traces is not None:
                 turn = traces.sent(event)
         except Exception as error:
@@ -540,17 +563,18 @@ def _patch_async(module: Any, closed_errors: tuple[type[BaseException], ...]) ->
             if traces is not None:
                 traces.closed(CLOSED_EARLY)
 
-    patches = {
-        (manager_cls, "__aenter__"): enter,
-        (manager_cls, "enter"): enter,
-        (manager_cls, "send"): manager_send,
-        (connection_cls, "send"): sender(original_send),
-        (connection_cls, "send_raw"): sender(original_send_raw),
-        (connection_cls, "recv"): recv,
-        (connection_cls, "recv_bytes"): recv_bytes,
-        (connection_cls, "close"): close,
-    }
-    return _apply(patches)
+    return _apply(
+        {
+            (manager_cls, "__aenter__"): enter,
+            (manager_cls, "enter"): enter,
+            (manager_cls, "send"): manager_send,
+            (connection_cls, "send"): sender(original_send),
+            (connection_cls, "send_raw"): sender(original_send_raw),
+            (connection_cls, "recv"): recv,
+            (connection_cls, "recv_bytes"): recv_bytes,
+            (connection_cls, "close"): close,
+        }
+    )
 
 
 def _received_raw(traces: ConnectionTraces, message: Any) -> None:
@@ -579,37 +603,95 @@ _INHERITED = object()  # the class did not define the name itself: restoring del
 _patched: list[tuple[type, str, Any]] | None = None
 
 
+def _responses_traces(manager: Any) -> ConnectionTraces | None:
+    site = site_for(manager.__dict__.get(f"_{type(manager).__name__}__client"), "responses.connect")
+    return None if site is None else ConnectionTraces(site)
+
+
+def _realtime_traces(manager: Any) -> ConnectionTraces | None:
+    from tracewrap.interception.realtime import RealtimeTraces
+
+    attributes = manager.__dict__
+    prefix = f"_{type(manager).__name__}__"
+    site = site_for(attributes.get(prefix + "client"), "realtime.connect")
+    if site is None:
+        return None
+    model = attributes.get(prefix + "model")
+    return RealtimeTraces(site, model if isinstance(model, str) else None)
+
+
+def _connection_kinds() -> list[tuple[type, type, TracesFactory, bool]]:
+    """(connection class, manager class, traces factory, is async) of this SDK; empty before 3.x."""
+    kinds: list[tuple[type, type, TracesFactory, bool]] = []
+    try:
+        from openai.resources.responses import responses
+    except ImportError:
+        responses = None  # type: ignore[assignment]
+    if responses is not None and hasattr(responses, "ResponsesConnection"):
+        kinds.append(
+            (responses.ResponsesConnection, responses.ResponsesConnectionManager, _responses_traces, False)
+        )
+        kinds.append(
+            (
+                responses.AsyncResponsesConnection,
+                responses.AsyncResponsesConnectionManager,
+                _responses_traces,
+                True,
+            )
+        )
+    try:
+        from openai.resources.realtime import realtime
+    except ImportError:
+        realtime = None  # type: ignore[assignment]
+    # the realtime resource exists since 1.x (beta) / 2.x; traced where it runs on the same
+    # connection base as Responses WebSocket mode (3.x)
+    if (
+        kinds
+        and realtime is not None
+        and hasattr(realtime, "RealtimeConnection")
+        and hasattr(realtime.RealtimeConnection, "send_raw")
+    ):
+        kinds.append(
+            (realtime.RealtimeConnection, realtime.RealtimeConnectionManager, _realtime_traces, False)
+        )
+        kinds.append(
+            (
+                realtime.AsyncRealtimeConnection,
+                realtime.AsyncRealtimeConnectionManager,
+                _realtime_traces,
+                True,
+            )
+        )
+    return kinds
+
+
 def install() -> None:
     """Patch the connection classes once per process; a no-op for an SDK without ``connect()``.
 
     The patches stay once installed and are inert for clients that are not traced (no entry is
     made for their connections, and every wrapper then passes straight through).
     """
-    global _patched
+    global _patched, _UNSET
     if _patched is not None:
         return
+    _patched = []
     try:
-        from openai.resources.responses import responses as module
-    except ImportError:
-        _patched = []
-        return
-    if not hasattr(module, "ResponsesConnection") or not hasattr(module, "AsyncResponsesConnection"):
-        _patched = []  # openai 1.x / 2.x: no WebSocket mode
-        return
-    global _UNSET
-    from openai import NotGiven, Omit
+        kinds = _connection_kinds()
+        if not kinds:
+            return  # openai 1.x / 2.x: no Responses WebSocket mode
+        from openai import NotGiven, Omit
 
-    _UNSET = (Omit, NotGiven)
-    try:
-        from websockets.exceptions import ConnectionClosed
+        _UNSET = (Omit, NotGiven)
+        try:
+            from websockets.exceptions import ConnectionClosed
 
-        closed_errors: tuple[type[BaseException], ...] = (ConnectionClosed,)
-    except ImportError:  # the SDK's realtime extra is missing: connect() cannot open anything
-        closed_errors = ()
-    try:
-        _patched = _patch_sync(module, closed_errors) + _patch_async(module, closed_errors)
+            closed_errors: tuple[type[BaseException], ...] = (ConnectionClosed,)
+        except ImportError:  # the SDK's realtime extra is missing: connect() cannot open anything
+            closed_errors = ()
+        for connection_cls, manager_cls, make, is_async in kinds:
+            patch = _patch_async if is_async else _patch_sync
+            _patched += patch(connection_cls, manager_cls, make, closed_errors)
     except Exception as exc:
-        _patched = []
         internal_error("websocket install", exc)
 
 
