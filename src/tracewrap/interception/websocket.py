@@ -31,9 +31,11 @@ until then. Each turn's span nests under whatever span is current when its ``res
 sent (an agent step, a request handler), as an HTTP call would.
 
 Patched at class level (``ResponsesConnection`` / ``AsyncResponsesConnection`` and their
-managers), once, by ``wrap(openai)`` or ``wrap(client)``; a connection is traced when its client is
-traced for ``responses.create`` (that client's ``wrap(client)`` options first, else the process-wide
-ones). Objects stay the SDK's own; per connection, one private entry in its ``__dict__``.
+managers, and the realtime ones: :mod:`.realtime`), once, by ``wrap(openai)`` or ``wrap(client)``;
+a connection is traced when its client is traced with the path ``responses.connect`` (or
+``realtime.connect``; both are in the default set): that client's ``wrap(client)`` options first,
+else the process-wide ones. Objects stay the SDK's own; per connection, one private entry in its
+``__dict__``.
 """
 
 from __future__ import annotations
