@@ -23,6 +23,7 @@ from tracewrap.normalize.media import (
     read_moderation,
     read_nothing,
 )
+from tracewrap.normalize.realtime import RealtimeAccumulator, read_realtime_response
 from tracewrap.normalize.responses import ResponsesStreamAccumulator, read_response
 from tracewrap.record import CallRecord
 from tracewrap.telemetry import counting
@@ -111,6 +112,16 @@ TRANSLATION = Endpoint(
 MODERATION = Endpoint("moderation", "moderations", requests.read_model_request, read_moderation)
 COMPACT_RESPONSE = Endpoint("compact_response", RESPONSES, requests.read_responses_request, read_compacted)
 COUNT_TOKENS = Endpoint("count_tokens", RESPONSES, requests.read_model_request, read_nothing)
+# a realtime response (``client.realtime.connect()``): the conventions' ``chat``, told apart by api type
+REALTIME = Endpoint(
+    "chat",
+    "realtime",
+    requests.read_responses_request,
+    read_realtime_response,
+    RealtimeAccumulator,
+    content.responses_input_messages,
+    content.responses_instructions,
+)
 
 # path -> (endpoint, the method that is really wrapped on the resource)
 KNOWN_PATHS: dict[str, tuple[Endpoint, str]] = {
@@ -138,7 +149,11 @@ SDK_DEPENDENT_PATHS = frozenset({"responses.compact", "responses.input_tokens.co
 # responses.stream(response_id=...) resumes through retrieve(stream=True)
 _ALSO_WRAPPED = {"responses.stream": ("responses.retrieve",)}
 
-DEFAULT_PATHS: tuple[str, ...] = tuple(KNOWN_PATHS)
+# WebSocket connections: no method is wrapped for these paths; naming one traces each response on
+# the connections the client opens (interception.websocket); openai 3.x only, skipped elsewhere
+CONNECT_PATHS: dict[str, Endpoint] = {"responses.connect": RESPONSE, "realtime.connect": REALTIME}
+
+DEFAULT_PATHS: tuple[str, ...] = (*KNOWN_PATHS, *CONNECT_PATHS)
 
 _VIA = ("with_raw_response", "with_streaming_response")
 

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 import wrapt
 
-from tracewrap.endpoints import SDK_DEPENDENT_PATHS, Endpoint, resolve
+from tracewrap.endpoints import CONNECT_PATHS, SDK_DEPENDENT_PATHS, Endpoint, resolve
+from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
@@ -115,6 +116,8 @@ def plan_paths(client: Any, paths: tuple[str, ...]) -> list[tuple[Any, str, Endp
     (a path of :data:`SDK_DEPENDENT_PATHS` that this SDK version lacks is skipped instead)."""
     plan: dict[tuple[int, str], tuple[Any, str, Endpoint]] = {}
     for path in paths:
+        if path in CONNECT_PATHS:  # WebSocket connections: traced per connection (interception.websocket)
+            continue
         if path in SDK_DEPENDENT_PATHS and not _has_path(client, path):
             continue
         for resource_path, method, endpoint in resolve(path):
@@ -147,6 +150,7 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
     _drop_cached_wrappers(client, paths)
     _wrap_request_layer(client, installation, info)
     _hook_copies(client, installation)
+    websocket.install()  # Responses WebSocket mode: traced per connection, for this client's options
     client.__dict__[_MARK] = installation
     return client
 

@@ -33,6 +33,7 @@ from typing import Any
 import wrapt
 
 from tracewrap.endpoints import Endpoint
+from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.install import client_info, plan_paths
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
@@ -160,6 +161,7 @@ def instrument_sdk(module: Any, paths: tuple[str, ...], options: TraceOptions) -
             setattr(cls, name, SdkTracedMethod(original, _wrapper(endpoint, original)))
             installation.patched.append((cls, name, original))
         _patch_request_layer(module, installation)
+        websocket.install()  # Responses WebSocket mode: its connection classes (openai 3.x)
         _installation = installation
         return installation
 

@@ -136,8 +136,11 @@ class ResponsesStreamAccumulator:
             if not self._terminal:
                 self._response = field(event, "response")
         elif kind == "error":
-            self._error_code = as_str(field(event, "code")) or "error"
-            self._error_message = as_str(field(event, "message"))
+            # SSE: code / message on the event; WebSocket mode: in its ``error`` object
+            detail = field(event, "error")
+            source = event if detail is None else detail
+            self._error_code = as_str(field(source, "code")) or as_str(field(detail, "type")) or "error"
+            self._error_message = as_str(field(source, "message"))
 
     @property
     def finished(self) -> bool:

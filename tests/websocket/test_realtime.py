@@ -1,0 +1,162 @@
+"""Realtime connections on the real SDK (``client.realtime.connect()``) against the fake realtime
+server: one span per response, usage from ``response.done``, the model from the connection."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import openai
+import pytest
+from openai.resources.realtime.realtime import AsyncRealtimeConnection, RealtimeConnection
+
+from tests.conftest import API_KEY, Telemetry
+from tracewrap import wrap
+from tracewrap.testing import Scenario
+
+MODEL = "gpt-realtime-mini"
+
+
+def client_for(rt_server: Any, telemetry: Telemetry, **options: Any) -> openai.OpenAI:
+    client = openai.OpenAI(api_key=API_KEY, base_url=rt_server.base_url, max_retries=0)
+    return wrap(client, **telemetry.wrap_kwargs(), **options)
+
+
+def until_done(connection: Any) -> list[Any]:
+    events = []
+    for event in connection:
+        events.append(event)
+        if event.type in ("response.done", "error"):
+            return events
+    return events
+
+
+def point_sum(telemetry: Telemetry, name: str, **attrs: Any) -> float:
+    return sum(
+        p.sum for p in telemetry.points(name) if all(p.attributes.get(k) == v for k, v in attrs.items())
+    )
+
+
+def test_two_responses_with_usage_and_model(rt_server: Any, telemetry: Telemetry) -> None:
+    rt_server.output_audio_tokens = 5
+    rt_server.add(
+        Scenario(prompt_tokens=120, completion_tokens=30, cached_tokens=64, media_input_tokens=100),
+        Scenario(prompt_tokens=10, completion_tokens=4),
+    )
+    client = client_for(rt_server, telemetry, capture_content="span_only")
+    with client.realtime.connect(model=MODEL) as connection:
+        assert type(connection) is RealtimeConnection
+        connection.response.create(response={"instructions": "Be brief", "max_output_tokens": 200})
+        first = until_done(connection)
+        connection.response.create()
+        second = until_done(connection)
+    assert first[0].type == "session.created" and first[-1].type == second[-1].type == "response.done"
+    one, two = sorted(telemetry.spans(), key=lambda s: s.start_time)
+    a = one.attributes
+    assert one.name == f"chat {MODEL}"
+    assert a["gen_ai.operation.name"] == "chat"
+    assert a["openai.api.type"] == "realtime"
+    assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == MODEL
+    assert a["gen_ai.request.max_tokens"] == 200
+    assert a["gen_ai.response.id"] == first[-1].response.id == "resp_rt0001"
+    assert a["gen_ai.usage.input_tokens"] == 120
+    assert a["gen_ai.usage.output_tokens"] == 30
+    assert a["gen_ai.usage.cache_read.input_tokens"] == 64
+    assert a["tracewrap.usage.audio.input_tokens"] == 100
+    assert a["tracewrap.usage.audio.output_tokens"] == 5
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert a["openai.response.status"] == "completed"
+    assert a["tracewrap.stream.outcome"] == "completed"
+    assert a["tracewrap.stream.chunks"] == len(first) - 1  # every event of the response, not session.created
+    assert "Be brief" in a["gen_ai.system_instructions"]
+    assert "Hello! How can I help?" in a["gen_ai.output.messages"]
+    assert two.attributes["gen_ai.response.id"] == "resp_rt0002"
+    assert two.attributes["gen_ai.usage.input_tokens"] == 10
+    assert point_sum(telemetry, "gen_ai.client.token.usage", **{"gen_ai.token.type": "input"}) == 130
+
+
+def test_model_from_session_created_and_server_started_response(rt_server: Any, telemetry: Telemetry) -> None:
+    client = client_for(rt_server, telemetry)
+    with client.realtime.connect(extra_query={"model": "gpt-realtime"}) as connection:
+        assert connection.recv().type == "session.created"
+        connection.input_audio_buffer.commit()  # the server answers with a response of its own
+        events = until_done(connection)
+    span = telemetry.spans()[0]
+    assert len(telemetry.spans()) == 1
+    assert span.attributes["gen_ai.request.model"] == "gpt-realtime"
+    assert span.attributes["gen_ai.response.id"] == events[-1].response.id
+    assert span.attributes["gen_ai.usage.output_tokens"] == 7
+
+
+def test_failed_incomplete_and_rejected(rt_server: Any, telemetry: Telemetry) -> None:
+    rt_server.add(
+        Scenario(outcome="failed", error_message="boom"),
+        Scenario(outcome="length"),
+        Scenario(outcome="http_error", error_message="no such voice"),
+    )
+    client = client_for(rt_server, telemetry)
+    with client.realtime.connect(model=MODEL) as connection:
+        connection.response.create()
+        until_done(connection)
+        connection.response.create()
+        until_done(connection)
+        connection.response.create(event_id="evt_mine")
+        rejected = until_done(connection)
+    assert rejected[-1].type == "error" and rejected[-1].error.event_id == "evt_mine"
+    failed, incomplete, refused = sorted(telemetry.spans(), key=lambda s: s.start_time)
+    assert failed.attributes["error.type"] == "server_error"
+    assert failed.status.description == "boom"
+    assert failed.attributes["gen_ai.response.finish_reasons"] == ("error",)
+    assert incomplete.attributes["gen_ai.response.finish_reasons"] == ("length",)
+    assert "error.type" not in incomplete.attributes
+    assert refused.attributes["error.type"] == "invalid_value"
+    assert refused.attributes["tracewrap.stream.outcome"] == "error"
+    assert "gen_ai.response.id" not in refused.attributes
+
+
+def test_connection_closed_mid_response(rt_server: Any, telemetry: Telemetry) -> None:
+    from websockets.exceptions import ConnectionClosedError
+
+    rt_server.add(Scenario(outcome="cut", chunks=6))
+    client = client_for(rt_server, telemetry)
+    with client.realtime.connect(model=MODEL) as connection:
+        connection.response.create()
+        with pytest.raises(ConnectionClosedError):
+            for _event in connection:
+                pass
+    span = telemetry.one_span()
+    assert span.attributes["tracewrap.stream.outcome"] == "connection_closed"
+    assert span.attributes["gen_ai.response.id"] == "resp_rt0001"
+
+
+def test_paths_narrow_realtime_away(rt_server: Any, telemetry: Telemetry) -> None:
+    client = client_for(rt_server, telemetry, paths=["chat.completions.create"])
+    with client.realtime.connect(model=MODEL) as connection:
+        connection.response.create()
+        until_done(connection)
+    assert telemetry.spans() == []
+
+
+def test_async_realtime(rt_server: Any, telemetry: Telemetry) -> None:
+    rt_server.add(Scenario(prompt_tokens=21, completion_tokens=8))
+
+    async def main() -> str:
+        client = wrap(
+            openai.AsyncOpenAI(api_key=API_KEY, base_url=rt_server.base_url, max_retries=0),
+            **telemetry.wrap_kwargs(),
+        )
+        async with client.realtime.connect(model=MODEL) as connection:
+            assert isinstance(connection, AsyncRealtimeConnection)
+            await connection.response.create()
+            async for event in connection:
+                if event.type == "response.done":
+                    return str(event.response.id)
+        raise AssertionError("no response.done")
+
+    response_id = asyncio.run(main())
+    span = telemetry.one_span()
+    assert span.attributes["gen_ai.response.id"] == response_id
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (
+        21,
+        8,
+    )

@@ -1,0 +1,385 @@
+"""Responses WebSocket mode on the real SDK (``client.responses.connect()``) against the fake
+WebSocket server: one span per response, with what an SSE Responses stream's span carries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import openai
+import pytest
+from openai.resources.responses.responses import AsyncResponsesConnection, ResponsesConnection
+
+from tests.conftest import API_KEY, Telemetry
+from tracewrap import unwrap, wrap
+from tracewrap.testing import Scenario
+from tracewrap.testing.bodies import STREAM_ERROR_MESSAGE
+
+MODEL = "gpt-4o-mini"
+
+
+def client_for(ws_server: Any, telemetry: Telemetry, **options: Any) -> openai.OpenAI:
+    client = openai.OpenAI(api_key=API_KEY, base_url=ws_server.base_url, max_retries=0)
+    return wrap(client, **telemetry.wrap_kwargs(), **options)
+
+
+def async_client_for(ws_server: Any, telemetry: Telemetry) -> openai.AsyncOpenAI:
+    client = openai.AsyncOpenAI(api_key=API_KEY, base_url=ws_server.base_url, max_retries=0)
+    return wrap(client, **telemetry.wrap_kwargs())
+
+
+def read_turn(connection: Any) -> list[Any]:
+    events = []
+    for event in connection:
+        events.append(event)
+        if event.type in ("response.completed", "response.incomplete", "response.failed", "error"):
+            return events
+    return events
+
+
+def spans_by_id(telemetry: Telemetry) -> dict[str, Any]:
+    return {
+        s.attributes["gen_ai.response.id"]: s
+        for s in telemetry.spans()
+        if "gen_ai.response.id" in s.attributes
+    }
+
+
+def point_sum(telemetry: Telemetry, name: str, **attrs: Any) -> float:
+    return sum(
+        p.sum for p in telemetry.points(name) if all(p.attributes.get(k) == v for k, v in attrs.items())
+    )
+
+
+def test_two_turns_on_one_connection_sync(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.add(
+        Scenario(prompt_tokens=31, completion_tokens=9), Scenario(prompt_tokens=40, completion_tokens=11)
+    )
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        assert type(connection) is ResponsesConnection
+        connection.response.create(model=MODEL, input="Hi", temperature=0.5, max_output_tokens=64)
+        first = read_turn(connection)
+        first_id = first[-1].response.id
+        connection.response.create(model=MODEL, input="Again", previous_response_id=first_id)
+        second = read_turn(connection)
+    assert first[-1].type == second[-1].type == "response.completed"
+    spans = telemetry.spans()
+    assert len(spans) == 2
+    one, two = sorted(spans, key=lambda s: s.start_time)
+    a = one.attributes
+    assert one.name == f"chat {MODEL}"
+    assert a["gen_ai.request.model"] == MODEL
+    assert a["gen_ai.request.temperature"] == 0.5
+    assert a["gen_ai.request.max_tokens"] == 64
+    assert a["gen_ai.response.id"] == first_id == "resp_ws0001"
+    assert a["gen_ai.response.model"].startswith(MODEL)
+    assert a["gen_ai.usage.input_tokens"] == 31
+    assert a["gen_ai.usage.output_tokens"] == 9
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert a["openai.response.status"] == "completed"
+    assert a["tracewrap.stream.outcome"] == "completed"
+    assert a["tracewrap.stream.chunks"] == len(first)
+    assert 0 < a["gen_ai.response.time_to_first_chunk"] <= (one.end_time - one.start_time) / 1e9
+    assert two.attributes["gen_ai.response.id"] == second[-1].response.id == "resp_ws0002"
+    assert two.attributes["gen_ai.usage.input_tokens"] == 40
+    assert ws_server.creates()[1]["previous_response_id"] == first_id
+    assert point_sum(telemetry, "gen_ai.client.token.usage", **{"gen_ai.token.type": "input"}) == 71
+    assert point_sum(telemetry, "gen_ai.client.token.usage", **{"gen_ai.token.type": "output"}) == 20
+    durations = telemetry.points("gen_ai.client.operation.duration")
+    assert sum(p.count for p in durations) == 2
+
+
+def test_two_in_flight_on_lanes(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.hold = 2  # the server answers both creates, interleaved
+    ws_server.add(
+        Scenario(prompt_tokens=5, completion_tokens=3, chunks=4),
+        Scenario(prompt_tokens=70, completion_tokens=30, chunks=4),
+    )
+    client = client_for(ws_server, telemetry)
+    done: dict[str, Any] = {}
+    seen_lanes = set()
+    with client.responses.connect() as connection:
+        connection.response.create(model=MODEL, input="left", stream_id="a")
+        connection.response.create(model="gpt-4.1", input="right", stream_id="b")
+        for event in connection:
+            seen_lanes.add(event.stream_id)
+            if event.type == "response.completed":
+                done[event.stream_id] = event.response
+                if len(done) == 2:
+                    break
+    assert seen_lanes == {"a", "b"}
+    spans = spans_by_id(telemetry)
+    assert len(telemetry.spans()) == 2
+    left, right = spans[done["a"].id], spans[done["b"].id]
+    assert left.attributes["gen_ai.request.model"] == MODEL
+    assert (left.attributes["gen_ai.usage.input_tokens"], left.attributes["gen_ai.usage.output_tokens"]) == (
+        5,
+        3,
+    )
+    assert right.attributes["gen_ai.request.model"] == "gpt-4.1"
+    assert (
+        right.attributes["gen_ai.usage.input_tokens"],
+        right.attributes["gen_ai.usage.output_tokens"],
+    ) == (70, 30)
+    # interleaved: each span counted only its own events (created .. completed, 4 text deltas)
+    assert left.attributes["tracewrap.stream.chunks"] == right.attributes["tracewrap.stream.chunks"] == 12
+
+
+def test_error_event_mid_response(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.add(Scenario(outcome="stream_error"), Scenario())
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        connection.response.create(model=MODEL, input="Hi")
+        events = read_turn(connection)
+        connection.response.create(model=MODEL, input="Again")
+        after = read_turn(connection)
+    assert events[-1].type == "error" and after[-1].type == "response.completed"
+    failed, ok = sorted(telemetry.spans(), key=lambda s: s.start_time)
+    assert failed.attributes["error.type"] == "server_error"
+    assert failed.status.description == STREAM_ERROR_MESSAGE
+    assert failed.attributes["tracewrap.stream.outcome"] == "error"
+    assert failed.attributes["gen_ai.response.id"] == "resp_ws0001"
+    assert "gen_ai.usage.input_tokens" not in failed.attributes  # the response never reported any
+    assert ok.attributes["gen_ai.response.id"] == "resp_ws0002"
+    assert "error.type" not in ok.attributes
+
+
+def test_rejected_create_goes_to_the_oldest_waiting_create(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.add(Scenario(outcome="http_error", status_code=400, error_message="bad model"))
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        connection.response.create(model="no-such-model", input="Hi")
+        (event,) = read_turn(connection)
+    assert event.type == "error" and event.status == 400
+    span = telemetry.one_span()
+    assert span.attributes["gen_ai.request.model"] == "no-such-model"
+    assert span.attributes["error.type"] == "invalid_value"
+    assert span.status.description == "bad model"
+    assert "gen_ai.response.id" not in span.attributes
+
+
+def test_connection_closed_mid_response(ws_server: Any, telemetry: Telemetry) -> None:
+    from websockets.exceptions import ConnectionClosedError
+
+    ws_server.add(Scenario(outcome="cut", chunks=6))
+    client = client_for(ws_server, telemetry)
+    events = []
+    with client.responses.connect() as connection:
+        connection.response.create(model=MODEL, input="Hi")
+        with pytest.raises(ConnectionClosedError):
+            for event in connection:
+                events.append(event)
+    span = telemetry.one_span()
+    assert span.attributes["tracewrap.stream.outcome"] == "connection_closed"
+    assert span.attributes["error.type"] == "ConnectionClosedError"
+    assert span.attributes["gen_ai.response.id"] == "resp_ws0001"
+    assert span.attributes["tracewrap.stream.chunks"] == len(events) > 2
+
+
+def test_user_close_ends_open_response_as_closed_early(ws_server: Any, telemetry: Telemetry) -> None:
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        connection.response.create(model=MODEL, input="Hi")
+        assert connection.recv().type == "response.created"
+    span = telemetry.one_span()
+    assert span.attributes["tracewrap.stream.outcome"] == "closed_early"
+    assert span.attributes["tracewrap.stream.chunks"] == 1
+    assert "error.type" not in span.attributes
+
+
+def test_recv_and_recv_bytes_read_paths(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.add(
+        Scenario(prompt_tokens=8, completion_tokens=2),
+        Scenario(outcome="invalid_json", prompt_tokens=9, completion_tokens=4),
+    )
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        connection.response.create(model=MODEL, input="one")
+        kinds = []
+        while not kinds or kinds[-1] != "response.completed":
+            kinds.append(connection.recv().type)
+        connection.response.create(model=MODEL, input="two")
+        raw = []
+        while True:
+            message = connection.recv_bytes()
+            assert isinstance(message, bytes)
+            raw.append(message)
+            if b'"response.completed"' in message:
+                break
+    assert b"{not json" in raw  # the malformed frame reached the user untouched
+    by_id = spans_by_id(telemetry)
+    assert len(telemetry.spans()) == 2
+    assert by_id["resp_ws0001"].attributes["gen_ai.usage.input_tokens"] == 8
+    assert by_id["resp_ws0001"].attributes["tracewrap.stream.chunks"] == len(kinds)
+    second = by_id["resp_ws0002"].attributes
+    assert (second["gen_ai.usage.input_tokens"], second["gen_ai.usage.output_tokens"]) == (9, 4)
+    assert second["tracewrap.stream.outcome"] == "completed"
+    assert second["tracewrap.stream.chunks"] == len(raw) - 1  # every frame but the malformed one
+
+
+def test_creates_queued_before_the_connection_opens(ws_server: Any, telemetry: Telemetry) -> None:
+    client = client_for(ws_server, telemetry)
+    manager = client.responses.connect()
+    manager.send({"type": "response.create", "model": MODEL, "input": "queued"})
+    with manager as connection:
+        events = read_turn(connection)
+    assert events[-1].type == "response.completed"
+    span = telemetry.one_span()
+    assert span.attributes["gen_ai.request.model"] == MODEL
+    assert span.attributes["gen_ai.response.id"] == events[-1].response.id
+
+
+def test_send_raw_and_content_capture(ws_server: Any, telemetry: Telemetry) -> None:
+    client = client_for(ws_server, telemetry, capture_content="span_only")
+    with client.responses.connect() as connection:
+        connection.send_raw(
+            json.dumps(
+                {"type": "response.create", "model": MODEL, "input": "Say hi", "instructions": "Be brief"}
+            )
+        )
+        events = read_turn(connection)
+        connection.send(
+            {"type": "response.steer", "previous_response_id": events[-1].response.id, "input": "x"}
+        )
+    span = telemetry.one_span()
+    assert "Say hi" in span.attributes["gen_ai.input.messages"]
+    assert "Be brief" in span.attributes["gen_ai.system_instructions"]
+    assert "Hello! How can I help?" in span.attributes["gen_ai.output.messages"]
+
+
+def test_wrap_openai_covers_connections_and_unwrapped_clients_are_silent(
+    ws_server: Any, telemetry: Telemetry
+) -> None:
+    bare = openai.OpenAI(api_key=API_KEY, base_url=ws_server.base_url, max_retries=0)
+    wrap(openai, **telemetry.wrap_kwargs())
+    try:
+        with bare.responses.connect() as connection:
+            connection.response.create(model=MODEL, input="Hi")
+            read_turn(connection)
+        assert len(telemetry.spans()) == 1
+    finally:
+        unwrap(openai)
+    with bare.responses.connect() as connection:
+        connection.response.create(model=MODEL, input="Hi")
+        read_turn(connection)
+    assert len(telemetry.spans()) == 1
+
+
+def test_async_two_turns_and_two_in_flight(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.add(Scenario(prompt_tokens=3, completion_tokens=1))
+
+    async def main() -> list[str]:
+        client = async_client_for(ws_server, telemetry)
+        ids = []
+        async with client.responses.connect() as connection:
+            assert isinstance(connection, AsyncResponsesConnection)
+            await connection.response.create(model=MODEL, input="one")
+            async for event in connection:
+                if event.type == "response.completed":
+                    ids.append(event.response.id)
+                    break
+            ws_server.hold = 2
+            await connection.response.create(model=MODEL, input="two", stream_id="x")
+            await connection.response.create(model=MODEL, input="three", stream_id="y")
+            while len(ids) < 3:
+                event = await connection.recv()
+                if event.type == "response.completed":
+                    ids.append(event.response.id)
+        return ids
+
+    ids = asyncio.run(main())
+    by_id = spans_by_id(telemetry)
+    assert len(telemetry.spans()) == 3 and set(by_id) == set(ids)
+    assert by_id[ids[0]].attributes["gen_ai.usage.input_tokens"] == 3
+    assert all(s.attributes["tracewrap.stream.outcome"] == "completed" for s in by_id.values())
+
+
+def test_long_connection_keeps_no_per_response_state(ws_server: Any, telemetry: Telemetry) -> None:
+    from tracewrap.interception.websocket import _KEY
+
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        for _ in range(30):
+            connection.response.create(model=MODEL, input="Hi")
+            read_turn(connection)
+        traces = connection.__dict__[_KEY]
+        assert (traces.pending, traces.active, traces.by_id) == ({}, {}, {})
+    assert len(telemetry.spans()) == 30
+
+
+def test_reconnect_ends_the_lost_response_and_traces_the_next(ws_server: Any, telemetry: Telemetry) -> None:
+    ws_server.add(Scenario(outcome="cut", chunks=4))  # the server closes with 1011: recoverable
+    attempts = []
+    opened: list[Any] = []
+
+    def on_reconnecting(event: Any) -> None:
+        # sent while the SDK reconnects: it queues the create and flushes it on the new socket
+        attempts.append(event)
+        opened[0].response.create(model=MODEL, input="after the reconnect")
+
+    client = client_for(ws_server, telemetry)
+    manager = client.responses.connect(on_reconnecting=on_reconnecting, initial_delay=0.01, max_delay=0.02)
+    with manager as connection:
+        opened.append(connection)
+        connection.response.create(model=MODEL, input="lost")
+        for event in connection:  # the SDK reconnects inside the iteration
+            if event.type == "response.completed":
+                completed = event.response
+                break
+    assert len(attempts) == 1 and ws_server.connections >= 2
+    by_id = spans_by_id(telemetry)
+    assert len(telemetry.spans()) == 2
+    assert by_id["resp_ws0001"].attributes["tracewrap.stream.outcome"] == "connection_closed"
+    assert by_id["resp_ws0001"].attributes["error.type"] == "ConnectionClosedError"
+    assert by_id[completed.id].attributes["tracewrap.stream.outcome"] == "completed"
+    assert completed.id == "resp_ws0002"
+
+
+def test_langsmith_run_gets_the_final_response(ws_server: Any, telemetry: Telemetry) -> None:
+    import tracewrap
+    from tracewrap.exporting.langsmith import LangSmithObserver
+    from tracewrap.exporting.settings import LangSmithSettings
+
+    runs: list[Any] = []
+
+    class Capturing(LangSmithObserver):
+        def on_end(self, call: Any) -> None:
+            runs.append(self.build_run(call, call.state.pop(id(self), None)))
+
+    observer = Capturing(
+        LangSmithSettings(project=None, hide_inputs=False, hide_outputs=False), client=object()
+    )
+    tracewrap.add_observer(observer)
+    try:
+        client = client_for(ws_server, telemetry)
+        with client.responses.connect() as connection:
+            connection.response.create(model=MODEL, input="Say hi")
+            read_turn(connection)
+    finally:
+        tracewrap.remove_observer(observer)
+    (run,) = runs
+    dumped = json.dumps({"inputs": run.inputs, "outputs": run.outputs}, default=str)
+    assert "Say hi" in dumped and "Hello! How can I help?" in dumped
+    assert run.outputs["usage_metadata"]["input_tokens"] == 12
+
+
+def test_dropped_connection_is_ended_as_abandoned(ws_server: Any, telemetry: Telemetry) -> None:
+    import gc
+
+    from tracewrap.telemetry.deferred import run_deferred
+
+    client = client_for(ws_server, telemetry)
+    manager = client.responses.connect()
+    connection = manager.enter()
+    connection.response.create(model=MODEL, input="Hi")
+    assert connection.recv().type == "response.created"
+    socket = connection._connection
+    del manager, connection
+    gc.collect()
+    run_deferred()
+    span = telemetry.one_span()
+    assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
+    assert span.attributes["tracewrap.stream.chunks"] == 1
+    socket.close()
