@@ -1,11 +1,13 @@
 """Frameworks built on the OpenAI SDK, traced with no code change: real packages from PyPI.
 
 Each app (``apps/``) runs in a fresh interpreter of the frameworks venv (``scripts/test.sh`` builds
-it: litellm, langchain-openai and instructor share one, whose pins hold openai at an older 3.x)
-three ways: untraced, under ``TRACEWRAP_ENABLED=true`` and under ``wrap(openai)``. Traced, the
-framework's own results are identical to the untraced run, there is exactly one span per request
-the fake server received, and a span carries usage exactly when the wire had it (a non-streamed
-answer, or a stream whose request asked for ``stream_options.include_usage``).
+it: litellm, langchain-openai, instructor, pydantic-ai and openai-agents share one, whose pins hold
+openai at an older 3.x) three ways: untraced, under ``TRACEWRAP_ENABLED=true`` and under
+``wrap(openai)``. Traced, the framework's own results are identical to the untraced run, there is
+exactly one model-call span per request the fake server received, and a span carries usage exactly
+when the wire had it (a non-streamed answer, a Responses stream, or a Chat Completions stream whose
+request asked for ``stream_options.include_usage``). The Agents SDK's runs add their own spans
+(``invoke_workflow`` / ``invoke_agent`` / ``execute_tool``: tracewrap's processor), counted apart.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,46 +33,63 @@ VENVS = Path(
 PYTHON = Path(os.environ.get("TRACEWRAP_FRAMEWORKS_PYTHON") or VENVS / "frameworks" / "bin" / "python")
 
 PERSON = '{"name":"Ada","age":36}'
-# what the fake answers, request by request (the default scenario for any request not listed)
-SCENARIOS: dict[str, list[Scenario]] = {
-    "litellm_app": [],
-    "langchain_app": [Scenario(), Scenario(), Scenario(), Scenario(json_text=PERSON)],
-    "instructor_app": [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)],
+# what the fake answers: (the app's default scenario, one-shot scenarios for its first requests);
+# json_text answers only structured-output requests, agent_turn calls a tool until its result is in
+SCENARIOS: dict[str, tuple[Scenario, list[Scenario]]] = {
+    "litellm_app": (Scenario(), []),
+    "langchain_app": (Scenario(json_text=PERSON), []),
+    "instructor_app": (Scenario(), [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)]),
+    "pydantic_ai_app": (Scenario(agent_turn=True), []),
+    "openai_agents_app": (Scenario(agent_turn=True), []),
 }
-OPERATIONS = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
+# spans other than model calls an app's run makes (by the span name's first word)
+OTHER_SPANS: dict[str, dict[str, int]] = {
+    "openai_agents_app": {"invoke_workflow": 6, "invoke_agent": 6, "execute_tool": 6},
+}
+OPERATIONS = {"/v1/chat/completions": "chat", "/v1/responses": "chat", "/v1/embeddings": "embeddings"}
 _plain: dict[str, Any] = {}
 
 
 def _run(server: FakeOpenAIServer, app: str, mode: str) -> dict[str, Any]:
     assert PYTHON.exists(), f"the frameworks venv is missing ({PYTHON}): run scripts/test.sh to build it"
+    default, queued = SCENARIOS[app]
     server.clear()
-    server.enqueue(*SCENARIOS[app])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    server.enqueue(*queued)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_", "OPENAI_"))  # no export to OpenAI
+    }
     env.update(PYTHONPATH=str(ROOT / "src"), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONDONTWRITEBYTECODE="1")
     if mode == "auto":
         env["TRACEWRAP_ENABLED"] = "true"
-    child = subprocess.run(
-        [str(PYTHON), str(HERE / "runner.py"), mode, app, server.base_url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    saved, server.default = server.default, default
+    try:
+        child = subprocess.run(
+            [str(PYTHON), str(HERE / "runner.py"), mode, app, server.base_url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    finally:
+        server.default = saved
     assert child.returncode == 0, child.stderr[-4000:]
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def _wire_usage(body: Mapping[str, Any] | None) -> bool:
-    """Whether the answer to this request carried usage (the fake, like the API, streams it on request)."""
+def _wire_usage(path: str, body: Mapping[str, Any] | None) -> bool:
+    """Whether the answer to this request carried usage (the fake, like the API, streams chat usage
+    on request; a Responses stream always ends with it)."""
     body = body or {}
-    if not body.get("stream"):
+    if not body.get("stream") or path == "/v1/responses":
         return True
     options = body.get("stream_options")
     return isinstance(options, Mapping) and bool(options.get("include_usage"))
 
 
 @pytest.mark.parametrize("mode", ["auto", "wrap"])
-@pytest.mark.parametrize("app", ["litellm_app", "langchain_app", "instructor_app"])
+@pytest.mark.parametrize("app", list(SCENARIOS))
 def test_framework_traced_without_code_change(fake_server: FakeOpenAIServer, app: str, mode: str) -> None:
     if app not in _plain:
         plain = _run(fake_server, app, "plain")
@@ -79,9 +99,11 @@ def test_framework_traced_without_code_change(fake_server: FakeOpenAIServer, app
     requests = list(fake_server.requests)
 
     assert traced["results"] == _plain[app]
-    spans = traced["spans"]
+    spans = [s for s in traced["spans"] if s["attributes"].get("gen_ai.operation.name") in {"chat", "embeddings"}]
+    others = Counter(s["name"].split()[0] for s in traced["spans"] if s not in spans)
+    assert others == Counter(OTHER_SPANS.get(app, {}))
     assert len(spans) == len(requests) > 0
-    expected = sorted((OPERATIONS[r.path], _wire_usage(r.body)) for r in requests)
+    expected = sorted((OPERATIONS[r.path], _wire_usage(r.path, r.body)) for r in requests)
     seen = sorted(
         (s["attributes"]["gen_ai.operation.name"], "gen_ai.usage.input_tokens" in s["attributes"])
         for s in spans
