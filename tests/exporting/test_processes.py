@@ -82,7 +82,9 @@ def _descendants(pid: int) -> list[int]:
     return tree
 
 
-def _run_or_dump_stacks(command: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+def _run_or_dump_stacks(
+    command: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     """Run the app; if it outlives ``timeout``, fail with every process's thread stacks.
 
     The app registers ``faulthandler`` on SIGUSR1, so a hang (the one seen once under three
