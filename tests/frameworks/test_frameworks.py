@@ -16,7 +16,8 @@ import json
 import os
 import subprocess
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,17 @@ VENVS = Path(
 PYTHON = Path(os.environ.get("TRACEWRAP_FRAMEWORKS_PYTHON") or VENVS / "frameworks" / "bin" / "python")
 
 PERSON = '{"name":"Ada","age":36}'
+# the apps, in the order one interpreter imports and runs them (instructor first: it must be the
+# first to import openai, through its find_spec probes);
 # what the fake answers: (the app's default scenario, one-shot scenarios for its first requests);
 # json_text answers only structured-output requests, agent_turn calls a tool until its result is in
 SCENARIOS: dict[str, tuple[Scenario, list[Scenario]]] = {
+    "instructor_app": (
+        Scenario(),
+        [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)],
+    ),
     "litellm_app": (Scenario(), []),
     "langchain_app": (Scenario(json_text=PERSON), []),
-    "instructor_app": (Scenario(), [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)]),
     "pydantic_ai_app": (Scenario(agent_turn=True), []),
     "openai_agents_app": (Scenario(agent_turn=True), []),
 }
@@ -47,14 +53,34 @@ OTHER_SPANS: dict[str, dict[str, int]] = {
     "openai_agents_app": {"invoke_workflow": 6, "invoke_agent": 6, "execute_tool": 6},
 }
 OPERATIONS = {"/v1/chat/completions": "chat", "/v1/responses": "chat", "/v1/embeddings": "embeddings"}
-_plain: dict[str, Any] = {}
 
 
-def _run(server: FakeOpenAIServer, app: str, mode: str) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, FakeOpenAIServer]]:
+    """A fake server per app, answering with the app's scenarios, so each app's requests are its own."""
+    with ExitStack() as stack:
+        yield {app: stack.enter_context(FakeOpenAIServer(default)) for app, (default, _) in SCENARIOS.items()}
+
+
+@pytest.fixture(scope="module")
+def runs(servers: dict[str, FakeOpenAIServer]) -> Callable[[str], dict[str, Any]]:
+    """The apps run in one interpreter per mode (their imports dominate the time), each mode once:
+    ``runs(mode)[app]`` is the app's results, spans and the requests its server received."""
+    done: dict[str, dict[str, Any]] = {}
+
+    def run(mode: str) -> dict[str, Any]:
+        if mode not in done:
+            done[mode] = _run(servers, mode)
+        return done[mode]
+
+    return run
+
+
+def _run(servers: dict[str, FakeOpenAIServer], mode: str) -> dict[str, Any]:
     assert PYTHON.exists(), f"the frameworks venv is missing ({PYTHON}): run scripts/test.sh to build it"
-    default, queued = SCENARIOS[app]
-    server.clear()
-    server.enqueue(*queued)
+    for app, server in servers.items():
+        server.clear()
+        server.enqueue(*SCENARIOS[app][1])
     env = {
         k: v
         for k, v in os.environ.items()
@@ -63,19 +89,18 @@ def _run(server: FakeOpenAIServer, app: str, mode: str) -> dict[str, Any]:
     env.update(PYTHONPATH=str(ROOT / "src"), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONDONTWRITEBYTECODE="1")
     if mode == "auto":
         env["TRACEWRAP_ENABLED"] = "true"
-    saved, server.default = server.default, default
-    try:
-        child = subprocess.run(
-            [str(PYTHON), str(HERE / "runner.py"), mode, app, server.base_url],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
-    finally:
-        server.default = saved
+    child = subprocess.run(
+        [str(PYTHON), str(HERE / "runner.py"), mode, *(f"{app}={s.base_url}" for app, s in servers.items())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert child.returncode == 0, child.stderr[-4000:]
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    out = json.loads(child.stdout.strip().splitlines()[-1])
+    for app, server in servers.items():
+        out[app]["requests"] = list(server.requests)
+    return out
 
 
 def _wire_usage(path: str, body: Mapping[str, Any] | None) -> bool:
@@ -90,16 +115,19 @@ def _wire_usage(path: str, body: Mapping[str, Any] | None) -> bool:
 
 @pytest.mark.parametrize("mode", ["auto", "wrap"])
 @pytest.mark.parametrize("app", list(SCENARIOS))
-def test_framework_traced_without_code_change(fake_server: FakeOpenAIServer, app: str, mode: str) -> None:
-    if app not in _plain:
-        plain = _run(fake_server, app, "plain")
-        assert plain["spans"] == []
-        _plain[app] = plain["results"]
-    traced = _run(fake_server, app, mode)
-    requests = list(fake_server.requests)
+def test_framework_traced_without_code_change(
+    runs: Callable[[str], dict[str, Any]], app: str, mode: str
+) -> None:
+    plain = runs("plain")[app]
+    assert plain["spans"] == []
+    traced = runs(mode)[app]
+    requests = traced["requests"]
 
-    assert traced["results"] == _plain[app]
-    spans = [s for s in traced["spans"] if s["attributes"].get("gen_ai.operation.name") in {"chat", "embeddings"}]
+    assert traced["results"] == plain["results"]
+    assert [r.path for r in requests] == [r.path for r in plain["requests"]]
+    spans = [
+        s for s in traced["spans"] if s["attributes"].get("gen_ai.operation.name") in {"chat", "embeddings"}
+    ]
     others = Counter(s["name"].split()[0] for s in traced["spans"] if s not in spans)
     assert others == Counter(OTHER_SPANS.get(app, {}))
     assert len(spans) == len(requests) > 0

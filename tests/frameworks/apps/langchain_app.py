@@ -35,7 +35,12 @@ def _streamed(chunks: list[Any]) -> list[Any]:
 
 
 def run(base_url: str) -> dict[str, Any]:
-    common: dict[str, Any] = {"model": "gpt-4o-mini", "base_url": base_url, "api_key": "sk-test", "max_retries": 0}
+    common: dict[str, Any] = {
+        "model": "gpt-4o-mini",
+        "base_url": base_url,
+        "api_key": "sk-test",
+        "max_retries": 0,
+    }
     llm = ChatOpenAI(**common)
     reply = llm.invoke("Say hello")
     # langchain asks for stream usage (stream_options.include_usage) only with stream_usage=True
