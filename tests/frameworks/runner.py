@@ -8,7 +8,8 @@ app imports its framework (and through it ``openai``) first, as a user's program
 after the other, each against its own base URL; the spans an app's run leaves are its own (the
 exporter is emptied between apps; every span has ended by the time ``run`` returns). Spans go to an
 in-memory exporter on the global provider the program installs itself (tracewrap records into the
-application's providers). Prints one JSON line: ``{app: {"results": ..., "spans": [...]}}``.
+application's providers). Prints one JSON line: ``{app: {"results": ..., "spans": [...]}}``, each
+span as its name, its parent's name and its attributes.
 """
 
 from __future__ import annotations
@@ -43,9 +44,15 @@ def main() -> None:
     for app, base_url in apps.items():
         results = modules[app].run(base_url)
         provider.force_flush()
+        finished = exporter.get_finished_spans()
+        names = {s.context.span_id: s.name for s in finished}
         spans = [
-            {"name": s.name, "attributes": dict(s.attributes or {})}
-            for s in exporter.get_finished_spans()
+            {
+                "name": s.name,
+                "parent": names.get(s.parent.span_id) if s.parent else None,
+                "attributes": dict(s.attributes or {}),
+            }
+            for s in finished
             if s.instrumentation_scope is not None and s.instrumentation_scope.name == "tracewrap"
         ]
         exporter.clear()

@@ -48,10 +48,12 @@ SCENARIOS: dict[str, tuple[Scenario, list[Scenario]]] = {
     "pydantic_ai_app": (Scenario(agent_turn=True), []),
     "openai_agents_app": (Scenario(agent_turn=True), []),
 }
-# spans other than model calls an app's run makes (by the span name's first word)
+# spans other than model calls an app's run makes (by the span name's first word), and the span
+# each model call nests under (None: a root)
 OTHER_SPANS: dict[str, dict[str, int]] = {
     "openai_agents_app": {"invoke_workflow": 6, "invoke_agent": 6, "execute_tool": 6},
 }
+CALL_PARENT = {"openai_agents_app": "invoke_agent weather"}
 OPERATIONS = {"/v1/chat/completions": "chat", "/v1/responses": "chat", "/v1/embeddings": "embeddings"}
 
 
@@ -137,6 +139,7 @@ def test_framework_traced_without_code_change(
         for s in spans
     )
     assert seen == expected
+    assert {s["parent"] for s in spans} == {CALL_PARENT.get(app)}
     for span in spans:
         attributes = span["attributes"]
         assert attributes["gen_ai.request.model"] in {"gpt-4o-mini", "text-embedding-3-small"}
