@@ -61,7 +61,8 @@ venv openai3 -e ".[test,prometheus,cost,agents]" "openai>=3,<4"  # openai-agents
 venv openai2 -e ".[test,prometheus,cost]" "openai>=2,<3"
 venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
-# litellm, langchain-openai, instructor, pydantic-ai, openai-agents (tests/frameworks runs its apps
+# litellm, langchain-openai, instructor, pydantic-ai, openai-agents, haystack, smolagents, dspy
+# (tests/frameworks runs its apps
 # in this venv's interpreter)
 venv frameworks -e ".[frameworks]" "openai>=3,<4"
 export TRACEWRAP_PHOENIX_BIN=${VENV[phoenix]}/bin/phoenix

@@ -47,6 +47,9 @@ SCENARIOS: dict[str, tuple[Scenario, list[Scenario]]] = {
     "langchain_app": (Scenario(json_text=PERSON), []),
     "pydantic_ai_app": (Scenario(agent_turn=True), []),
     "openai_agents_app": (Scenario(agent_turn=True), []),
+    "haystack_app": (Scenario(json_text=PERSON), []),
+    "smolagents_app": (Scenario(), []),
+    "dspy_app": (Scenario(text="[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"), []),
 }
 # spans other than model calls an app's run makes (by the span name's first word), and the span
 # each model call nests under (None: a root)
@@ -88,7 +91,12 @@ def _run(servers: dict[str, FakeOpenAIServer], mode: str) -> dict[str, Any]:
         for k, v in os.environ.items()
         if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_", "OPENAI_"))  # no export to OpenAI
     }
-    env.update(PYTHONPATH=str(ROOT / "src"), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONDONTWRITEBYTECODE="1")
+    env.update(
+        PYTHONPATH=str(ROOT / "src"),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        PYTHONDONTWRITEBYTECODE="1",
+        HAYSTACK_TELEMETRY_ENABLED="False",
+    )
     if mode == "auto":
         env["TRACEWRAP_ENABLED"] = "true"
     child = subprocess.run(
