@@ -62,8 +62,7 @@ venv openai2 -e ".[test,prometheus,cost]" "openai>=2,<3"
 venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
 # litellm, langchain-openai, instructor, pydantic-ai, openai-agents, haystack, smolagents, dspy
-# (tests/frameworks runs its apps
-# in this venv's interpreter)
+# (tests/frameworks runs its apps in this venv's interpreter)
 venv frameworks -e ".[frameworks]" "openai>=3,<4"
 export TRACEWRAP_PHOENIX_BIN=${VENV[phoenix]}/bin/phoenix
 export TRACEWRAP_FRAMEWORKS_PYTHON=${VENV[frameworks]}/bin/python
