@@ -1,9 +1,11 @@
 """Frameworks built on the OpenAI SDK, traced with no code change: real packages from PyPI.
 
-Each app (``apps/``) runs in a fresh interpreter of the frameworks venv (``scripts/test.sh`` builds
-it: litellm, langchain-openai, instructor, pydantic-ai and openai-agents share one, whose pins hold
-openai at an older 3.x) three ways: untraced, under ``TRACEWRAP_ENABLED=true`` and under
-``wrap(openai)``. Traced, the framework's own results are identical to the untraced run, there is
+Each app (``apps/``) runs in a fresh interpreter of its venv (``scripts/test.sh`` builds them:
+litellm, langchain-openai, instructor, pydantic-ai, openai-agents, haystack, smolagents and dspy
+share ``frameworks``, whose pins hold openai at an older 3.x; llama-index needs openai < 3:
+``frameworks_openai2``) three ways: untraced, under ``TRACEWRAP_ENABLED=true`` and under
+``wrap(openai)``; the apps of one venv share one interpreter per mode, each with its own fake
+server. Traced, the framework's own results are identical to the untraced run, there is
 exactly one model-call span per request the fake server received, and a span carries usage exactly
 when the wire had it (a non-streamed answer, a Responses stream, or a Chat Completions stream whose
 request asked for ``stream_options.include_usage``). The Agents SDK's runs add their own spans
@@ -31,7 +33,17 @@ VENVS = Path(
     os.environ.get("TRACEWRAP_VENVS")
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tracewrap" / "venvs"
 )
-PYTHON = Path(os.environ.get("TRACEWRAP_FRAMEWORKS_PYTHON") or VENVS / "frameworks" / "bin" / "python")
+# the venvs the apps run in: the frameworks that share openai 3.x, and llama-index (openai < 3)
+PYTHONS = {
+    "frameworks": Path(
+        os.environ.get("TRACEWRAP_FRAMEWORKS_PYTHON") or VENVS / "frameworks" / "bin" / "python"
+    ),
+    "frameworks_openai2": Path(
+        os.environ.get("TRACEWRAP_FRAMEWORKS_OPENAI2_PYTHON")
+        or VENVS / "frameworks_openai2" / "bin" / "python"
+    ),
+}
+VENV_OF = {"llama_index_app": "frameworks_openai2"}  # any other app: "frameworks"
 
 PERSON = '{"name":"Ada","age":36}'
 # the apps, in the order one interpreter imports and runs them (instructor first: it must be the
@@ -50,6 +62,7 @@ SCENARIOS: dict[str, tuple[Scenario, list[Scenario]]] = {
     "haystack_app": (Scenario(json_text=PERSON), []),
     "smolagents_app": (Scenario(), []),
     "dspy_app": (Scenario(text="[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"), []),
+    "llama_index_app": (Scenario(), []),
 }
 # spans other than model calls an app's run makes (by the span name's first word), and the span
 # each model call nests under (None: a root)
@@ -68,21 +81,23 @@ def servers() -> Iterator[dict[str, FakeOpenAIServer]]:
 
 
 @pytest.fixture(scope="module")
-def runs(servers: dict[str, FakeOpenAIServer]) -> Callable[[str], dict[str, Any]]:
-    """The apps run in one interpreter per mode (their imports dominate the time), each mode once:
-    ``runs(mode)[app]`` is the app's results, spans and the requests its server received."""
-    done: dict[str, dict[str, Any]] = {}
+def runs(servers: dict[str, FakeOpenAIServer]) -> Callable[[str, str], dict[str, Any]]:
+    """The apps run in one interpreter per venv and mode (their imports dominate the time), each
+    once: ``runs(mode)[app]`` is the app's results, spans and the requests its server received."""
+    done: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def run(mode: str) -> dict[str, Any]:
-        if mode not in done:
-            done[mode] = _run(servers, mode)
-        return done[mode]
+    def run(mode: str, app: str) -> dict[str, Any]:
+        venv = VENV_OF.get(app, "frameworks")
+        if (venv, mode) not in done:
+            group = {a: s for a, s in servers.items() if VENV_OF.get(a, "frameworks") == venv}
+            done[venv, mode] = _run(PYTHONS[venv], group, mode)
+        return done[venv, mode][app]
 
     return run
 
 
-def _run(servers: dict[str, FakeOpenAIServer], mode: str) -> dict[str, Any]:
-    assert PYTHON.exists(), f"the frameworks venv is missing ({PYTHON}): run scripts/test.sh to build it"
+def _run(python: Path, servers: dict[str, FakeOpenAIServer], mode: str) -> dict[str, Any]:
+    assert python.exists(), f"a frameworks venv is missing ({python}): run scripts/test.sh to build it"
     for app, server in servers.items():
         server.clear()
         server.enqueue(*SCENARIOS[app][1])
@@ -100,7 +115,7 @@ def _run(servers: dict[str, FakeOpenAIServer], mode: str) -> dict[str, Any]:
     if mode == "auto":
         env["TRACEWRAP_ENABLED"] = "true"
     child = subprocess.run(
-        [str(PYTHON), str(HERE / "runner.py"), mode, *(f"{app}={s.base_url}" for app, s in servers.items())],
+        [str(python), str(HERE / "runner.py"), mode, *(f"{app}={s.base_url}" for app, s in servers.items())],
         env=env,
         capture_output=True,
         text=True,
@@ -126,11 +141,11 @@ def _wire_usage(path: str, body: Mapping[str, Any] | None) -> bool:
 @pytest.mark.parametrize("mode", ["auto", "wrap"])
 @pytest.mark.parametrize("app", list(SCENARIOS))
 def test_framework_traced_without_code_change(
-    runs: Callable[[str], dict[str, Any]], app: str, mode: str
+    runs: Callable[[str, str], dict[str, Any]], app: str, mode: str
 ) -> None:
-    plain = runs("plain")[app]
+    plain = runs("plain", app)
     assert plain["spans"] == []
-    traced = runs(mode)[app]
+    traced = runs(mode, app)
     requests = traced["requests"]
 
     assert traced["results"] == plain["results"]
