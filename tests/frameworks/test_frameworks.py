@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from tracewrap.testing import FakeOpenAIServer, Scenario
+from tracewrap.testing.bodies import has_tool_result
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -70,7 +71,12 @@ OTHER_SPANS: dict[str, dict[str, int]] = {
     "openai_agents_app": {"invoke_workflow": 6, "invoke_agent": 6, "execute_tool": 6},
 }
 CALL_PARENT = {"openai_agents_app": "invoke_agent weather"}
-OPERATIONS = {"/v1/chat/completions": "chat", "/v1/responses": "chat", "/v1/embeddings": "embeddings"}
+# what a request to each path is: (gen_ai.operation.name, openai.api.type)
+OPERATIONS = {
+    "/v1/chat/completions": ("chat", "chat_completions"),
+    "/v1/responses": ("chat", "responses"),
+    "/v1/embeddings": ("embeddings", None),
+}
 
 
 @pytest.fixture(scope="module")
@@ -156,9 +162,18 @@ def test_framework_traced_without_code_change(
     others = Counter(s["name"].split()[0] for s in traced["spans"] if s not in spans)
     assert others == Counter(OTHER_SPANS.get(app, {}))
     assert len(spans) == len(requests) > 0
-    expected = sorted((OPERATIONS[r.path], _wire_usage(r.path, r.body)) for r in requests)
+    # each request's kind, whether it streamed and whether its answer carried usage, span for span
+    expected = sorted(
+        (*OPERATIONS[r.path], bool((r.body or {}).get("stream")), _wire_usage(r.path, r.body))
+        for r in requests
+    )
     seen = sorted(
-        (s["attributes"]["gen_ai.operation.name"], "gen_ai.usage.input_tokens" in s["attributes"])
+        (
+            s["attributes"]["gen_ai.operation.name"],
+            s["attributes"].get("openai.api.type"),
+            bool(s["attributes"].get("gen_ai.request.stream")),
+            "gen_ai.usage.input_tokens" in s["attributes"],
+        )
         for s in spans
     )
     assert seen == expected
@@ -173,3 +188,14 @@ def test_framework_traced_without_code_change(
                 assert attributes["gen_ai.usage.output_tokens"] == 7
         if attributes.get("gen_ai.request.stream"):
             assert attributes["tracewrap.stream.outcome"] == "completed"
+        if attributes["gen_ai.operation.name"] == "chat":
+            assert attributes["gen_ai.response.id"]
+            assert attributes["gen_ai.response.finish_reasons"] in (["stop"], ["tool_calls"])
+    # the answers that called a tool: the queued tool-call scenarios, and an agent's turns before
+    # the tool's result is in
+    default, queued = SCENARIOS[app]
+    tool_calls = sum(s.outcome == "tool_calls" for s in queued) + sum(
+        default.agent_turn and not has_tool_result(r.body or {}) for r in requests
+    )
+    finishes = [s["attributes"].get("gen_ai.response.finish_reasons") for s in spans]
+    assert finishes.count(["tool_calls"]) == tool_calls
