@@ -28,6 +28,9 @@ import pytest
 from tracewrap.testing import FakeOpenAIServer, Scenario
 from tracewrap.testing.bodies import has_tool_result
 
+# a test may start the untraced and a traced run of every app in its venv (one interpreter each)
+pytestmark = pytest.mark.timeout(300)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 VENVS = Path(
@@ -89,7 +92,7 @@ def servers() -> Iterator[dict[str, FakeOpenAIServer]]:
 @pytest.fixture(scope="module")
 def runs(servers: dict[str, FakeOpenAIServer]) -> Callable[[str, str], dict[str, Any]]:
     """The apps run in one interpreter per venv and mode (their imports dominate the time), each
-    once: ``runs(mode)[app]`` is the app's results, spans and the requests its server received."""
+    once: ``runs(mode, app)`` is the app's results, spans and the requests its server received."""
     done: dict[tuple[str, str], dict[str, Any]] = {}
 
     def run(mode: str, app: str) -> dict[str, Any]:
