@@ -5,8 +5,8 @@ Chat Completions: ``invoke`` (``with_raw_response.create``), ``stream`` with and
 structured output (``with_raw_response.parse``) and structured output streamed
 (``beta.chat.completions.stream``), ``ainvoke`` / ``astream`` (the async client). Responses API
 (``use_responses_api=True``): ``invoke`` (``responses.with_raw_response.create``), structured output
-(``responses.with_raw_response.parse``), ``stream`` (``responses.create(stream=True)``) and the
-stream with headers (``client.with_raw_response.responses.create``).
+(``responses.with_raw_response.parse``) and streamed, ``stream`` (``responses.create(stream=True)``)
+and the stream with headers (``client.with_raw_response.responses.create``).
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ def run(base_url: str) -> dict[str, Any]:
         "async": asyncio.run(aio()),
         "responses": [_text(responses_reply), dict(responses_reply.usage_metadata or {})],
         "responses_structured": responses.with_structured_output(Person).invoke("Who is Ada?").model_dump(),
+        "responses_structured_stream": [
+            p.model_dump() for p in responses.with_structured_output(Person).stream("Who is Ada?")
+        ][-1:],
         "responses_stream": _streamed(list(responses.stream("Say hello"))),
         "responses_headers_stream": _streamed(list(responses_headed.stream("Say hello"))),
     }
