@@ -61,10 +61,13 @@ venv openai3 -e ".[test,prometheus,cost,agents]" "openai>=3,<4"  # openai-agents
 venv openai2 -e ".[test,prometheus,cost]" "openai>=2,<3"
 venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
-# litellm, langchain-openai, instructor (tests/frameworks runs its apps in this venv's interpreter)
+# litellm, langchain-openai, instructor, pydantic-ai, openai-agents, haystack, smolagents, dspy
+# (tests/frameworks runs its apps in this venv's interpreter)
 venv frameworks -e ".[frameworks]" "openai>=3,<4"
+venv frameworks_openai2 -e ".[frameworks-openai2]" "openai>=2,<3"  # llama-index needs openai < 3
 export TRACEWRAP_PHOENIX_BIN=${VENV[phoenix]}/bin/phoenix
 export TRACEWRAP_FRAMEWORKS_PYTHON=${VENV[frameworks]}/bin/python
+export TRACEWRAP_FRAMEWORKS_OPENAI2_PYTHON=${VENV[frameworks_openai2]}/bin/python
 
 V3=${VENV[openai3]}/bin/python
 step "ruff"

@@ -1,11 +1,15 @@
-"""Runs one framework app in a fresh interpreter and prints its results and tracewrap's spans as JSON.
+"""Runs framework apps in one fresh interpreter and prints each app's results and tracewrap's spans.
 
-    python runner.py MODE APP BASE_URL      MODE: plain (untraced), auto (TRACEWRAP_ENABLED=true is
+    python runner.py MODE APP=BASE_URL...   MODE: plain (untraced), auto (TRACEWRAP_ENABLED=true is
                                             set by the caller), wrap (``wrap(openai)`` first)
 
-The app is imported only after the mode's set-up, so under ``auto`` it imports its framework (and
-through it ``openai``) first, as a user's program does. Spans go to an in-memory exporter on the
-global provider the program installs itself (tracewrap records into the application's providers).
+The apps are imported in the order given only after the mode's set-up, so under ``auto`` the first
+app imports its framework (and through it ``openai``) first, as a user's program does. They run one
+after the other, each against its own base URL; the spans an app's run leaves are its own (the
+exporter is emptied between apps; every span has ended by the time ``run`` returns). Spans go to an
+in-memory exporter on the global provider the program installs itself (tracewrap records into the
+application's providers). Prints one JSON line: ``{app: {"results": ..., "spans": [...]}}``, each
+span as its name, its parent's name and its attributes.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 
 def main() -> None:
-    mode, app, base_url = sys.argv[1:4]
+    mode = sys.argv[1]
+    apps = dict(arg.split("=", 1) for arg in sys.argv[2:])
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -34,14 +39,25 @@ def main() -> None:
 
         wrap(openai)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    results = importlib.import_module(f"apps.{app}").run(base_url)
-    provider.force_flush()
-    spans = [
-        {"name": s.name, "attributes": dict(s.attributes or {})}
-        for s in exporter.get_finished_spans()
-        if s.instrumentation_scope is not None and s.instrumentation_scope.name == "tracewrap"
-    ]
-    print(json.dumps({"results": results, "spans": spans}, default=list))
+    modules = {app: importlib.import_module(f"apps.{app}") for app in apps}
+    out = {}
+    for app, base_url in apps.items():
+        results = modules[app].run(base_url)
+        provider.force_flush()
+        finished = exporter.get_finished_spans()
+        names = {s.context.span_id: s.name for s in finished}
+        spans = [
+            {
+                "name": s.name,
+                "parent": names.get(s.parent.span_id) if s.parent else None,
+                "attributes": dict(s.attributes or {}),
+            }
+            for s in finished
+            if s.instrumentation_scope is not None and s.instrumentation_scope.name == "tracewrap"
+        ]
+        exporter.clear()
+        out[app] = {"results": results, "spans": spans}
+    print(json.dumps(out, default=list))
 
 
 if __name__ == "__main__":

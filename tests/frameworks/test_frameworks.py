@@ -1,11 +1,15 @@
 """Frameworks built on the OpenAI SDK, traced with no code change: real packages from PyPI.
 
-Each app (``apps/``) runs in a fresh interpreter of the frameworks venv (``scripts/test.sh`` builds
-it: litellm, langchain-openai and instructor share one, whose pins hold openai at an older 3.x)
-three ways: untraced, under ``TRACEWRAP_ENABLED=true`` and under ``wrap(openai)``. Traced, the
-framework's own results are identical to the untraced run, there is exactly one span per request
-the fake server received, and a span carries usage exactly when the wire had it (a non-streamed
-answer, or a stream whose request asked for ``stream_options.include_usage``).
+Each app (``apps/``) runs in a fresh interpreter of its venv (``scripts/test.sh`` builds them:
+litellm, langchain-openai, instructor, pydantic-ai, openai-agents, haystack, smolagents and dspy
+share ``frameworks``, whose pins hold openai at an older 3.x; llama-index needs openai < 3:
+``frameworks_openai2``) three ways: untraced, under ``TRACEWRAP_ENABLED=true`` and under
+``wrap(openai)``; the apps of one venv share one interpreter per mode, each with its own fake
+server. Traced, the framework's own results are identical to the untraced run, there is
+exactly one model-call span per request the fake server received, and a span carries usage exactly
+when the wire had it (a non-streamed answer, a Responses stream, or a Chat Completions stream whose
+request asked for ``stream_options.include_usage``). The Agents SDK's runs add their own spans
+(``invoke_workflow`` / ``invoke_agent`` / ``execute_tool``: tracewrap's processor), counted apart.
 """
 
 from __future__ import annotations
@@ -13,13 +17,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tracewrap.testing import FakeOpenAIServer, Scenario
+from tracewrap.testing.bodies import has_tool_result
+
+# a test may start the untraced and a traced run of every app in its venv (one interpreter each)
+pytestmark = pytest.mark.timeout(300)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -27,66 +37,150 @@ VENVS = Path(
     os.environ.get("TRACEWRAP_VENVS")
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tracewrap" / "venvs"
 )
-PYTHON = Path(os.environ.get("TRACEWRAP_FRAMEWORKS_PYTHON") or VENVS / "frameworks" / "bin" / "python")
+# the venvs the apps run in: the frameworks that share openai 3.x, and llama-index (openai < 3)
+PYTHONS = {
+    "frameworks": Path(
+        os.environ.get("TRACEWRAP_FRAMEWORKS_PYTHON") or VENVS / "frameworks" / "bin" / "python"
+    ),
+    "frameworks_openai2": Path(
+        os.environ.get("TRACEWRAP_FRAMEWORKS_OPENAI2_PYTHON")
+        or VENVS / "frameworks_openai2" / "bin" / "python"
+    ),
+}
+VENV_OF = {"llama_index_app": "frameworks_openai2"}  # any other app: "frameworks"
 
 PERSON = '{"name":"Ada","age":36}'
-# what the fake answers, request by request (the default scenario for any request not listed)
-SCENARIOS: dict[str, list[Scenario]] = {
-    "litellm_app": [],
-    "langchain_app": [Scenario(), Scenario(), Scenario(), Scenario(json_text=PERSON)],
-    "instructor_app": [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)],
+# the apps, in the order one interpreter imports and runs them (instructor first: it must be the
+# first to import openai, through its find_spec probes);
+# what the fake answers: (the app's default scenario, one-shot scenarios for its first requests);
+# json_text answers only structured-output requests, agent_turn calls a tool until its result is in
+SCENARIOS: dict[str, tuple[Scenario, list[Scenario]]] = {
+    "instructor_app": (
+        Scenario(),
+        [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)],
+    ),
+    "litellm_app": (Scenario(), []),
+    "langchain_app": (Scenario(json_text=PERSON), []),
+    "pydantic_ai_app": (Scenario(agent_turn=True), []),
+    "openai_agents_app": (Scenario(agent_turn=True), []),
+    "haystack_app": (Scenario(json_text=PERSON), []),
+    "smolagents_app": (Scenario(), []),
+    "dspy_app": (Scenario(text="[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"), []),
+    "llama_index_app": (Scenario(), []),
 }
-OPERATIONS = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
-_plain: dict[str, Any] = {}
+# spans other than model calls an app's run makes (by the span name's first word), and the span
+# each model call nests under (None: a root)
+OTHER_SPANS: dict[str, dict[str, int]] = {
+    "openai_agents_app": {"invoke_workflow": 6, "invoke_agent": 6, "execute_tool": 6},
+}
+CALL_PARENT = {"openai_agents_app": "invoke_agent weather"}
+# what a request to each path is: (gen_ai.operation.name, openai.api.type)
+OPERATIONS = {
+    "/v1/chat/completions": ("chat", "chat_completions"),
+    "/v1/responses": ("chat", "responses"),
+    "/v1/embeddings": ("embeddings", None),
+}
 
 
-def _run(server: FakeOpenAIServer, app: str, mode: str) -> dict[str, Any]:
-    assert PYTHON.exists(), f"the frameworks venv is missing ({PYTHON}): run scripts/test.sh to build it"
-    server.clear()
-    server.enqueue(*SCENARIOS[app])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
-    env.update(PYTHONPATH=str(ROOT / "src"), LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONDONTWRITEBYTECODE="1")
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, FakeOpenAIServer]]:
+    """A fake server per app, answering with the app's scenarios, so each app's requests are its own."""
+    with ExitStack() as stack:
+        yield {app: stack.enter_context(FakeOpenAIServer(default)) for app, (default, _) in SCENARIOS.items()}
+
+
+@pytest.fixture(scope="module")
+def runs(servers: dict[str, FakeOpenAIServer]) -> Callable[[str, str], dict[str, Any]]:
+    """The apps run in one interpreter per venv and mode (their imports dominate the time), each
+    once: ``runs(mode, app)`` is the app's results, spans and the requests its server received."""
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def run(mode: str, app: str) -> dict[str, Any]:
+        venv = VENV_OF.get(app, "frameworks")
+        if (venv, mode) not in done:
+            group = {a: s for a, s in servers.items() if VENV_OF.get(a, "frameworks") == venv}
+            done[venv, mode] = _run(PYTHONS[venv], group, mode)
+        return done[venv, mode][app]
+
+    return run
+
+
+def _run(python: Path, servers: dict[str, FakeOpenAIServer], mode: str) -> dict[str, Any]:
+    assert python.exists(), f"a frameworks venv is missing ({python}): run scripts/test.sh to build it"
+    for app, server in servers.items():
+        server.clear()
+        server.enqueue(*SCENARIOS[app][1])
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_", "OPENAI_"))  # no export to OpenAI
+    }
+    env.update(
+        PYTHONPATH=str(ROOT / "src"),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        PYTHONDONTWRITEBYTECODE="1",
+        HAYSTACK_TELEMETRY_ENABLED="False",
+    )
     if mode == "auto":
         env["TRACEWRAP_ENABLED"] = "true"
     child = subprocess.run(
-        [str(PYTHON), str(HERE / "runner.py"), mode, app, server.base_url],
+        [str(python), str(HERE / "runner.py"), mode, *(f"{app}={s.base_url}" for app, s in servers.items())],
         env=env,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=240,
     )
     assert child.returncode == 0, child.stderr[-4000:]
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    out = json.loads(child.stdout.strip().splitlines()[-1])
+    for app, server in servers.items():
+        out[app]["requests"] = list(server.requests)
+    return out
 
 
-def _wire_usage(body: Mapping[str, Any] | None) -> bool:
-    """Whether the answer to this request carried usage (the fake, like the API, streams it on request)."""
+def _wire_usage(path: str, body: Mapping[str, Any] | None) -> bool:
+    """Whether the answer to this request carried usage (the fake, like the API, streams chat usage
+    on request; a Responses stream always ends with it)."""
     body = body or {}
-    if not body.get("stream"):
+    if not body.get("stream") or path == "/v1/responses":
         return True
     options = body.get("stream_options")
     return isinstance(options, Mapping) and bool(options.get("include_usage"))
 
 
 @pytest.mark.parametrize("mode", ["auto", "wrap"])
-@pytest.mark.parametrize("app", ["litellm_app", "langchain_app", "instructor_app"])
-def test_framework_traced_without_code_change(fake_server: FakeOpenAIServer, app: str, mode: str) -> None:
-    if app not in _plain:
-        plain = _run(fake_server, app, "plain")
-        assert plain["spans"] == []
-        _plain[app] = plain["results"]
-    traced = _run(fake_server, app, mode)
-    requests = list(fake_server.requests)
+@pytest.mark.parametrize("app", list(SCENARIOS))
+def test_framework_traced_without_code_change(
+    runs: Callable[[str, str], dict[str, Any]], app: str, mode: str
+) -> None:
+    plain = runs("plain", app)
+    assert plain["spans"] == []
+    traced = runs(mode, app)
+    requests = traced["requests"]
 
-    assert traced["results"] == _plain[app]
-    spans = traced["spans"]
+    assert traced["results"] == plain["results"]
+    assert [r.path for r in requests] == [r.path for r in plain["requests"]]
+    spans = [
+        s for s in traced["spans"] if s["attributes"].get("gen_ai.operation.name") in {"chat", "embeddings"}
+    ]
+    others = Counter(s["name"].split()[0] for s in traced["spans"] if s not in spans)
+    assert others == Counter(OTHER_SPANS.get(app, {}))
     assert len(spans) == len(requests) > 0
-    expected = sorted((OPERATIONS[r.path], _wire_usage(r.body)) for r in requests)
+    # each request's kind, whether it streamed and whether its answer carried usage, span for span
+    expected = sorted(
+        (*OPERATIONS[r.path], bool((r.body or {}).get("stream")), _wire_usage(r.path, r.body))
+        for r in requests
+    )
     seen = sorted(
-        (s["attributes"]["gen_ai.operation.name"], "gen_ai.usage.input_tokens" in s["attributes"])
+        (
+            s["attributes"]["gen_ai.operation.name"],
+            s["attributes"].get("openai.api.type"),
+            bool(s["attributes"].get("gen_ai.request.stream")),
+            "gen_ai.usage.input_tokens" in s["attributes"],
+        )
         for s in spans
     )
     assert seen == expected
+    assert {s["parent"] for s in spans} == {CALL_PARENT.get(app)}
     for span in spans:
         attributes = span["attributes"]
         assert attributes["gen_ai.request.model"] in {"gpt-4o-mini", "text-embedding-3-small"}
@@ -97,3 +191,14 @@ def test_framework_traced_without_code_change(fake_server: FakeOpenAIServer, app
                 assert attributes["gen_ai.usage.output_tokens"] == 7
         if attributes.get("gen_ai.request.stream"):
             assert attributes["tracewrap.stream.outcome"] == "completed"
+        if attributes["gen_ai.operation.name"] == "chat":
+            assert attributes["gen_ai.response.id"]
+            assert attributes["gen_ai.response.finish_reasons"] in (["stop"], ["tool_calls"])
+    # the answers that called a tool: the queued tool-call scenarios, and an agent's turns before
+    # the tool's result is in
+    default, queued = SCENARIOS[app]
+    tool_calls = sum(s.outcome == "tool_calls" for s in queued) + sum(
+        default.agent_turn and not has_tool_result(r.body or {}) for r in requests
+    )
+    finishes = [s["attributes"].get("gen_ai.response.finish_reasons") for s in spans]
+    assert finishes.count(["tool_calls"]) == tool_calls
