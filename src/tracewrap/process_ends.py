@@ -3,7 +3,7 @@
 * ``multiprocessing`` children leave through ``os._exit``, past ``atexit``: ``BaseProcess._bootstrap``
   flushes what the child recorded before it returns;
 * a pool's ``terminate()`` (``with Pool(...)``) ends its workers with SIGTERM: a worker flushes
-  (bounded by ``TRACEWRAP_EXIT_TIMEOUT``), then dies by the signal as it would have;
+  (bounded by ``TRACEWRAP_EXIT_TIMEOUT``) in a thread, then dies by the signal as it would have;
 * uvicorn (0.29+) re-raises the signal that stopped it after its graceful shutdown, past ``atexit``.
 
 Who has something to flush registers it (:func:`register_flush`: ``configure()`` and the first
@@ -62,24 +62,23 @@ def _flush_at_child_end() -> None:
     util.Finalize(None, _flush_this_process, exitpriority=100)
 
 
-class _Terminated(SystemExit):
-    """SIGTERM in a multiprocessing child, turned into an exit that unwinds to a safe point."""
-
-
 _terminated_by = 0  # the signal this process was told to end by, once it is winding down
 _flushing = False
+_dying = False  # a SIGTERM's flush-then-die thread is running: it ends the process
 
 
 def _flush_on_sigterm() -> None:
-    """In a multiprocessing child: on SIGTERM flush, then die by the signal as before.
+    """In a multiprocessing child: on SIGTERM flush (bounded), then die by the signal as before.
 
-    The flush cannot run inside the handler: the interrupted code may hold an import lock or
-    another lock the exporters need (seen: a worker ending normally, its flush importing, SIGTERM
-    from ``with Pool(...)``, the flush thread's lazy import waiting on the interrupted import: a
-    hang). So the handler unwinds the child as an exit (``BaseProcess._bootstrap`` takes a
-    ``SystemExit`` quietly); its end runs the flush at a safe point and then re-raises the signal
-    with the default handler, so the process still dies by SIGTERM. A flush already under way
-    when it arrives is left to finish.
+    The handler does no work itself: it puts the default action back and starts a thread that
+    flushes and then sends the process the same signal. Two earlier designs hung: flushing inside
+    the handler (the interrupted code may hold a lock the exporters need, e.g. an import lock),
+    and raising an exit from the handler to flush at a safe point: an exception raised wherever
+    the main thread happens to be can be swallowed there (any ``except BaseException``), after
+    which the worker, its SIGTERM handled, idles forever in its pool queue's lock while the pool's
+    ``terminate()`` joins it (caught by tests/exporting/test_processes.py's stack dump). Now the
+    process ends within ``TRACEWRAP_EXIT_TIMEOUT`` + 1 s whatever its main thread is doing. A
+    flush already under way when the signal arrives is left to finish and re-raises it.
     """
     import signal
     import threading
@@ -89,19 +88,50 @@ def _flush_on_sigterm() -> None:
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return  # the program (or we, already) chose what SIGTERM does
 
-    signal.signal(signal.SIGTERM, _unwind_then_flush)
+    signal.signal(signal.SIGTERM, _flush_then_die)
 
 
-def _unwind_then_flush(signum: int, frame: "Any") -> None:
+def _flush_then_die(signum: int, frame: "Any") -> None:
     global _terminated_by
     import signal
 
-    signal.signal(signum, signal.SIG_IGN)  # a pool may signal twice
     _terminated_by = signum
     util = sys.modules.get("multiprocessing.util")
     if _flushing or getattr(util, "_exiting", False):
-        return  # already on the way out: the end-of-process flush re-raises the signal when done
-    raise _Terminated(128 + signum)
+        # on the way out already: the end-of-process flush re-raises the signal when done
+        signal.signal(signum, signal.SIG_IGN)
+        return
+    global _dying
+    signal.signal(signum, signal.SIG_DFL)  # a second signal kills at once, as without tracewrap
+    _dying = True
+    import _thread
+
+    # _thread, not threading: the interrupted code may hold threading's own bookkeeping lock
+    _thread.start_new_thread(_flush_and_die, (signum,))
+
+
+def _flush_and_die(signum: int) -> None:
+    import threading
+
+    from tracewrap.environment import exit_timeout
+
+    flusher = threading.Thread(target=_run_flushes, name="tracewrap-flush-on-sigterm", daemon=True)
+    flusher.start()
+    flusher.join(exit_timeout() + 1.0)  # each flush is bounded; this bounds them all, locks or not
+    os.kill(os.getpid(), signum)  # the default action is back: the process dies by the signal
+
+
+def _run_flushes() -> None:
+    global _flushing
+    _flushing = True
+    try:
+        for flush in list(_flushes):
+            try:
+                flush()
+            except Exception as exc:  # registered flushes never raise; this is the last guard
+                _say(f"could not flush telemetry at process end ({type(exc).__name__}: {exc})")
+    finally:
+        _flushing = False
 
 
 def _patch_process_bootstrap(module: "ModuleType") -> None:
@@ -146,23 +176,20 @@ def _flush_this_process() -> None:
 
     Then, in a child told to end by SIGTERM, die by it as it would have without tracewrap.
     """
-    global _flushing
+    if _dying:  # the SIGTERM thread flushes and ends the process; leaving first would cut it short
+        import time
+
+        from tracewrap.environment import exit_timeout
+
+        time.sleep(exit_timeout() + 2.0)
     if _flushes and not _flushing:
-        _flushing = True
-        try:
-            for flush in list(_flushes):
-                try:
-                    flush()
-                except Exception as exc:  # registered flushes never raise; this is the last guard
-                    _say(f"could not flush telemetry at process end ({type(exc).__name__}: {exc})")
-        finally:
-            _flushing = False
+        _run_flushes()
     import signal
 
     if _terminated_by:
         signal.signal(_terminated_by, signal.SIG_DFL)
         os.kill(os.getpid(), _terminated_by)
-    elif signal.getsignal(signal.SIGTERM) is _unwind_then_flush:
+    elif signal.getsignal(signal.SIGTERM) is _flush_then_die:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # flushed: from here SIGTERM kills as it would
 
 
