@@ -89,8 +89,7 @@ def _chunk_variants(ov: Any, telemetry: Any) -> dict[str, tuple[Callable[[], Any
     """The per-chunk path on 2,003 hot chunks (see overhead.py's per_chunk_costs)."""
     from tracewrap.endpoints import CHAT, RESPONSE
     from tracewrap.interception.streams import StreamTracker, _traced_iterator
-    from tracewrap.options import TraceOptions
-    from tracewrap.settings import ContentCapture
+    from tracewrap.options import ContentCapture, TraceOptions
     from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, start
 
     options = TraceOptions(

@@ -830,8 +830,7 @@ def per_chunk_costs(backend: MockBackend, telemetry: Telemetry, repeats: int) ->
         from tracewrap.interception.streams import StreamTracker, _traced_iterator
         from tracewrap.normalize.chat import ChatStreamAccumulator
         from tracewrap.normalize.responses import ResponsesStreamAccumulator
-        from tracewrap.options import TraceOptions
-        from tracewrap.settings import ContentCapture
+        from tracewrap.options import ContentCapture, TraceOptions
         from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, start
     except ImportError as exc:
         return {"error": f"tracewrap internals moved: {exc}"}

@@ -6,9 +6,9 @@
 
 Two throwaway venvs (``--without-pip``, same interpreter) are built with the same path file giving
 them this interpreter's packages and the checkout's ``src``; one of them also gets the files the
-wheel installs for auto-instrumentation (``tracewrap_autoinstrument.pth`` and the start-up module
-``tracewrap_autoinstrument.py``, i.e. ``tracewrap/auto/_boot.py``). So "no hook" and "hook" differ
-by exactly the hook. Configurations run interleaved, round after round (drift hits all alike);
+wheel installs at its root for auto-instrumentation (``tracewrap_autoinstrument.pth``, which imports
+the start-up module ``tracewrap.auto.boot`` from the package). So "no hook" and "hook" differ by
+exactly the hook. Configurations run interleaved, round after round (drift hits all alike);
 each hook configuration is reported as the median of its paired differences from "no hook" in the
 same round, with their IQR as the noise. ``overhead.py`` runs this as one of its sections.
 """
@@ -30,7 +30,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 AUTO = REPO / "src" / "tracewrap" / "auto"
 HOOK_PTH = "tracewrap_autoinstrument.pth"
-BOOT_MODULE = "tracewrap_autoinstrument.py"
 
 # label -> (venv with the hook?, extra environment)
 CONFIGS: dict[str, tuple[bool, dict[str, str]]] = {
@@ -57,7 +56,6 @@ def _make_venv(root: Path, with_hook: bool) -> str:
     (site / "_bench_paths.pth").write_text("\n".join(dict.fromkeys(paths)) + "\n")
     if with_hook:
         (site / HOOK_PTH).write_text((AUTO / HOOK_PTH).read_text())
-        (site / BOOT_MODULE).write_text((AUTO / "_boot.py").read_text())
     return str(python)
 
 

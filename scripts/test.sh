@@ -37,8 +37,8 @@ declare -A VENV
 venv() {
     local name=$1; shift
     local stamp dir lock
-    stamp=$(printf '%s\n' "$*" | cat - pyproject.toml src/tracewrap/auto/_boot.py \
-        src/tracewrap/auto/tracewrap_autoinstrument.pth | sha1sum | cut -c1-16)
+    stamp=$(printf '%s\n' "$*" | cat - pyproject.toml src/tracewrap/auto/tracewrap_autoinstrument.pth \
+        | sha1sum | cut -c1-16)
     dir=$VENVS/$name-$stamp
     mkdir -p "$VENVS"
     exec {lock}>"$dir.lock"

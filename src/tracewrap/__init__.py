@@ -14,18 +14,32 @@ path means) → ``normalize`` (each API's response read into one ``record.CallRe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from tracewrap import settings as _settings  # noqa: F401  (its log filter: see settings.py)
-from tracewrap._version import __version__
-from tracewrap.endpoints import DEFAULT_PATHS
-from tracewrap.observers import CallObserver, ObservedCall, add_observer, remove_observer
-from tracewrap.record import CallRecord, Usage
-
+# Importing ``tracewrap`` loads nothing else: the start-up stage (``tracewrap.auto.boot``, run in
+# every process with TRACEWRAP_ENABLED set) imports from this package, and ``wrap``'s modules cost
+# ~40 ms. The names below are loaded on first use (``__getattr__``).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, TypeVar
+
+    from tracewrap._version import __version__
+    from tracewrap.endpoints import DEFAULT_PATHS
+    from tracewrap.observers import CallObserver, ObservedCall, add_observer, remove_observer
     from tracewrap.options import Redactor
+    from tracewrap.record import CallRecord, Usage
+
+    T = TypeVar("T")
+
+_LAZY = {
+    "__version__": "tracewrap._version",
+    "DEFAULT_PATHS": "tracewrap.endpoints",
+    "CallObserver": "tracewrap.observers",
+    "ObservedCall": "tracewrap.observers",
+    "add_observer": "tracewrap.observers",
+    "remove_observer": "tracewrap.observers",
+    "CallRecord": "tracewrap.record",
+    "Usage": "tracewrap.record",
+}
 
 __all__ = [
     "DEFAULT_PATHS",
@@ -43,7 +57,20 @@ __all__ = [
     "wrap",
 ]
 
-T = TypeVar("T")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracewrap' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def wrap(
@@ -73,10 +100,12 @@ def wrap(
     ``estimate_cost`` overrides ``TRACEWRAP_ESTIMATE_COST`` (off when neither is set).
     With ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` the target is returned untouched.
     """
+    from types import ModuleType
+
+    from tracewrap.environment import tracing_enabled
     from tracewrap.integrations import install_agents_tracing
     from tracewrap.interception.install import is_client, wrap_client
     from tracewrap.options import build_options, choose_paths
-    from tracewrap.settings import tracing_enabled
 
     is_module = isinstance(target, ModuleType) and getattr(target, "__name__", "") == "openai"
     if not is_module and not is_client(target):
@@ -110,6 +139,8 @@ def wrap(
 
 def unwrap(target: Any) -> Any:
     """Undo ``wrap``: ``unwrap(openai)`` restores the SDK's classes, a client loses its wrappers."""
+    from types import ModuleType
+
     from tracewrap.interception.install import unwrap_client
 
     if isinstance(target, ModuleType) and getattr(target, "__name__", "") == "openai":

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from tracewrap.endpoints import DEFAULT_PATHS
-from tracewrap.settings import (
-    ContentCapture,
-    content_capture_from_env,
-    content_max_length_from_env,
-    estimate_cost_from_env,
-)
+from tracewrap.environment import content_max_length_from_env, content_mode_from_env, estimate_cost_from_env
 from tracewrap.telemetry.instruments import Instruments, instruments_for
 
 Redactor = Callable[[str], str]
+
+
+class ContentCapture(enum.Enum):
+    """Where prompts and outputs are recorded (the GenAI conventions' capture modes)."""
+
+    NONE = "no_content"
+    SPAN = "span_only"
+    EVENT = "event_only"
+    SPAN_AND_EVENT = "span_and_event"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentCapture.SPAN, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def on_event(self) -> bool:
+        return self in (ContentCapture.EVENT, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def enabled(self) -> bool:
+        return self is not ContentCapture.NONE
+
+
+def content_capture_from_env() -> ContentCapture:
+    return ContentCapture(content_mode_from_env())
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The stdlib-only start-up stage: the switch and the post-import hooks."""
+"""The stdlib-only start-up stage: the switch, the post-import hooks, the process-end patch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tracewrap.auto import _boot
+from tracewrap import environment, process_ends
+from tracewrap.auto import import_hooks
 
 
 @pytest.mark.parametrize(
@@ -33,7 +34,16 @@ def test_enabled(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert _boot.enabled() is expected
+    assert environment.auto_instrumentation_requested() is expected
+
+
+def test_the_pth_line_uses_the_environment_modules_words() -> None:
+    """The .pth line is the one copy of a rule outside ``tracewrap.environment``: the same words."""
+    pth = Path(environment.__file__).parent / "auto" / "tracewrap_autoinstrument.pth"
+    code = next(line for line in pth.read_text().splitlines() if line and not line.startswith("#"))
+    words = code.split(" in ", 1)[1].split(")", 1)[0] + ")"
+    assert eval(words) == environment.TRUE_WORDS
+    assert '__import__("tracewrap.auto.boot").auto.boot.start()' in code
 
 
 @pytest.fixture
@@ -47,7 +57,7 @@ def module_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 def test_hook_runs_after_the_module_executed(module_dir: Path) -> None:
     (module_dir / "twboot_after.py").write_text("VALUE = 42\n")
     seen: list[Any] = []
-    _boot.when_imported("twboot_after", lambda m: seen.append((m.__name__, m.VALUE)))
+    import_hooks.when_imported("twboot_after", lambda m: seen.append((m.__name__, m.VALUE)))
     assert seen == []
     module = importlib.import_module("twboot_after")
     assert seen == [("twboot_after", 42)]
@@ -56,7 +66,7 @@ def test_hook_runs_after_the_module_executed(module_dir: Path) -> None:
     assert module.__spec__ is not None and module.__spec__.loader is module.__loader__
     importlib.reload(module)
     assert len(seen) == 1  # once
-    assert "twboot_after" not in _boot._finder().hooks
+    assert "twboot_after" not in import_hooks._finder().hooks
 
 
 def test_a_find_spec_probe_before_the_import_keeps_the_hook(module_dir: Path) -> None:
@@ -64,18 +74,18 @@ def test_a_find_spec_probe_before_the_import_keeps_the_hook(module_dir: Path) ->
     before anything imports them; the hook must still run at the real import."""
     (module_dir / "twboot_probed.py").write_text("VALUE = 7\n")
     seen: list[Any] = []
-    _boot.when_imported("twboot_probed", lambda m: seen.append(m.VALUE))
+    import_hooks.when_imported("twboot_probed", lambda m: seen.append(m.VALUE))
     assert importlib.util.find_spec("twboot_probed") is not None
-    assert seen == [] and "twboot_probed" in _boot._finder().hooks
+    assert seen == [] and "twboot_probed" in import_hooks._finder().hooks
     importlib.import_module("twboot_probed")
-    assert seen == [7] and "twboot_probed" not in _boot._finder().hooks
+    assert seen == [7] and "twboot_probed" not in import_hooks._finder().hooks
 
 
 def test_hook_for_an_imported_module_runs_now(module_dir: Path) -> None:
     (module_dir / "twboot_now.py").write_text("")
     importlib.import_module("twboot_now")
     seen: list[str] = []
-    _boot.when_imported("twboot_now", lambda m: seen.append(m.__name__))
+    import_hooks.when_imported("twboot_now", lambda m: seen.append(m.__name__))
     assert seen == ["twboot_now"]
 
 
@@ -85,16 +95,16 @@ def test_failing_hook_does_not_fail_the_import(module_dir: Path, capsys: pytest.
     def broken(module: ModuleType) -> None:
         raise RuntimeError("boom")
 
-    _boot.when_imported("twboot_fail", broken)
+    import_hooks.when_imported("twboot_fail", broken)
     assert importlib.import_module("twboot_fail").X == 1
     assert "hook for twboot_fail failed (RuntimeError: boom)" in capsys.readouterr().err
 
 
 def test_missing_module_still_raises(module_dir: Path) -> None:
-    _boot.when_imported("twboot_missing", lambda m: None)
+    import_hooks.when_imported("twboot_missing", lambda m: None)
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("twboot_missing")
-    _boot._finder().hooks.pop("twboot_missing")
+    import_hooks._finder().hooks.pop("twboot_missing")
 
 
 def test_process_bootstrap_patch_is_idempotent_and_transparent() -> None:
@@ -106,8 +116,8 @@ def test_process_bootstrap_patch_is_idempotent_and_transparent() -> None:
             return 7
 
     fake = SimpleNamespace(BaseProcess=BaseProcess)
-    _boot._patch_process_bootstrap(fake)  # type: ignore[arg-type]
+    process_ends._patch_process_bootstrap(fake)  # type: ignore[arg-type]
     patched = BaseProcess._bootstrap
-    _boot._patch_process_bootstrap(fake)  # type: ignore[arg-type]
+    process_ends._patch_process_bootstrap(fake)  # type: ignore[arg-type]
     assert BaseProcess._bootstrap is patched
     assert BaseProcess()._bootstrap("s") == 7 and calls == ["s"]

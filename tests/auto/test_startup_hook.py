@@ -20,8 +20,10 @@ def test_wheel_ships_the_hook_at_its_root_and_the_entry_points(venv: AutoVenv) -
         )
     code_lines = [line for line in pth.splitlines() if line and not line.startswith("#")]
     assert len(code_lines) == 1 and code_lines[0].startswith("import os;")
-    assert "TRACEWRAP_ENABLED" in code_lines[0] and '__import__("tracewrap_autoinstrument")' in code_lines[0]
-    assert "tracewrap_autoinstrument.py" in names  # the stdlib-only start-up stage, at the root too
+    assert "TRACEWRAP_ENABLED" in code_lines[0] and '__import__("tracewrap.auto.boot")' in code_lines[0]
+    # the start-up code exists once, in the package: no second copy at the root (two module objects)
+    assert [n for n in names if n.endswith(".py") and "/" not in n] == []
+    assert "tracewrap/auto/boot.py" in names
     assert "tracewrap/auto/_site/sitecustomize.py" in names
     assert "tracewrap = tracewrap.instrumentor:TraceWrapInstrumentor" in entry_points
     assert "tracewrap = tracewrap.cli:main" in entry_points
@@ -46,10 +48,18 @@ def test_unset_or_false_imports_nothing_at_start_up(venv: AutoVenv, tmp_path: Pa
 
 def test_set_without_openai_only_registers_hooks(venv: AutoVenv, tmp_path: Path) -> None:
     modules = _imported_modules(venv, tmp_path, ON)
-    assert "tracewrap_autoinstrument" in modules
-    # everything else waits for `import openai`: a program that never uses it pays almost nothing
-    assert not {m for m in modules if m.split(".")[0] in ("tracewrap", "wrapt", "opentelemetry", "openai")}
-    assert not {"threading", "typing", "asyncio"} & modules
+    # the standard-library-only start-up stage; everything else waits for `import openai`: a
+    # program that never uses it pays almost nothing
+    assert {m for m in modules if m.split(".")[0] == "tracewrap"} == {
+        "tracewrap",
+        "tracewrap.auto",
+        "tracewrap.auto.boot",
+        "tracewrap.auto.import_hooks",
+        "tracewrap.environment",
+        "tracewrap.process_ends",
+    }
+    assert not {m for m in modules if m.split(".")[0] in ("wrapt", "opentelemetry", "openai")}
+    assert not {"threading", "typing", "asyncio", "logging", "enum", "dataclasses"} & modules
     with_openai = _imported_modules(venv, tmp_path, ON, "import openai")
     assert {"tracewrap.auto.patching", "tracewrap.auto.startup", "wrapt"} <= with_openai
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import tracewrap
 from tracewrap.auto import patching, startup
 from tracewrap.exporting import config, first_call
 
@@ -130,22 +129,24 @@ def test_a_failing_set_up_never_reaches_the_call(
     assert "RuntimeError('bad endpoint')" in caplog.text
 
 
-def test_flush_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_flush_at_process_end_is_bounded_and_quiet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     flushed: list[float] = []
 
     def flush(timeout: float = 5.0) -> bool:
         flushed.append(timeout)
         return True
 
-    monkeypatch.setattr(tracewrap, "flush", flush)
+    monkeypatch.setattr(config, "flush", flush)
     monkeypatch.setenv("TRACEWRAP_EXIT_TIMEOUT", "0.5")
-    startup.flush_quietly()
-    startup.flush_quietly(1.5)
+    config.flush_at_process_end()
+    config.flush_at_process_end(1.5)
     assert flushed == [0.5, 1.5]  # bounded by TRACEWRAP_EXIT_TIMEOUT unless told otherwise
 
     def broken(timeout: float = 5.0) -> bool:
         raise OSError("collector gone")
 
-    monkeypatch.setattr(tracewrap, "flush", broken)
-    startup.flush_quietly(1.5)
+    monkeypatch.setattr(config, "flush", broken)
+    config.flush_at_process_end(1.5)
     assert "could not flush telemetry at process exit (OSError: collector gone)" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import tracewrap
 from tests.core.helpers import API_KEY, MESSAGES, attrs
-from tracewrap import settings
+from tracewrap import environment, logs
 from tracewrap.telemetry import instruments
 
 # --------------------------------------------------------------------------- cached raw accessors
@@ -140,11 +140,11 @@ def test_estimate_cost_env_reaches_auto_instrumentation(server, telemetry, monke
 
 @pytest.fixture
 def fresh_warnings() -> Any:
-    saved = set(settings._warned)
-    settings._warned.clear()
+    saved = set(logs._warned)
+    logs._warned.clear()
     yield
-    settings._warned.clear()
-    settings._warned.update(saved)
+    logs._warned.clear()
+    logs._warned.update(saved)
 
 
 class _Lines(logging.Handler):
@@ -162,7 +162,7 @@ def test_warnings_name_tracewrap_once_under_a_name_format(monkeypatch, fresh_war
     logging.getLogger("tracewrap").addHandler(handler)
     try:
         monkeypatch.setenv("TRACEWRAP_ESTIMATE_COST", "maybe")
-        assert settings.estimate_cost_from_env() is False
+        assert environment.estimate_cost_from_env() is False
     finally:
         logging.getLogger("tracewrap").removeHandler(handler)
     assert handler.lines == [
@@ -172,7 +172,7 @@ def test_warnings_name_tracewrap_once_under_a_name_format(monkeypatch, fresh_war
 
 def test_warnings_without_any_logging_set_up_still_say_tracewrap() -> None:
     code = (
-        "import os, tracewrap.settings as s\n"
+        "import os, tracewrap.environment as s\n"
         "os.environ['TRACEWRAP_ESTIMATE_COST'] = 'maybe'\n"
         "s.estimate_cost_from_env()\n"
     )

@@ -85,9 +85,9 @@ def test_a_later_configure_that_differs_says_what_it_did_not_apply(
     server: FakeOpenAIServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tracewrap import settings
+    from tracewrap import logs
 
-    monkeypatch.setattr(settings, "_warned", set())
+    monkeypatch.setattr(logs, "_warned", set())
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
     tracewrap.wrap(openai)
     _call(server)  # sets export up from the environment

@@ -250,15 +250,15 @@ def test_existing_global_providers_are_used_not_replaced(
 def test_invalid_values_warn_once_and_fall_back(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tracewrap import settings as core_settings
+    from tracewrap import logs
 
-    core_settings._warned.clear()
+    logs._warned.clear()
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin2000")
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", "console,statsd")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
     monkeypatch.setenv("TRACEWRAP_EXIT_TIMEOUT", "soon")
     monkeypatch.setenv("TRACEWRAP_PROMETHEUS_PORT", "99999")
-    from tracewrap.exporting import settings
+    from tracewrap import environment as settings
 
     with caplog.at_level(logging.WARNING, logger="tracewrap"):
         setup = tracewrap.configure()

@@ -109,3 +109,31 @@ def _run_or_dump_stacks(
         stdout, stderr = process.communicate()
         pytest.fail(f"the app hung past {timeout} s; processes {tree}; stacks:\n{stderr}\nstdout:\n{stdout}")
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sigterm_ends_a_worker_whose_code_swallows_the_exit(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """SIGTERM flushes and ends the worker whatever its main thread does after the signal.
+
+    Fails on the design this replaced (the handler raised an exit to unwind to a safe point): the
+    app's ``except BaseException`` swallows it, the signal is spent, the worker idles for good
+    and ``terminate()``'s join never returns (what a pool worker idle in its queue's lock did).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    env.update(
+        TW_BASE_URL=server.base_url,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_BSP_SCHEDULE_DELAY="600000",  # the span can only leave through the SIGTERM flush
+        TRACEWRAP_EXIT_TIMEOUT="5",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")]),
+    )
+    started = time.monotonic()
+    run = _run_or_dump_stacks([sys.executable, str(APP.with_name("sigterm_app.py")), method], env, timeout=90)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.split("RESULT ", 1)[1]) == {"exitcode": -signal.SIGTERM}, run.stderr
+    receiver.store.wait_for(lambda: _models(receiver)["m-sigterm"] >= 1, timeout=10)
+    assert _models(receiver) == Counter({"m-sigterm": 1})
+    assert time.monotonic() - started < 60

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracewrap import settings
+from tracewrap import logs
 
 from .helpers import Pipeline
 
@@ -21,8 +21,8 @@ def pipe() -> Iterator[Pipeline]:
 @pytest.fixture
 def fresh_warnings() -> Iterator[None]:
     """Forget which one-time warnings were given, so a test can see its own."""
-    saved = set(settings._warned)
-    settings._warned.clear()
+    saved = set(logs._warned)
+    logs._warned.clear()
     yield
-    settings._warned.clear()
-    settings._warned.update(saved)
+    logs._warned.clear()
+    logs._warned.update(saved)

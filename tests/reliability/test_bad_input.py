@@ -13,8 +13,8 @@ import openai
 import pytest
 
 import tracewrap
+from tracewrap.environment import DEFAULT_CONTENT_MAX_LENGTH
 from tracewrap.interception.install import installation_of
-from tracewrap.settings import DEFAULT_CONTENT_MAX_LENGTH
 
 from .helpers import API_KEY, EchoBackend, Pipeline
 

@@ -20,8 +20,7 @@ except ImportError:  # pragma: no cover - older SDKs (the openai 1.x / 2.x venvs
     from opentelemetry.sdk._logs.export import InMemoryLogExporter
 
 import tracewrap
-from tracewrap.exporting.langsmith import LangSmithObserver
-from tracewrap.exporting.settings import LangSmithSettings
+from tracewrap.exporting.langsmith import LangSmithObserver, LangSmithSettings
 from tracewrap.normalize.content import responses_input_messages
 from tracewrap.record import CallRecord
 from tracewrap.telemetry.content import content_attributes, redact_record

@@ -13,9 +13,10 @@ Or from code: ``tracewrap.auto.instrument()`` / ``tracewrap.auto.uninstrument()`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing is not imported: the start-up stage (auto.boot) imports this package
 if TYPE_CHECKING:
+    from typing import Any
+
     from tracewrap.auto.patching import instrument, is_instrumented, uninstrument
 
 __all__ = ["instrument", "is_instrumented", "uninstrument"]

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracewrap.endpoints import resolve
+from tracewrap.environment import tracing_enabled
 from tracewrap.integrations import install_agents_tracing
 from tracewrap.options import Redactor, build_options, choose_paths
-from tracewrap.settings import tracing_enabled
 
 
 def is_instrumented() -> bool:

@@ -8,12 +8,11 @@ and the process exit, a deadline: a daemon thread still stuck at exit is simply 
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-logger = logging.getLogger("tracewrap")
+from tracewrap.logs import logger
 
 
 def run_bounded(name: str, work: Callable[[], Any], timeout: float) -> bool:

@@ -9,7 +9,6 @@ batcher); flushes and the process exit are bounded by a deadline (:mod:`.bounded
 from __future__ import annotations
 
 import atexit
-import logging
 import sys
 import threading
 import time
@@ -24,13 +23,12 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tracewrap.exporting import settings
+from tracewrap import environment, process_ends
+from tracewrap.environment import is_placeholder, tracing_enabled
 from tracewrap.exporting.dropping import CountingBatchSpanProcessor
+from tracewrap.logs import logger, say, warn_once
 from tracewrap.observers import add_observer, remove_observer
-from tracewrap.settings import content_capture_from_env, tracing_enabled, warn_once
 from tracewrap.telemetry.deferred import run_deferred
-
-logger = logging.getLogger("tracewrap")
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Setup:
     uses_existing_logger_provider: bool = False
     langsmith: Any = None  # LangSmithObserver
     prometheus_server: Any = None
-    exit_timeout: float = settings.DEFAULT_EXIT_TIMEOUT
+    exit_timeout: float = environment.DEFAULT_EXIT_TIMEOUT
     span_processors: list[CountingBatchSpanProcessor] = field(default_factory=list)
 
     def dropped_spans(self) -> int:
@@ -104,15 +102,15 @@ def configure(
         if not tracing_enabled():
             _setup = Setup(enabled=False)
             return _setup
-        traces = settings.traces_exporters(traces_exporter)
+        traces = environment.traces_exporters(traces_exporter)
         if langsmith_client is not None and "langsmith" not in traces:
             traces = (*traces, "langsmith")
         setup = Setup(
             traces_exporters=traces,
-            metrics_exporters=settings.metrics_exporters(metrics_exporter),
-            logs_exporters=settings.logs_exporters(traces, content_capture_from_env().on_event),
+            metrics_exporters=environment.metrics_exporters(metrics_exporter),
+            logs_exporters=environment.logs_exporters(traces, environment.content_events_from_env()),
             resource=Resource.create({SERVICE_NAME: service_name} if service_name else {}),
-            exit_timeout=settings.exit_timeout(exit_timeout),
+            exit_timeout=environment.exit_timeout(exit_timeout),
         )
         _set_up_traces(setup, max_queue_size)
         _set_up_metrics(setup, prometheus_port)
@@ -148,16 +146,11 @@ def _warn_not_applied(given: dict[str, Any]) -> None:
         )
 
 
-def _existing(provider: object) -> bool:
-    # the API's placeholders before anything is set: ProxyTracerProvider, _ProxyMeterProvider
-    return "Proxy" not in type(provider).__name__
-
-
 def _set_up_traces(setup: Setup, max_queue_size: int | None) -> None:
     wanted = [n for n in setup.traces_exporters if n in ("otlp", "console")]
     if not wanted:
         return
-    if _existing(trace.get_tracer_provider()):
+    if not is_placeholder(trace.get_tracer_provider()):
         setup.uses_existing_tracer_provider = True
         logger.info(
             "the application has its own TracerProvider; spans go to its exporters (%s not added)",
@@ -188,7 +181,7 @@ def _set_up_metrics(setup: Setup, prometheus_port: int | None) -> None:
     wanted = setup.metrics_exporters
     if not wanted:
         return
-    if _existing(metrics.get_meter_provider()):
+    if not is_placeholder(metrics.get_meter_provider()):
         setup.uses_existing_meter_provider = True
         logger.info(
             "the application has its own MeterProvider; metrics go to its readers (%s not added)",
@@ -222,7 +215,7 @@ def _metric_reader(name: str, setup: Setup, prometheus_port: int | None) -> Metr
     from prometheus_client import start_http_server
 
     reader = PrometheusMetricReader()
-    port = settings.prometheus_port(prometheus_port)
+    port = environment.prometheus_port(prometheus_port)
     try:
         setup.prometheus_server, _thread = start_http_server(port, addr="127.0.0.1")
     except OSError as exc:
@@ -237,7 +230,7 @@ def _set_up_logs(setup: Setup) -> None:
         return
     from opentelemetry import _logs
 
-    if _existing(_logs.get_logger_provider()):
+    if not is_placeholder(_logs.get_logger_provider()):
         setup.uses_existing_logger_provider = True
         return
     from opentelemetry.sdk._logs import LoggerProvider
@@ -260,9 +253,9 @@ def _set_up_logs(setup: Setup) -> None:
 
 def _set_up_langsmith(setup: Setup, client: Any) -> None:
     try:
-        from tracewrap.exporting.langsmith import LangSmithObserver
+        from tracewrap.exporting.langsmith import LangSmithObserver, langsmith_settings
 
-        observer = LangSmithObserver(settings.langsmith_settings(), client)
+        observer = LangSmithObserver(langsmith_settings(), client)
     except Exception as exc:
         logger.warning("LangSmith export is off, its client could not be created: %r", exc)
         return
@@ -358,18 +351,30 @@ def _register_atexit() -> None:
 
 def _flush_at_process_ends() -> None:
     """Ends that skip ``atexit``: multiprocessing children (``os._exit``, SIGTERM from a pool's
-    terminate), uvicorn re-raising SIGTERM after its graceful shutdown. The start-up module holds
-    those hooks, so auto-instrumentation and ``configure()`` install them once, the same way."""
+    terminate), uvicorn re-raising SIGTERM after its graceful shutdown (:mod:`tracewrap.process_ends`)."""
+    process_ends.register_flush(flush_at_process_end)
     try:
-        boot = sys.modules.get("tracewrap_autoinstrument")  # the wheel's root copy, if start-up ran
-        if boot is None:
-            try:  # a source tree or editable install has the start-up module in the package
-                from tracewrap.auto import _boot as boot
-            except ImportError:  # a wheel moves it to its root
-                import tracewrap_autoinstrument as boot  # type: ignore[import-not-found,no-redef]
-        boot.flush_at_process_ends()
+        process_ends.watch()
     except Exception as exc:  # an optional safety net: never a reason for configure() to fail
         logger.debug("cannot watch for process ends: %r", exc)
+
+
+def flush_at_process_end(timeout: float | None = None) -> None:
+    """Export what this process recorded within ``timeout`` (``TRACEWRAP_EXIT_TIMEOUT``); never raises.
+
+    Both tracewrap's own exporters and the global providers: ``configure()`` adopts a provider the
+    application installed, and that one is only flushed through the global API.
+    """
+    try:
+        if timeout is None:
+            timeout = environment.exit_timeout()
+        flush(timeout)
+        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+            force_flush = getattr(provider, "force_flush", None)
+            if force_flush is not None:
+                force_flush(int(timeout * 1000))
+    except Exception as exc:
+        say(f"could not flush telemetry at process exit ({type(exc).__name__}: {exc})")
 
 
 def _at_exit() -> None:

@@ -7,13 +7,12 @@ makes the loss visible as a number and says it once.
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-logger = logging.getLogger("tracewrap")
+from tracewrap.logs import logger
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):

@@ -9,6 +9,8 @@ before its first OpenAI call, win:
   variants, ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``, ``LANGSMITH_TRACING`` with a key):
   ``configure()`` exactly as the application would call it (it adopts providers that already exist,
   never adding exporters to them);
+* the application has its own providers: they are used, and flushed at the ends of a process
+  that skip ``atexit`` (:mod:`tracewrap.process_ends`);
 * no destination and no provider: one warning per process tree naming the ways to fix it.
 
 Never raises: a failure here is logged once and the call goes on.
@@ -16,12 +18,11 @@ Never raises: a failure here is logged once and the call goes on.
 
 from __future__ import annotations
 
-import logging
 import os
 
-from tracewrap.settings import application_has_providers, destination_in_env
-
-logger = logging.getLogger("tracewrap")
+from tracewrap import process_ends
+from tracewrap.environment import application_has_providers, destination_in_env
+from tracewrap.logs import logger
 
 HINT_SHOWN_ENV = "TRACEWRAP_HINT_SHOWN"  # inherited by child processes: the hint prints once per tree
 HINT = (
@@ -42,8 +43,12 @@ def set_up_export() -> None:
         if config.current_setup() is not None:
             return
         if destination_in_env():
-            config.configure_from_environment()
-        elif not application_has_providers():
+            config.configure_from_environment()  # it also flushes at the process's end
+        elif application_has_providers():
+            # the application's providers, used as they are: flushed at ends that skip atexit
+            process_ends.register_flush(config.flush_at_process_end)
+            process_ends.watch()
+        else:
             hint_once()
     except Exception as exc:
         from tracewrap.telemetry.lifecycle import internal_error

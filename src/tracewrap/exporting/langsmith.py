@@ -13,7 +13,6 @@ Names, run types, inputs, outputs and ``ls_*`` metadata follow ``wrap_openai`` (
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from tracewrap import environment
 from tracewrap.exporting import langsmith_runs as runs
 from tracewrap.exporting.langsmith_client import (
     close_bounded,
@@ -31,12 +31,9 @@ from tracewrap.exporting.langsmith_client import (
     repair_after_fork,
     share_as_default_client,
 )
-from tracewrap.exporting.settings import LangSmithSettings
 from tracewrap.observers import ObservedCall
 from tracewrap.routes import API_CALL
 from tracewrap.telemetry.attributes import span_name
-
-logger = logging.getLogger("tracewrap")
 
 # operation -> (run type, ls_model_type, which name setting)
 _KINDS: dict[str, tuple[str, str | None, str]] = {
@@ -50,6 +47,23 @@ _DEFAULT_NAMES = {
     False: {"chat": "ChatOpenAI", "completions": "OpenAI", "embeddings": "OpenAIEmbeddings"},
     True: {"chat": "AzureChatOpenAI", "completions": "AzureOpenAI", "embeddings": "AzureOpenAIEmbeddings"},
 }
+
+
+@dataclass(frozen=True)
+class LangSmithSettings:
+    """LangSmith's options: from ``configure()``'s environment (:func:`langsmith_settings`)."""
+
+    project: str | None
+    hide_inputs: bool
+    hide_outputs: bool
+    # run names; None: LangSmith's wrapper's defaults (ChatOpenAI, OpenAI; Azure* for Azure)
+    chat_name: str | None = None
+    completions_name: str | None = None
+    embeddings_name: str | None = None
+
+
+def langsmith_settings() -> LangSmithSettings:
+    return LangSmithSettings(**environment.langsmith_settings_from_env())  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tracewrap.logs import warn_once
 from tracewrap.record import CallRecord
-from tracewrap.settings import warn_once
 
 _PARAM_PREFIXES = ("gen_ai.request.", "openai.request.")
 

@@ -11,7 +11,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from tracewrap.exporting.settings import GRPC, otlp_protocol
+from tracewrap.environment import GRPC, otlp_protocol
 
 
 def span_exporter() -> SpanExporter:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tracewrap.settings import env_flag
+from tracewrap.environment import agents_tracing_enabled
 
 if TYPE_CHECKING:
     from tracewrap.options import TraceOptions
 
-AGENTS_ENV = "TRACEWRAP_AGENTS"
 
 _lock = threading.Lock()
 _hook_registered = False
@@ -36,7 +35,7 @@ def install_agents_tracing(options: TraceOptions) -> bool:
     this function. Returns False when ``TRACEWRAP_AGENTS=false``.
     """
     global _hook_registered, _options
-    if not env_flag(AGENTS_ENV, True):
+    if not agents_tracing_enabled():
         return False
     _options = options
     with _lock:

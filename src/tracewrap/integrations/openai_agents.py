@@ -34,9 +34,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracewrap.integrations import agents_langsmith as ls
 from tracewrap.integrations import agents_options
+from tracewrap.logs import warn_once
 from tracewrap.options import TraceOptions
 from tracewrap.record import CallRecord
-from tracewrap.settings import warn_once
 from tracewrap.telemetry import lifecycle
 from tracewrap.telemetry.content import limit
 from tracewrap.telemetry.deferred import collecting, defer

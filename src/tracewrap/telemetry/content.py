@@ -8,9 +8,9 @@ from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
+from tracewrap.logs import warn_once
 from tracewrap.options import Redactor
 from tracewrap.record import CallRecord
-from tracewrap.settings import warn_once
 
 TRUNCATION_MARKER = "…[truncated {} chars]"
 CONTENT_EVENT = "gen_ai.client.inference.operation.details"

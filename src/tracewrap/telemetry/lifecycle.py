@@ -7,7 +7,6 @@ logged once and never reaches the user's call.
 
 from __future__ import annotations
 
-import logging
 import time
 from asyncio import CancelledError
 from collections.abc import Callable, Mapping
@@ -19,18 +18,16 @@ from opentelemetry.semconv._incubating.attributes import openai_attributes as Op
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracewrap.endpoints import Endpoint
+from tracewrap.logs import logger, warn_once
 from tracewrap.observers import ObservedCall, current_observers
 from tracewrap.options import TraceOptions
 from tracewrap.record import CallRecord
-from tracewrap.settings import warn_once
 from tracewrap.telemetry import attributes as attrs_of
 from tracewrap.telemetry.aggregated import finish_attributes
 from tracewrap.telemetry.content import content_attributes, redact_record
 from tracewrap.telemetry.deferred import pending as deferred_ends
 from tracewrap.telemetry.deferred import run_deferred
 from tracewrap.telemetry.instruments import Instruments
-
-logger = logging.getLogger("tracewrap")
 
 # The registry's own list (add/remove_observer change it in place): read directly on every call.
 # Throughout this module the per-call path avoids small helper calls: each function a call enters

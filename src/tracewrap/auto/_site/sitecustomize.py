@@ -12,17 +12,13 @@ import sys
 
 
 def _start() -> None:
-    if os.environ.get("TRACEWRAP_ENABLED", "").strip().lower() not in ("1", "true", "yes", "on"):
-        return
+    if not os.environ.get("TRACEWRAP_ENABLED"):
+        return  # which values mean "on" is tracewrap.environment's rule, applied by start()
     try:
-        # the wheel's root copy first: if the .pth already started it, start() is a no-op
-        import tracewrap_autoinstrument as boot
-    except ImportError:  # tracewrap vendored onto PYTHONPATH, without the wheel's root files
-        try:
-            from tracewrap.auto import _boot as boot
-        except ImportError as exc:  # the command runs an interpreter where tracewrap is not installed
-            sys.stderr.write(f"tracewrap: cannot auto-instrument, tracewrap is not importable here ({exc})\n")
-            return
+        from tracewrap.auto import boot  # the .pth may have started it already: then start() is a no-op
+    except ImportError as exc:  # the command runs an interpreter where tracewrap is not installed
+        sys.stderr.write(f"tracewrap: cannot auto-instrument, tracewrap is not importable here ({exc})\n")
+        return
     boot.start()
 
 

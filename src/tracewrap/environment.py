@@ -1,0 +1,329 @@
+"""Every rule tracewrap reads from the environment, in one place; standard library only.
+
+Start-up (:mod:`tracewrap.auto.boot`, which runs in every Python process that has
+``TRACEWRAP_ENABLED`` set), wrapping and exporting all ask this module, so a value means the same
+thing everywhere: the truthy words, the kill switch, content capture, the cost estimate, where
+telemetry goes, and whether the application already has its own providers.
+
+Only what the OpenTelemetry SDK does not read itself is here: endpoints, headers, timeouts,
+resource attributes and batch sizes stay with the SDK and its exporters. Invalid values never
+raise: they are logged once (:func:`tracewrap.logs.warn_once`) and the documented default applies.
+"""
+
+from __future__ import annotations
+
+import os
+
+# start-up imports this module in every process with TRACEWRAP_ENABLED set: only ``os`` at import
+# time (enum, dataclasses and typing would cost more than the rest of start-up); the types built
+# from these values live with their users (``options.ContentCapture``, ``LangSmithSettings``)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+# tracewrap_autoinstrument.pth repeats TRUE_WORDS (a .pth line cannot import without a cost to every
+# Python start); tests/auto/test_boot.py fails if the two differ
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    from tracewrap.logs import warn_once  # logging is only imported once there is something to say
+
+    warn_once(key, message, *args)
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value is not None and value.strip() else None
+
+
+def env_flag(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    value = raw.lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    _warn_once(name, "%s=%r is not a boolean (true/false); using %s", name, raw, default)
+    return default
+
+
+# ------------------------------------------------------------------------------ on and off
+
+ENABLED_ENV = "TRACEWRAP_ENABLED"
+SDK_DISABLED_ENV = "OTEL_SDK_DISABLED"
+
+
+def tracing_enabled() -> bool:
+    """The kill switch: ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` turns tracing off."""
+    return env_flag(ENABLED_ENV, True) and not env_flag(SDK_DISABLED_ENV, False)
+
+
+def auto_instrumentation_requested() -> bool:
+    """Zero-code tracing: ``TRACEWRAP_ENABLED`` explicitly true (unset means no), the SDK not disabled.
+
+    The ``.pth`` line only checks that the variable is set, then asks this.
+    """
+    return env_flag(ENABLED_ENV, False) and not env_flag(SDK_DISABLED_ENV, False)
+
+
+AGENTS_ENV = "TRACEWRAP_AGENTS"
+
+
+def agents_tracing_enabled() -> bool:
+    """``TRACEWRAP_AGENTS=false`` leaves the OpenAI Agents SDK's own tracing alone."""
+    return env_flag(AGENTS_ENV, True)
+
+
+# ------------------------------------------------------------------------------ what is recorded
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CONTENT_MAX_LENGTH_ENV = "TRACEWRAP_CONTENT_MAX_LENGTH"
+DEFAULT_CONTENT_MAX_LENGTH = 16_384
+ESTIMATE_COST_ENV = "TRACEWRAP_ESTIMATE_COST"
+
+
+CONTENT_MODES = ("no_content", "span_only", "event_only", "span_and_event")
+NO_CONTENT = "no_content"
+
+
+def content_mode_from_env() -> str:
+    """One of :data:`CONTENT_MODES` from ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``;
+    a boolean true means span_only (what older instrumentations read), anything else no content."""
+    raw = (_env(CAPTURE_CONTENT_ENV) or "").lower()
+    if not raw or raw in FALSE_WORDS:
+        return NO_CONTENT
+    if raw in TRUE_WORDS:
+        return "span_only"
+    if raw in CONTENT_MODES:
+        return raw
+    _warn_once(
+        CAPTURE_CONTENT_ENV,
+        "%s=%r is not one of %s; content is not captured",
+        CAPTURE_CONTENT_ENV,
+        raw,
+        ", ".join(CONTENT_MODES),
+    )
+    return NO_CONTENT
+
+
+def content_events_from_env() -> bool:
+    """Content asked for as log events (event_only, span_and_event): then logs need an exporter."""
+    return content_mode_from_env() in ("event_only", "span_and_event")
+
+
+def content_max_length_from_env() -> int:
+    raw = os.environ.get(CONTENT_MAX_LENGTH_ENV)
+    if raw is None:
+        return DEFAULT_CONTENT_MAX_LENGTH
+    try:
+        value = int(raw)
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    _warn_once(
+        CONTENT_MAX_LENGTH_ENV,
+        "%s=%r is not a positive integer; using %d",
+        CONTENT_MAX_LENGTH_ENV,
+        raw,
+        DEFAULT_CONTENT_MAX_LENGTH,
+    )
+    return DEFAULT_CONTENT_MAX_LENGTH
+
+
+def estimate_cost_from_env() -> bool:
+    """``TRACEWRAP_ESTIMATE_COST=true``: the cost estimate for zero-code set-ups (off by default)."""
+    return env_flag(ESTIMATE_COST_ENV, False)
+
+
+# ------------------------------------------------------------------------------ where it goes
+
+TRACES_EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
+METRICS_EXPORTER_ENV = "OTEL_METRICS_EXPORTER"
+LOGS_EXPORTER_ENV = "OTEL_LOGS_EXPORTER"
+EXIT_TIMEOUT_ENV = "TRACEWRAP_EXIT_TIMEOUT"
+PROMETHEUS_PORT_ENV = "TRACEWRAP_PROMETHEUS_PORT"
+DEFAULT_EXIT_TIMEOUT = 3.0
+DEFAULT_PROMETHEUS_PORT = 9464
+
+TRACE_EXPORTERS = ("otlp", "console", "langsmith", "none")
+METRIC_EXPORTERS = ("otlp", "console", "prometheus", "none")
+LOG_EXPORTERS = ("otlp", "console", "none")
+GRPC = "grpc"
+HTTP_PROTOBUF = "http/protobuf"
+
+# an endpoint in the environment means "send OTLP there" even without OTEL_*_EXPORTER
+_TRACE_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+_METRIC_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+# any of these set means the user chose a destination (or "none", on purpose)
+DESTINATION_ENV = (TRACES_EXPORTER_ENV, METRICS_EXPORTER_ENV, *_TRACE_ENDPOINTS, _METRIC_ENDPOINTS[1])
+
+
+def destination_in_env() -> bool:
+    return any(_env(name) for name in DESTINATION_ENV) or langsmith_from_env()
+
+
+def _names(
+    value: str | Iterable[str] | None, source: str, choices: tuple[str, ...]
+) -> tuple[str, ...] | None:
+    """Known names in order, without duplicates; None when nothing valid was given."""
+    if value is None:
+        return None
+    raw = value.split(",") if isinstance(value, str) else list(value)
+    chosen: list[str] = []
+    for item in raw:
+        name = str(item).strip().lower()
+        if not name:
+            continue
+        if name not in choices:
+            _warn_once(
+                f"{source}:{name}",
+                "%s contains %r, which is not one of %s; ignored",
+                source,
+                name,
+                ", ".join(choices),
+            )
+        elif name not in chosen:
+            chosen.append(name)
+    if not chosen:
+        return None
+    return tuple(n for n in chosen if n != "none")
+
+
+def traces_exporters(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``traces_exporter`` argument, else ``OTEL_TRACES_EXPORTER``, else otlp when an endpoint is set.
+
+    LangSmith is added when ``LANGSMITH_TRACING`` is on with an API key, whatever the list says:
+    it is LangSmith's own switch.
+    """
+    names = _names(value, "traces_exporter", TRACE_EXPORTERS) if value is not None else None
+    if names is None:
+        names = _names(_env(TRACES_EXPORTER_ENV), TRACES_EXPORTER_ENV, TRACE_EXPORTERS)
+    if names is None:
+        names = ("otlp",) if any(_env(n) for n in _TRACE_ENDPOINTS) else ()
+    if langsmith_from_env() and "langsmith" not in names:
+        names = (*names, "langsmith")
+    return names
+
+
+def metrics_exporters(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    names = _names(value, "metrics_exporter", METRIC_EXPORTERS) if value is not None else None
+    if names is None:
+        names = _names(_env(METRICS_EXPORTER_ENV), METRICS_EXPORTER_ENV, METRIC_EXPORTERS)
+    if names is None:
+        names = ("otlp",) if any(_env(n) for n in _METRIC_ENDPOINTS) else ()
+    return names
+
+
+def logs_exporters(traces: tuple[str, ...], content_events: bool) -> tuple[str, ...]:
+    """Where content log events go: ``OTEL_LOGS_EXPORTER`` when set; else, only when content events
+    are asked for, the same OTLP / console destinations as the spans."""
+    names = _names(_env(LOGS_EXPORTER_ENV), LOGS_EXPORTER_ENV, LOG_EXPORTERS)
+    if names is not None:
+        return names
+    return tuple(n for n in traces if n in LOG_EXPORTERS) if content_events else ()
+
+
+def otlp_protocol(signal: str) -> str:
+    """``OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL``, else ``OTEL_EXPORTER_OTLP_PROTOCOL``, else http/protobuf."""
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        raw = _env(name)
+        if raw is None:
+            continue
+        value = raw.lower()
+        if value in (GRPC, HTTP_PROTOBUF):
+            return value
+        _warn_once(name, "%s=%r is not supported (grpc, http/protobuf); using http/protobuf", name, raw)
+        return HTTP_PROTOBUF
+    return HTTP_PROTOBUF
+
+
+def exit_timeout(value: float | None = None) -> float:
+    """Seconds the process-end flush may take: the argument, else ``TRACEWRAP_EXIT_TIMEOUT``, else 3."""
+    if value is not None:
+        return max(0.0, float(value))
+    raw = _env(EXIT_TIMEOUT_ENV)
+    if raw is None:
+        return DEFAULT_EXIT_TIMEOUT
+    try:
+        parsed = float(raw)
+        if parsed >= 0:
+            return parsed
+    except ValueError:
+        pass
+    _warn_once(
+        EXIT_TIMEOUT_ENV,
+        "%s=%r is not a number of seconds >= 0; using %s",
+        EXIT_TIMEOUT_ENV,
+        raw,
+        DEFAULT_EXIT_TIMEOUT,
+    )
+    return DEFAULT_EXIT_TIMEOUT
+
+
+def prometheus_port(value: int | None) -> int:
+    if value is not None:
+        return int(value)
+    raw = _env(PROMETHEUS_PORT_ENV)
+    if raw is None:
+        return DEFAULT_PROMETHEUS_PORT
+    try:
+        parsed = int(raw)
+        if 0 <= parsed <= 65535:
+            return parsed
+    except ValueError:
+        pass
+    _warn_once(
+        PROMETHEUS_PORT_ENV,
+        "%s=%r is not a port number; using %d",
+        PROMETHEUS_PORT_ENV,
+        raw,
+        DEFAULT_PROMETHEUS_PORT,
+    )
+    return DEFAULT_PROMETHEUS_PORT
+
+
+LANGSMITH_NAME_ENVS = {
+    "chat": "TRACEWRAP_LANGSMITH_CHAT_NAME",
+    "completions": "TRACEWRAP_LANGSMITH_COMPLETIONS_NAME",
+    "embeddings": "TRACEWRAP_LANGSMITH_EMBEDDINGS_NAME",
+}
+
+
+def langsmith_from_env() -> bool:
+    """LangSmith's own switch: ``LANGSMITH_TRACING=true`` (or LANGCHAIN_TRACING_V2) and an API key."""
+    on = env_flag("LANGSMITH_TRACING", False) or env_flag("LANGCHAIN_TRACING_V2", False)
+    return on and bool(_env("LANGSMITH_API_KEY") or _env("LANGCHAIN_API_KEY"))
+
+
+def langsmith_settings_from_env() -> dict[str, str | bool | None]:
+    """The arguments of ``exporting.langsmith.LangSmithSettings``: project, hidden sides, run names."""
+    return dict(
+        project=_env("LANGSMITH_PROJECT") or _env("LANGCHAIN_PROJECT"),
+        hide_inputs=env_flag("LANGSMITH_HIDE_INPUTS", False),
+        hide_outputs=env_flag("LANGSMITH_HIDE_OUTPUTS", False),
+        chat_name=_env(LANGSMITH_NAME_ENVS["chat"]),
+        completions_name=_env(LANGSMITH_NAME_ENVS["completions"]),
+        embeddings_name=_env(LANGSMITH_NAME_ENVS["embeddings"]),
+    )
+
+
+# ------------------------------------------------------------------------------ the application's own
+
+
+def is_placeholder(provider: object) -> bool:
+    """The OpenTelemetry API's stand-in before any provider is set (``ProxyTracerProvider``,
+    ``_ProxyMeterProvider``, ``_ProxyLoggerProvider``): anything else was installed by someone,
+    including a ``NoOp*Provider`` (an explicit "record nothing", respected as the application's)."""
+    return "Proxy" in type(provider).__name__
+
+
+def application_has_providers() -> bool:
+    """A real TracerProvider is installed globally (the application's, a distro's, or tracewrap's)."""
+    from opentelemetry import trace
+
+    return not is_placeholder(trace.get_tracer_provider())

@@ -1,0 +1,199 @@
+"""Export at the ends of a process that skip ``atexit``; a neutral module start-up and exporting share.
+
+* ``multiprocessing`` children leave through ``os._exit``, past ``atexit``: ``BaseProcess._bootstrap``
+  flushes what the child recorded before it returns;
+* a pool's ``terminate()`` (``with Pool(...)``) ends its workers with SIGTERM: a worker flushes
+  (bounded by ``TRACEWRAP_EXIT_TIMEOUT``) in a thread, then dies by the signal as it would have;
+* uvicorn (0.29+) re-raises the signal that stopped it after its graceful shutdown, past ``atexit``.
+
+Who has something to flush registers it (:func:`register_flush`: ``configure()`` and the first
+traced call do); who wants the ends watched calls :func:`watch` (start-up, ``configure()``, the
+first traced call). This module imports nothing of tracewrap's above it, so neither side imports
+the other. Standard library only, like the start-up stage that imports it.
+"""
+
+import os
+import sys
+
+from tracewrap.auto.import_hooks import when_imported
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
+
+_flushes: "list[Callable[[], None]]" = []
+
+
+def register_flush(flush: "Callable[[], None]") -> None:
+    """Have ``flush`` (bounded, never raising) run when this process ends past ``atexit``."""
+    if flush not in _flushes:
+        _flushes.append(flush)
+
+
+def has_flushes() -> bool:
+    return bool(_flushes)
+
+
+def watch() -> None:
+    """Flush what a process recorded at the ends that skip ``atexit``; idempotent."""
+    when_imported("multiprocessing.process", _patch_process_bootstrap)
+    when_imported("uvicorn.server", _patch_uvicorn_shutdown)
+    # set up inside a process multiprocessing started (spawn, or a first traced call in a worker),
+    # whose _bootstrap is already running: its own end runs multiprocessing's exit finalizers
+    process_module = sys.modules.get("multiprocessing.process")
+    if process_module is not None and process_module.parent_process() is not None:
+        _flush_on_sigterm()
+        _flush_at_child_end()
+
+
+_child_end_pid = 0
+
+
+def _flush_at_child_end() -> None:
+    global _child_end_pid
+    if _child_end_pid == os.getpid():
+        return
+    _child_end_pid = os.getpid()
+    from multiprocessing import util
+
+    # run by util._exit_function in the finally of BaseProcess._bootstrap, before os._exit
+    util.Finalize(None, _flush_this_process, exitpriority=100)
+
+
+_terminated_by = 0  # the signal this process was told to end by, once it is winding down
+_flushing = False
+_dying = False  # a SIGTERM's flush-then-die thread is running: it ends the process
+
+
+def _flush_on_sigterm() -> None:
+    """In a multiprocessing child: on SIGTERM flush (bounded), then die by the signal as before.
+
+    The handler does no work itself: it puts the default action back and starts a thread that
+    flushes and then sends the process the same signal. Two earlier designs hung: flushing inside
+    the handler (the interrupted code may hold a lock the exporters need, e.g. an import lock),
+    and raising an exit from the handler to flush at a safe point: an exception raised wherever
+    the main thread happens to be can be swallowed there (any ``except BaseException``), after
+    which the worker, its SIGTERM handled, idles forever in its pool queue's lock while the pool's
+    ``terminate()`` joins it (caught by tests/exporting/test_processes.py's stack dump). Now the
+    process ends within ``TRACEWRAP_EXIT_TIMEOUT`` + 1 s whatever its main thread is doing. A
+    flush already under way when the signal arrives is left to finish and re-raises it.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # the program (or we, already) chose what SIGTERM does
+
+    signal.signal(signal.SIGTERM, _flush_then_die)
+
+
+def _flush_then_die(signum: int, frame: "Any") -> None:
+    global _terminated_by
+    import signal
+
+    _terminated_by = signum
+    util = sys.modules.get("multiprocessing.util")
+    if _flushing or getattr(util, "_exiting", False):
+        # on the way out already: the end-of-process flush re-raises the signal when done
+        signal.signal(signum, signal.SIG_IGN)
+        return
+    global _dying
+    signal.signal(signum, signal.SIG_DFL)  # a second signal kills at once, as without tracewrap
+    _dying = True
+    import _thread
+
+    # _thread, not threading: the interrupted code may hold threading's own bookkeeping lock
+    _thread.start_new_thread(_flush_and_die, (signum,))
+
+
+def _flush_and_die(signum: int) -> None:
+    import threading
+
+    from tracewrap.environment import exit_timeout
+
+    flusher = threading.Thread(target=_run_flushes, name="tracewrap-flush-on-sigterm", daemon=True)
+    flusher.start()
+    flusher.join(exit_timeout() + 1.0)  # each flush is bounded; this bounds them all, locks or not
+    os.kill(os.getpid(), signum)  # the default action is back: the process dies by the signal
+
+
+def _run_flushes() -> None:
+    global _flushing
+    _flushing = True
+    try:
+        for flush in list(_flushes):
+            try:
+                flush()
+            except Exception as exc:  # registered flushes never raise; this is the last guard
+                _say(f"could not flush telemetry at process end ({type(exc).__name__}: {exc})")
+    finally:
+        _flushing = False
+
+
+def _patch_process_bootstrap(module: "ModuleType") -> None:
+    process_class: Any = module.BaseProcess
+    original = process_class._bootstrap
+    if getattr(original, "_tracewrap_flushes", False):
+        return
+
+    def _bootstrap(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
+        try:
+            if _flushes:  # a fork child of a traced process
+                _flush_on_sigterm()  # (a spawn child gets it when its first traced call sets up export)
+        except Exception as exc:
+            _say(f"cannot flush on SIGTERM in this worker ({type(exc).__name__}: {exc})")
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _flush_this_process()
+
+    _bootstrap._tracewrap_flushes = True  # type: ignore[attr-defined]
+    process_class._bootstrap = _bootstrap
+
+
+def _patch_uvicorn_shutdown(module: "ModuleType") -> None:
+    server_class: Any = getattr(module, "Server", None)
+    original = getattr(server_class, "shutdown", None)
+    if original is None or getattr(original, "_tracewrap_flushes", False):
+        return
+
+    async def shutdown(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
+        try:
+            return await original(self, *args, **kwargs)
+        finally:  # the app's lifespan shutdown has run: its last calls are recorded
+            _flush_this_process()
+
+    shutdown._tracewrap_flushes = True  # type: ignore[attr-defined]
+    server_class.shutdown = shutdown
+
+
+def _flush_this_process() -> None:
+    """Export now, for a process about to end past ``atexit``; only one that traced has anything.
+
+    Then, in a child told to end by SIGTERM, die by it as it would have without tracewrap.
+    """
+    if _dying:  # the SIGTERM thread flushes and ends the process; leaving first would cut it short
+        import time
+
+        from tracewrap.environment import exit_timeout
+
+        time.sleep(exit_timeout() + 2.0)
+    if _flushes and not _flushing:
+        _run_flushes()
+    import signal
+
+    if _terminated_by:
+        signal.signal(_terminated_by, signal.SIG_DFL)
+        os.kill(os.getpid(), _terminated_by)
+    elif signal.getsignal(signal.SIGTERM) is _flush_then_die:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # flushed: from here SIGTERM kills as it would
+
+
+def _say(message: str) -> None:
+    from tracewrap.logs import say
+
+    say(message)
