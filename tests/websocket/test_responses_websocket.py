@@ -339,8 +339,7 @@ def test_reconnect_ends_the_lost_response_and_traces_the_next(ws_server: Any, te
 
 def test_langsmith_run_gets_the_final_response(ws_server: Any, telemetry: Telemetry) -> None:
     import tracewrap
-    from tracewrap.exporting.langsmith import LangSmithObserver
-    from tracewrap.exporting.langsmith import LangSmithSettings
+    from tracewrap.exporting.langsmith import LangSmithObserver, LangSmithSettings
 
     runs: list[Any] = []
 
