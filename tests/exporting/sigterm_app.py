@@ -1,9 +1,12 @@
 """Child program: a multiprocessing worker told to end by SIGTERM while its main thread swallows
 the exit and then idles, as a pool worker idles in its queue's lock.
 
-usage: ``sigterm_app.py METHOD`` (``fork`` or ``spawn``) with the fake server's URL in
-``TW_BASE_URL``. Prints ``RESULT {"exitcode": ...}``: the worker's exit code after ``terminate()``
-(``None`` if it was still alive 30 s later, then killed).
+usage: ``sigterm_app.py METHOD WHERE``, with the fake server's URL in ``TW_BASE_URL``. METHOD:
+``fork`` or ``spawn``. WHERE: ``except``, the signal lands in code with an ``except BaseException``;
+``del``, it lands in a ``__del__``, whose exceptions Python prints and drops (as when a pool worker
+frees its task's objects, an OpenAI client among them, just as ``terminate()`` arrives).
+Prints ``RESULT {"exitcode": ...}``: the worker's exit code after ``terminate()`` (``None`` if it
+was still alive 30 s later, then killed).
 """
 
 from __future__ import annotations
@@ -26,14 +29,26 @@ faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test dumps stacks
 tracewrap.wrap(openai)  # module level: a spawn child re-imports this file and wraps too
 
 
-def worker(ready: Any) -> None:
+class SlowToFree:
+    def __init__(self, ready: Any) -> None:
+        self.ready = ready
+
+    def __del__(self) -> None:
+        self.ready.set()
+        time.sleep(60)  # SIGTERM arrives here; what __del__ raises is dropped
+
+
+def worker(ready: Any, where: str) -> None:
     client = openai.OpenAI(base_url=os.environ["TW_BASE_URL"], api_key="sk-test", max_retries=0)
     client.chat.completions.create(model="m-sigterm", messages=[{"role": "user", "content": "hi"}])
-    ready.set()
-    try:
-        time.sleep(60)  # SIGTERM arrives here
-    except BaseException:
-        pass
+    if where == "del":
+        SlowToFree(ready)  # freed at once
+    else:
+        ready.set()
+        try:
+            time.sleep(60)  # SIGTERM arrives here
+        except BaseException:  # code that swallows everything, SystemExit too: some libraries do
+            pass
     idle = threading.Lock()
     idle.acquire()
     idle.acquire()  # blocks for good, like a pool worker waiting for its next task
@@ -42,7 +57,7 @@ def worker(ready: Any) -> None:
 def main() -> None:
     context = multiprocessing.get_context(sys.argv[1])
     ready = context.Event()
-    process = context.Process(target=worker, args=(ready,))
+    process = context.Process(target=worker, args=(ready, sys.argv[2]))
     process.start()
     assert ready.wait(60)
     process.terminate()

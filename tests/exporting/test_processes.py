@@ -111,15 +111,17 @@ def _run_or_dump_stacks(
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+@pytest.mark.parametrize("where", ["except", "del"])
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_sigterm_ends_a_worker_whose_code_swallows_the_exit(
-    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+    method: str, where: str, receiver: OTLPReceiver, server: FakeOpenAIServer
 ) -> None:
     """SIGTERM flushes and ends the worker whatever its main thread does after the signal.
 
-    Fails on the design this replaced (the handler raised an exit to unwind to a safe point): the
-    app's ``except BaseException`` swallows it, the signal is spent, the worker idles for good
-    and ``terminate()``'s join never returns (what a pool worker idle in its queue's lock did).
+    Fails on the design this replaced (the handler raised an exit to unwind to a safe point): an
+    ``except BaseException``, or a ``__del__`` (Python drops what it raises), swallows it, the
+    signal is spent, the worker idles for good and ``terminate()``'s join never returns: the hang
+    of the pool workers in CI (``with Pool(...)`` terminates them as they free their task's objects).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
     env.update(
@@ -131,7 +133,9 @@ def test_sigterm_ends_a_worker_whose_code_swallows_the_exit(
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")]),
     )
     started = time.monotonic()
-    run = _run_or_dump_stacks([sys.executable, str(APP.with_name("sigterm_app.py")), method], env, timeout=90)
+    run = _run_or_dump_stacks(
+        [sys.executable, str(APP.with_name("sigterm_app.py")), method, where], env, timeout=90
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.split("RESULT ", 1)[1]) == {"exitcode": -signal.SIGTERM}, run.stderr
     receiver.store.wait_for(lambda: _models(receiver)["m-sigterm"] >= 1, timeout=10)
