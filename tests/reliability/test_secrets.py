@@ -154,9 +154,7 @@ def test_content_capture_is_off_by_default(pipe, otel_logs, monkeypatch) -> None
 def test_content_is_size_limited_with_a_visible_marker(mode, pipe, otel_logs) -> None:
     limit = 120
     backend = echo_backend()
-    client = tracewrap.wrap(
-        backend.client(), capture_content=mode, content_max_length=limit, **pipe.kwargs()
-    )
+    client = tracewrap.wrap(backend.client(), capture_content=mode, content_max_length=limit, **pipe.kwargs())
     prompt = "p" * 1_000
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": prompt}])
     if mode == "span_only":
@@ -200,9 +198,7 @@ def test_a_failing_redaction_hook_does_not_lose_the_span(pipe, caplog, fresh_war
         raise RuntimeError("hook failed")
 
     backend = echo_backend()
-    client = tracewrap.wrap(
-        backend.client(), capture_content="span_only", redact=redact, **pipe.kwargs()
-    )
+    client = tracewrap.wrap(backend.client(), capture_content="span_only", redact=redact, **pipe.kwargs())
     result = client.chat.completions.create(model="m", messages=[{"role": "user", "content": PII}])
     assert result.choices[0].message.content == REPLY  # the user's call goes on
     span = pipe.one_span()
@@ -226,9 +222,7 @@ def test_langsmith_runs_honour_the_redaction_hook(pipe) -> None:
     tracewrap.add_observer(observer)
     try:
         backend = echo_backend()
-        client = tracewrap.wrap(
-            backend.client(), redact=lambda s: s.replace(PII, "[card]"), **pipe.kwargs()
-        )
+        client = tracewrap.wrap(backend.client(), redact=lambda s: s.replace(PII, "[card]"), **pipe.kwargs())
         client.chat.completions.create(
             model="m",
             messages=[{"role": "user", "content": f"card {PII}"}],
