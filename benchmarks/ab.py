@@ -8,10 +8,10 @@ A change worth a few µs per call cannot be judged from two full runs: this VM's
 than that between runs. Here both trees trace calls side by side: ``git archive`` exports the other
 commit's ``src/tracewrap`` into a temporary directory as the package ``tracewrap_base`` (imports
 rewritten), and bare, the two floors, this tree and the base run interleaved call by call exactly as
-in ``overhead.py``. Printed per scenario: each column's median overhead and ratios to the
-conventions floor and the full floor, and
-the median of the paired per-round differences (new - base) with their IQR. Repeat scenarios
-(``chat chat``) to see how far two passes agree.
+in ``overhead.py`` (with its pieces from ``bench/``). Printed per scenario: each column's median
+overhead and ratios to the conventions floor and the full floor, and the median of the paired
+per-round differences (new - base) with their IQR. Repeat scenarios (``chat chat``) to see how far
+two passes agree.
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import overhead as ov  # noqa: E402  (falls back to the checkout's src/ like overhead.py)
+import bench  # noqa: E402, F401  (bench/ falls back to the checkout's src/ when needed)
+from bench.floor import capture_plan  # noqa: E402
+from bench.harness import SCENARIOS, Column, make_telemetry, mock_backend  # noqa: E402
+from bench.timing import measure_scenario  # noqa: E402
+from startup_hook import iqr  # noqa: E402
+
+import tracewrap  # noqa: E402
 
 BASE_PACKAGE = "tracewrap_base"
 
@@ -56,7 +62,7 @@ def main() -> int:
     parser.add_argument("--against", default="HEAD", help="the base commit (default HEAD)")
     parser.add_argument("--seconds", type=float, default=20.0, help="per scenario (default 20)")
     opts = parser.parse_args()
-    specs = {spec.key: spec for spec in ov.SCENARIOS}
+    specs = {spec.key: spec for spec in SCENARIOS}
     unknown = [key for key in opts.scenarios if key not in specs]
     if unknown:
         parser.error(f"unknown scenarios {unknown}; known: {list(specs)}")
@@ -66,35 +72,33 @@ def main() -> int:
         sys.path.insert(0, tmp)
         import tracewrap_base  # type: ignore[import-not-found]
 
-        telemetry = ov.make_telemetry()
-        backend = ov.MockBackend()
+        telemetry = make_telemetry()
+        backend = mock_backend()
         options = {
             "tracer_provider": telemetry.tracer_provider,
             "meter_provider": telemetry.meter_provider,
             "capture_content": "no_content",
         }
 
-        def column(key: str, module: object) -> ov.Column:
+        def column(key: str, module: object) -> Column:
             wrap = module.wrap  # type: ignore[attr-defined]
-            return ov.Column(
-                key, key, wrap(backend.sync_client(), **options), wrap(backend.async_client(), **options)
+            return Column(
+                key, key, wrap(backend.client(), **options), wrap(backend.async_client(), **options)
             )
 
         columns = [
-            ov.Column("bare", "bare", backend.sync_client(), backend.async_client()),
-            ov.Column(
-                "conv", "conv", backend.sync_client(), backend.async_client(), floor=True, conventions=True
-            ),
-            ov.Column("floor", "floor", backend.sync_client(), backend.async_client(), floor=True),
-            column("new", ov.tracewrap),
+            Column("bare", "bare", backend.client(), backend.async_client()),
+            Column("conv", "conv", backend.client(), backend.async_client(), floor=True, conventions=True),
+            Column("floor", "floor", backend.client(), backend.async_client(), floor=True),
+            column("new", tracewrap),
             column("base", tracewrap_base),
         ]
         loop = asyncio.new_event_loop()
         print(f"new = working tree, base = {opts.against}; {opts.seconds:.0f} s per scenario")
         for key in opts.scenarios:
             spec = specs[key]
-            plan = ov.capture_plan(backend, spec, telemetry)
-            cells, rounds = ov.measure_scenario(spec, columns, plan, telemetry, opts.seconds, 15, loop)
+            plan = capture_plan(backend, spec, telemetry)
+            cells, rounds = measure_scenario(spec, columns, plan, telemetry, opts.seconds, 15, loop)
             floor = statistics.median(cells["floor"].overhead)
             conv = statistics.median(cells["conv"].overhead)
             bare = statistics.median(cells["bare"].per_call)
@@ -109,7 +113,7 @@ def main() -> int:
                     f"{name} +{overhead:.1f} ({overhead / conv:.3f}x conv., {overhead / floor:.3f}x full)"
                 )
             diff = [n - b for n, b in zip(cells["new"].per_call, cells["base"].per_call, strict=True)]
-            parts.append(f"new - base {statistics.median(diff):+.1f} µs (IQR {ov.iqr(diff):.1f})")
+            parts.append(f"new - base {statistics.median(diff):+.1f} µs (IQR {iqr(diff):.1f})")
             print(" | ".join(parts), flush=True)
         loop.close()
     return 0

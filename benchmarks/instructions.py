@@ -46,47 +46,53 @@ BASE_DIR_ENV = "TRACEWRAP_BENCH_BASE_DIR"
 def _variants(keys: list[str]) -> dict[str, tuple[Callable[[], Any], int]]:
     """name -> (one call, how many calls per run); built in the child, after the imports."""
     sys.path.insert(0, str(HERE))
-    import overhead as ov  # heavy: only in the child that runs a variant
+    # heavy: only in the child that runs a variant
+    import bench  # noqa: F401  (bench/ falls back to the checkout's src/ when needed)
+    from bench import floor, harness
+
+    import tracewrap
 
     base = None
     if os.environ.get(BASE_DIR_ENV):  # --against: the other commit's package, exported by ab.py
         sys.path.insert(0, os.environ[BASE_DIR_ENV])
         import tracewrap_base as base  # type: ignore[import-not-found,no-redef]
 
-    telemetry = ov.make_telemetry()
-    backend = ov.MockBackend()
+    telemetry = harness.make_telemetry()
+    backend = harness.mock_backend()
     tracer = telemetry.tracer_provider.get_tracer("benchmark.floor")
     providers = {"tracer_provider": telemetry.tracer_provider, "meter_provider": telemetry.meter_provider}
     loop = asyncio.new_event_loop()
     out: dict[str, tuple[Callable[[], Any], int]] = {}
-    for spec in ov.SCENARIOS:
+    for spec in harness.SCENARIOS:
         if spec.key not in keys:
             continue
-        plan = ov.capture_plan(backend, spec, telemetry)
+        plan = floor.capture_plan(backend, spec, telemetry)
         n = CALLS[spec.key]
         for column in ("bare", "conv", "floor", "tracewrap", *(["base"] if base is not None else [])):
-            client = backend.async_client() if spec.concurrent else backend.sync_client()
+            client = backend.async_client() if spec.concurrent else backend.client()
             if column in ("tracewrap", "base"):
-                module = ov.tracewrap if column == "tracewrap" else base
+                module = tracewrap if column == "tracewrap" else base
                 client = module.wrap(client, capture_content="no_content", **providers)
             if spec.concurrent:
-                floor, plain = ov.floor_async_batch, ov.plain_async_batch
+                replay, plain = floor.floor_async_batch, harness.plain_async_batch
             else:
-                floor, plain = ov.floor_call, ov.plain_call
+                replay, plain = floor.floor_call, harness.plain_call
             if column in ("floor", "conv"):
-                run = floor(client, spec, plan, tracer, column == "conv")
+                run = replay(client, spec, plan, tracer, column == "conv")
             else:
                 run = plain(client, spec)
             if spec.concurrent:
                 run = functools.partial(lambda batch: loop.run_until_complete(batch()), run)
             out[f"{spec.key} {column}"] = (run, n)
     if "chunks" in keys:
-        out.update(_chunk_variants(ov, telemetry))
+        out.update(_chunk_variants(harness, telemetry))
     return out
 
 
 def _chunk_variants(ov: Any, telemetry: Any) -> dict[str, tuple[Callable[[], Any], int]]:
-    """The per-chunk path on 2,003 hot chunks (see overhead.py's per_chunk_costs)."""
+    """The per-chunk path on 2,003 hot chunks (see bench/side.py's per_chunk_costs)."""
+    from bench.side import hot_chunks
+
     from tracewrap.endpoints import CHAT, RESPONSE
     from tracewrap.interception.streams import StreamTracker, _traced_iterator
     from tracewrap.options import ContentCapture, TraceOptions
@@ -98,11 +104,11 @@ def _chunk_variants(ov: Any, telemetry: Any) -> dict[str, tuple[Callable[[], Any
         capture=ContentCapture.NONE,
     )
     info = ClientInfo("openai", "mock.openai.local", 80)
-    client = ov.MockBackend(2_000).sync_client()
+    client = ov.mock_backend(2_000).client()
     out: dict[str, tuple[Callable[[], Any], int]] = {}
     for label, spec, endpoint in (("chat", ov.SCENARIOS[1], CHAT), ("responses", ov.SCENARIOS[3], RESPONSE)):
         args = ov.call_args(spec)
-        items = ov.hot_chunks(list(ov.sdk_method(client, spec)(**args)))
+        items = hot_chunks(list(ov.sdk_method(client, spec)(**args)))
 
         def loop_only(items: list[Any] = items) -> None:
             for _ in items:

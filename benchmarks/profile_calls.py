@@ -19,27 +19,30 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import overhead
+import bench  # noqa: F401  (bench/ falls back to the checkout's src/ when needed)
+from bench.harness import SCENARIOS, make_telemetry, mock_backend, plain_call
+
+import tracewrap
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=[s.key for s in overhead.SCENARIOS if not s.concurrent])
+    parser.add_argument("scenario", choices=[s.key for s in SCENARIOS if not s.concurrent])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--content", action="store_true", help="capture_content=span_only")
     parser.add_argument("--pyinstrument", action="store_true")
     parser.add_argument("--lines", action="store_true", help="line_profiler on tracewrap's hot functions")
     opts = parser.parse_args()
 
-    spec = next(s for s in overhead.SCENARIOS if s.key == opts.scenario)
-    telemetry = overhead.make_telemetry()
-    client = overhead.tracewrap.wrap(
-        overhead.MockBackend().sync_client(),
+    spec = next(s for s in SCENARIOS if s.key == opts.scenario)
+    telemetry = make_telemetry()
+    client = tracewrap.wrap(
+        mock_backend().client(),
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
         capture_content="span_only" if opts.content else "no_content",
     )
-    run = overhead.plain_call(client, spec)
+    run = plain_call(client, spec)
     for _ in range(20):
         run()
 

@@ -14,13 +14,12 @@ from typing import Any
 
 import langsmith
 import openai
-import openai._base_client as _openai_base
 import pytest
 from langsmith import traceable
 from langsmith.wrappers import wrap_openai
 
 import tracewrap
-from tracewrap.testing import FakeOpenAIServer, Scenario
+from tracewrap.testing import FakeOpenAIServer, Scenario, http_library
 
 from .common import API_KEY, MESSAGES
 from .langsmith_recorder import LangSmithRecorder
@@ -37,8 +36,7 @@ TOOLS = [
         },
     }
 ]
-# the HTTP library the installed openai uses (openai 3 moved to httpx2)
-http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx", None)
+http: Any = http_library()  # httpx2 on openai 3.x, httpx on 1.x/2.x
 # tracewrap's own additions to the run metadata; wrap_openai has none of them
 TRACEWRAP_EXTRAS = {"status", "response_model", "response_id", "finish_reason", "finish_reasons"}
 

@@ -1,16 +1,13 @@
-"""Shared checks and an in-process OpenAI backend for the reliability tests."""
+"""Shared checks for the reliability tests, and their in-process OpenAI (``MockOpenAI``)."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-import openai
-import openai._base_client as _openai_base
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -18,19 +15,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tracewrap.testing import (
-    Scenario,
-    chat_completion_body,
-    chat_completion_events,
-    embeddings_body,
-    encode_sse,
-    response_body,
-    response_events,
-)
+from tracewrap.testing import JsonDict, MockOpenAI, Scenario, http_library
 
-# openai 3.x talks httpx2, 1.x/2.x talk httpx: use whichever the installed SDK imports
-http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx", None)
-assert http is not None, "cannot tell which HTTP library openai uses"
+http: Any = http_library()  # httpx2 on openai 3.x, httpx on 1.x/2.x
 
 API_KEY = "sk-reliability-SECRET-0123456789abcdef"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
@@ -148,65 +135,20 @@ def echo_number(body: Mapping[str, Any]) -> int:
     return 12
 
 
-class EchoBackend:
-    """An in-process OpenAI backend for a ``MockTransport``: no sockets, exact wire bodies.
+def echo_backend(chunks: int | None = 4, record: bool = False) -> MockOpenAI:
+    """The in-process OpenAI (no socket) whose answers tell every call's numbers apart.
 
-    Each answer reports ``prompt_tokens = n`` and ``completion_tokens = n + 1`` where ``n`` is the
-    request's ``metadata={"n": "<n>"}``, so a test can tell every call's numbers apart.
+    Each answer reports ``prompt_tokens = n`` and ``completion_tokens = n + 1`` (a Responses id
+    ``resp_<n>``) where ``n`` is the request's ``metadata={"n": "<n>"}``.
     """
 
-    def __init__(self, chunks: int | None = 4) -> None:
-        self.chunks = chunks
-        self.count = 0
-        self._lock = threading.Lock()
-        self.seen_headers: list[dict[str, str]] = []
-        self.keep_headers = False
+    def scenario(body: JsonDict) -> Scenario:
+        n = echo_number(body)
+        return Scenario(text="one two three four", chunks=chunks, prompt_tokens=n, completion_tokens=n + 1)
 
-    def scenario(self, n: int) -> Scenario:
-        return Scenario(
-            text="one two three four", chunks=self.chunks, prompt_tokens=n, completion_tokens=n + 1
-        )
-
-    def handle(self, request: Any) -> Any:
-        body = json.loads(request.content or b"{}")
-        with self._lock:
-            self.count += 1
-            if self.keep_headers:
-                self.seen_headers.append(dict(request.headers))
-        scenario = self.scenario(echo_number(body))
-        if request.url.path.endswith("/embeddings"):
-            return http.Response(200, json=embeddings_body(scenario, body))
-        chat = request.url.path.endswith("/chat/completions")
-        if body.get("stream"):
-            if chat:
-                content = encode_sse(chat_completion_events(scenario, body), True)
-            else:
-                content = encode_sse(response_events(scenario, body, id=f"resp_{echo_number(body)}"), False)
-            return http.Response(200, content=content, headers={"content-type": "text/event-stream"})
-        payload = (
-            chat_completion_body(scenario, body)
-            if chat
-            else response_body(scenario, body, id=f"resp_{echo_number(body)}")
-        )
-        return http.Response(200, json=payload, headers={"x-request-id": "req_echo"})
-
-    def sync_client(self, **kwargs: Any) -> openai.OpenAI:
-        return openai.OpenAI(
-            api_key=API_KEY,
-            base_url="http://mock.openai.local/v1",
-            max_retries=0,
-            http_client=http.Client(transport=http.MockTransport(self.handle)),
-            **kwargs,
-        )
-
-    def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
-            api_key=API_KEY,
-            base_url="http://mock.openai.local/v1",
-            max_retries=0,
-            http_client=http.AsyncClient(transport=http.MockTransport(self.handle)),
-            **kwargs,
-        )
+    return MockOpenAI(
+        scenario_for=scenario, id_suffix=lambda body: str(echo_number(body)), api_key=API_KEY, record=record
+    )
 
 
 def all_span_text(spans: Iterable[ReadableSpan]) -> str:

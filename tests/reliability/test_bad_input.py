@@ -15,8 +15,9 @@ import pytest
 import tracewrap
 from tracewrap.environment import DEFAULT_CONTENT_MAX_LENGTH
 from tracewrap.interception.install import installation_of
+from tracewrap.testing import MockOpenAI
 
-from .helpers import API_KEY, EchoBackend, Pipeline
+from .helpers import API_KEY, Pipeline, echo_backend
 
 TRACEWRAP_SRC = Path(tracewrap.__file__).parent
 
@@ -168,9 +169,9 @@ def test_capture_content_error_lists_the_valid_values() -> None:
 # --------------------------------------------------------------------------- environment
 
 
-def _call(pipe: Pipeline, backend: EchoBackend, content: str = "Say hello") -> dict[str, Any]:
+def _call(pipe: Pipeline, backend: MockOpenAI, content: str = "Say hello") -> dict[str, Any]:
     pipe.exporter.clear()
-    traced = tracewrap.wrap(backend.sync_client(), **pipe.kwargs())
+    traced = tracewrap.wrap(backend.client(), **pipe.kwargs())
     traced.chat.completions.create(model="m", messages=[{"role": "user", "content": content}])
     return dict(pipe.one_span().attributes or {})
 
@@ -185,7 +186,7 @@ def test_invalid_capture_env_warns_once_and_captures_nothing(
 ) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
     caplog.set_level(logging.WARNING, logger="tracewrap")
-    backend = EchoBackend()
+    backend = echo_backend()
     for _ in range(3):
         a = _call(pipe, backend)
         assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a
@@ -201,7 +202,7 @@ def test_invalid_content_max_length_env_warns_once_and_uses_default(
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
     monkeypatch.setenv("TRACEWRAP_CONTENT_MAX_LENGTH", value)
     caplog.set_level(logging.WARNING, logger="tracewrap")
-    backend = EchoBackend()
+    backend = echo_backend()
     long_text = "z" * (DEFAULT_CONTENT_MAX_LENGTH + 500)
     for _ in range(2):
         a = _call(pipe, backend, long_text)
@@ -220,7 +221,7 @@ def test_invalid_kill_switch_warns_once_and_keeps_tracing(
 ) -> None:
     monkeypatch.setenv(variable, "maybe")
     caplog.set_level(logging.WARNING, logger="tracewrap")
-    backend = EchoBackend()
+    backend = echo_backend()
     for _ in range(2):
         assert _call(pipe, backend)["gen_ai.operation.name"] == "chat"  # still traced: the default
     (warning,) = _warnings(caplog, variable)
@@ -231,9 +232,9 @@ def test_env_is_not_read_when_the_argument_is_given(monkeypatch, caplog, pipe, f
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "bogus")
     monkeypatch.setenv("TRACEWRAP_CONTENT_MAX_LENGTH", "abc")
     caplog.set_level(logging.WARNING, logger="tracewrap")
-    backend = EchoBackend()
+    backend = echo_backend()
     traced = tracewrap.wrap(
-        backend.sync_client(), capture_content="span_only", content_max_length=40, **pipe.kwargs()
+        backend.client(), capture_content="span_only", content_max_length=40, **pipe.kwargs()
     )
     traced.chat.completions.create(model="m", messages=[{"role": "user", "content": "x" * 100}])
     a = dict(pipe.one_span().attributes or {})

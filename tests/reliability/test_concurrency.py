@@ -1,9 +1,10 @@
 """Load and concurrency: every span has its own parent and its own numbers, none is left open.
 
-The 1,000 concurrent async calls go through an in-process ``MockTransport`` (``EchoBackend``): the
-fake server is a ``ThreadingHTTPServer`` with a listen backlog of 5, and a thousand simultaneous
-connections would test its accept queue, not tracewrap. The threaded tests run both on the mock
-transport (distinct token counts per call) and on the real fake server over sockets.
+The 1,000 concurrent async calls go through an in-process ``MockTransport``
+(``tracewrap.testing.MockOpenAI``): the fake server is a ``ThreadingHTTPServer`` with a listen
+backlog of 5, and a thousand simultaneous connections would test its accept queue, not tracewrap.
+The threaded tests run both on the mock transport (distinct token counts per call) and on the real
+fake server over sockets.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tracewrap
 from tracewrap.testing import FakeOpenAIServer
 from tracewrap.testing import server as fake_server_module
 
-from .helpers import API_KEY, MESSAGES, EchoBackend, Pipeline
+from .helpers import API_KEY, MESSAGES, Pipeline, echo_backend
 
 ASYNC_CALLS = 1_000
 THREADS = 32
@@ -55,7 +56,7 @@ def _check_children(pipe: Pipeline, parents: dict[str, Any], expected_calls: int
 
 
 def test_1000_concurrent_async_calls(pipe: Pipeline) -> None:
-    backend = EchoBackend(chunks=3)
+    backend = echo_backend(chunks=3)
     client = tracewrap.wrap(backend.async_client(), **pipe.kwargs())
     tracer = pipe.tracer_provider.get_tracer("reliability")
     parents: dict[str, Any] = {}
@@ -127,8 +128,8 @@ def _run_threads(target: Any) -> list[BaseException]:
 
 
 def test_32_threads_with_streams_mock_transport(pipe: Pipeline) -> None:
-    backend = EchoBackend(chunks=5)
-    client = tracewrap.wrap(backend.sync_client(), **pipe.kwargs())
+    backend = echo_backend(chunks=5)
+    client = tracewrap.wrap(backend.client(), **pipe.kwargs())
     tracer = pipe.tracer_provider.get_tracer("reliability")
     parents: dict[str, Any] = {}
 

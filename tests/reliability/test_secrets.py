@@ -24,8 +24,9 @@ from tracewrap.exporting.langsmith import LangSmithObserver, LangSmithSettings
 from tracewrap.normalize.content import responses_input_messages
 from tracewrap.record import CallRecord
 from tracewrap.telemetry.content import content_attributes, redact_record
+from tracewrap.testing import MockOpenAI
 
-from .helpers import API_KEY, EchoBackend, Pipeline, all_span_text
+from .helpers import API_KEY, Pipeline, all_span_text, echo_backend
 
 AUTH_SECRET = "auth-SECRET-header-value-4242"
 CUSTOM_SECRET = "custom-SECRET-header-value-7777"
@@ -34,7 +35,7 @@ QUERY_SECRET = "extra-query-SECRET-value-5353"
 PII = "PII-4111-1111-1111-1111"
 SECRETS = (API_KEY, AUTH_SECRET, CUSTOM_SECRET, BODY_SECRET, QUERY_SECRET)
 CONTENT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
-REPLY = "one two three four"  # what EchoBackend answers
+REPLY = "one two three four"  # what echo_backend answers
 MODES = ["no_content", "span_only", "event_only", "span_and_event"]
 
 
@@ -68,7 +69,7 @@ def _metric_text(pipe: Pipeline) -> str:
     return "\n".join(f"{name} {dict(point.attributes or {})!r}" for name, point in pipe.metric_points())
 
 
-def _calls(client: openai.OpenAI, backend: EchoBackend) -> None:
+def _calls(client: openai.OpenAI, backend: MockOpenAI) -> None:
     secret_kwargs: dict[str, Any] = {
         "extra_headers": {"Authorization": f"Bearer {AUTH_SECRET}", "X-Custom-Token": CUSTOM_SECRET},
         "extra_body": {"user_secret": BODY_SECRET},
@@ -92,23 +93,21 @@ def _calls(client: openai.OpenAI, backend: EchoBackend) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_no_secret_in_spans_metrics_or_logs(mode, pipe, otel_logs, caplog, fresh_warnings) -> None:
     caplog.set_level(logging.DEBUG)  # everything any library logs, at every level
-    backend = EchoBackend()
-    backend.keep_headers = True
+    backend = echo_backend(record=True)
     client = tracewrap.wrap(
-        backend.sync_client(),
+        backend.client(),
         capture_content=mode,
         redact=lambda s: s.replace(PII, "[card]"),
         **pipe.kwargs(),
     )
     _calls(client, backend)
-    client_without_hook = tracewrap.wrap(backend.sync_client(), capture_content=mode, **pipe.kwargs())
+    client_without_hook = tracewrap.wrap(backend.client(), capture_content=mode, **pipe.kwargs())
     client_without_hook.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
 
     # the secrets really went out, so their absence below means something
-    assert backend.seen_headers and all(
-        h["authorization"] == f"Bearer {API_KEY}" for h in backend.seen_headers[-1:]
-    )
-    assert any(h.get("x-custom-token") == CUSTOM_SECRET for h in backend.seen_headers)
+    seen_headers = [request.headers for request in backend.requests]
+    assert seen_headers and all(h["authorization"] == f"Bearer {API_KEY}" for h in seen_headers[-1:])
+    assert any(h.get("x-custom-token") == CUSTOM_SECRET for h in seen_headers)
     spans = pipe.traced_spans()
     assert len(spans) == 6
     pipe.assert_all_ended_once()
@@ -138,8 +137,8 @@ def test_no_secret_in_spans_metrics_or_logs(mode, pipe, otel_logs, caplog, fresh
 
 def test_content_capture_is_off_by_default(pipe, otel_logs, monkeypatch) -> None:
     monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
-    backend = EchoBackend()
-    client = tracewrap.wrap(backend.sync_client(), **pipe.kwargs())
+    backend = echo_backend()
+    client = tracewrap.wrap(backend.client(), **pipe.kwargs())
     _calls(client, backend)
     spans = pipe.traced_spans()
     assert len(spans) == 5
@@ -154,10 +153,8 @@ def test_content_capture_is_off_by_default(pipe, otel_logs, monkeypatch) -> None
 @pytest.mark.parametrize("mode", ["span_only", "event_only"])
 def test_content_is_size_limited_with_a_visible_marker(mode, pipe, otel_logs) -> None:
     limit = 120
-    backend = EchoBackend()
-    client = tracewrap.wrap(
-        backend.sync_client(), capture_content=mode, content_max_length=limit, **pipe.kwargs()
-    )
+    backend = echo_backend()
+    client = tracewrap.wrap(backend.client(), capture_content=mode, content_max_length=limit, **pipe.kwargs())
     prompt = "p" * 1_000
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": prompt}])
     if mode == "span_only":
@@ -177,9 +174,9 @@ def test_redaction_runs_before_truncation_and_sees_every_text(pipe) -> None:
         seen.append(text)
         return text.replace(PII, "[card]")
 
-    backend = EchoBackend()
+    backend = echo_backend()
     client = tracewrap.wrap(
-        backend.sync_client(),
+        backend.client(),
         capture_content="span_only",
         content_max_length=60,
         redact=redact,
@@ -200,10 +197,8 @@ def test_a_failing_redaction_hook_does_not_lose_the_span(pipe, caplog, fresh_war
     def redact(text: str) -> str:
         raise RuntimeError("hook failed")
 
-    backend = EchoBackend()
-    client = tracewrap.wrap(
-        backend.sync_client(), capture_content="span_only", redact=redact, **pipe.kwargs()
-    )
+    backend = echo_backend()
+    client = tracewrap.wrap(backend.client(), capture_content="span_only", redact=redact, **pipe.kwargs())
     result = client.chat.completions.create(model="m", messages=[{"role": "user", "content": PII}])
     assert result.choices[0].message.content == REPLY  # the user's call goes on
     span = pipe.one_span()
@@ -226,10 +221,8 @@ def test_langsmith_runs_honour_the_redaction_hook(pipe) -> None:
     )
     tracewrap.add_observer(observer)
     try:
-        backend = EchoBackend()
-        client = tracewrap.wrap(
-            backend.sync_client(), redact=lambda s: s.replace(PII, "[card]"), **pipe.kwargs()
-        )
+        backend = echo_backend()
+        client = tracewrap.wrap(backend.client(), redact=lambda s: s.replace(PII, "[card]"), **pipe.kwargs())
         client.chat.completions.create(
             model="m",
             messages=[{"role": "user", "content": f"card {PII}"}],

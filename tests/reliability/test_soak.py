@@ -1,18 +1,19 @@
 """A bounded soak: many traced calls of every kind, memory flat.
 
 CI runs 2,400 calls (about 30 s; the SDK itself costs 5-40 ms a call on a small machine). The full
-soak is ``TRACEWRAP_SOAK_CALLS=100000`` (or ``TRACEWRAP_SOAK=1``); any count >= 2,400 works.
-Calls go through the real SDK to an in-process ``MockTransport`` with prebuilt bodies, so the cost is
-the SDK's and tracewrap's. Three phases after a warm-up: RSS is sampled without tracemalloc (whose own
-bookkeeping would show in RSS); then tracemalloc starts, runs a warm-up of its own (caches refilled
-after the start count as new allocations) and is sampled over a final window (tracing every
-allocation triples the cost of a call). The slope of a least-squares line through each series, in
-bytes per call, must be near zero: a leak of one span, record or stream tracker per call is hundreds
-of bytes to kilobytes per call. Over the tracemalloc window two finer checks hold in every mode: the
-live allocations made by tracewrap's and OpenTelemetry's own code grow by less than 16 bytes a call
-(the whole-process slope also carries the SDK's own warm-up growth), and the number of live
-tracewrap objects and SDK spans does not grow. Nothing in the harness keeps per-call state (spans are
-counted, not collected). Run with ``-s`` to see the figures (a ``SOAK {...}`` line).
+soak is ``TRACEWRAP_SOAK_CALLS=100000`` (or ``TRACEWRAP_SOAK=1``); any count >= 2,400 works. Calls
+go through the real SDK to an in-process ``MockTransport`` (``tracewrap.testing.MockOpenAI``, each
+distinct request's body encoded once), so the cost is the SDK's and tracewrap's. Three phases after
+a warm-up: RSS is sampled without tracemalloc (whose own bookkeeping would show in RSS); then
+tracemalloc starts, runs a warm-up of its own (caches refilled after the start count as new
+allocations) and is sampled over a final window (tracing every allocation triples the cost of a
+call). The slope of a least-squares line through each series, in bytes per call, must be near zero:
+a leak of one span, record or stream tracker per call is hundreds of bytes to kilobytes per call.
+Over the tracemalloc window two finer checks hold in every mode: the live allocations made by
+tracewrap's and OpenTelemetry's own code grow by less than 16 bytes a call (the whole-process slope
+also carries the SDK's own warm-up growth), and the number of live tracewrap objects and SDK spans
+does not grow. Nothing in the harness keeps per-call state (spans are counted, not collected). Run
+with ``-s`` to see the figures (a ``SOAK {...}`` line).
 
 The ``MemoryError`` this soak used to raise inside ``ContextVar.set`` (about one CI run in two) was
 tracewrap's: abandoned streams (kind 5 below) sit in reference cycles, and their spans were ended from
@@ -46,17 +47,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 import tracewrap
-from tracewrap.testing import (
-    Scenario,
-    chat_completion_body,
-    chat_completion_events,
-    encode_sse,
-    error_body,
-    response_body,
-    response_events,
-)
+from tracewrap.testing import MockOpenAI, Scenario
 
-from .helpers import API_KEY, MESSAGES, http, watching_gc
+from .helpers import API_KEY, MESSAGES, watching_gc
 
 CI_CALLS = 2_400
 SOAK = os.environ.get("TRACEWRAP_SOAK", "").lower() in ("1", "true", "yes")
@@ -79,8 +72,12 @@ TRACEMALLOC_SLOPE_LIMIT = 16.0 if FULL else 128.0
 # window: free of the SDK's noise (1-2 bytes a call measured), so the strict limit holds in every mode.
 OWN_GROWTH_LIMIT = 16.0
 OWN_CODE = [
-    tracemalloc.Filter(True, os.path.join(directory, "*"))
-    for directory in (os.path.dirname(tracewrap.__file__), *opentelemetry.__path__)
+    *(
+        tracemalloc.Filter(True, os.path.join(directory, "*"))
+        for directory in (os.path.dirname(tracewrap.__file__), *opentelemetry.__path__)
+    ),
+    # the in-process mock answering the calls is the harness, not the code under test
+    tracemalloc.Filter(False, os.path.join(os.path.dirname(tracewrap.__file__), "testing", "*")),
 ]
 RSS_SLOPE_LIMIT = 128.0
 # RSS moves in pages and allocator arenas: over a short phase one new arena is a "slope", so the RSS
@@ -115,6 +112,8 @@ def live_objects() -> Counter[str]:
         cls = type(obj)
         module = getattr(cls, "__module__", None)
         if not isinstance(module, str):
+            continue
+        if module.startswith("tracewrap.testing"):  # the harness's mock backend
             continue
         if module.startswith("tracewrap") or (module == "opentelemetry.sdk.trace" and cls.__name__ == "Span"):
             counts[f"{module}.{cls.__qualname__}"] += 1
@@ -162,42 +161,19 @@ class CountingExporter(SpanExporter):
         return None
 
 
-class Bodies:
-    """Prebuilt exact bodies; ``model="err"`` answers 429."""
-
-    def __init__(self) -> None:
-        scenario = Scenario(text="one two three four five six", chunks=6, cached_tokens=2)
-        chat_request = {"model": "m", "messages": MESSAGES, "stream_options": {"include_usage": True}}
-        self.chat = json.dumps(chat_completion_body(scenario, chat_request)).encode()
-        self.chat_sse = encode_sse(chat_completion_events(scenario, chat_request), True)
-        self.resp = json.dumps(response_body(scenario, {"model": "m"})).encode()
-        self.resp_sse = encode_sse(response_events(scenario, {"model": "m"}), False)
-        self.error = json.dumps(error_body(429)).encode()
-
-    def handle(self, request: Any) -> Any:
-        content = request.content
-        if b'"model":"err"' in content:
-            return http.Response(429, content=self.error, headers={"content-type": "application/json"})
-        chat = request.url.path.endswith("/chat/completions")
-        if b'"stream":true' in content:
-            return http.Response(
-                200,
-                content=self.chat_sse if chat else self.resp_sse,
-                headers={"content-type": "text/event-stream"},
-            )
-        return http.Response(
-            200, content=self.chat if chat else self.resp, headers={"content-type": "application/json"}
-        )
+SCENARIO = Scenario(text="one two three four five six", chunks=6, cached_tokens=2)
+RATE_LIMITED = Scenario(outcome="http_error", status_code=429)
 
 
-def _client(bodies: Bodies, **wrap_kwargs: Any) -> openai.OpenAI:
-    raw = openai.OpenAI(
-        api_key=API_KEY,
-        base_url="http://mock.openai.local/v1",
-        max_retries=0,
-        http_client=http.Client(transport=http.MockTransport(bodies.handle)),
+def _backend() -> MockOpenAI:
+    """Exact bodies, each distinct request's answer encoded once; ``model="err"`` answers 429."""
+    return MockOpenAI(
+        scenario_for=lambda body: RATE_LIMITED if body.get("model") == "err" else SCENARIO, api_key=API_KEY
     )
-    return tracewrap.wrap(raw, **wrap_kwargs)
+
+
+def _client(backend: MockOpenAI, **wrap_kwargs: Any) -> openai.OpenAI:
+    return tracewrap.wrap(backend.client(), **wrap_kwargs)
 
 
 def _one_call(i: int, plain: openai.OpenAI, capturing: openai.OpenAI) -> None:
@@ -242,10 +218,10 @@ def test_soak_memory_is_flat() -> None:
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
     providers = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
-    bodies = Bodies()
-    plain = _client(bodies, **providers)
+    backend = _backend()
+    plain = _client(backend, **providers)
     capturing = _client(
-        bodies,
+        backend,
         capture_content="span_only",
         content_max_length=64,
         redact=lambda s: s.replace("secret", "***"),

@@ -34,7 +34,7 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
 
     Runs once per call, so the usual count (the first name present holds an exact int in range)
     is read inline with no function call; any other value goes to ``_first_count``, which gives
-    the same answer the slow way (benchmarks/README.md, round 4).
+    the same answer the slow way (inline measured 7-12 µs less per chat call than two helpers).
     """
     get = fields_of(usage).get
     value = get("input_tokens")

@@ -111,7 +111,7 @@ def fields_of(obj: Any) -> Any:
                 return obj.__dict__
             # fields newer than the SDK (a Response's "store" on some versions) are extras: one
             # merged dict, the declared fields winning as in field(), costs far less than a
-            # field() call per name (13 calls per Responses call, measured in round 4)
+            # field() call per name (13 per Responses call: 4-9 µs less per call, paired runs)
             return {**extra, **obj.__dict__}
         except Exception:
             pass

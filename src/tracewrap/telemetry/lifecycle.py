@@ -32,7 +32,7 @@ from tracewrap.telemetry.instruments import Instruments
 # The registry's own list (add/remove_observer change it in place): read directly on every call.
 # Throughout this module the per-call path avoids small helper calls: each function a call enters
 # costs ~1-3 µs in practice, because between two LLM calls the SDK's own work evicts tracewrap's
-# code from the CPU caches (benchmarks/README.md, "Why wall time says ...").
+# code from the CPU caches (measured in place: five trivial helpers at a call's start took 18 µs).
 _OBSERVERS = current_observers()
 
 # Set by tracewrap.integrations.openai_agents once the Agents SDK is imported: given the call's record,
