@@ -16,7 +16,8 @@ Built on the ``websockets`` package the SDK itself connects with. Point a client
 * ``invalid_json``: a malformed frame in the middle of an otherwise normal response.
 
 ``hold = n`` makes the server wait for ``n`` creates, then interleave their events round-robin:
-several responses in flight on one connection.
+several responses in flight on one connection. ``minimal = True`` answers each normal response with
+just its ``response.created`` and ``response.completed`` (a fast path for many-response tests).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class _FakeWebSocketServer:
         self.received: list[JsonDict] = []  # every client message, decoded
         self.connections = 0
         self.hold = 1
+        self.minimal = False
         self._scenarios: deque[Scenario] = deque()
         self._lock = threading.Lock()
         self._count = 0
@@ -71,6 +73,7 @@ class _FakeWebSocketServer:
             self._scenarios.clear()
             self.received.clear()
             self.hold = 1
+            self.minimal = False
             self._count = 0  # response ids start again at resp_ws0001
 
     def creates(self) -> list[JsonDict]:
@@ -143,7 +146,10 @@ class FakeResponsesWebSocketServer(_FakeWebSocketServer):
             }
             yield frame({"type": "error", "status": scenario.status_code, "error": error})
             return
-        for _name, data in response_events(scenario, request, id=response_id):
+        events = response_events(scenario, request, id=response_id)
+        if self.minimal and scenario.outcome == "ok":
+            events = [events[0], events[-1]]  # response.created, response.completed
+        for _name, data in events:
             if isinstance(data, str):
                 yield data  # the deliberately malformed frame
             elif data["type"] == "error":
