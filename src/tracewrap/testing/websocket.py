@@ -18,6 +18,8 @@ Built on the ``websockets`` package the SDK itself connects with. Point a client
 ``hold = n`` makes the server wait for ``n`` creates, then interleave their events round-robin:
 several responses in flight on one connection. ``minimal = True`` answers each normal response with
 just its ``response.created`` and ``response.completed`` (a fast path for many-response tests).
+``inject`` (text frames, sent verbatim) goes out right after each response's ``response.created``,
+on both fakes: unknown or malformed events in the middle of a response.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class _FakeWebSocketServer:
         self.connections = 0
         self.hold = 1
         self.minimal = False
+        self.inject: list[str] = []
         self._scenarios: deque[Scenario] = deque()
         self._lock = threading.Lock()
         self._count = 0
@@ -74,6 +77,7 @@ class _FakeWebSocketServer:
             self.received.clear()
             self.hold = 1
             self.minimal = False
+            self.inject = []
             self._count = 0  # response ids start again at resp_ws0001
 
     def creates(self) -> list[JsonDict]:
@@ -152,11 +156,14 @@ class FakeResponsesWebSocketServer(_FakeWebSocketServer):
         for _name, data in events:
             if isinstance(data, str):
                 yield data  # the deliberately malformed frame
-            elif data["type"] == "error":
+                continue
+            if data["type"] == "error":
                 error = {"type": "server_error", "code": data.get("code"), "message": data.get("message")}
                 yield frame({"type": "error", "sequence_number": data["sequence_number"], "error": error})
             else:
                 yield frame(data)
+            if data["type"] == "response.created":
+                yield from self.inject
         if scenario.outcome == "cut":
             yield None
 
@@ -232,7 +239,7 @@ class FakeRealtimeWebSocketServer(_FakeWebSocketServer):
             },
         }
 
-    def _frames(self, request: JsonDict) -> Iterator[JsonDict | None]:
+    def _frames(self, request: JsonDict) -> Iterator[JsonDict | str | None]:
         scenario, response_id = self._next("resp_rt")
         event_ids = iter(range(1_000_000))
 
@@ -258,6 +265,7 @@ class FakeRealtimeWebSocketServer(_FakeWebSocketServer):
         yield event(
             "response.created", response={**base, "status": "in_progress", "output": [], "usage": None}
         )
+        yield from self.inject
         item_id = "item_" + response_id
         text = scenario.text
         item = {"id": item_id, "type": "message", "object": "realtime.item", "role": "assistant"}
@@ -310,7 +318,7 @@ class FakeRealtimeWebSocketServer(_FakeWebSocketServer):
                 if frame is None:
                     connection.close(code=_CUT_CODE, reason="fake server: cut mid-response")
                     return
-                connection.send(json.dumps(frame))
+                connection.send(frame if isinstance(frame, str) else json.dumps(frame))
 
 
 # the message the ``stream_error`` scenario sends, for assertions
