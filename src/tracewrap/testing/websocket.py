@@ -18,7 +18,8 @@ Built on the ``websockets`` package the SDK itself connects with. Point a client
 ``hold = n`` makes the server wait for ``n`` creates, then interleave their events round-robin:
 several responses in flight on one connection. ``minimal = True`` answers each normal response with
 just its ``response.created`` and ``response.completed`` (a fast path for many-response tests).
-``inject`` (text frames, sent verbatim) goes out right after each response's ``response.created``,
+A scenario's ``delay_s`` is waited before a response's first event, its ``chunk_delay_s`` between
+events. ``inject`` (text frames, sent verbatim) goes out right after each response's ``response.created``,
 on both fakes: unknown or malformed events in the middle of a response.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
@@ -136,6 +138,8 @@ class FakeResponsesWebSocketServer(_FakeWebSocketServer):
         """One create's frames as text; ``None`` means: close the socket here."""
         scenario, response_id = self._next()
         lane = request.get("stream_id")
+        if scenario.delay_s > 0:  # the model's time before its first event
+            time.sleep(scenario.delay_s)
 
         def frame(data: JsonDict) -> str:
             return json.dumps({**data, "stream_id": lane} if lane is not None else data)
@@ -153,7 +157,9 @@ class FakeResponsesWebSocketServer(_FakeWebSocketServer):
         events = response_events(scenario, request, id=response_id)
         if self.minimal and scenario.outcome == "ok":
             events = [events[0], events[-1]]  # response.created, response.completed
-        for _name, data in events:
+        for k, (_name, data) in enumerate(events):
+            if k and scenario.chunk_delay_s > 0:
+                time.sleep(scenario.chunk_delay_s)
             if isinstance(data, str):
                 yield data  # the deliberately malformed frame
                 continue
