@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openai
+from openai.resources.responses import Responses
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,13 +21,27 @@ def test_demo_prints_one_line_per_call_and_the_metric_totals() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("tracewrap  ")]
-    assert len(lines) == 11, result.stdout
+    websocket = hasattr(Responses, "connect")  # Responses WebSocket mode: late 2.x and 3.x
+    assert len(lines) == (12 if websocket else 11), result.stdout
     assert "finish=length  status=ok" in lines[3]  # chat cut at max_tokens
     assert "finish=content_filter" in lines[4]
     assert "finish=length  status=incomplete" in lines[7]  # Responses incomplete -> length
     assert "status=error RateLimitError (429)" in lines[8]
     assert "(stream closed_early" in lines[2]
-    assert "tracewrap.client.finishes          content_filter=1  error=1  length=2  none=2  stop=5" in (
-        result.stdout
+    stops = 6 if websocket else 5
+    assert (
+        f"tracewrap.client.finishes          content_filter=1  error=1  length=2  none=2  stop={stops}"
+        in (result.stdout)
     )
-    assert "gen_ai.client.operation.duration   11 calls recorded" in result.stdout
+    calls = 12 if websocket else 11
+    assert f"gen_ai.client.operation.duration   {calls} calls recorded" in result.stdout
+    if websocket:  # one turn on a Responses WebSocket connection, traced as a Responses stream
+        assert "\n- Responses WebSocket mode, one turn on a connection\n" in result.stdout
+        assert lines[11].startswith("tracewrap  chat gpt-4.1-mini  in=12 out=7  finish=stop  status=ok  ")
+        assert "(stream, ttfc " in lines[11]
+        assert "time_to_first_chunk                4 streams" in result.stdout
+    else:
+        assert (
+            "- Responses WebSocket mode, one turn on a connection: skipped, needs responses.connect() and"
+            f" the websockets package (openai {openai.__version__} here)"
+        ) in result.stdout

@@ -45,8 +45,9 @@ class _AttributePrinter(SpanExporter):
 
 def _calls(
     openai: Any, client: Any, server: FakeOpenAIServer
-) -> list[tuple[str, Scenario, Callable[[], Any]]]:
-    """The demo's calls, each with the scenario the fake server answers it with."""
+) -> list[tuple[str, Scenario | None, Callable[[], Any] | None]]:
+    """The demo's calls, each with the scenario the fake server answers it with (None: the call
+    brings its own server); a call of None cannot run on this SDK (a note is printed instead)."""
 
     def chat() -> Any:
         return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
@@ -93,6 +94,25 @@ def _calls(
     def embeddings() -> Any:
         return client.embeddings.create(model="text-embedding-3-small", input=["hello", "world"])
 
+    def responses_websocket() -> None:
+        # Responses WebSocket mode: a long-lived connection, one span per response on it
+        from tracewrap.testing.websocket import FakeResponsesWebSocketServer
+
+        with FakeResponsesWebSocketServer() as ws_server:
+            ws_server.add(Scenario(chunks=5))
+            ws_client = openai.OpenAI(base_url=ws_server.base_url, api_key="sk-demo-not-a-real-key")
+            with ws_client.responses.connect() as connection:
+                connection.response.create(model="gpt-4.1-mini", input="Say hello.")
+                for event in connection:
+                    if event.type in (
+                        "response.completed",
+                        "response.incomplete",
+                        "response.failed",
+                        "error",
+                    ):
+                        break
+            ws_client.close()
+
     def async_chat() -> Any:
         async def run() -> Any:
             async_client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-demo-not-a-real-key")
@@ -113,7 +133,23 @@ def _calls(
         ("rate limited (429)", Scenario(outcome="http_error", status_code=429), rate_limited),
         ("embeddings", Scenario(), embeddings),
         ("async chat completion", Scenario(), async_chat),
+        (
+            "Responses WebSocket mode, one turn on a connection",
+            None,
+            _websocket_or_none(client, responses_websocket),
+        ),
     ]
+
+
+def _websocket_or_none(client: Any, call: Callable[[], Any]) -> Callable[[], Any] | None:
+    """The WebSocket turn where it can run: an SDK with ``responses.connect()`` and ``websockets``."""
+    if not hasattr(client.responses, "connect"):
+        return None
+    try:
+        import websockets  # noqa: F401  (the SDK's connect() and the fake server both need it)
+    except ModuleNotFoundError:
+        return None
+    return call
 
 
 def _metric_totals(reader: InMemoryMetricReader) -> dict[str, dict[tuple[tuple[str, Any], ...], float]]:
@@ -189,9 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.write(f"tracewrap demo: openai {openai.__version__} SDK -> fake OpenAI on {server.base_url}\n")
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-demo-not-a-real-key")
         for title, scenario, call in _calls(openai, client, server):
+            if call is None:
+                needs = "responses.connect() and the websockets package"
+                out.write(f"\n- {title}: skipped, needs {needs} (openai {openai.__version__} here)\n")
+                continue
             out.write(f"\n- {title}\n")
             out.flush()
-            server.enqueue(scenario)
+            if scenario is not None:
+                server.enqueue(scenario)
             call()
             out.flush()
         client.close()

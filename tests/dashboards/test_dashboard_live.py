@@ -22,7 +22,7 @@ import pytest
 from dashboard_files import load_dashboards, query_panels
 from live import LiveRun
 from prometheus_server import substitute
-from workload import CONCRETE, bucket_of, quantile_bucket, summarize
+from workload import CONCRETE, bucket_of, has_websocket_mode, quantile_bucket, summarize
 
 DASHBOARDS = load_dashboards()
 OVERVIEW = DASHBOARDS["tracewrap-overview.json"]
@@ -103,13 +103,16 @@ def test_template_variable_queries_list_the_workload_values(live: LiveRun) -> No
         m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", definition, re.S)
         assert m, definition
         selector = substitute(m.group(1), {"service": ".*", "provider": ".*"})
+        # label_values lists the values series have: not the absent model of a generic api_call
         got = sorted(
             {
-                r["metric"].get(m.group(2), "")
+                r["metric"][m.group(2)]
                 for r in live.prom.query(f"group by ({m.group(2)}) ({selector})", at=live.eval_time)
+                if m.group(2) in r["metric"]
             }
         )
         assert got == sorted(want), name
+    assert "api_call" in live.totals["operations"]
 
 
 # --- raw series: the whole run ---------------------------------------------------------------------------
@@ -134,6 +137,12 @@ def test_raw_counters_match_the_workload_exactly(live: LiveRun) -> None:
         "gen_ai_operation_name",
     )
     assert calls == _floats(exp["calls_by_model_operation"])
+    # a generic span (files.list) is on the dashboard under api_call, with no model label
+    assert calls["|api_call"] == exp["rounds"]
+    # Responses turns over the WebSocket connection count as chat calls of their model
+    websocket = [o for o in live.observed if o.call.api == "websocket"]
+    assert len(websocket) == (exp["rounds"] if has_websocket_mode() else 0)
+    assert all(o.usage and o.finish_reason == "stop" for o in websocket)
     errors = _raw(
         live,
         'sum by (error_type) (gen_ai_client_operation_duration_seconds_count{error_type!=""})',

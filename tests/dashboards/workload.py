@@ -1,7 +1,8 @@
 """The workload the live dashboard test measures: the real openai SDK, wrapped by tracewrap, calling
 tracewrap's fake OpenAI server over 127.0.0.1.
 
-One round (`ROUND`) makes 17 calls through three wrapped clients:
+One round (`ROUND`) makes 18 calls through three wrapped clients, plus, on an SDK with Responses
+WebSocket mode, one turn on a long-lived WebSocket connection:
 
 * `openai.OpenAI`, `provider="openai"`, `estimate_cost=True`: Chat Completions and Responses,
   non-streaming and streaming, finishing with stop / length / content_filter / tool_calls, HTTP 429
@@ -9,7 +10,10 @@ One round (`ROUND`) makes 17 calls through three wrapped clients:
   reasoning tokens in the usage;
 * `openai.AsyncOpenAI`, same options: an async chat stream, an async Response, an async HTTP 503;
 * an `openai.OpenAI` left on the provider tracewrap derives from the URL (`openai_compatible`, like a
-  self-hosted embeddings server): embeddings, never priced.
+  self-hosted embeddings server): embeddings, never priced;
+* `files.list()` on the first client: a generic `api_call` span, no model, no usage, no finish;
+* `client.responses.connect()` (openai with `responses.connect()`): a Responses turn over a WebSocket
+  to the fake WebSocket server, on one connection kept open across rounds (operation `chat`, priced).
 
 Every call's result is read back from what the SDK returned (usage, finish reason / status, response
 model, the exception raised) and from the workload's own clock into an `Observed`; `summarize` adds
@@ -52,7 +56,7 @@ class Call:
     """One call of a round: which API, how, and what the fake server answers."""
 
     name: str
-    api: str  # chat | responses | embeddings
+    api: str  # chat | responses | embeddings | files (a generic api_call) | websocket (Responses turn)
     model: str
     scenario: Scenario
     stream: bool = False
@@ -190,7 +194,18 @@ ROUND: tuple[Call, ...] = (
         kwargs=(("service_tier", "priority"),),
     ),
     Call("async chat overloaded", "chat", MINI, _sc("http_error", MINI, status_code=503), asynchronous=True),
+    Call("files listed (generic api_call)", "files", "", _sc()),
+    Call(
+        "responses over a WebSocket",
+        "websocket",
+        GPT4O,
+        _sc(
+            model=GPT4O, prompt_tokens=400, completion_tokens=60, chunks=3, delay_s=SLOW, chunk_delay_s=0.001
+        ),
+    ),
 )
+OPERATIONS = {"chat": "chat", "responses": "chat", "websocket": "chat", "embeddings": "embeddings"}
+OPERATIONS["files"] = "api_call"  # tracewrap's operation for every endpoint it has no reader for
 
 
 @dataclass
@@ -201,7 +216,7 @@ class Observed:
     call: Call
     operation: str
     provider: str
-    finish_reason: str  # "none" when nothing was reported (embeddings)
+    finish_reason: str | None  # "none" when nothing was reported (embeddings); None: no finish point
     error_type: str | None = None
     response_model: str | None = None
     usage: dict[str, int] = field(default_factory=dict)  # only the counts the server reported
@@ -276,7 +291,11 @@ class _Stream:
                     self.finish = choice.finish_reason
             if item.usage is not None:
                 obs.usage = _chat_usage(item.usage)
-        elif item.type in ("response.completed", "response.incomplete", "response.failed"):
+        elif item.type in (
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+        ):  # SSE or WebSocket
             _read_response(obs, item.response)
             self.finish = obs.finish_reason
         elif item.type == "error":
@@ -304,11 +323,24 @@ class TracedWorkload:
         self.client = wrap(openai.OpenAI(**common, timeout=10), provider=PRICED_PROVIDER, **opts)
         self.local = wrap(openai.OpenAI(**common, timeout=10), **opts)
         self.aclient = wrap(openai.AsyncOpenAI(**common, timeout=10), provider=PRICED_PROVIDER, **opts)
+        self.ws_server: Any = None
+        self.ws: Any = None  # one Responses WebSocket connection for the whole run
+        if has_websocket_mode():
+            from tracewrap.testing.websocket import FakeResponsesWebSocketServer
+
+            self.ws_server = FakeResponsesWebSocketServer().start()
+            ws_common = {**common, "base_url": self.ws_server.base_url}
+            self.ws_client = wrap(openai.OpenAI(**ws_common, timeout=10), provider=PRICED_PROVIDER, **opts)
+            self.ws = self.ws_client.responses.connect().enter()
         self.loop = asyncio.new_event_loop()
         self.observed: list[Observed] = []
         self.rounds = 0
 
     def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+            self.ws_client.close()
+            self.ws_server.stop()
         self.client.close()
         self.local.close()
         self.loop.run_until_complete(self.aclient.close())
@@ -322,7 +354,7 @@ class TracedWorkload:
         self.close()
 
     def run_round(self) -> list[Observed]:
-        done = [self._one(call) for call in ROUND]
+        done = [self._one(call) for call in ROUND if call.api != "websocket" or self.ws is not None]
         self.observed.extend(done)
         self.rounds += 1
         return done
@@ -330,10 +362,13 @@ class TracedWorkload:
     def _one(self, call: Call) -> Observed:
         # One call at a time: each request takes the next queued scenario.
         assert self.server.pending == 0, "a previous call left its scenario unconsumed"
-        self.server.enqueue(call.scenario)
+        if call.api == "websocket":
+            self.ws_server.add(call.scenario)
+        elif call.api != "files":  # the fake answers files from its own store, with no scenario
+            self.server.enqueue(call.scenario)
         provider = "openai_compatible" if call.local else PRICED_PROVIDER
-        operation = {"chat": "chat", "responses": "chat", "embeddings": "embeddings"}[call.api]
-        obs = Observed(self.rounds, call, operation, provider, finish_reason="none")
+        finish = None if call.api == "files" else "none"  # a generic span records no finish point
+        obs = Observed(self.rounds, call, OPERATIONS[call.api], provider, finish_reason=finish)
         started = time.perf_counter()
         try:
             if call.asynchronous:
@@ -353,7 +388,7 @@ class TracedWorkload:
             kw["messages"] = MSGS
             if call.stream:
                 kw.update(stream=True, stream_options={"include_usage": True})
-        elif call.api == "responses":
+        elif call.api in ("responses", "websocket"):
             kw["input"] = MSGS[0]["content"]
             if call.stream:
                 kw["stream"] = True
@@ -361,7 +396,21 @@ class TracedWorkload:
 
     def _sync(self, call: Call, obs: Observed, started: float) -> None:
         client = self.local if call.local else self.client
+        if call.api == "files":
+            client.files.list()
+            return
         kw = self._request(call)
+        if call.api == "websocket":
+            self.ws.response.create(**kw)
+            stream = _Stream(obs, started)
+            try:
+                for event in self.ws:
+                    stream.item(event)
+                    if stream.finish is not None:
+                        break
+            finally:
+                stream.done()
+            return
         if call.api == "embeddings":
             result = client.embeddings.create(**kw)
             obs.response_model = result.model
@@ -402,6 +451,13 @@ class TracedWorkload:
             obs.usage = _chat_usage(result.usage)
         else:
             _read_response(obs, result)
+
+
+def has_websocket_mode() -> bool:
+    """The SDK has Responses WebSocket mode (``responses.connect()``: late 2.x and 3.x)."""
+    from openai.resources.responses import Responses
+
+    return hasattr(Responses, "connect")
 
 
 def _list_price(obs: Observed) -> float | None:
@@ -451,8 +507,9 @@ def summarize(observed: Sequence[Observed], from_round: int = 0) -> dict[str, An
     tpoc: defaultdict[str, list[float]] = defaultdict(list)
     for o in calls:
         model = o.call.model
-        by_model_op[f"{model}|{o.operation}"] += 1
-        finishes[o.finish_reason] += 1
+        by_model_op[f"{model}|{o.operation}"] += 1  # model "": a generic api_call names none
+        if o.finish_reason is not None:
+            finishes[o.finish_reason] += 1
         if o.error_type is not None:
             errors[o.error_type] += 1
         for ttype, n in o.usage.items():
@@ -486,7 +543,7 @@ def summarize(observed: Sequence[Observed], from_round: int = 0) -> dict[str, An
         "durations": dict(durations),  # by model, seconds
         "ttfc": dict(ttfc),  # time_to_first_chunk points: streams with at least one item
         "tpoc": dict(tpoc),  # time_per_output_chunk points: streams with at least two items
-        "models": sorted({o.call.model for o in calls}),
+        "models": sorted({o.call.model for o in calls if o.call.model}),
         "providers": sorted({o.provider for o in calls}),
         "operations": sorted({o.operation for o in calls}),
     }

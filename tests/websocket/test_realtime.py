@@ -160,3 +160,39 @@ def test_async_realtime(rt_server: Any, telemetry: Telemetry) -> None:
         21,
         8,
     )
+
+
+def test_unknown_and_malformed_events_are_survived_silently(
+    rt_server: Any, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracewrap.telemetry import lifecycle
+
+    internal_errors: list[str] = []
+    monkeypatch.setattr(lifecycle, "warn_once", lambda key, *args: internal_errors.append(key))
+    rt_server.inject = [
+        '{"type": "conversation.future_event", "event_id": "evt_x", "payload": {"a": [1]}}',
+        '{"type": ["not", "a", "string"]}',
+        '{"event_id": "evt_no_type"}',
+        "[1, 2, 3]",
+        "null",
+        '{"type": "response.output_text.delta", "response_id": "resp_nobody", "delta": "x"}',
+        '{"type": "response.output_text.delta", "response_id": 7}',
+        '{"type": "session.updated", "session": "not a session"}',
+    ]
+    rt_server.add(Scenario(prompt_tokens=50, completion_tokens=9), Scenario(prompt_tokens=6))
+    client = client_for(rt_server, telemetry)
+    with client.realtime.connect(model=MODEL) as connection:
+        for _ in range(2):
+            connection.response.create()
+            kinds = []
+            while not kinds or kinds[-1] != "response.done":
+                kinds.append(getattr(connection.recv(), "type", None))
+            assert "conversation.future_event" in kinds and None in kinds
+    assert internal_errors == []
+    one, two = sorted(telemetry.spans(), key=lambda s: s.start_time)
+    a = one.attributes
+    assert a["tracewrap.stream.outcome"] == "completed"
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (50, 9)
+    assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == MODEL  # the odd session kept it
+    assert "error.type" not in a
+    assert two.attributes["gen_ai.usage.input_tokens"] == 6

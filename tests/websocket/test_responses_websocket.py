@@ -382,3 +382,129 @@ def test_dropped_connection_is_ended_as_abandoned(ws_server: Any, telemetry: Tel
     assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
     assert span.attributes["tracewrap.stream.chunks"] == 1
     socket.close()
+
+
+# frames a server (or a proxy) might send mid-response: a future event type, broken shapes, JSON
+# that is no object, and an event of a known type missing its fields
+ODD_FRAMES = [
+    '{"type": "response.future_event", "sequence_number": 1, "payload": {"nested": [1, 2]}}',
+    '{"type": 42}',
+    '{"no_type": true}',
+    "[1, 2, 3]",
+    '"just a string"',
+    "null",
+    '{"type": "response.output_text.delta"}',
+    '{"type": "response.output_item.added", "item": "not an item"}',
+]
+
+
+@pytest.fixture
+def internal_errors(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every internal error tracewrap would log (``warn_once`` says each only once per process)."""
+    from tracewrap.telemetry import lifecycle
+
+    seen: list[str] = []
+    monkeypatch.setattr(lifecycle, "warn_once", lambda key, *args: seen.append(key))
+    return seen
+
+
+@pytest.mark.parametrize("read", ["events", "recv_bytes"])
+def test_unknown_and_malformed_events_are_survived_silently(
+    ws_server: Any, telemetry: Telemetry, internal_errors: list[str], read: str
+) -> None:
+    ws_server.inject = ODD_FRAMES
+    ws_server.add(Scenario(prompt_tokens=14, completion_tokens=6), Scenario(prompt_tokens=3))
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        for _ in range(2):  # the connection and its traces go on after them
+            connection.response.create(model=MODEL, input="Hi")
+            if read == "events":
+                kinds = []  # what the SDK hands back for a list or a string has no type
+                while not kinds or kinds[-1] != "response.completed":
+                    kinds.append(getattr(connection.recv(), "type", None))
+                assert kinds[1:9] == ["response.future_event", 42, None, None, None, None, *kinds[7:9]]
+                assert kinds[7:9] == ["response.output_text.delta", "response.output_item.added"]
+            else:
+                frames = []
+                while not frames or b'"response.completed"' not in frames[-1]:
+                    frames.append(connection.recv_bytes())
+                assert [f.decode() for f in frames[1 : 1 + len(ODD_FRAMES)]] == ODD_FRAMES  # untouched
+    assert internal_errors == []
+    by_id = spans_by_id(telemetry)
+    assert len(telemetry.spans()) == 2 and set(by_id) == {"resp_ws0001", "resp_ws0002"}
+    first = by_id["resp_ws0001"].attributes
+    assert first["tracewrap.stream.outcome"] == "completed"
+    assert (first["gen_ai.usage.input_tokens"], first["gen_ai.usage.output_tokens"]) == (14, 6)
+    assert first["gen_ai.response.finish_reasons"] == ("stop",)
+    assert "error.type" not in first
+    assert by_id["resp_ws0002"].attributes["gen_ai.usage.input_tokens"] == 3
+
+
+def test_malformed_terminal_and_error_events_still_end_the_span(
+    ws_server: Any, telemetry: Telemetry, internal_errors: list[str]
+) -> None:
+    client = client_for(ws_server, telemetry)
+    with client.responses.connect() as connection:
+        # a terminal event whose response is missing ends the running response with what it has
+        ws_server.inject = ['{"type": "response.completed", "response": null}']
+        connection.response.create(model=MODEL, input="one")
+        assert [e.type for e in read_turn(connection)] == ["response.created", "response.completed"]
+        read_turn(connection)  # the real terminal event that follows belongs to no open response
+        # an error event whose error is a bare string
+        ws_server.inject = ['{"type": "error", "error": "boom"}']
+        connection.response.create(model=MODEL, input="two")
+        assert read_turn(connection)[-1].type == "error"
+        read_turn(connection)
+        traces = connection.__dict__["_tracewrap_ws"]
+        assert (traces.pending, traces.active, traces.by_id) == ({}, {}, {})
+    assert internal_errors == []
+    one, two = sorted(telemetry.spans(), key=lambda s: s.start_time)
+    assert one.attributes["tracewrap.stream.outcome"] == "completed"
+    assert "gen_ai.usage.input_tokens" not in one.attributes  # the terminal event reported none
+    assert one.attributes["tracewrap.stream.chunks"] == 2
+    assert two.attributes["tracewrap.stream.outcome"] == "error"
+    assert two.attributes["error.type"] == "error"  # no code or type to name it by
+    assert two.attributes["gen_ai.response.id"] == "resp_ws0002"
+
+
+def test_async_reconnect_ends_the_lost_response_and_traces_the_next(
+    ws_server: Any, telemetry: Telemetry
+) -> None:
+    from websockets.exceptions import ConnectionClosedError
+
+    ws_server.add(Scenario(outcome="cut", chunks=4))  # the server closes with 1011: recoverable
+    attempts: list[Any] = []
+    opened: list[Any] = []
+    sends: list[asyncio.Task[None]] = []
+
+    def on_reconnecting(event: Any) -> None:  # called synchronously, inside the event loop
+        attempts.append(event)
+        # the create runs while the SDK waits to reconnect: it is queued, then flushed to the new socket
+        create = opened[0].response.create(model=MODEL, input="after")
+        sends.append(asyncio.get_running_loop().create_task(create))
+
+    async def main() -> Any:
+        client = async_client_for(ws_server, telemetry)
+        manager = client.responses.connect(
+            on_reconnecting=on_reconnecting, initial_delay=0.01, max_delay=0.02
+        )
+        async with manager as connection:
+            assert isinstance(connection, AsyncResponsesConnection)
+            opened.append(connection)
+            await connection.response.create(model=MODEL, input="lost")
+            async for event in connection:  # the SDK reconnects inside the iteration
+                if event.type == "response.completed":
+                    await sends[0]
+                    return event.response
+        raise AssertionError("no response.completed")
+
+    completed = asyncio.run(main())
+    assert len(attempts) == 1 and ws_server.connections >= 2
+    by_id = spans_by_id(telemetry)
+    assert len(telemetry.spans()) == 2
+    lost = by_id["resp_ws0001"].attributes
+    assert lost["tracewrap.stream.outcome"] == "connection_closed"
+    assert lost["error.type"] == ConnectionClosedError.__name__
+    assert completed.id == "resp_ws0002"
+    assert by_id["resp_ws0002"].attributes["tracewrap.stream.outcome"] == "completed"
+    assert by_id["resp_ws0002"].attributes["gen_ai.usage.input_tokens"] == 12

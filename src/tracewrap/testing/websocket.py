@@ -16,13 +16,18 @@ Built on the ``websockets`` package the SDK itself connects with. Point a client
 * ``invalid_json``: a malformed frame in the middle of an otherwise normal response.
 
 ``hold = n`` makes the server wait for ``n`` creates, then interleave their events round-robin:
-several responses in flight on one connection.
+several responses in flight on one connection. ``minimal = True`` answers each normal response with
+just its ``response.created`` and ``response.completed`` (a fast path for many-response tests).
+A scenario's ``delay_s`` is waited before a response's first event, its ``chunk_delay_s`` between
+events. ``inject`` (text frames, sent verbatim) goes out right after each response's ``response.created``,
+on both fakes: unknown or malformed events in the middle of a response.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
@@ -45,6 +50,8 @@ class _FakeWebSocketServer:
         self.received: list[JsonDict] = []  # every client message, decoded
         self.connections = 0
         self.hold = 1
+        self.minimal = False
+        self.inject: list[str] = []
         self._scenarios: deque[Scenario] = deque()
         self._lock = threading.Lock()
         self._count = 0
@@ -71,6 +78,8 @@ class _FakeWebSocketServer:
             self._scenarios.clear()
             self.received.clear()
             self.hold = 1
+            self.minimal = False
+            self.inject = []
             self._count = 0  # response ids start again at resp_ws0001
 
     def creates(self) -> list[JsonDict]:
@@ -129,6 +138,8 @@ class FakeResponsesWebSocketServer(_FakeWebSocketServer):
         """One create's frames as text; ``None`` means: close the socket here."""
         scenario, response_id = self._next()
         lane = request.get("stream_id")
+        if scenario.delay_s > 0:  # the model's time before its first event
+            time.sleep(scenario.delay_s)
 
         def frame(data: JsonDict) -> str:
             return json.dumps({**data, "stream_id": lane} if lane is not None else data)
@@ -143,14 +154,22 @@ class FakeResponsesWebSocketServer(_FakeWebSocketServer):
             }
             yield frame({"type": "error", "status": scenario.status_code, "error": error})
             return
-        for _name, data in response_events(scenario, request, id=response_id):
+        events = response_events(scenario, request, id=response_id)
+        if self.minimal and scenario.outcome == "ok":
+            events = [events[0], events[-1]]  # response.created, response.completed
+        for k, (_name, data) in enumerate(events):
+            if k and scenario.chunk_delay_s > 0:
+                time.sleep(scenario.chunk_delay_s)
             if isinstance(data, str):
                 yield data  # the deliberately malformed frame
-            elif data["type"] == "error":
+                continue
+            if data["type"] == "error":
                 error = {"type": "server_error", "code": data.get("code"), "message": data.get("message")}
                 yield frame({"type": "error", "sequence_number": data["sequence_number"], "error": error})
             else:
                 yield frame(data)
+            if data["type"] == "response.created":
+                yield from self.inject
         if scenario.outcome == "cut":
             yield None
 
@@ -226,7 +245,7 @@ class FakeRealtimeWebSocketServer(_FakeWebSocketServer):
             },
         }
 
-    def _frames(self, request: JsonDict) -> Iterator[JsonDict | None]:
+    def _frames(self, request: JsonDict) -> Iterator[JsonDict | str | None]:
         scenario, response_id = self._next("resp_rt")
         event_ids = iter(range(1_000_000))
 
@@ -252,6 +271,7 @@ class FakeRealtimeWebSocketServer(_FakeWebSocketServer):
         yield event(
             "response.created", response={**base, "status": "in_progress", "output": [], "usage": None}
         )
+        yield from self.inject
         item_id = "item_" + response_id
         text = scenario.text
         item = {"id": item_id, "type": "message", "object": "realtime.item", "role": "assistant"}
@@ -304,7 +324,7 @@ class FakeRealtimeWebSocketServer(_FakeWebSocketServer):
                 if frame is None:
                     connection.close(code=_CUT_CODE, reason="fake server: cut mid-response")
                     return
-                connection.send(json.dumps(frame))
+                connection.send(frame if isinstance(frame, str) else json.dumps(frame))
 
 
 # the message the ``stream_error`` scenario sends, for assertions
