@@ -1,15 +1,34 @@
-"""Responses WebSocket mode exists from openai 3.x (``client.responses.connect()``): these tests
-belong to the openai 3 lane only. On 1.x / 2.x they are not collected; on 3.x they are, and a
-missing piece (``websockets``, ``connect()``) is an import error, never a skip."""
+"""Responses WebSocket mode and realtime connections (``client.responses.connect()``,
+``client.realtime.connect()``) exist in late openai 2.x and in 3.x; lanes (``stream_id`` on a
+connection's ``response.create``) only in 3.x. Tests are collected where the SDK has what they
+use and not collected where it does not (openai 1.x: none of them); a missing piece the SDK should
+have (``websockets``) is an import error, never a skip."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
-import openai
 import pytest
 
-collect_ignore_glob = [] if int(openai.__version__.split(".")[0]) >= 3 else ["test_*.py"]
+
+def _has_connections() -> bool:
+    from openai.resources.responses import Responses
+
+    return hasattr(Responses, "connect")
+
+
+def _has_lanes() -> bool:
+    try:
+        from openai.resources.responses.responses import ResponsesResponseResource
+    except ImportError:
+        return False
+    return "stream_id" in inspect.signature(ResponsesResponseResource.create).parameters
+
+
+collect_ignore_glob = [] if _has_connections() else ["test_*.py"]
+if not _has_lanes():
+    collect_ignore_glob.append("test_responses_websocket_lanes.py")
 
 
 @pytest.fixture(scope="session")
