@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracewrap.normalize import content, requests
+from tracewrap.normalize.accumulator import AccumulatorFactory
 from tracewrap.normalize.chat import ChatStreamAccumulator, read_chat_completion
 from tracewrap.normalize.embeddings import read_embeddings, read_generic
 from tracewrap.normalize.media import (
@@ -48,9 +49,9 @@ class Endpoint:
     read_request: RequestReader
     # a whole response (or a stream's final state) into the record; the flag: content capture is on
     read_response: ResponseReader
-    # a stream's state for this API (fed chunk by chunk, read at the end); None
-    # for endpoints that never stream
-    new_accumulator: Callable[[bool], Any] | None = None
+    # a stream's state for this API (:class:`tracewrap.normalize.accumulator.Accumulator`), called
+    # with whether content capture is on; None for endpoints that never stream
+    new_accumulator: AccumulatorFactory | None = None
     # the input messages / system instructions as content events (read only when capture is on)
     read_input: ContentReader | None = None
     read_instructions: ContentReader | None = None
