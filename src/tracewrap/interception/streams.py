@@ -58,7 +58,7 @@ class StreamTracker:
 
     def __init__(self, call: TracedCall) -> None:
         self.call = call
-        factory = call.endpoint.new_accumulator
+        factory = call.site.endpoint.new_accumulator
         self.accumulator: Accumulator | None = factory(call.capture_content) if factory is not None else None
         self.first = 0.0
         self.last = time.perf_counter()  # the last moment the stream was used: handed over, then each chunk

@@ -38,11 +38,12 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from tracewrap.record import AttributeValue
+from tracewrap.record import AttributeValue, CallRecord
+from tracewrap.telemetry.attributes import metric_attributes
 
 MAX_ENTRIES = 500
 OVERFLOW_ATTRIBUTES: dict[str, AttributeValue] = {"otel.metric.overflow": True}
-FINISH_REASON = "tracewrap.finish_reason"  # attributes.FINISH_REASON (kept import-free of it)
+FINISH_REASON = "tracewrap.finish_reason"  # attributes.FINISH_REASON
 SERVICE_TIER = OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER  # the tier a cost was billed at: cost only
 
 
@@ -145,6 +146,55 @@ class CounterTable:
                 self.overflow = Entry(attrs, overflow=True)
             return self.overflow
 
+    def entry_for(self, record: CallRecord, shared: dict[str, AttributeValue]) -> Entry:
+        """The entry of ``record``'s attribute set (``shared``: its call site's attributes)."""
+        key = (
+            record.operation,
+            record.provider,
+            record.api_type,
+            record.server_address,
+            record.server_port,
+            record.request_model,
+            record.response_model,
+            record.error_type,
+        )
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.new_entry(key, metric_attributes(record, shared))
+        return entry
+
+    def add(self, entry: Entry, record: CallRecord, cost: float | None) -> None:
+        """One counted call's tokens, finish and cost into ``entry``'s sums."""
+        usage = record.usage
+        input_tokens = usage.input_tokens
+        output_tokens = usage.output_tokens
+        cache_read = usage.cache_read_tokens
+        reasoning = usage.reasoning_tokens
+        reason = metric_finish_reason(record)
+        with self.lock:
+            if input_tokens is not None:
+                entry.input = input_tokens if entry.input is None else entry.input + input_tokens
+            if output_tokens is not None:
+                entry.output = output_tokens if entry.output is None else entry.output + output_tokens
+            if cache_read is not None:
+                entry.cache_read = cache_read if entry.cache_read is None else entry.cache_read + cache_read
+            if reasoning is not None:
+                entry.reasoning = reasoning if entry.reasoning is None else entry.reasoning + reasoning
+            finishes = entry.finishes
+            count = finishes.get(reason)
+            if count is None:
+                finish_attributes(entry, reason)
+                finishes[reason] = 1
+            else:
+                finishes[reason] = count + 1
+            if cost is not None:
+                # the tier the call was billed at (the response's, else the one asked for): cost only
+                tier = record.service_tier or record.request_attributes.get(
+                    OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER
+                )
+                costs = entry.costs
+                costs[tier] = costs.get(tier, 0.0) + cost
+
     def reset(self) -> None:
         """In a fork child: forget the parent's sums (and a lock another thread may have held)."""
         self.lock = threading.Lock()
@@ -223,6 +273,15 @@ class CounterTable:
         if overflow is not None:
             observations.append(Observation(overflow, dict(OVERFLOW_ATTRIBUTES)))
         return observations
+
+
+def metric_finish_reason(record: CallRecord) -> str:
+    """The finishes counter's reason: the first finish reason, else ``error`` / ``cancelled`` /
+    ``none`` (:attr:`CallRecord.main_finish_reason`, with a value for every call)."""
+    reason = record.main_finish_reason
+    if reason is not None:
+        return reason
+    return "cancelled" if record.cancelled else "none"
 
 
 def finish_attributes(entry: Entry, reason: str) -> dict[str, AttributeValue]:
