@@ -51,8 +51,8 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
     # a call passes a few of these parameters: the conversion runs only for those it passed
     get = kwargs.get
     attrs = record.request_attributes
-    model = as_str(get("model"))
-    if model:
+    model = get("model")
+    if isinstance(model, str) and model:
         record.request_model = model
     for name in _PARAM_NAMES.intersection(kwargs):  # only those passed: one C-level step
         value = get(name)

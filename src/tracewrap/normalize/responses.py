@@ -47,21 +47,24 @@ def finish_reason_for(status: str | None, incomplete_reason: str | None, output:
 def read_response(response: Any, record: CallRecord, capture_content: bool = False) -> None:
     """Read a ``Response`` (also ``ParsedResponse`` and retrieved / background ones).
 
-    A field that is not a non-empty string leaves the record's value as it was.
+    A field that is not a non-empty string leaves the record's value as it was (checked with
+    ``isinstance``, as in ``normalize.chat._read_envelope``, for the same measured reason).
     """
     get = fields_of(response).get
-    value = as_str(get("id"))
-    if value:
+    value = get("id")
+    if isinstance(value, str) and value:
         record.response_id = value
-    value = as_str(get("model"))
-    if value:
+    value = get("model")
+    if isinstance(value, str) and value:
         record.response_model = value
-    value = as_str(get("service_tier"))
-    if value:
+    value = get("service_tier")
+    if isinstance(value, str) and value:
         record.service_tier = value
-    status = as_str(get("status"))
-    if status:
+    status = get("status")
+    if isinstance(status, str) and status:
         record.status = status
+    else:
+        status = None
     output = get("output")
     if not isinstance(output, (list, tuple)):
         output = []

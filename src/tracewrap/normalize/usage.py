@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracewrap.normalize.values import as_int, field, fields_of
+from tracewrap.normalize.values import INT64_MAX, as_int, field, fields_of
 from tracewrap.record import Usage
 
 
@@ -31,11 +31,29 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
 
     Both shapes' names are probed (Responses first), so a compatible server's mix reads the same;
     on an SDK model a name of the other shape is a dict miss, not pydantic's AttributeError.
+
+    The usual count (the first name present holds an exact int in range) is read inline; any other
+    value goes to ``_first_count``, which gives the same answer the slow way. Measured: calling
+    ``_first_count`` / ``as_int`` for every count, with ``as_str`` in the response readers, cost
+    +6 to +9 µs per call (paired benchmarks/ab.py).
     """
     get = fields_of(usage).get
-    counts.input_tokens = _first_count(get, "input_tokens", "prompt_tokens")
-    counts.output_tokens = _first_count(get, "output_tokens", "completion_tokens")
-    counts.total_tokens = as_int(get("total_tokens"))
+    value = get("input_tokens")
+    if value is None:
+        value = get("prompt_tokens")
+    if value.__class__ is not int or not 0 <= value <= INT64_MAX:
+        value = _first_count(get, "input_tokens", "prompt_tokens")
+    counts.input_tokens = value
+    value = get("output_tokens")
+    if value is None:
+        value = get("completion_tokens")
+    if value.__class__ is not int or not 0 <= value <= INT64_MAX:
+        value = _first_count(get, "output_tokens", "completion_tokens")
+    counts.output_tokens = value
+    value = get("total_tokens")
+    if value.__class__ is not int or not 0 <= value <= INT64_MAX:
+        value = None if value is None else as_int(value)
+    counts.total_tokens = value
     # the first details object present (Responses name, then chat name) holds the count
     details = get("input_tokens_details")
     if details is None:
@@ -47,9 +65,9 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
         counts.cache_audio_read_tokens = None
     else:
         dget = fields_of(details).get  # one lookup per name: most details hold two or three
-        counts.cache_read_tokens = as_int(dget("cached_tokens"))
-        counts.input_audio_tokens = as_int(dget("audio_tokens"))
-        counts.input_image_tokens = as_int(dget("image_tokens"))
+        counts.cache_read_tokens = _count(dget("cached_tokens"))
+        counts.input_audio_tokens = _count(dget("audio_tokens"))
+        counts.input_image_tokens = _count(dget("image_tokens"))
         cached = dget("cached_tokens_details")
         counts.cache_audio_read_tokens = None if cached is None else as_int(field(cached, "audio_tokens"))
     details = get("output_tokens_details")
@@ -61,9 +79,18 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
         counts.reasoning_tokens = counts.output_audio_tokens = counts.output_image_tokens = None
     else:
         dget = fields_of(details).get
-        counts.reasoning_tokens = as_int(dget("reasoning_tokens"))
-        counts.output_audio_tokens = as_int(dget("audio_tokens"))
-        counts.output_image_tokens = as_int(dget("image_tokens"))
+        counts.reasoning_tokens = _count(dget("reasoning_tokens"))
+        counts.output_audio_tokens = _count(dget("audio_tokens"))
+        counts.output_image_tokens = _count(dget("image_tokens"))
+
+
+def _count(value: Any) -> int | None:
+    """``as_int`` with the usual cases (absent, an exact int in range) answered inline."""
+    if value is None:
+        return None
+    if value.__class__ is int and 0 <= value <= INT64_MAX:
+        return value
+    return as_int(value)
 
 
 def _first_count(get: Any, *names: str) -> int | None:
