@@ -146,8 +146,9 @@ class CounterTable:
                 self.overflow = Entry(attrs, overflow=True)
             return self.overflow
 
-    def entry_for(self, record: CallRecord, shared: dict[str, AttributeValue]) -> Entry:
-        """The entry of ``record``'s attribute set (``shared``: its call site's attributes)."""
+    def add(self, record: CallRecord, shared: dict[str, AttributeValue], cost: float | None) -> Entry:
+        """The entry of ``record``'s attribute set (``shared``: its call site's attributes), with a
+        counted call's tokens, finish and cost added to its sums."""
         key = (
             record.operation,
             record.provider,
@@ -161,16 +162,21 @@ class CounterTable:
         entry = self.entries.get(key)
         if entry is None:
             entry = self.new_entry(key, metric_attributes(record, shared))
-        return entry
-
-    def add(self, entry: Entry, record: CallRecord, cost: float | None) -> None:
-        """One counted call's tokens, finish and cost into ``entry``'s sums."""
+        if not record.counted:  # counted by another call (telemetry.counting)
+            return entry
         usage = record.usage
         input_tokens = usage.input_tokens
         output_tokens = usage.output_tokens
         cache_read = usage.cache_read_tokens
         reasoning = usage.reasoning_tokens
-        reason = metric_finish_reason(record)
+        # the finishes counter's reason, one for every call: CallRecord.main_finish_reason's, else
+        # "cancelled" or "none"
+        if record.finish_reasons:
+            reason = record.finish_reasons[0]
+        elif record.error_type is not None:
+            reason = "error"
+        else:
+            reason = "cancelled" if record.cancelled else "none"
         with self.lock:
             if input_tokens is not None:
                 entry.input = input_tokens if entry.input is None else entry.input + input_tokens
@@ -194,6 +200,7 @@ class CounterTable:
                 )
                 costs = entry.costs
                 costs[tier] = costs.get(tier, 0.0) + cost
+        return entry
 
     def reset(self) -> None:
         """In a fork child: forget the parent's sums (and a lock another thread may have held)."""
@@ -273,15 +280,6 @@ class CounterTable:
         if overflow is not None:
             observations.append(Observation(overflow, dict(OVERFLOW_ATTRIBUTES)))
         return observations
-
-
-def metric_finish_reason(record: CallRecord) -> str:
-    """The finishes counter's reason: the first finish reason, else ``error`` / ``cancelled`` /
-    ``none`` (:attr:`CallRecord.main_finish_reason`, with a value for every call)."""
-    reason = record.main_finish_reason
-    if reason is not None:
-        return reason
-    return "cancelled" if record.cancelled else "none"
 
 
 def finish_attributes(entry: Entry, reason: str) -> dict[str, AttributeValue]:

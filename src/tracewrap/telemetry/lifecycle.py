@@ -251,13 +251,13 @@ class TracedCall:
     def _metric_points(self, duration: float, cost: float | None) -> None:
         """The standard histograms, synchronous, with attribute dicts built once per attribute set
         (:class:`tracewrap.telemetry.aggregated.Entry`); tracewrap's own counters are sums in that
-        entry, read by observable counters at collection (:meth:`CounterTable.add`)."""
+        entry, added first and read by observable counters at collection (``CounterTable.add``)."""
         instruments = self.site.options.instruments
         if not instruments.live and not instruments.check_live():
             return  # no meter provider (or a no-op one): every measurement would be dropped
         record = self.record
         shared = self.site.shared_attributes
-        entry = instruments.table.entry_for(record, shared)
+        entry = instruments.table.add(record, shared, cost)  # tracewrap's own counters
         if entry.overflow:  # past the table's bound: the histograms keep this call's own attributes
             metric_attrs = attrs_of.metric_attributes(record, shared)
             input_attrs = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "input"}
@@ -278,7 +278,6 @@ class TracedCall:
             instruments.time_to_first_chunk.record(record.time_to_first_chunk, metric_attrs)
         if record.time_per_output_chunk is not None:
             instruments.time_per_output_chunk.record(record.time_per_output_chunk, metric_attrs)
-        instruments.table.add(entry, record, cost)
 
     def _notify_observers(self, end_time_ns: int | None) -> None:
         observed = self.observed
