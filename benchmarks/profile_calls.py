@@ -70,7 +70,9 @@ def main() -> int:
         for fn in (
             lifecycle.start,
             lifecycle.TracedCall.end,
-            lifecycle._record_metrics,
+            lifecycle.TracedCall._end_span,
+            lifecycle.TracedCall._span_attributes,
+            lifecycle.TracedCall._metric_points,
             lifecycle.TracedCall.__init__,
             results.finish_sync,
             attributes.start_attributes,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracewrap.normalize import content, requests
+from tracewrap.normalize.accumulator import AccumulatorFactory
 from tracewrap.normalize.chat import ChatStreamAccumulator, read_chat_completion
 from tracewrap.normalize.embeddings import read_embeddings, read_generic
 from tracewrap.normalize.media import (
@@ -36,13 +37,22 @@ CHAT_COMPLETIONS = "chat_completions"
 RESPONSES = "responses"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Endpoint:
+    """What one traced path means; built with keywords, shared by every call on the path."""
+
+    # gen_ai.operation.name: ``chat``, ``embeddings``, ``generate_content``... (or the path itself)
     operation: str
+    # openai.api.type, telling apart APIs with one operation (chat completions / responses / realtime)
     api_type: str | None
+    # the request's keyword arguments into the record, at the start of the call
     read_request: RequestReader
+    # a whole response (or a stream's final state) into the record; the flag: content capture is on
     read_response: ResponseReader
-    new_accumulator: Callable[[bool], Any] | None = None
+    # a stream's state for this API (:class:`tracewrap.normalize.accumulator.Accumulator`), called
+    # with whether content capture is on; None for endpoints that never stream
+    new_accumulator: AccumulatorFactory | None = None
+    # the input messages / system instructions as content events (read only when capture is on)
     read_input: ContentReader | None = None
     read_instructions: ContentReader | None = None
     # run once when the call ends, before anything is recorded: who counts usage (telemetry.counting)
@@ -55,72 +65,104 @@ class Endpoint:
 
 
 CHAT = Endpoint(
-    "chat",
-    CHAT_COMPLETIONS,
-    requests.read_chat_request,
-    read_chat_completion,
-    ChatStreamAccumulator,
-    content.chat_input_messages,
+    operation="chat",
+    api_type=CHAT_COMPLETIONS,
+    read_request=requests.read_chat_request,
+    read_response=read_chat_completion,
+    new_accumulator=ChatStreamAccumulator,
+    read_input=content.chat_input_messages,
 )
 RESPONSE = Endpoint(
-    "chat",
-    RESPONSES,
-    requests.read_responses_request,
-    read_response,
-    ResponsesStreamAccumulator,
-    content.responses_input_messages,
-    content.responses_instructions,
+    operation="chat",
+    api_type=RESPONSES,
+    read_request=requests.read_responses_request,
+    read_response=read_response,
+    new_accumulator=ResponsesStreamAccumulator,
+    read_input=content.responses_input_messages,
+    read_instructions=content.responses_instructions,
     settle=counting.after_create,
 )
 FETCH_RESPONSE = Endpoint(
-    "fetch_response",
-    RESPONSES,
-    requests.read_retrieve_request,
-    read_response,
-    ResponsesStreamAccumulator,
+    operation="fetch_response",
+    api_type=RESPONSES,
+    read_request=requests.read_retrieve_request,
+    read_response=read_response,
+    new_accumulator=ResponsesStreamAccumulator,
     settle=counting.after_fetch,
     read_args=requests.read_retrieve_args,
 )
 TEXT_COMPLETION = Endpoint(
-    "text_completion",
-    None,
-    requests.read_completion_request,
-    read_chat_completion,
-    ChatStreamAccumulator,
-    content.chat_input_messages,
+    operation="text_completion",
+    api_type=None,
+    read_request=requests.read_completion_request,
+    read_response=read_chat_completion,
+    new_accumulator=ChatStreamAccumulator,
+    read_input=content.chat_input_messages,
 )
-EMBEDDINGS = Endpoint("embeddings", None, requests.read_embeddings_request, read_embeddings)
+EMBEDDINGS = Endpoint(
+    operation="embeddings",
+    api_type=None,
+    read_request=requests.read_embeddings_request,
+    read_response=read_embeddings,
+)
 
 # The other paid endpoints. The conventions' `generate_content` (multimodal generation) names images
 # and audio, with gen_ai.output.type image / speech / text; `openai.api.type` tells the APIs apart.
 # Moderations, compaction and token counts have no conventional operation: tracewrap names them.
 GENERATE_CONTENT = "generate_content"
 IMAGES = Endpoint(
-    GENERATE_CONTENT, "images", requests.media_request_reader("image"), read_media, MediaStreamAccumulator
+    operation=GENERATE_CONTENT,
+    api_type="images",
+    read_request=requests.media_request_reader("image"),
+    read_response=read_media,
+    new_accumulator=MediaStreamAccumulator,
 )
-SPEECH = Endpoint(GENERATE_CONTENT, "audio.speech", requests.media_request_reader("speech"), read_nothing)
+SPEECH = Endpoint(
+    operation=GENERATE_CONTENT,
+    api_type="audio.speech",
+    read_request=requests.media_request_reader("speech"),
+    read_response=read_nothing,
+)
 TRANSCRIPTION = Endpoint(
-    GENERATE_CONTENT,
-    "audio.transcriptions",
-    requests.media_request_reader("text"),
-    read_media,
-    MediaStreamAccumulator,
+    operation=GENERATE_CONTENT,
+    api_type="audio.transcriptions",
+    read_request=requests.media_request_reader("text"),
+    read_response=read_media,
+    new_accumulator=MediaStreamAccumulator,
 )
 TRANSLATION = Endpoint(
-    GENERATE_CONTENT, "audio.translations", requests.media_request_reader("text"), read_media
+    operation=GENERATE_CONTENT,
+    api_type="audio.translations",
+    read_request=requests.media_request_reader("text"),
+    read_response=read_media,
 )
-MODERATION = Endpoint("moderation", "moderations", requests.read_model_request, read_moderation)
-COMPACT_RESPONSE = Endpoint("compact_response", RESPONSES, requests.read_responses_request, read_compacted)
-COUNT_TOKENS = Endpoint("count_tokens", RESPONSES, requests.read_model_request, read_nothing)
+MODERATION = Endpoint(
+    operation="moderation",
+    api_type="moderations",
+    read_request=requests.read_model_request,
+    read_response=read_moderation,
+)
+COMPACT_RESPONSE = Endpoint(
+    operation="compact_response",
+    api_type=RESPONSES,
+    read_request=requests.read_responses_request,
+    read_response=read_compacted,
+)
+COUNT_TOKENS = Endpoint(
+    operation="count_tokens",
+    api_type=RESPONSES,
+    read_request=requests.read_model_request,
+    read_response=read_nothing,
+)
 # a realtime response (``client.realtime.connect()``): the conventions' ``chat``, told apart by api type
 REALTIME = Endpoint(
-    "chat",
-    "realtime",
-    requests.read_responses_request,
-    read_realtime_response,
-    RealtimeAccumulator,
-    content.responses_input_messages,
-    content.responses_instructions,
+    operation="chat",
+    api_type="realtime",
+    read_request=requests.read_responses_request,
+    read_response=read_realtime_response,
+    new_accumulator=RealtimeAccumulator,
+    read_input=content.responses_input_messages,
+    read_instructions=content.responses_instructions,
 )
 
 # path -> (endpoint, the method that is really wrapped on the resource)
@@ -160,7 +202,12 @@ _VIA = ("with_raw_response", "with_streaming_response")
 
 def generic_endpoint(path: str) -> Endpoint:
     """A path with no known endpoint still gets a span: operation = the path, duck-typed response."""
-    return Endpoint(path, None, requests.read_generic_request, read_generic)
+    return Endpoint(
+        operation=path,
+        api_type=None,
+        read_request=requests.read_generic_request,
+        read_response=read_generic,
+    )
 
 
 def resolve(path: str) -> list[tuple[str, str, Endpoint]]:

@@ -28,7 +28,12 @@ OTHER_ROUTE = "/{other}"
 MAX_ROUTES = 256
 
 # in the endpoints a request layer traces: every call for no known endpoint gets a generic span
-ANY_ROUTE = Endpoint(API_CALL, None, read_api_call_request, read_api_call)
+ANY_ROUTE = Endpoint(
+    operation=API_CALL,
+    api_type=None,
+    read_request=read_api_call_request,
+    read_response=read_api_call,
+)
 
 _WORD = re.compile(r"[a-z][a-z_]{0,39}\Z")
 # ids the API writes as prefix + "_" + random part: caught even when the random part has no digit
@@ -74,10 +79,10 @@ def api_call_endpoint(method: str, path: str) -> Endpoint:
         found = _endpoints.get(key)
         if found is None:
             found = _endpoints[key] = Endpoint(
-                API_CALL,
-                None,
-                read_api_call_request,
-                read_api_call,
+                operation=API_CALL,
+                api_type=None,
+                read_request=read_api_call_request,
+                read_response=read_api_call,
                 span_name=f"{key[0]} {key[1]}",
                 attributes=((HTTP_METHOD, key[0]), (HTTP_ROUTE, key[1])),
             )

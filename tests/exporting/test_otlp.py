@@ -295,3 +295,53 @@ def test_prometheus_endpoint_serves_our_metrics(
     line = next(x for x in page.splitlines() if x.startswith("gen_ai_client_token_usage_sum{"))
     assert 'gen_ai_token_type="input"' in line or 'gen_ai_token_type="output"' in line
     assert "gen_ai_client_operation_duration_seconds_count" in page
+
+
+def test_metric_points_carry_their_calls_span_as_exemplar(
+    monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    """Each call's histogram points are recorded in its span's context: the exemplar names the span
+    (a backend jumps from a latency point to its trace)."""
+    _env(monkeypatch, receiver, "http/protobuf")
+    tracewrap.configure()
+    client = make_client()
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    server.enqueue(Scenario(prompt_tokens=30, completion_tokens=11, chunks=3))
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == Scenario().text
+    assert tracewrap.flush(5.0)
+
+    store = receiver.store
+    assert store.wait_for(lambda: len([s for s in store.spans() if s.scope == "tracewrap"]) >= 2)
+    span_of = {s.attributes["gen_ai.request.model"]: s for s in store.spans() if s.scope == "tracewrap"}
+    assert set(span_of) == {"gpt-4o-mini", "gpt-4o"}
+    assert span_of["gpt-4o-mini"].trace_id != span_of["gpt-4o"].trace_id
+
+    def exemplars(name: str) -> dict[tuple[str, ...], list[tuple[str, str, float]]]:
+        found = {}
+        for attrs, point in _last_points(receiver, name):
+            key = (attrs["gen_ai.request.model"], attrs.get("gen_ai.token.type", ""))
+            found[key] = [
+                (e.trace_id.hex(), e.span_id.hex(), getattr(e, e.WhichOneof("value")))
+                for e in point.exemplars
+            ]
+        return found
+
+    durations = exemplars("gen_ai.client.operation.duration")
+    assert set(durations) == {("gpt-4o-mini", ""), ("gpt-4o", "")}
+    for (model, _), found in durations.items():
+        span = span_of[model]
+        assert [(t, s) for t, s, _ in found] == [(span.trace_id, span.span_id)]
+        assert found[0][2] > 0  # the call's duration in seconds
+    tokens = exemplars("gen_ai.client.token.usage")
+    mini, big = span_of["gpt-4o-mini"], span_of["gpt-4o"]
+    assert tokens == {
+        ("gpt-4o-mini", "input"): [(mini.trace_id, mini.span_id, 12)],
+        ("gpt-4o-mini", "output"): [(mini.trace_id, mini.span_id, 7)],
+        ("gpt-4o", "input"): [(big.trace_id, big.span_id, 30)],
+        ("gpt-4o", "output"): [(big.trace_id, big.span_id, 11)],
+    }
+    first_chunk = exemplars("gen_ai.client.operation.time_to_first_chunk")
+    assert [(t, s) for t, s, _ in first_chunk[("gpt-4o", "")]] == [(big.trace_id, big.span_id)]

@@ -27,7 +27,7 @@ SiteOf = Callable[[Any], "CallSite | None"]
 
 def read_args(args: tuple[Any, ...], call: TracedCall) -> None:
     """Positional arguments some endpoints take (``responses.retrieve(response_id)``)."""
-    read = call.endpoint.read_args
+    read = call.site.endpoint.read_args
     if read is None:
         return
     try:

@@ -50,7 +50,7 @@ def finish_sync(call: TracedCall, result: Any) -> Any:
             if isinstance(result, APIResponse):
                 return _finish_streaming_response(call, result)
         # a model, or anything else the SDK returns (a list page, a compatible server's dict...)
-        call.endpoint.read_response(result, call.record, call.capture_content)
+        call.site.endpoint.read_response(result, call.record, call.capture_content)
         if call.observed is not None:
             call.observed.response = result
     except Exception as exc:

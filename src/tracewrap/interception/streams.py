@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from tracewrap.interception.raw_body import tap_event_stream
+from tracewrap.normalize.accumulator import Accumulator
 from tracewrap.telemetry.deferred import collecting, defer, ensure_drainer
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
@@ -57,8 +58,8 @@ class StreamTracker:
 
     def __init__(self, call: TracedCall) -> None:
         self.call = call
-        factory = call.endpoint.new_accumulator
-        self.accumulator = factory(call.capture_content) if factory is not None else None
+        factory = call.site.endpoint.new_accumulator
+        self.accumulator: Accumulator | None = factory(call.capture_content) if factory is not None else None
         self.first = 0.0
         self.last = time.perf_counter()  # the last moment the stream was used: handed over, then each chunk
         self.count = 0

@@ -13,7 +13,6 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
 from tracewrap.normalize.values import (
-    INT64_MAX,
     as_bool,
     as_float,
     as_int,
@@ -34,18 +33,16 @@ def _choice_count(value: Any) -> int | None:
     return count if count != 1 else None
 
 
-# parameter -> (attribute, converter, plain type); a converter returns None for a value that cannot
-# be recorded; a value of exactly the plain type (a float for the sampling parameters, the usual
-# case) is recorded as it is, without the call
-_PARAMS: dict[str, tuple[str, Callable[[Any], Any], type | None]] = {
-    "temperature": (GenAI.GEN_AI_REQUEST_TEMPERATURE, as_float, float),
-    "top_p": (GenAI.GEN_AI_REQUEST_TOP_P, as_float, float),
-    "frequency_penalty": (GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float, float),
-    "presence_penalty": (GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float, float),
-    "seed": (GenAI.GEN_AI_REQUEST_SEED, as_int64, None),
-    "stop": (GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple, None),
-    "n": (GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count, None),
-    "service_tier": (OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str, None),
+# parameter -> (attribute, converter); a converter returns None for a value that cannot be recorded
+_PARAMS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "temperature": (GenAI.GEN_AI_REQUEST_TEMPERATURE, as_float),
+    "top_p": (GenAI.GEN_AI_REQUEST_TOP_P, as_float),
+    "frequency_penalty": (GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY, as_float),
+    "presence_penalty": (GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY, as_float),
+    "seed": (GenAI.GEN_AI_REQUEST_SEED, as_int64),
+    "stop": (GenAI.GEN_AI_REQUEST_STOP_SEQUENCES, as_str_tuple),
+    "n": (GenAI.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count),
+    "service_tier": (OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER, as_str),
 }
 _PARAM_NAMES = frozenset(_PARAMS)
 
@@ -55,24 +52,20 @@ def _read_common(kwargs: Mapping[str, Any], record: CallRecord, max_tokens_keys:
     get = kwargs.get
     attrs = record.request_attributes
     model = get("model")
-    if model.__class__ is str or as_str(model):
-        record.request_model = model or None
+    if isinstance(model, str) and model:
+        record.request_model = model
     for name in _PARAM_NAMES.intersection(kwargs):  # only those passed: one C-level step
         value = get(name)
         if value is not None:
-            key, convert, plain = _PARAMS[name]
-            if value.__class__ is not plain:
-                value = convert(value)
+            key, convert = _PARAMS[name]
+            value = convert(value)
             if value is not None:
                 attrs[key] = value
     for name in max_tokens_keys:  # the first one passed with a valid value wins
-        value = get(name)
+        value = as_int(get(name))
         if value is not None:
-            if value.__class__ is not int or not 0 <= value <= INT64_MAX:
-                value = as_int(value)
-            if value is not None:
-                attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = value
-                break
+            attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = value
+            break
     stream = get("stream")
     if stream is True or stream is False:
         record.stream = stream

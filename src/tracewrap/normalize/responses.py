@@ -26,8 +26,7 @@ def _ends_with_tool_call(output: list[Any]) -> bool:
         kind = last.type
     except Exception:
         kind = field(last, "type")
-    if kind.__class__ is not str:
-        kind = as_str(kind) or ""
+    kind = as_str(kind) or ""
     # function_call, custom_tool_call, computer_call, local_shell_call...: the app must act next
     # (a *_call_output item is the app's answer, and does not end with "_call")
     return kind.endswith("_call") or kind == "mcp_approval_request"
@@ -48,24 +47,24 @@ def finish_reason_for(status: str | None, incomplete_reason: str | None, output:
 def read_response(response: Any, record: CallRecord, capture_content: bool = False) -> None:
     """Read a ``Response`` (also ``ParsedResponse`` and retrieved / background ones).
 
-    A field that is not a non-empty string leaves the record's value as it was. Runs once per
-    call: the common case (a ``str``) is checked inline, anything else goes through ``as_str``.
+    A field that is not a non-empty string leaves the record's value as it was (checked with
+    ``isinstance``, as in ``normalize.chat._read_envelope``, for the same measured reason).
     """
     get = fields_of(response).get
     value = get("id")
-    if value.__class__ is str or as_str(value):
-        record.response_id = value or record.response_id
+    if isinstance(value, str) and value:
+        record.response_id = value
     value = get("model")
-    if value.__class__ is str or as_str(value):
-        record.response_model = value or record.response_model
+    if isinstance(value, str) and value:
+        record.response_model = value
     value = get("service_tier")
-    if value.__class__ is str or as_str(value):
-        record.service_tier = value or record.service_tier
+    if isinstance(value, str) and value:
+        record.service_tier = value
     status = get("status")
-    if status.__class__ is not str:
-        status = None if status is None else as_str(status)
-    status = status or None
-    record.status = status or record.status
+    if isinstance(status, str) and status:
+        record.status = status
+    else:
+        status = None
     output = get("output")
     if not isinstance(output, (list, tuple)):
         output = []

@@ -38,11 +38,12 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from tracewrap.record import AttributeValue
+from tracewrap.record import AttributeValue, CallRecord
+from tracewrap.telemetry.attributes import metric_attributes
 
 MAX_ENTRIES = 500
 OVERFLOW_ATTRIBUTES: dict[str, AttributeValue] = {"otel.metric.overflow": True}
-FINISH_REASON = "tracewrap.finish_reason"  # attributes.FINISH_REASON (kept import-free of it)
+FINISH_REASON = "tracewrap.finish_reason"  # attributes.FINISH_REASON
 SERVICE_TIER = OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER  # the tier a cost was billed at: cost only
 
 
@@ -144,6 +145,62 @@ class CounterTable:
             if self.overflow is None:
                 self.overflow = Entry(attrs, overflow=True)
             return self.overflow
+
+    def add(self, record: CallRecord, shared: dict[str, AttributeValue], cost: float | None) -> Entry:
+        """The entry of ``record``'s attribute set (``shared``: its call site's attributes), with a
+        counted call's tokens, finish and cost added to its sums."""
+        key = (
+            record.operation,
+            record.provider,
+            record.api_type,
+            record.server_address,
+            record.server_port,
+            record.request_model,
+            record.response_model,
+            record.error_type,
+        )
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.new_entry(key, metric_attributes(record, shared))
+        if not record.counted:  # counted by another call (telemetry.counting)
+            return entry
+        usage = record.usage
+        input_tokens = usage.input_tokens
+        output_tokens = usage.output_tokens
+        cache_read = usage.cache_read_tokens
+        reasoning = usage.reasoning_tokens
+        # the finishes counter's reason, one for every call: CallRecord.main_finish_reason's, else
+        # "cancelled" or "none"
+        if record.finish_reasons:
+            reason = record.finish_reasons[0]
+        elif record.error_type is not None:
+            reason = "error"
+        else:
+            reason = "cancelled" if record.cancelled else "none"
+        with self.lock:
+            if input_tokens is not None:
+                entry.input = input_tokens if entry.input is None else entry.input + input_tokens
+            if output_tokens is not None:
+                entry.output = output_tokens if entry.output is None else entry.output + output_tokens
+            if cache_read is not None:
+                entry.cache_read = cache_read if entry.cache_read is None else entry.cache_read + cache_read
+            if reasoning is not None:
+                entry.reasoning = reasoning if entry.reasoning is None else entry.reasoning + reasoning
+            finishes = entry.finishes
+            count = finishes.get(reason)
+            if count is None:
+                finish_attributes(entry, reason)
+                finishes[reason] = 1
+            else:
+                finishes[reason] = count + 1
+            if cost is not None:
+                # the tier the call was billed at (the response's, else the one asked for): cost only
+                tier = record.service_tier or record.request_attributes.get(
+                    OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER
+                )
+                costs = entry.costs
+                costs[tier] = costs.get(tier, 0.0) + cost
+        return entry
 
     def reset(self) -> None:
         """In a fork child: forget the parent's sums (and a lock another thread may have held)."""

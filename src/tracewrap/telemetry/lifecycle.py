@@ -3,6 +3,13 @@
 The interception layer calls :func:`start` before the SDK call and :meth:`TracedCall.end` exactly
 once afterwards (at once, or when a stream ends). Everything here is guarded: an internal error is
 logged once and never reaches the user's call.
+
+Three objects: a :class:`CallSite` (one traced method of one client, built when it is wrapped), a
+:class:`TracedCall` (one call in flight, holding its site, its :class:`~tracewrap.record.CallRecord`
+and its span) and, when observers are registered, the call's public view
+:class:`~tracewrap.observers.ObservedCall`. ``TracedCall.end`` reads top to bottom: settle who
+counts the usage, redact, end the span with its attributes, emit the content event, record the
+metric points, notify the observers.
 """
 
 from __future__ import annotations
@@ -23,16 +30,11 @@ from tracewrap.observers import ObservedCall, current_observers
 from tracewrap.options import TraceOptions
 from tracewrap.record import CallRecord
 from tracewrap.telemetry import attributes as attrs_of
-from tracewrap.telemetry.aggregated import finish_attributes
 from tracewrap.telemetry.content import content_attributes, redact_record
 from tracewrap.telemetry.deferred import pending as deferred_ends
 from tracewrap.telemetry.deferred import run_deferred
-from tracewrap.telemetry.instruments import Instruments
 
 # The registry's own list (add/remove_observer change it in place): read directly on every call.
-# Throughout this module the per-call path avoids small helper calls: each function a call enters
-# costs ~1-3 µs in practice, because between two LLM calls the SDK's own work evicts tracewrap's
-# code from the CPU caches (measured in place: five trivial helpers at a call's start took 18 µs).
 _OBSERVERS = current_observers()
 
 # Set by tracewrap.integrations.openai_agents once the Agents SDK is imported: given the call's record,
@@ -47,7 +49,10 @@ def internal_error(where: str, exc: BaseException) -> None:
 
 
 class ClientInfo:
-    """Where a client sends its calls, read once when it is wrapped."""
+    """Where a client sends its calls, read once when it is wrapped (``interception.install.client_info``).
+
+    ``provider`` is the name in force: ``wrap(provider=...)`` if given, else the one its host means.
+    """
 
     __slots__ = ("provider", "server_address", "server_port")
 
@@ -77,7 +82,7 @@ class CallSite:
     def __init__(self, endpoint: Endpoint, options: TraceOptions, client: ClientInfo) -> None:
         self.endpoint = endpoint
         self.options = options
-        self.provider = options.provider or client.provider
+        self.provider = client.provider
         self.server_address = client.server_address
         self.server_port = client.server_port
         self.shared_attributes = attrs_of.shared_attributes(self.new_record())
@@ -88,24 +93,29 @@ class CallSite:
 
     def new_record(self) -> CallRecord:
         endpoint = self.endpoint
-        # positional (request_model comes before the server fields): keyword arguments measured
-        # ~2 µs more per call in place
         return CallRecord(
-            endpoint.operation, endpoint.api_type, self.provider, None, self.server_address, self.server_port
+            operation=endpoint.operation,
+            api_type=endpoint.api_type,
+            provider=self.provider,
+            server_address=self.server_address,
+            server_port=self.server_port,
         )
 
 
 class TracedCall:
+    """One call in flight: its site, its record, its span; ended once by :meth:`end`.
+
+    ``observed`` is the view observers get (:class:`tracewrap.observers.ObservedCall`, public API),
+    None while no observer is registered.
+    """
+
     __slots__ = (
         "capture_content",
         "context",
         "ended",
-        "endpoint",
-        "instruments",
         "observed",
-        "options",
         "record",
-        "shared_attributes",
+        "site",
         "span",
         "start_perf",
     )
@@ -118,12 +128,8 @@ class TracedCall:
         start_perf: float,
         observed: ObservedCall | None,
         capture_content: bool,
-        instruments: Instruments,
     ) -> None:
-        self.endpoint = site.endpoint
-        self.options = site.options
-        self.shared_attributes = site.shared_attributes
-        self.instruments = instruments
+        self.site = site
         self.record = record
         self.span = span
         self.context = trace.set_span_in_context(span)
@@ -134,7 +140,7 @@ class TracedCall:
 
     def read_response(self, response: Any) -> None:
         try:
-            self.endpoint.read_response(response, self.record, self.capture_content)
+            self.site.endpoint.read_response(response, self.record, self.capture_content)
             if self.observed is not None:
                 self.observed.response = response
         except Exception as exc:
@@ -163,52 +169,130 @@ class TracedCall:
         if self.ended:
             return
         self.ended = True
-        # written out here rather than in a helper: see the comment on _OBSERVERS
         try:
             now = time.perf_counter()
-            end_time_ns = None
-            if at is None:
-                at = now
-            else:
-                end_time_ns = time.time_ns() - int((now - at) * 1e9)
-            duration = at - self.start_perf
-            record = self.record
-            options = self.options
-            span = self.span
-            settle = self.endpoint.settle  # who counts this response's usage (telemetry.counting)
-            if settle is not None:
-                try:
-                    settle(record)
-                except Exception as exc:
-                    internal_error("settle", exc)
+            end_time_ns = None if at is None else time.time_ns() - int((now - at) * 1e9)
+            duration = (now if at is None else at) - self.start_perf
+            options = self.site.options
             extras = options.end_extras  # redaction, cost, content: none of them by default
-            if extras and options.redact is not None:  # once, before the span, event or observers
-                redact_record(record, options.redact)
-            cost = None
-            try:  # whatever fails here, the span still ends and the metrics are still recorded
-                if extras and options.estimate_cost and record.counted:
-                    cost = _estimate_cost(record)
-                if span.is_recording():
-                    end_attrs = attrs_of.end_attributes(record)
-                    if extras:
-                        if cost is not None:
-                            end_attrs[attrs_of.COST_ESTIMATE] = cost
-                        if options.capture_on_span:
-                            end_attrs.update(content_attributes(record, options.content_max_length, None))
-                    span.set_attributes(end_attrs)
-                    if record.error_type is not None:
-                        span.set_status(Status(StatusCode.ERROR, record.error_message))
-            except Exception as exc:
-                internal_error("end attributes", exc)
-            span.end(end_time_ns)
+            self._settle()
+            if extras and options.redact is not None:
+                self._redact()
+            cost = self._estimate_cost() if extras and options.estimate_cost else None
+            self._end_span(end_time_ns, cost)
             if extras and options.capture_on_event:
-                _emit_content_event(self)
-            _record_metrics(self, duration, cost)
-            observed = self.observed
-            if observed is not None:
-                _notify_end(observed, end_time_ns)
+                self._emit_content_event()
+            self._metric_points(duration, cost)
+            if self.observed is not None:
+                self._notify_observers(end_time_ns)
         except Exception as exc:
             internal_error("end", exc)
+
+    def _settle(self) -> None:
+        """Who counts this response's usage (:mod:`tracewrap.telemetry.counting`), before anything."""
+        settle = self.site.endpoint.settle
+        if settle is not None:
+            try:
+                settle(self.record)
+            except Exception as exc:
+                internal_error("settle", exc)
+
+    def _redact(self) -> None:
+        """The user's redaction, once, before the span, the content event or any observer sees it."""
+        redact_record(self.record, self.site.options.redact)
+
+    def _estimate_cost(self) -> float | None:
+        if not self.record.counted:
+            return None
+        try:
+            return _estimate_cost(self.record)
+        except Exception as exc:
+            internal_error("end attributes", exc)
+            return None
+
+    def _end_span(self, end_time_ns: int | None, cost: float | None) -> None:
+        """The span's end attributes and status, then its end (which happens whatever failed)."""
+        span = self.span
+        try:
+            if span.is_recording():
+                span.set_attributes(self._span_attributes(cost))
+                record = self.record
+                if record.error_type is not None:
+                    span.set_status(Status(StatusCode.ERROR, record.error_message))
+        except Exception as exc:
+            internal_error("end attributes", exc)
+        span.end(end_time_ns)
+
+    def _span_attributes(self, cost: float | None) -> dict[str, Any]:
+        record = self.record
+        attributes = attrs_of.end_attributes(record)
+        if cost is not None:
+            attributes[attrs_of.COST_ESTIMATE] = cost
+        options = self.site.options
+        if options.end_extras and options.capture_on_span:
+            attributes.update(content_attributes(record, options.content_max_length, None))
+        return attributes
+
+    def _emit_content_event(self) -> None:
+        try:
+            from opentelemetry._logs import LogRecord, get_logger
+
+            from tracewrap.telemetry.content import CONTENT_EVENT
+
+            body = content_attributes(self.record, self.site.options.content_max_length, None)  # redacted
+            if not body:
+                return
+            get_logger("tracewrap").emit(
+                LogRecord(event_name=CONTENT_EVENT, attributes=body, context=self.context)
+            )
+        except Exception as exc:
+            internal_error("content event", exc)
+
+    def _metric_points(self, duration: float, cost: float | None) -> None:
+        """The standard histograms, synchronous, with attribute dicts built once per attribute set
+        (:class:`tracewrap.telemetry.aggregated.Entry`); tracewrap's own counters are sums in that
+        entry, added first and read by observable counters at collection (``CounterTable.add``)."""
+        instruments = self.site.options.instruments
+        if not instruments.live and not instruments.check_live():
+            return  # no meter provider (or a no-op one): every measurement would be dropped
+        record = self.record
+        shared = self.site.shared_attributes
+        entry = instruments.table.add(record, shared, cost)  # tracewrap's own counters
+        if entry.overflow:  # past the table's bound: the histograms keep this call's own attributes
+            metric_attrs = attrs_of.metric_attributes(record, shared)
+            input_attrs = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "input"}
+            output_attrs = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "output"}
+        else:
+            metric_attrs = entry.attrs
+            input_attrs = entry.input_attrs
+            output_attrs = entry.output_attrs
+        # recorded in the call's context (its span's): a sampled span becomes the points' exemplar,
+        # so a backend can go from a latency point to the trace (cost: +11 to +13 µs per call in
+        # paired benchmarks/ab.py, the SDK's exemplar reservoir)
+        context = self.context
+        instruments.duration.record(duration, metric_attrs, context)
+        if not record.counted:  # counted by another call (telemetry.counting): its duration only
+            return
+        usage = record.usage
+        if usage.input_tokens is not None:
+            instruments.token_usage.record(usage.input_tokens, input_attrs, context)
+        if usage.output_tokens is not None:
+            instruments.token_usage.record(usage.output_tokens, output_attrs, context)
+        if record.time_to_first_chunk is not None:
+            instruments.time_to_first_chunk.record(record.time_to_first_chunk, metric_attrs, context)
+        if record.time_per_output_chunk is not None:
+            instruments.time_per_output_chunk.record(record.time_per_output_chunk, metric_attrs, context)
+
+    def _notify_observers(self, end_time_ns: int | None) -> None:
+        observed = self.observed
+        if observed is None:
+            return
+        observed.end_time_ns = end_time_ns or time.time_ns()
+        for observer in _OBSERVERS:
+            try:
+                observer.on_end(observed)
+            except Exception as exc:
+                internal_error(f"observer {type(observer).__name__}.on_end", exc)
 
 
 _export_checked = False  # the first call that records into the global providers has looked
@@ -243,11 +327,9 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
         capture = options.capture_enabled or (bool(observers) and any(o.wants_content for o in observers))
         if capture:
             _read_prompt(endpoint, kwargs, record)
-        instruments = options.instruments
-        model = record.request_model  # the span name, as attrs_of.span_name makes it
         parent = parent_context(record) if parent_context is not None else None
-        span = instruments.tracer.start_span(
-            endpoint.span_name or (f"{record.operation} {model}" if model else record.operation),
+        span = options.instruments.tracer.start_span(
+            endpoint.span_name or attrs_of.span_name(record),
             context=parent,
             kind=SpanKind.CLIENT,
             attributes=attrs_of.start_attributes(record, site.span_attributes),
@@ -263,7 +345,7 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
                 except Exception as exc:
                     internal_error(f"observer {type(observer).__name__}.on_start", exc)
         started = time.perf_counter()
-        return TracedCall(site, record, span, started, observed, capture, instruments)
+        return TracedCall(site, record, span, started, observed, capture)
     except Exception as exc:
         internal_error("start", exc)
         return None
@@ -277,95 +359,6 @@ def _read_prompt(endpoint: Endpoint, kwargs: Mapping[str, Any], record: CallReco
             record.system_instructions = endpoint.read_instructions(kwargs)
     except Exception as exc:
         internal_error("read_prompt", exc)
-
-
-def _notify_end(observed: ObservedCall, end_time_ns: int | None) -> None:
-    observed.end_time_ns = end_time_ns or time.time_ns()
-    for observer in _OBSERVERS:
-        try:
-            observer.on_end(observed)
-        except Exception as exc:
-            internal_error(f"observer {type(observer).__name__}.on_end", exc)
-
-
-def _record_metrics(call: TracedCall, duration: float, cost: float | None) -> None:
-    instruments = call.instruments
-    if not instruments.live and not instruments.check_live():
-        return  # no meter provider (or a no-op one): every measurement would be dropped
-    record = call.record
-    # the standard histograms are synchronous, with attribute dicts built once per attribute set
-    # (telemetry.aggregated.Entry); tracewrap's own counters are sums in that entry, under its lock
-    table = instruments.table
-    key = (
-        record.operation,
-        record.provider,
-        record.api_type,
-        record.server_address,
-        record.server_port,
-        record.request_model,
-        record.response_model,
-        record.error_type,
-    )
-    entry = table.entries.get(key)
-    if entry is None:
-        entry = table.new_entry(key, attrs_of.metric_attributes(record, call.shared_attributes))
-    if entry.overflow:  # past the table's bound: the histograms keep this call's own attributes
-        metric_attrs = attrs_of.metric_attributes(record, call.shared_attributes)
-        input_attrs = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "input"}
-        output_attrs = {**metric_attrs, GenAI.GEN_AI_TOKEN_TYPE: "output"}
-    else:
-        metric_attrs = entry.attrs
-        input_attrs = entry.input_attrs
-        output_attrs = entry.output_attrs
-    instruments.duration.record(duration, metric_attrs)
-    if not record.counted:  # counted by another call (telemetry.counting): its duration only
-        return
-    usage = record.usage
-    input_tokens = usage.input_tokens
-    output_tokens = usage.output_tokens
-    if input_tokens is not None:
-        instruments.token_usage.record(input_tokens, input_attrs)
-    if output_tokens is not None:
-        instruments.token_usage.record(output_tokens, output_attrs)
-    if record.time_to_first_chunk is not None:
-        instruments.time_to_first_chunk.record(record.time_to_first_chunk, metric_attrs)
-    if record.time_per_output_chunk is not None:
-        instruments.time_per_output_chunk.record(record.time_per_output_chunk, metric_attrs)
-    reasons = record.finish_reasons  # record.main_finish_reason, without the property call
-    reason = (
-        reasons[0]
-        if reasons
-        else "error"
-        if record.error_type is not None
-        else "cancelled"
-        if record.cancelled
-        else "none"
-    )
-    cache_read = usage.cache_read_tokens
-    reasoning = usage.reasoning_tokens
-    with table.lock:
-        if input_tokens is not None:
-            entry.input = input_tokens if entry.input is None else entry.input + input_tokens
-        if output_tokens is not None:
-            entry.output = output_tokens if entry.output is None else entry.output + output_tokens
-        if cache_read is not None:
-            entry.cache_read = cache_read if entry.cache_read is None else entry.cache_read + cache_read
-        if reasoning is not None:
-            entry.reasoning = reasoning if entry.reasoning is None else entry.reasoning + reasoning
-        finishes = entry.finishes
-        count = finishes.get(reason)
-        if count is None:
-            finish_attributes(entry, reason)
-            finishes[reason] = 1
-        else:
-            finishes[reason] = count + 1
-        if cost is not None:
-            # the tier the call was billed at (the response's, else the one asked for): cost only
-            tier = record.service_tier or record.request_attributes.get(
-                OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER
-            )
-            costs = entry.costs
-            costs[tier] = costs.get(tier, 0.0) + cost
 
 
 def _estimate_cost(record: CallRecord) -> float | None:
@@ -391,19 +384,3 @@ def _estimate_cost(record: CallRecord) -> float | None:
         input_image_tokens=usage.input_image_tokens,
         output_image_tokens=usage.output_image_tokens,
     )
-
-
-def _emit_content_event(call: TracedCall) -> None:
-    try:
-        from opentelemetry._logs import LogRecord, get_logger
-
-        from tracewrap.telemetry.content import CONTENT_EVENT
-
-        body = content_attributes(call.record, call.options.content_max_length, None)  # redacted already
-        if not body:
-            return
-        get_logger("tracewrap").emit(
-            LogRecord(event_name=CONTENT_EVENT, attributes=body, context=call.context)
-        )
-    except Exception as exc:
-        internal_error("content event", exc)

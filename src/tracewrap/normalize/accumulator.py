@@ -1,0 +1,41 @@
+"""The contract every per-API stream state keeps: fed chunk by chunk, read once at the end.
+
+An endpoint that can stream names a factory (``Endpoint.new_accumulator``, called with whether
+content capture is on) whose objects keep this protocol. The stream code
+(:mod:`tracewrap.interception.streams`, and for WebSocket / realtime connections
+:mod:`tracewrap.interception.websocket`) calls :meth:`Accumulator.add` for each chunk or event as
+it passes, and when the stream ends :meth:`Accumulator.finish` once, then reads
+:attr:`Accumulator.finished` and :meth:`Accumulator.final`. The implementations:
+``normalize.chat.ChatStreamAccumulator`` (chat and text completions),
+``normalize.responses.ResponsesStreamAccumulator``, ``normalize.media.MediaStreamAccumulator``
+(images, transcriptions) and ``normalize.realtime.RealtimeAccumulator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from tracewrap.record import CallRecord
+
+
+@runtime_checkable
+class Accumulator(Protocol):
+    """One stream's state: memory flat in the stream's length (only text when capture is on)."""
+
+    def add(self, chunk: Any) -> None:
+        """Fold one chunk / event in; runs on every chunk, so it stays cheap and never buffers."""
+
+    def finish(self, record: CallRecord) -> None:
+        """Write what the stream amounted to (finish reasons, usage, output, errors) into ``record``."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the stream's end arrived (a finish reason / terminal event): if not, it was cut off."""
+
+    def final(self) -> Any:
+        """The object the stream amounts to, as observers see a non-streamed response (or None)."""
+
+
+# ``Endpoint.new_accumulator``: called with whether content capture is on
+AccumulatorFactory = Callable[[bool], Accumulator]
