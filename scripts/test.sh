@@ -61,6 +61,9 @@ venv openai3 -e ".[test,prometheus,cost,agents]" "openai>=3,<4"  # openai-agents
 venv openai2 -e ".[test,prometheus,cost]" "openai>=2,<3"
 venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
+# pydantic 1, which openai 1.x still allows: genai-prices (the cost estimate) needs pydantic 2, so
+# this lane runs the call-path suites, none of which needs it (normalize/fields.py's fallback road)
+venv pydantic1 -e . "openai>=1.60,<2" "pydantic<2" pytest pytest-timeout hypothesis langsmith
 # litellm, langchain-openai, instructor, pydantic-ai, openai-agents, haystack, smolagents, dspy
 # (tests/frameworks runs its apps in this venv's interpreter)
 venv frameworks -e ".[frameworks]" "openai>=3,<4"
@@ -83,6 +86,13 @@ for v in 1 2 3; do
     if [ "$v" = 3 ]; then skip=(); else skip=(--ignore=tests/frameworks); fi
     "$py" -m pytest -q "${skip[@]}" "$@"
 done
+
+step "pytest, the call path, on $("${VENV[pydantic1]}/bin/python" -c 'import pydantic, openai; print("pydantic", pydantic.VERSION, "openai", openai.__version__)')"
+"${VENV[pydantic1]}/bin/python" -m pytest -q "$@" \
+    tests/core/test_fields.py tests/core/test_accumulators.py tests/core/test_call_matrix.py \
+    tests/core/test_streams.py tests/core/test_outcomes.py tests/core/test_cancellation.py \
+    tests/core/test_raw_bodies.py tests/core/test_request_layer.py tests/core/test_api_calls.py \
+    tests/core/test_wrapping.py
 
 step "benchmark (short mode; figures printed, not asserted)"
 "$V3" benchmarks/overhead.py --quick
