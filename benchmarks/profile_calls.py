@@ -96,8 +96,8 @@ def main() -> int:
     profile.runcall(loop)
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
-    stats.sort_stats("cumulative").print_stats(r"tracewrap|opentelemetry", 45)
-    stats.sort_stats("tottime").print_stats(r"tracewrap|opentelemetry", 30)
+    stats.sort_stats("cumulative").print_stats(r"src/tracewrap|opentelemetry", 45)
+    stats.sort_stats("tottime").print_stats(r"src/tracewrap|opentelemetry", 40)
     print(out.getvalue())
     return 0
 

@@ -16,6 +16,10 @@ from tracewrap.record import CallRecord
 
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# every event the stream accumulator reads; the rest (the deltas: nearly all of a stream) are passed
+# over with this one set lookup: the 58-event stream's adds 7.5-9.1 -> 5.3-5.4 µs in a timeit loop
+# (paired benchmarks/ab.py: -0.8 to -6.7 µs in three of four passes, +2.1 in one; IQR ~300 µs)
+_READ_EVENTS = TERMINAL_EVENTS | {"response.created", "response.in_progress", "response.queued", "error"}
 
 
 def _ends_with_tool_call(output: list[Any]) -> bool:
@@ -126,7 +130,12 @@ class ResponsesStreamAccumulator:
             kind = event.type
         except Exception:
             kind = field(event, "type")
-        if not isinstance(kind, str):  # absent, or unhashable from a broken proxy: an unknown event
+        try:
+            if kind not in _READ_EVENTS:  # a delta, an unknown event, or absent (None)
+                return
+        except Exception:  # unhashable (a broken proxy): an unknown event
+            return
+        if not isinstance(kind, str):  # an odd object equal to one of the names: not an event type
             return
         if kind in TERMINAL_EVENTS:
             self._terminal = True
