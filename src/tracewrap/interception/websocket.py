@@ -335,6 +335,40 @@ def _manager_traces(manager: Any, make: TracesFactory) -> ConnectionTraces | Non
     return traces
 
 
+def _entered(manager: Any, connection: Any, failure: BaseException | None, make: TracesFactory) -> None:
+    """After a manager's ``__enter__`` / ``__aenter__``: its queued creates move to the connection,
+    or end with the failure; never raises into the user's ``with``."""
+    try:
+        if failure is not None:
+            _not_opened(manager, failure)
+        else:
+            _opened(manager, connection, make)
+    except Exception as error:
+        internal_error("websocket enter", error)
+
+
+def _traced_manager_send(original: Any, make: TracesFactory) -> Any:
+    """A manager's ``send`` (synchronous on both managers): a create queued before the connection opens."""
+
+    @functools.wraps(original)
+    def manager_send(self: Any, event: Any) -> None:
+        traces = turn = None
+        try:
+            traces = _manager_traces(self, make)
+            if traces is not None:
+                turn = traces.sent(event)
+        except Exception as error:
+            internal_error("websocket send", error)
+        try:
+            original(self, event)
+        except BaseException as exc:
+            if traces is not None:
+                traces.unsent(turn, exc)
+            raise
+
+    return manager_send
+
+
 def _patch_sync(
     connection_cls: type,
     manager_cls: type,
@@ -354,32 +388,12 @@ def _patch_sync(
         try:
             connection = original_enter(self)
         except BaseException as exc:
-            try:
-                _not_opened(self, exc)
-            except Exception as error:
-                internal_error("websocket enter", error)
+            _entered(self, None, exc, make)
             raise
-        try:
-            _opened(self, connection, make)
-        except Exception as error:
-            internal_error("websocket enter", error)
+        _entered(self, connection, None, make)
         return connection
 
-    @functools.wraps(original_manager_send)
-    def manager_send(self: Any, event: Any) -> None:
-        traces = turn = None
-        try:
-            traces = _manager_traces(self, make)
-            if traces is not None:
-                turn = traces.sent(event)
-        except Exception as error:
-            internal_error("websocket send", error)
-        try:
-            original_manager_send(self, event)
-        except BaseException as exc:
-            if traces is not None:
-                traces.unsent(turn, exc)
-            raise
+    manager_send = _traced_manager_send(original_manager_send, make)
 
     def sender(original: Any) -> Any:
         @functools.wraps(original)
@@ -476,32 +490,12 @@ def _patch_async(
         try:
             connection = await original_enter(self)
         except BaseException as exc:
-            try:
-                _not_opened(self, exc)
-            except Exception as error:
-                internal_error("websocket enter", error)
+            _entered(self, None, exc, make)
             raise
-        try:
-            _opened(self, connection, make)
-        except Exception as error:
-            internal_error("websocket enter", error)
+        _entered(self, connection, None, make)
         return connection
 
-    @functools.wraps(original_manager_send)
-    def manager_send(self: Any, event: Any) -> None:  # the async manager's send is synchronous
-        traces = turn = None
-        try:
-            traces = _manager_traces(self, make)
-            if traces is not None:
-                turn = traces.sent(event)
-        except Exception as error:
-            internal_error("websocket send", error)
-        try:
-            original_manager_send(self, event)
-        except BaseException as exc:
-            if traces is not None:
-                traces.unsent(turn, exc)
-            raise
+    manager_send = _traced_manager_send(original_manager_send, make)  # synchronous in both
 
     def sender(original: Any) -> Any:
         @functools.wraps(original)
