@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -40,6 +40,26 @@ class StartEndRecorder(SpanProcessor):
         self.spans.append((span.name, span.kind, self.start_attrs, dict(span.attributes or {})))
 
 
+class Point(NamedTuple):
+    """One metric point tracewrap emitted, as the floors replay it."""
+
+    record: Callable[..., None]  # the floor's own instrument's bound record / add
+    value: float  # what tracewrap recorded
+    attrs: dict[str, Any]
+    measured: str | None  # the value the floor measures itself instead (MEASURED), or None
+    # histograms are recorded in the span's context: their exemplars, as tracewrap's (issue 19);
+    # tracewrap's counters are observable ones (no context, no exemplars), so the full floor's are not
+    in_span_context: bool
+
+
+# the histograms whose value the floor measures itself, by name
+MEASURED = {
+    "gen_ai.client.operation.duration": "duration",
+    "gen_ai.client.operation.time_to_first_chunk": "first_chunk",
+    "gen_ai.client.operation.time_per_output_chunk": "per_chunk",
+}
+
+
 @dataclass
 class FloorPlan:
     """The telemetry tracewrap emitted for one call of a scenario, to be replayed by hand."""
@@ -48,12 +68,10 @@ class FloorPlan:
     kind: SpanKind
     start_attrs: dict[str, Any]
     end_attrs: dict[str, Any]
-    # (bound record/add method, value, attributes, is the duration point) as the reader listed them
-    points: list[tuple[Callable[..., None], float, dict[str, Any], bool]] = field(default_factory=list)
+    # every point, as the reader listed them
+    points: list[Point] = field(default_factory=list)
     # the conventions' floor: the same, the standard (gen_ai.*) histogram points only
-    standard_points: list[tuple[Callable[..., None], float, dict[str, Any], bool]] = field(
-        default_factory=list
-    )
+    standard_points: list[Point] = field(default_factory=list)
     span_count: int = 1
     point_count: int = 0
     attribute_count: int = 0
@@ -94,17 +112,17 @@ def capture_plan(backend: MockOpenAI, spec: ScenarioSpec, telemetry: Telemetry) 
                             description=metric.description,
                             explicit_bucket_boundaries_advisory=list(point.explicit_bounds),
                         )
-                        is_duration = metric.name == "gen_ai.client.operation.duration"
-                        plan.points.append((histogram.record, point.sum, attrs, is_duration))
+                        replay = Point(histogram.record, point.sum, attrs, MEASURED.get(metric.name), True)
+                        plan.points.append(replay)
                         if metric.name.startswith("gen_ai.client."):
-                            plan.standard_points.append((histogram.record, point.sum, attrs, is_duration))
+                            plan.standard_points.append(replay)
                     elif isinstance(point, NumberDataPoint):
                         counter = meter.create_counter(
                             metric.name,
                             unit=metric.unit,
                             description=metric.description,
                         )
-                        plan.points.append((counter.add, point.value, attrs, False))
+                        plan.points.append(Point(counter.add, point.value, attrs, None, False))
     plan.point_count = len(plan.points)
     return plan
 
@@ -115,11 +133,14 @@ def floor_call(
     """Hand-written minimal instrumentation emitting exactly ``plan``: the cost OTel itself imposes.
     ``conventions``: the standard histogram points only (the conventions' floor).
 
-    It does what any correct tracer must (start the span with its attributes, make it current
-    while the SDK sends so HTTP spans nest, set the response attributes, end it, record the
-    points, each with fresh attribute dicts as real code builds them) and nothing else: no
-    request/response normalisation, and for streams no per-chunk work beyond the application's
-    own loop (only the first chunk is timed, for time-to-first-chunk).
+    It does what any correct tracer must and nothing else: start the span with its attributes,
+    make it current while the SDK sends (so HTTP spans nest), set the response attributes, end
+    it, and record the points, each with a fresh attribute dict as real code builds them, in the
+    span's context (the SDK's default exemplar filter then samples the span, as it does for
+    tracewrap, whose points carry exemplars: issue 19). No request/response normalisation. A
+    stream is handed to the application through the least an instrumentation needs to produce
+    time to first chunk and time per output chunk and to know when the stream ended: a generator
+    that counts the chunks and reads the clock at each one; the span ends when it is exhausted.
     """
     create = sdk_method(client, spec)
     args = call_args(spec)
@@ -127,29 +148,44 @@ def floor_call(
     client_kind = plan.kind
     points = plan.standard_points if conventions else plan.points
 
-    def finish(span: Any, started: float) -> None:
+    def finish(span: Any, context: Any, started: float, first: float = 0.0, per_chunk: float = 0.0) -> None:
         duration = perf() - started
         span.set_attributes(dict(plan.end_attrs))
         span.end()
-        for record, value, attrs, is_duration in points:
-            record(duration if is_duration else value, dict(attrs))
+        for record, value, attrs, measured, in_span_context in points:
+            if measured == "duration":
+                value = duration
+            elif measured == "first_chunk":
+                value = first - started
+            elif measured == "per_chunk":
+                value = per_chunk
+            record(value, dict(attrs), context if in_span_context else None)
+
+    def timed_chunks(source: Any, span: Any, context: Any, started: float) -> Any:
+        count = 0
+        first = last = 0.0
+        for item in source:
+            last = perf()
+            count += 1
+            if count == 1:
+                first = last
+            yield item
+        finish(span, context, started, first, (last - first) / max(count - 1, 1))
 
     def run() -> None:
         started = perf()
         span = tracer.start_span(plan.name, kind=client_kind, attributes=dict(plan.start_attrs))
-        token = otel_context.attach(trace.set_span_in_context(span))
+        context = trace.set_span_in_context(span)
+        token = otel_context.attach(context)
         try:
             result = create(**args)
         finally:
             otel_context.detach(token)
         if spec.stream:
-            chunks = iter(result)
-            for _ in chunks:
-                perf()  # time to first chunk
-                break
-            for _ in chunks:
+            for _ in timed_chunks(result, span, context, started):  # the application's loop
                 pass
-        finish(span, started)
+            return
+        finish(span, context, started)
 
     return run
 
@@ -165,7 +201,8 @@ def floor_async_batch(
     async def one() -> None:
         started = perf()
         span = tracer.start_span(plan.name, kind=plan.kind, attributes=dict(plan.start_attrs))
-        token = otel_context.attach(trace.set_span_in_context(span))
+        context = trace.set_span_in_context(span)
+        token = otel_context.attach(context)
         try:
             await create(**args)
         finally:
@@ -173,8 +210,9 @@ def floor_async_batch(
         duration = perf() - started
         span.set_attributes(dict(plan.end_attrs))
         span.end()
-        for record, value, attrs, is_duration in points:
-            record(duration if is_duration else value, dict(attrs))
+        for record, value, attrs, measured, in_span_context in points:
+            value = duration if measured == "duration" else value
+            record(value, dict(attrs), context if in_span_context else None)
 
     async def batch() -> None:
         await asyncio.gather(*(one() for _ in range(spec.concurrent)))
