@@ -16,6 +16,7 @@ later, at a safe point, with the time the stream was last used.
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -119,3 +120,31 @@ def test_a_quiet_process_still_ends_them(server, pipe: Pipeline) -> None:
         time.sleep(0.05)
     (span,) = pipe.traced_spans()
     assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
+
+
+def test_a_fork_child_drains_with_its_own_thread(server, pipe: Pipeline) -> None:
+    """The draining thread does not survive a fork: the child starts its own at its first stream,
+    and a stream it drops is still ended with no further call."""
+    client = _client(server, pipe)
+    server.enqueue(Scenario())
+    list(client.chat.completions.create(model="m", messages=MESSAGES, stream=True))  # parent's drainer
+    assert deferred._drainer_running
+    server.enqueue(LONG)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code, never return into pytest
+        code = 3
+        try:
+            code = 2 if deferred._drainer_running else 0  # forgotten at the fork
+            if code == 0:
+                before = len(pipe.traced_spans())
+                _abandon_in_cycle(client, responses=False)
+                deadline = time.monotonic() + 5
+                while len(pipe.traced_spans()) == before and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                ended = pipe.traced_spans()[before:]
+                outcome = [span.attributes.get("tracewrap.stream.outcome") for span in ended]
+                code = 0 if outcome == ["abandoned"] and deferred._drainer_running else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tracewrap.normalize.usage import read_usage, read_usage_into
+from tracewrap.normalize.usage import read_usage_into
 from tracewrap.normalize.values import as_int, as_list, as_str, field, fields_of
 from tracewrap.record import CallRecord
 
@@ -198,10 +198,13 @@ class ChatStreamAccumulator:
     def finish(self, record: CallRecord) -> None:
         if self._last is not None:
             _read_envelope(fields_of(self._last).get, record)
-        if self._reasons:
-            record.finish_reasons = tuple(self._reasons[i] for i in sorted(self._reasons))
+        reasons = self._reasons
+        if len(reasons) == 1:  # one choice: no sort, no generator
+            record.finish_reasons = tuple(reasons.values())
+        elif reasons:
+            record.finish_reasons = tuple([reasons[i] for i in sorted(reasons)])
         if self._usage is not None:
-            record.usage = read_usage(self._usage)
+            read_usage_into(self._usage, record.usage)
         if self._capture:
             indexes = sorted(set(self._texts) | set(self._tool_calls) | set(self._reasons))
             record.output_messages = [

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracewrap.normalize.responses import finish_reason_for
+from tracewrap.normalize.responses import finish_reason_for, output_messages
 from tracewrap.normalize.usage import read_usage_into
-from tracewrap.normalize.values import as_list, as_str, field, fields_of
+from tracewrap.normalize.values import as_str, field, fields_of
 from tracewrap.record import CallRecord
 
 
@@ -43,29 +43,7 @@ def read_realtime_response(response: Any, record: CallRecord, capture_content: b
     if usage is not None:
         read_usage_into(usage, record.usage)
     if capture_content and output:
-        record.output_messages = _output_messages(list(output), finish)
-
-
-def _output_messages(output: list[Any], finish_reason: str | None) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
-    for item in output:
-        kind = as_str(field(item, "type"))
-        if kind == "message":
-            for content in as_list(field(item, "content")):
-                # text output, or the transcript of audio output
-                text = as_str(field(content, "text")) or as_str(field(content, "transcript"))
-                if text:
-                    parts.append({"type": "text", "content": text})
-        elif kind == "function_call":
-            parts.append(
-                {
-                    "type": "tool_call",
-                    "id": as_str(field(item, "call_id")),
-                    "name": as_str(field(item, "name")),
-                    "arguments": as_str(field(item, "arguments")),
-                }
-            )
-    return [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
+        record.output_messages = output_messages(list(output), finish, other_text="transcript")
 
 
 class RealtimeAccumulator:

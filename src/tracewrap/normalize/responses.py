@@ -88,13 +88,17 @@ def read_response(response: Any, record: CallRecord, capture_content: bool = Fal
         record.output_messages = output_messages(list(output), reason)
 
 
-def output_messages(output: list[Any], finish_reason: str | None) -> list[dict[str, Any]]:
+def output_messages(
+    output: list[Any], finish_reason: str | None, other_text: str = "refusal"
+) -> list[dict[str, Any]]:
+    """The output items as one assistant message. A content part's text is its ``text``, else its
+    ``other_text`` field: a Responses refusal, or a realtime response's audio ``transcript``."""
     parts: list[dict[str, Any]] = []
     for item in output:
         kind = as_str(field(item, "type"))
         if kind == "message":
             for content in as_list(field(item, "content")):
-                text = as_str(field(content, "text")) or as_str(field(content, "refusal"))
+                text = as_str(field(content, "text")) or as_str(field(content, other_text))
                 if text:
                     parts.append({"type": "text", "content": text})
         elif kind == "function_call":
