@@ -85,10 +85,101 @@ def _flush_on_sigterm() -> None:
 
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return  # the program (or we, already) chose what SIGTERM does
+    current = signal.getsignal(signal.SIGTERM)
+    if current is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _flush_then_die)
+    elif current is not _flush_then_die:
+        return  # the program chose what SIGTERM does
+    _forward_from_any_thread()
 
-    signal.signal(signal.SIGTERM, _flush_then_die)
+
+# The read end of this process's signal wakeup pipe, while a thread forwards SIGTERM from it.
+_wakeup_read: "int | None" = None
+_wakeup_write: "int | None" = None
+
+
+def _forward_from_any_thread() -> None:
+    """Make a SIGTERM that another thread caught reach the main thread's handler.
+
+    Python runs a signal's handler only in the main thread, between bytecodes. The kernel may hand a
+    process's SIGTERM to any thread that does not block it (an exporter's, the program's); the main
+    thread then learns of it only when it next runs Python code, and a pool worker's main thread can
+    wait for good in its task queue's lock (``terminate()`` holds that lock in the parent): the
+    worker outlives the signal and ``terminate()``'s join never returns. Without tracewrap's handler
+    the default action would have ended it. Python's C-level handler also writes the signal's number
+    to the wakeup fd, from whichever thread it runs in: a thread reading that pipe sends SIGTERM to
+    the main thread itself (``pthread_kill``), which interrupts its wait, until the handler has run.
+    Left alone when the program (asyncio's ``add_signal_handler``) already uses the wakeup fd.
+    """
+    global _wakeup_read, _wakeup_write
+    import _thread
+    import signal
+    import threading
+
+    if _wakeup_read is not None:
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        previous = None
+    if previous != -1:  # someone else's, or none possible: theirs stays
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    _wakeup_read, _wakeup_write = read_fd, write_fd
+    _thread.start_new_thread(_forward_sigterm, (read_fd, threading.main_thread().ident))
+
+
+def _forward_sigterm(read_fd: int, main_thread: int) -> None:
+    import signal
+
+    while True:
+        try:
+            caught = os.read(read_fd, 64)
+        except OSError:  # closed (a fork child closes its copy)
+            return
+        if not caught:
+            return
+        # while the handler has not run; once it has, it put the default action back, and a
+        # forwarded signal would end the process before its flush
+        if signal.SIGTERM in caught and not _terminated_by:
+            try:
+                signal.pthread_kill(main_thread, signal.SIGTERM)
+            except (OSError, ValueError):
+                return
+
+
+def _stop_forwarding_in_child() -> None:
+    """A fork child shares the parent's pipe: its caught signals must not reach the parent's thread.
+    Its own is started again when it installs the handler (its multiprocessing bootstrap does)."""
+    global _wakeup_read, _wakeup_write
+    if _wakeup_read is None:
+        return
+    import signal
+
+    try:
+        previous = signal.set_wakeup_fd(-1)
+        if previous != _wakeup_write:
+            signal.set_wakeup_fd(previous)  # not ours any more: leave it
+    except (ValueError, OSError):
+        # still the wakeup fd: left open (closed, its number could be reused by a file or socket
+        # the signal bytes would then land in)
+        _wakeup_read = _wakeup_write = None
+        return
+    for fd in (_wakeup_read, _wakeup_write):
+        try:
+            os.close(fd)  # type: ignore[arg-type]
+        except OSError:
+            pass
+    _wakeup_read = _wakeup_write = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_stop_forwarding_in_child)
 
 
 def _flush_then_die(signum: int, frame: "Any") -> None:

@@ -4,7 +4,9 @@ the exit and then idles, as a pool worker idles in its queue's lock.
 usage: ``sigterm_app.py METHOD WHERE``, with the fake server's URL in ``TW_BASE_URL``. METHOD:
 ``fork`` or ``spawn``. WHERE: ``except``, the signal lands in code with an ``except BaseException``;
 ``del``, it lands in a ``__del__``, whose exceptions Python prints and drops (as when a pool worker
-frees its task's objects, an OpenAI client among them, just as ``terminate()`` arrives).
+frees its task's objects, an OpenAI client among them, just as ``terminate()`` arrives);
+``thread``, another thread catches it while the main thread waits in a lock (the kernel hands a
+process's signal to any thread not blocking it: here the worker's other thread takes it itself).
 Prints ``RESULT {"exitcode": ...}``: the worker's exit code after ``terminate()`` (``None`` if it
 was still alive 30 s later, then killed).
 """
@@ -38,11 +40,19 @@ class SlowToFree:
         time.sleep(60)  # SIGTERM arrives here; what __del__ raises is dropped
 
 
-def worker(ready: Any, where: str) -> None:
+def worker(ready: Any, go: Any, where: str) -> None:
     client = openai.OpenAI(base_url=os.environ["TW_BASE_URL"], api_key="sk-test", max_retries=0)
     client.chat.completions.create(model="m-sigterm", messages=[{"role": "user", "content": "hi"}])
     if where == "del":
         SlowToFree(ready)  # freed at once
+    elif where == "thread":
+
+        def catch_it_here() -> None:
+            go.wait(60)
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+        threading.Thread(target=catch_it_here, daemon=True).start()
+        ready.set()
     else:
         ready.set()
         try:
@@ -56,11 +66,14 @@ def worker(ready: Any, where: str) -> None:
 
 def main() -> None:
     context = multiprocessing.get_context(sys.argv[1])
-    ready = context.Event()
-    process = context.Process(target=worker, args=(ready, sys.argv[2]))
+    ready, go = context.Event(), context.Event()
+    process = context.Process(target=worker, args=(ready, go, sys.argv[2]))
     process.start()
     assert ready.wait(60)
-    process.terminate()
+    if sys.argv[2] == "thread":
+        go.set()  # the worker's other thread catches SIGTERM now
+    else:
+        process.terminate()
     process.join(30)
     print("RESULT " + json.dumps({"exitcode": process.exitcode}), flush=True)
     if process.exitcode is None:

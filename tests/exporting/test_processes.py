@@ -123,6 +123,25 @@ def test_sigterm_ends_a_worker_whose_code_swallows_the_exit(
     signal is spent, the worker idles for good and ``terminate()``'s join never returns: the hang
     of the pool workers in CI (``with Pool(...)`` terminates them as they free their task's objects).
     """
+    _sigterm_ends_the_worker(method, where, receiver, server)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sigterm_caught_by_another_thread_still_ends_the_worker(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """The kernel hands a process's SIGTERM to any thread that does not block it; Python runs the
+    handler only in the main thread, which here waits in a lock for good (a pool worker waits in its
+    task queue's lock, held by the parent during ``terminate()``). Without the wakeup-fd forwarding
+    (``process_ends._forward_from_any_thread``) the worker never ends: the hang of
+    ``test_every_worker_shape_exports_each_call_once[configure-spawn]`` in one CI run (its stack dump:
+    the worker's main thread in the queue's lock, its exporter thread alive, no flush under way)."""
+    _sigterm_ends_the_worker(method, "thread", receiver, server)
+
+
+def _sigterm_ends_the_worker(
+    method: str, where: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
     env.update(
         TW_BASE_URL=server.base_url,
@@ -141,3 +160,56 @@ def test_sigterm_ends_a_worker_whose_code_swallows_the_exit(
     receiver.store.wait_for(lambda: _models(receiver)["m-sigterm"] >= 1, timeout=10)
     assert _models(receiver) == Counter({"m-sigterm": 1})
     assert time.monotonic() - started < 60
+
+
+WAKEUP_PROBE = r"""
+import json, os, signal, sys
+from tracewrap import process_ends
+
+def probe():
+    fd = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd)
+    return fd
+
+found = {}
+if sys.argv[1] == "taken":  # the program uses the wakeup fd already (asyncio's add_signal_handler does)
+    theirs = os.pipe()
+    os.set_blocking(theirs[1], False)
+    signal.set_wakeup_fd(theirs[1])
+    process_ends._flush_on_sigterm()
+    found["kept_theirs"] = probe() == theirs[1]
+    found["forwarding"] = process_ends._wakeup_read is not None
+else:
+    process_ends._flush_on_sigterm()
+    ours = process_ends._wakeup_write
+    found["ours"] = ours is not None and probe() == ours
+    process_ends._flush_on_sigterm()  # again (the first traced call and configure() both may)
+    found["once"] = process_ends._wakeup_write == ours
+    pid = os.fork()
+    if pid == 0:  # a fork child must not write its signals into the parent's pipe
+        os._exit(0 if probe() == -1 and process_ends._wakeup_read is None else 1)
+    found["child_cleared"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    found["parent_kept"] = probe() == ours
+found["handler"] = signal.getsignal(signal.SIGTERM) is process_ends._flush_then_die
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("free", {"ours": True, "once": True, "child_cleared": True, "parent_kept": True, "handler": True}),
+        ("taken", {"kept_theirs": True, "forwarding": False, "handler": True}),
+    ],
+)
+def test_sigterm_forwarding_takes_a_free_wakeup_fd_once_and_not_into_fork_children(
+    case: str, expected: dict[str, bool]
+) -> None:
+    """The wakeup fd is the program's to use: taken only when free, once per process, and given up
+    in a fork child (whose caught signals would otherwise reach the parent's forwarding thread)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(
+        [sys.executable, "-c", WAKEUP_PROBE, case], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == expected
