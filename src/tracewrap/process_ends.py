@@ -116,10 +116,13 @@ def _forward_from_any_thread() -> None:
     import signal
     import threading
 
-    if _wakeup_read is not None:
+    if _wakeup_read is not None or not hasattr(signal, "pthread_kill"):  # (Windows: no signals to forward)
         return
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
+    try:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+    except OSError:
+        return
     try:
         previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     except (ValueError, OSError):
