@@ -352,21 +352,36 @@ def _traced_manager_send(original: Any, make: TracesFactory) -> Any:
 
     @functools.wraps(original)
     def manager_send(self: Any, event: Any) -> None:
-        traces = turn = None
         try:
             traces = _manager_traces(self, make)
-            if traces is not None:
-                turn = traces.sent(event)
         except Exception as error:
             internal_error("websocket send", error)
-        try:
+            traces = None
+        if traces is None:
             original(self, event)
-        except BaseException as exc:
-            if traces is not None:
-                traces.unsent(turn, exc)
-            raise
+        else:
+            _send_traced(traces, original, self, event)
 
     return manager_send
+
+
+def _sending(traces: Any, event: Any) -> Any:
+    """The turn a send starts (None when reading the event failed: it is sent untraced)."""
+    try:
+        return traces.sent(event)
+    except Exception as error:
+        internal_error("websocket send", error)
+        return None
+
+
+def _send_traced(traces: Any, original: Any, self: Any, event: Any) -> None:
+    """A synchronous send through ``traces``: the turn it starts is dropped again if it fails."""
+    turn = _sending(traces, event)
+    try:
+        original(self, event)
+    except BaseException as exc:
+        traces.unsent(turn, exc)
+        raise
 
 
 def _patch_sync(
@@ -401,16 +416,7 @@ def _patch_sync(
             traces = _traces(self)
             if traces is None:
                 return original(self, event)
-            turn = None
-            try:
-                turn = traces.sent(event)
-            except Exception as error:
-                internal_error("websocket send", error)
-            try:
-                original(self, event)
-            except BaseException as exc:
-                traces.unsent(turn, exc)
-                raise
+            _send_traced(traces, original, self, event)
 
         return send
 
@@ -503,11 +509,7 @@ def _patch_async(
             traces = _traces(self)
             if traces is None:
                 return await original(self, event)
-            turn = None
-            try:
-                turn = traces.sent(event)
-            except Exception as error:
-                internal_error("websocket send", error)
+            turn = _sending(traces, event)
             try:
                 await original(self, event)
             except BaseException as exc:
