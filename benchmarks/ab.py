@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bench  # noqa: E402, F401  (bench/ falls back to the checkout's src/ when needed)
+import bench  # noqa: E402, F401  (bench/ puts this checkout's src/ first)
 from bench.floor import capture_plan  # noqa: E402
 from bench.harness import SCENARIOS, Column, make_telemetry, mock_backend  # noqa: E402
 from bench.timing import measure_scenario  # noqa: E402
@@ -94,7 +94,8 @@ def main() -> int:
             column("base", tracewrap_base),
         ]
         loop = asyncio.new_event_loop()
-        print(f"new = working tree, base = {opts.against}; {opts.seconds:.0f} s per scenario")
+        new_tree = Path(tracewrap.__file__).parent
+        print(f"new = {new_tree}, base = {opts.against}; {opts.seconds:.0f} s per scenario")
         for key in opts.scenarios:
             spec = specs[key]
             plan = capture_plan(backend, spec, telemetry)

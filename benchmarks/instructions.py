@@ -47,7 +47,7 @@ def _variants(keys: list[str]) -> dict[str, tuple[Callable[[], Any], int]]:
     """name -> (one call, how many calls per run); built in the child, after the imports."""
     sys.path.insert(0, str(HERE))
     # heavy: only in the child that runs a variant
-    import bench  # noqa: F401  (bench/ falls back to the checkout's src/ when needed)
+    import bench  # noqa: F401  (bench/ puts this checkout's src/ first)
     from bench import floor, harness
 
     import tracewrap

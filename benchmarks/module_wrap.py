@@ -26,7 +26,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import overhead as ov  # noqa: E402  (falls back to the checkout's src/ like overhead.py)
+import overhead as ov  # noqa: E402  (this checkout's src/ first, like overhead.py)
 from overhead import openai, tracewrap  # noqa: E402
 
 BLOCK = 200

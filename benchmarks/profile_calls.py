@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: F401  (bench/ falls back to the checkout's src/ when needed)
+import bench  # noqa: F401  (bench/ puts this checkout's src/ first)
 from bench.harness import SCENARIOS, make_telemetry, mock_backend, plain_call
 
 import tracewrap

@@ -12,9 +12,9 @@ from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
 REPO = BENCHMARKS.parent
-try:  # run from a checkout without installing: fall back to the src layout of this checkout
-    import tracewrap  # noqa: F401
-except ImportError:
+# this checkout's tracewrap, first: the shared test venvs hold an editable install of whichever
+# checkout built them (scripts/test.sh), so an import that merely falls back would measure that one
+if str(REPO / "src") not in sys.path[:1]:
     sys.path.insert(0, str(REPO / "src"))
 if str(BENCHMARKS) not in sys.path:  # the sibling startup_hook module
     sys.path.insert(0, str(BENCHMARKS))
