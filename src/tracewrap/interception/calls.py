@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
+from tracewrap.interception.deprecation import Deprecation
 from tracewrap.interception.results import finish_async, finish_sync
 from tracewrap.telemetry.lifecycle import CallSite, TracedCall, internal_error, start
 
@@ -72,10 +73,14 @@ async def run_traced_async(
     return await finish_async(call, result)
 
 
-def sync_wrapper(site_of: SiteOf) -> WrapperFunction:
+def sync_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> WrapperFunction:
+    """``deprecation``: the method is one the SDK marked deprecated (:mod:`.deprecation`)."""
+
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if deprecation is not None:  # its warning names our caller's line, as without tracewrap
+            wrapped = deprecation.warn_and_bind(instance, depth=1)
         if _in_traced_call.get():
             return wrapped(*args, **kwargs)
         site = site_of(instance)
@@ -89,10 +94,14 @@ def sync_wrapper(site_of: SiteOf) -> WrapperFunction:
     return traced
 
 
-def async_wrapper(site_of: SiteOf) -> WrapperFunction:
+def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> WrapperFunction:
+    """As :func:`sync_wrapper`; a deprecation warns when the call is awaited (the SDK's, when called)."""
+
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if deprecation is not None:
+            wrapped = deprecation.warn_and_bind(instance, depth=1)
         if _in_traced_call.get():
             return await wrapped(*args, **kwargs)
         site = site_of(instance)

@@ -23,6 +23,7 @@ import wrapt
 from tracewrap.endpoints import CONNECT_PATHS, SDK_DEPENDENT_PATHS, Endpoint, resolve
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
+from tracewrap.interception.deprecation import deprecation_of
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, ClientInfo
@@ -143,7 +144,8 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
         is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
         make = async_wrapper if is_async else sync_wrapper
         site = CallSite(endpoint, options, info)
-        setattr(resource, method, TracedMethod(original, make(lambda _resource, site=site: site)))
+        wrapper = make(lambda _resource, site=site: site, deprecation_of(original))
+        setattr(resource, method, TracedMethod(original, wrapper))
         for cache in _RAW_CACHES:
             resource.__dict__.pop(cache, None)
         installation.patched.append((resource, method))

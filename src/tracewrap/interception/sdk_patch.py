@@ -35,6 +35,7 @@ import wrapt
 from tracewrap.endpoints import Endpoint
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
+from tracewrap.interception.deprecation import deprecation_of
 from tracewrap.interception.install import client_info, plan_paths
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
@@ -138,7 +139,7 @@ def _wrapper(endpoint: Endpoint, original: Any) -> Any:
         return _site_of(resource, endpoint)
 
     is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
-    return (async_wrapper if is_async else sync_wrapper)(site_of)
+    return (async_wrapper if is_async else sync_wrapper)(site_of, deprecation_of(original))
 
 
 def instrument_sdk(module: Any, paths: tuple[str, ...], options: TraceOptions) -> SdkInstallation:
