@@ -39,20 +39,27 @@ import tracewrap  # noqa: E402
 BASE_PACKAGE = "tracewrap_base"
 
 
-def export_base(revision: str, into: Path) -> None:
-    """The other commit's package as ``tracewrap_base`` under ``into``."""
+def export_base(revision: str, into: Path, package_name: str = BASE_PACKAGE) -> Path:
+    """The other commit's package as ``package_name`` (default ``tracewrap_base``) under ``into``."""
     archive = subprocess.run(
         ["git", "-C", str(HERE.parent), "archive", revision, "src/tracewrap"],
         check=True,
         capture_output=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    package = into / BASE_PACKAGE
+    package = into / package_name
     (into / "src" / "tracewrap").rename(package)
+    (into / "src").rmdir()
+    rename_imports(package, package_name)
+    return package
+
+
+def rename_imports(package: Path, package_name: str) -> None:
+    """A copy of tracewrap importable as ``package_name`` beside the real one."""
     for path in package.rglob("*.py"):
         text = path.read_text()
-        text = re.sub(r"\bfrom tracewrap(\.| import)", rf"from {BASE_PACKAGE}\1", text)
-        text = re.sub(r"\bimport tracewrap\.", f"import {BASE_PACKAGE}.", text)
+        text = re.sub(r"\bfrom tracewrap(\.| import)", rf"from {package_name}\1", text)
+        text = re.sub(r"\bimport tracewrap\.", f"import {package_name}.", text)
         path.write_text(text)
 
 

@@ -4,6 +4,7 @@
     python benchmarks/profile_calls.py chat                       # cProfile, tracewrap + OTel rows
     python benchmarks/profile_calls.py chat_stream --pyinstrument # call tree (pip install pyinstrument)
     python benchmarks/profile_calls.py chat --lines               # line_profiler on the hot functions
+    python benchmarks/profile_calls.py chat --bytecodes           # bytecodes one call executes, per function
 
 Uses the same mock backend, shared BatchSpanProcessor/discarding exporter and metric reader as
 ``overhead.py``, so the profile is of exactly what the benchmark times.
@@ -16,7 +17,11 @@ import cProfile
 import io
 import pstats
 import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: F401  (bench/ puts this checkout's src/ first)
@@ -32,6 +37,7 @@ def main() -> int:
     parser.add_argument("--content", action="store_true", help="capture_content=span_only")
     parser.add_argument("--pyinstrument", action="store_true")
     parser.add_argument("--lines", action="store_true", help="line_profiler on tracewrap's hot functions")
+    parser.add_argument("--bytecodes", action="store_true", help="bytecodes one call executes, per function")
     opts = parser.parse_args()
 
     spec = next(s for s in SCENARIOS if s.key == opts.scenario)
@@ -50,6 +56,9 @@ def main() -> int:
         for _ in range(opts.calls):
             run()
 
+    if opts.bytecodes:
+        print_bytecodes(run)
+        return 0
     if opts.pyinstrument:
         from pyinstrument import Profiler
 
@@ -100,6 +109,36 @@ def main() -> int:
     stats.sort_stats("tottime").print_stats(r"src/tracewrap|opentelemetry", 40)
     print(out.getvalue())
     return 0
+
+
+def print_bytecodes(run: Callable[[], None]) -> None:
+    """Bytecodes one (warm) call executes in tracewrap's functions and in OpenTelemetry's.
+
+    Deterministic, unlike time: on this VM each call's tracewrap code runs cold after ~1 ms of the
+    SDK's own work, so what a call costs grows with how much of its own code it executes.
+    """
+    executed: Counter[tuple[str, str]] = Counter()
+    ours = str(Path(tracewrap.__file__).parent)
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Any:
+        filename = frame.f_code.co_filename
+        if (filename.startswith(ours) and "/testing/" not in filename) or "opentelemetry" in filename:
+            frame.f_trace_opcodes = True
+            if event == "opcode":
+                executed[filename.rsplit("site-packages/", 1)[-1], frame.f_code.co_name] += 1
+            return trace
+        return None
+
+    sys.settrace(trace)
+    try:
+        run()
+    finally:
+        sys.settrace(None)
+    otel = sum(count for (filename, _name), count in executed.items() if filename.startswith("opentelemetry"))
+    own = {key: count for key, count in executed.items() if not key[0].startswith("opentelemetry")}
+    print(f"one call: {sum(own.values())} bytecodes in tracewrap, {otel} in OpenTelemetry on its behalf")
+    for (filename, name), count in sorted(own.items(), key=lambda item: -item[1]):
+        print(f"{count:6d}  {Path(filename).relative_to(ours)}:{name}")
 
 
 if __name__ == "__main__":

@@ -122,3 +122,34 @@ def test_ab_compares_the_tree_with_a_commit() -> None:
         assert label in line
     floor = float(line.split("floor +")[1].split()[0])
     assert floor > 0  # the floor's span and metric points cost something
+
+
+@pytest.mark.timeout(200)
+def test_ablation_times_each_piece_against_a_faithful_replay() -> None:
+    """benchmarks/ablation.py: copies of the tree, each with one piece replayed; it stops if a
+    replayed call's span differs from the unmodified copy's (checked for chat and Responses)."""
+    path = os.pathsep.join(filter(None, (str(REPO / "src"), os.environ.get("PYTHONPATH"))))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "ablation.py"), "chat", "responses", "--seconds", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": path},
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, f"ablation.py failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    lines = proc.stdout.splitlines()
+    for scenario in ("chat", "responses"):
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"{scenario}: "))
+        rows = {line.split("+")[0].strip(): line for line in lines[start + 1 : start + 8]}
+        assert set(rows) == {
+            "intercepted",
+            "unmodified",
+            "request read",
+            "response read",
+            "end attributes",
+            "counter table",
+            "all four",
+        }
+        ablated = [label for label in rows if label not in ("intercepted", "unmodified")]
+        assert all("piece costs" in rows[label] for label in ablated)

@@ -1,0 +1,265 @@
+#!/usr/bin/env python
+"""What each piece of tracewrap's call path costs where it runs, by ablation.
+
+    python benchmarks/ablation.py                      # chat and responses, 20 s each
+    python benchmarks/ablation.py chat chat --seconds 30
+
+Copies of this tree's tracewrap run side by side with the bare SDK and the conventions floor,
+interleaved call by call exactly as in ``overhead.py``. In each copy but one, one piece of the call
+path is replaced by a replay of what it produced on its first call: the span, its attributes and
+the points stay the same, only that piece's work is gone. The paired difference to the unmodified
+copy is then what the piece costs in place, after ~1 ms of the SDK's own work has made everything
+cold, which a profile (warm, one function at a time) does not show.
+
+One more column, the *intercepted floor*, does the conventions floor's work from inside the
+interception tracewrap needs (a wrapt ``FunctionWrapper`` on the resource method and one on the
+client's request layer, a re-entrancy flag): what intercepting a call costs by itself.
+
+An ablation names the exact source line it replaces; when that line changes, the run stops and
+says which ablation to update.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import wrapt  # noqa: E402
+from ab import rename_imports  # noqa: E402
+from bench.floor import FloorPlan, capture_plan  # noqa: E402
+from bench.harness import SCENARIOS, Column, make_telemetry, mock_backend, plain_call  # noqa: E402
+from bench.timing import measure_scenario  # noqa: E402
+from opentelemetry import context as otel_context  # noqa: E402
+from opentelemetry import trace  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from startup_hook import iqr  # noqa: E402
+
+import tracewrap  # noqa: E402
+
+# installed into every copy as ``<copy>._replay``: what each ablated piece produced on its first
+# call, replayed on the others by plain assignments (what a replay costs stays in the figure)
+REPLAY_MODULE = """
+import copy
+
+request = response = end = entry = None
+
+
+def changes_made(record, work):
+    names = type(record).__slots__
+    before = {name: copy.copy(getattr(record, name)) for name in names}
+    work()
+    return tuple((name, getattr(record, name)) for name in names if getattr(record, name) != before[name])
+"""
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One source line of the call path, and what replaces it (``_replay`` is imported for it)."""
+
+    file: str  # under the package
+    line: str
+    replacement: str
+
+
+def _replay_fields(key: str, indent: str, record: str, work: str) -> str:
+    return (
+        f"{indent}if _replay.{key} is None:\n"
+        f"{indent}    _replay.{key} = _replay.changes_made({record}, lambda: {work})\n"
+        f"{indent}else:\n"
+        f"{indent}    for _name, _value in _replay.{key}:\n"
+        f"{indent}        setattr({record}, _name, _value)\n"
+    )
+
+
+def _replay_result(key: str, indent: str, target: str, work: str, suffix: str = "") -> str:
+    return (
+        f"{indent}if _replay.{key} is None:\n"
+        f"{indent}    _replay.{key} = {work}\n"
+        f"{indent}{target} = _replay.{key}{suffix}\n"
+    )
+
+
+ABLATIONS: dict[str, list[Ablation]] = {
+    "request read": [
+        Ablation(
+            "telemetry/lifecycle.py",
+            "        endpoint.read_request(kwargs, record)\n",
+            _replay_fields("request", " " * 8, "record", "endpoint.read_request(kwargs, record)"),
+        )
+    ],
+    "response read": [
+        Ablation(
+            "interception/results.py",
+            "        call.site.endpoint.read_response(result, call.record, call.capture_content)\n",
+            _replay_fields(
+                "response",
+                " " * 8,
+                "call.record",
+                "call.site.endpoint.read_response(result, call.record, call.capture_content)",
+            ),
+        )
+    ],
+    "end attributes": [
+        Ablation(
+            "telemetry/lifecycle.py",
+            "        attributes = attrs_of.end_attributes(record)\n",
+            _replay_result("end", " " * 8, "attributes", "attrs_of.end_attributes(record)", ".copy()"),
+        )
+    ],
+    "counter table": [
+        Ablation(
+            "telemetry/lifecycle.py",
+            "        entry = instruments.table.add(record, shared, cost)  # tracewrap's own counters\n",
+            _replay_result("entry", " " * 8, "entry", "instruments.table.add(record, shared, cost)"),
+        )
+    ],
+}
+ABLATIONS["all four"] = [a for pieces in list(ABLATIONS.values()) for a in pieces]
+
+
+def make_copy(into: Path, name: str, ablations: list[Ablation]) -> Any:
+    package = into / name
+    shutil.copytree(Path(tracewrap.__file__).parent, package)
+    rename_imports(package, name)
+    (package / "_replay.py").write_text(REPLAY_MODULE)
+    for ablation in ablations:
+        path = package / ablation.file
+        text = path.read_text()
+        if ablation.line not in text:
+            raise SystemExit(f"ablation: {ablation.file} no longer has the line {ablation.line.strip()!r}")
+        text = text.replace(ablation.line, ablation.replacement)
+        future = "\nfrom __future__ import annotations\n"
+        if "import _replay\n" not in text:
+            text = text.replace(future, f"{future}\nfrom {name} import _replay\n", 1)
+        path.write_text(text)
+    return importlib.import_module(name)
+
+
+def check_replays_are_faithful(copies: dict[str, Any], backend: Any, spec: Any) -> None:
+    """Each copy's second call (a replay, in the ablated ones) emits the unmodified copy's span:
+    same name, same attributes. A replay that drifted would time something else."""
+    spans = {}
+    for label, module in copies.items():
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        client = module.wrap(backend.client(), tracer_provider=provider, capture_content="no_content")
+        run = plain_call(client, spec)
+        run()
+        run()
+        second = exporter.get_finished_spans()[-1]
+        spans[label] = (second.name, dict(second.attributes or {}))
+    for label, span in spans.items():
+        if span != spans["unmodified"]:
+            raise SystemExit(f"ablation {label!r}: its replayed call emits {span}, not {spans['unmodified']}")
+
+
+_in_call: ContextVar[bool] = ContextVar("ablation_in_call", default=False)
+
+
+def intercepted_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer) -> Any:
+    """``client`` with the conventions floor's work done by wrappers, as an instrumentation must."""
+    points = plan.standard_points
+    perf = time.perf_counter
+
+    def traced(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if _in_call.get():
+            return wrapped(*args, **kwargs)
+        started = perf()
+        span = tracer.start_span(plan.name, kind=plan.kind, attributes=dict(plan.start_attrs))
+        context = trace.set_span_in_context(span)
+        flag = _in_call.set(True)
+        token = otel_context.attach(context)
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+            _in_call.reset(flag)
+        duration = perf() - started
+        span.set_attributes(dict(plan.end_attrs))
+        span.end()
+        for record, value, attrs, measured, _in_span_context in points:
+            record(duration if measured == "duration" else value, dict(attrs), context)
+        return result
+
+    def request_layer(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if _in_call.get():  # a traced method is on the way (tracewrap's first check)
+            return wrapped(*args, **kwargs)
+        return wrapped(*args, **kwargs)
+
+    for resource in (client.chat.completions, client.responses):
+        resource.create = wrapt.FunctionWrapper(resource.create, traced)
+    client.request = wrapt.FunctionWrapper(client.request, request_layer)
+    return client
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("scenarios", nargs="*", default=["chat", "responses"])
+    parser.add_argument("--seconds", type=float, default=20.0, help="per scenario (default 20)")
+    opts = parser.parse_args()
+    specs = {spec.key: spec for spec in SCENARIOS if not spec.stream and not spec.concurrent}
+    unknown = [key for key in opts.scenarios if key not in specs]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known (non-streamed, sync): {list(specs)}")
+
+    with tempfile.TemporaryDirectory(prefix="tracewrap-ablation-") as tmp:
+        sys.path.insert(0, tmp)
+        copies = {"unmodified": make_copy(Path(tmp), "tw_unmodified", [])}
+        for index, (label, ablations) in enumerate(ABLATIONS.items()):
+            copies[label] = make_copy(Path(tmp), f"tw_ablation{index}", ablations)
+
+        telemetry = make_telemetry()
+        backend = mock_backend()
+        providers = {"tracer_provider": telemetry.tracer_provider, "meter_provider": telemetry.meter_provider}
+        tracer = telemetry.tracer_provider.get_tracer("benchmark.floor")
+        loop = asyncio.new_event_loop()
+        print(f"copies of {Path(tracewrap.__file__).parent}; {opts.seconds:.0f} s per scenario")
+        for key in opts.scenarios:
+            spec = specs[key]
+            for module in copies.values():  # what a copy replays is one scenario's
+                replay = importlib.import_module(f"{module.__name__}._replay")
+                replay.request = replay.response = replay.end = replay.entry = None
+            check_replays_are_faithful(copies, backend, spec)
+            plan = capture_plan(backend, spec, telemetry)
+            columns = [
+                Column("bare", "bare", backend.client()),
+                Column("conv", "conv", backend.client(), floor=True, conventions=True),
+                Column("intercepted", "intercepted", intercepted_floor(backend.client(), plan, tracer)),
+            ]
+            for label, module in copies.items():
+                client = module.wrap(backend.client(), capture_content="no_content", **providers)
+                columns.append(Column(label, label, client))
+            cells, rounds = measure_scenario(spec, columns, plan, telemetry, opts.seconds, 15, loop)
+            conv = statistics.median(cells["conv"].overhead)
+            print(f"\n{key}: {rounds} rounds, conventions floor +{conv:.1f} µs")
+            unmodified = cells["unmodified"].per_call
+            for label in ["intercepted", *copies]:
+                overhead = statistics.median(cells[label].overhead)
+                line = f"  {label:16s} +{overhead:6.1f} µs  {overhead / conv:.3f}x"
+                if label in ABLATIONS:
+                    diff = [a - b for a, b in zip(cells[label].per_call, unmodified, strict=True)]
+                    line += f"  piece costs {-statistics.median(diff):+5.1f} µs (IQR {iqr(diff):.1f})"
+                print(line, flush=True)
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
