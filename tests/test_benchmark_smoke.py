@@ -100,22 +100,28 @@ def test_long_stream_retains_almost_nothing_with_content_off(quick_run: tuple[st
     assert extra_large - extra_small < RETAINED_BOUND
 
 
-@pytest.mark.timeout(200)
-def test_ab_compares_the_tree_with_a_commit() -> None:
-    """benchmarks/ab.py exports HEAD as a second package and times both side by side."""
-    if not (REPO / ".git").exists():
-        pytest.fail("benchmarks/ab.py needs a git checkout; the test runs from one")
+def _run_script(script: str, *args: str) -> str:
+    """A benchmarks/ script run on this checkout's src/; its output (it must exit 0)."""
     path = os.pathsep.join(filter(None, (str(REPO / "src"), os.environ.get("PYTHONPATH"))))
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "ab.py"), "chat", "--seconds", "0.5", "--against", "HEAD"],
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=180,
         env={**os.environ, "PYTHONPATH": path},
         cwd=REPO,
     )
-    assert proc.returncode == 0, f"ab.py failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    line = next(line for line in proc.stdout.splitlines() if line.startswith("chat "))
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.mark.timeout(200)
+def test_ab_compares_the_tree_with_a_commit() -> None:
+    """benchmarks/ab.py exports HEAD as a second package and times both side by side."""
+    if not (REPO / ".git").exists():
+        pytest.fail("benchmarks/ab.py needs a git checkout; the test runs from one")
+    output = _run_script("ab.py", "chat", "--seconds", "0.5", "--against", "HEAD")
+    line = next(line for line in output.splitlines() if line.startswith("chat "))
     rounds = int(line.split()[1])
     assert rounds >= 15  # the minimum number of rounds, whatever the time given
     for label in ("conventions floor +", "floor +", "new +", "base +", "new - base "):
@@ -128,17 +134,7 @@ def test_ab_compares_the_tree_with_a_commit() -> None:
 def test_ablation_times_each_piece_against_a_faithful_replay() -> None:
     """benchmarks/ablation.py: copies of the tree, each with one piece replayed; it stops if a
     replayed call's span differs from the unmodified copy's (checked for chat and Responses)."""
-    path = os.pathsep.join(filter(None, (str(REPO / "src"), os.environ.get("PYTHONPATH"))))
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "ablation.py"), "chat", "responses", "--seconds", "0.3"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PYTHONPATH": path},
-        cwd=REPO,
-    )
-    assert proc.returncode == 0, f"ablation.py failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    lines = proc.stdout.splitlines()
+    lines = _run_script("ablation.py", "chat", "responses", "--seconds", "0.3").splitlines()
     for scenario in ("chat", "responses"):
         start = next(i for i, line in enumerate(lines) if line.startswith(f"{scenario}: "))
         rows = {line.split("+")[0].strip(): line for line in lines[start + 1 : start + 8]}
