@@ -80,11 +80,17 @@ python_of() {
         fi
     done
 }
-# the oldest Python tracewrap supports, where the GC crash docs/gc-safety.md prevents also lives
-PY310=$(python_of 3.10)
-if [ -n "$PY310" ]; then
-    PY=$PY310 venv py310 -e ".[test,prometheus,cost,agents]" "openai>=3,<4"
-fi
+# the other supported Pythons, each once more with openai 3.x: 3.10, the oldest, where the GC crash
+# docs/gc-safety.md prevents also lives; 3.12, where no thread may start at exit
+# (exporting/exit_runners.py); 3.13
+OTHER_PYTHONS=(3.10 3.12 3.13)
+declare -A OTHER_PY
+for version in "${OTHER_PYTHONS[@]}"; do
+    OTHER_PY[$version]=$(python_of "$version")
+    if [ -n "${OTHER_PY[$version]}" ]; then
+        PY=${OTHER_PY[$version]} venv "py${version/./}" -e ".[test,prometheus,cost,agents]" "openai>=3,<4"
+    fi
+done
 export TRACEWRAP_PHOENIX_BIN=${VENV[phoenix]}/bin/phoenix
 export TRACEWRAP_FRAMEWORKS_PYTHON=${VENV[frameworks]}/bin/python
 export TRACEWRAP_FRAMEWORKS_OPENAI2_PYTHON=${VENV[frameworks_openai2]}/bin/python
@@ -104,15 +110,17 @@ for v in 1 2 3; do
     "$py" -m pytest -q "${skip[@]}" "$@"
 done
 
-if [ -n "$PY310" ]; then
-    py=${VENV[py310]}/bin/python
+for version in "${OTHER_PYTHONS[@]}"; do
+    if [ -z "${OTHER_PY[$version]}" ]; then
+        step "Python $version: no interpreter found (python$version on PATH or under pyenv): its lane did NOT run"
+        continue
+    fi
+    py=${VENV[py${version/./}]}/bin/python
     step "pytest, everything, on $("$py" -c 'import sys, openai; print("Python", sys.version.split()[0], "openai", openai.__version__)')"
-    # grafana-foundation-sdk (the dashboards' model round trip) needs Python 3.11: checked above
-    "$py" -m pytest -q --ignore=tests/frameworks \
-        --deselect tests/dashboards/test_dashboard_static.py::test_round_trips_through_grafana_foundation_sdk_models "$@"
-else
-    step "Python 3.10: no interpreter found (python3.10 on PATH or under pyenv): its lane did NOT run"
-fi
+    only=()  # grafana-foundation-sdk (the dashboards' model round trip) needs Python 3.11+
+    [ "$version" = 3.10 ] && only=(--deselect tests/dashboards/test_dashboard_static.py::test_round_trips_through_grafana_foundation_sdk_models)
+    "$py" -m pytest -q --ignore=tests/frameworks "${only[@]}" "$@"
+done
 
 step "pytest, the call path, on $("${VENV[pydantic1]}/bin/python" -c 'import pydantic, openai; print("pydantic", pydantic.VERSION, "openai", openai.__version__)')"
 "${VENV[pydantic1]}/bin/python" -m pytest -q "$@" \

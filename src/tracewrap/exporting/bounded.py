@@ -27,7 +27,11 @@ def run_bounded(name: str, work: Callable[[], Any], timeout: float) -> bool:
             outcome.append(False)
 
     thread = threading.Thread(target=target, name=f"tracewrap-{name}", daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # no thread can start (interpreter shutdown on Python 3.12): here, then
+        target()  # (on an exit runner, itself a daemon thread the exit abandons: still bounded)
+        return bool(outcome and outcome[0])
     thread.join(max(0.0, timeout))
     if thread.is_alive():
         logger.info("%s did not finish within %.1f s; not waiting longer", name, timeout)
