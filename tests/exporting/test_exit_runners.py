@@ -8,6 +8,7 @@ The 3.12 lane of ``scripts/test.sh`` runs the real thing: a program's exit flush
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -84,3 +85,24 @@ def test_the_runners_start_once_and_only_where_python_refuses_threads_at_exit(no
     exit_runners.prepare()
     assert runners() - before == (exit_runners.RUNNERS if exit_runners.NEEDED else 0)
     assert (exit_runners._jobs is not None) is exit_runners.NEEDED
+
+
+def test_a_fork_child_of_a_process_with_runners_starts_its_own(no_new_threads) -> None:
+    exit_runners.prepare(needed=True)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own runners, alive, and the jobs run on them
+        try:
+            names = [t.name for t in threading.enumerate() if t.name.startswith("tracewrap-exit-")]
+            ran: list[str] = []
+            ok = exit_runners.run({"spans": lambda: ran.append(threading.current_thread().name)}, 2.0)
+            os.write(write, f"{len(names)} {ok} {ran[0] if ran else ''}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    report = os.read(read, 200).decode().split()
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert report[0] == str(exit_runners.RUNNERS)
+    assert report[1] == "True"
+    assert report[2].startswith("tracewrap-exit-")

@@ -4,10 +4,10 @@ tracewrap flushes and stops its exporters at exit each in a daemon thread, so a 
 hold the process past its deadline (:func:`tracewrap.exporting.config._run_parallel`). Python 3.12
 refuses to start a thread once shutdown has begun, in ``atexit`` handlers and in threading's own
 exit hooks alike ("can't create new thread at interpreter shutdown", CPython gh-113964; 3.10,
-3.11 and 3.13 allow it). So on 3.12, when export is set up, a few idle daemon threads are started
-here, and the exit flush hands its jobs to them. Where none were started (another Python, or a
-fork child that has not set up export again) and no thread can start, the jobs run one after the
-other in the exiting thread: bounded only by each exporter's own timeout, but nothing is lost.
+3.11 and 3.13 allow it). So on 3.12, when export is set up (and again in a fork child of a process
+that had them), a few idle daemon threads are started here, and the exit flush hands its jobs to
+them. Where none were started and no thread can start, the jobs run one after the other in the
+exiting thread: bounded only by each exporter's own timeout, but nothing is lost.
 """
 
 from __future__ import annotations
@@ -58,14 +58,25 @@ def prepare(needed: bool = NEEDED) -> None:
 
 
 def _forget_in_child() -> None:
-    """A fork child has none of its parent's threads: it starts its own when it sets export up."""
     global _jobs, _lock
     _jobs = None
     _lock = threading.Lock()
 
 
+def _restart_in_child() -> None:
+    """A fork child has none of its parent's threads, and inherits its export set-up: where the
+    parent had runners, the child starts its own (a worker that exits through ``atexit``)."""
+    had_runners = _jobs is not None
+    _forget_in_child()
+    if had_runners:
+        try:
+            prepare(needed=True)
+        except Exception as exc:  # never a reason for a fork to fail: its exit flush runs inline
+            logger.debug("exit runners not restarted in the fork child: %r", exc)
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+    os.register_at_fork(after_in_child=_restart_in_child)
 
 
 def run(jobs: dict[str, Callable[[], Any]], timeout: float) -> bool:
