@@ -186,16 +186,17 @@ if hasattr(os, "register_at_fork"):
 
 
 def _flush_then_die(signum: int, frame: "Any") -> None:
-    global _terminated_by
+    global _terminated_by, _dying
     import signal
 
+    if _dying:  # one more delivery of the signal already under way (the forwarding thread's)
+        return
     _terminated_by = signum
-    util = sys.modules.get("multiprocessing.util")
-    if _flushing or getattr(util, "_exiting", False):
-        # on the way out already: the end-of-process flush re-raises the signal when done
+    if _on_the_way_out():
+        # its exit flush runs, or is about to; a flush from here would race it (see
+        # _on_the_way_out): the exit flush re-raises the signal when done
         signal.signal(signum, signal.SIG_IGN)
         return
-    global _dying
     signal.signal(signum, signal.SIG_DFL)  # a second signal kills at once, as without tracewrap
     _dying = True
     import _thread
@@ -270,21 +271,73 @@ def _flush_this_process() -> None:
 
     Then, in a child told to end by SIGTERM, die by it as it would have without tracewrap.
     """
-    if _dying:  # the SIGTERM thread flushes and ends the process; leaving first would cut it short
+    _wait_for_the_sigterm_thread()
+    if _flushes and not _flushing:
+        _run_flushes()
+    import signal
+
+    _die_if_terminated()
+    if signal.getsignal(signal.SIGTERM) is _flush_then_die:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # flushed: from here SIGTERM kills as it would
+
+
+_exit_flushing = False  # the atexit flush (flush_at_exit) is running
+
+
+def flush_at_exit(flush: "Callable[[], None]") -> None:
+    """Run this process's ``atexit`` flush (``flush`` bounded, never raising).
+
+    A multiprocessing child runs ``atexit`` too (a spawn child leaves by ``sys.exit``; on Python
+    3.13+ a fork child as well), and a pool's ``terminate()`` can SIGTERM a worker that is already
+    in it, leaving on its own: the signal then waits for this flush and ends the process after it.
+    """
+    global _exit_flushing
+    _exit_flushing = True  # set first: a signal handled from here on leaves the flush to finish
+    try:
+        _wait_for_the_sigterm_thread()
+        flush()
+    finally:
+        _exit_flushing = False
+    _die_if_terminated()
+
+
+def _on_the_way_out() -> bool:
+    """The process is already ending, and its exit flushes run or are about to.
+
+    A SIGTERM's own flush must not run then: the exit flush may have shut the exporters down,
+    which turns a flush into a no-op, and ending the process at once would cut off the export the
+    shutdown has under way (Python 3.13 pool workers lost spans so: see ``flush_at_exit``).
+    ``threading._shutdown()`` marks the main thread ended before ``atexit`` (and before a
+    multiprocessing child's ``_bootstrap`` returns)."""
+    import threading
+
+    util = sys.modules.get("multiprocessing.util")
+    return (
+        _flushing
+        or _exit_flushing
+        or getattr(util, "_exiting", False)
+        or not threading.main_thread().is_alive()
+    )
+
+
+def _wait_for_the_sigterm_thread() -> None:
+    """A SIGTERM's thread flushes and ends the process; leaving (or shutting the exporters down)
+    before it has would cut its flush short. Bounded like that thread."""
+    if _dying:
         import time
 
         from tracewrap.environment import exit_timeout
 
         time.sleep(exit_timeout() + 2.0)
-    if _flushes and not _flushing:
-        _run_flushes()
-    import signal
 
+
+def _die_if_terminated() -> None:
+    """Told to end by a signal while on the way out: die by it now, as without tracewrap."""
     if _terminated_by:
+        import signal
+
         signal.signal(_terminated_by, signal.SIG_DFL)
         os.kill(os.getpid(), _terminated_by)
-    elif signal.getsignal(signal.SIGTERM) is _flush_then_die:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # flushed: from here SIGTERM kills as it would
 
 
 def _say(message: str) -> None:

@@ -6,9 +6,13 @@ usage: ``sigterm_app.py METHOD WHERE``, with the fake server's URL in ``TW_BASE_
 ``del``, it lands in a ``__del__``, whose exceptions Python prints and drops (as when a pool worker
 frees its task's objects, an OpenAI client among them, just as ``terminate()`` arrives);
 ``thread``, another thread catches it while the main thread waits in a lock (the kernel hands a
-process's signal to any thread not blocking it: here the worker's other thread takes it itself).
-Prints ``RESULT {"exitcode": ...}``: the worker's exit code after ``terminate()`` (``None`` if it
-was still alive 30 s later, then killed).
+process's signal to any thread not blocking it: here the worker's other thread takes it itself);
+``leaving``, the worker returns after its call and the test sends SIGTERM itself while the worker's
+exit flush is exporting (prints ``WORKER <pid>`` first; a pool worker told by ``terminate()`` to end
+as it leaves on its own).
+Prints ``RESULT {"exitcode": ..., "ended": ...}``: the worker's exit code after ``terminate()``
+(``None`` if it was still alive 30 s later, then killed) and the ``time.monotonic()`` it was seen
+ended at.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class SlowToFree:
 def worker(ready: Any, go: Any, where: str) -> None:
     client = openai.OpenAI(base_url=os.environ["TW_BASE_URL"], api_key="sk-test", max_retries=0)
     client.chat.completions.create(model="m-sigterm", messages=[{"role": "user", "content": "hi"}])
+    if where == "leaving":
+        return  # the exit flush exports the span; the test's SIGTERM lands during it
     if where == "del":
         SlowToFree(ready)  # freed at once
     elif where == "thread":
@@ -69,13 +75,22 @@ def main() -> None:
     ready, go = context.Event(), context.Event()
     process = context.Process(target=worker, args=(ready, go, sys.argv[2]))
     process.start()
+    if sys.argv[2] == "leaving":
+        print(f"WORKER {process.pid}", flush=True)
+        process.join(60)
+        report(process)
+        return
     assert ready.wait(60)
     if sys.argv[2] == "thread":
         go.set()  # the worker's other thread catches SIGTERM now
     else:
         process.terminate()
     process.join(30)
-    print("RESULT " + json.dumps({"exitcode": process.exitcode}), flush=True)
+    report(process)
+
+
+def report(process: Any) -> None:
+    print("RESULT " + json.dumps({"exitcode": process.exitcode, "ended": time.monotonic()}), flush=True)
     if process.exitcode is None:
         process.kill()
         process.join()

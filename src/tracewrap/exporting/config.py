@@ -388,4 +388,5 @@ def flush_at_process_end(timeout: float | None = None) -> None:
 def _at_exit() -> None:
     setup = _setup
     if setup is not None:
-        shutdown(setup.exit_timeout)  # bounded: exporters still stuck after it are abandoned
+        # bounded: exporters still stuck after it are abandoned; a SIGTERM meanwhile waits for it
+        process_ends.flush_at_exit(lambda: shutdown(setup.exit_timeout))
