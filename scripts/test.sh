@@ -82,7 +82,7 @@ python_of() {
 }
 # the other supported Pythons, each once more with openai 3.x: 3.10, the oldest, where the GC crash
 # docs/gc-safety.md prevents also lives; 3.12, where no thread may start at exit
-# (exporting/exit_runners.py); 3.13, where multiprocessing children run atexit (process_ends.flush_at_exit)
+# (exporting/bounded.py); 3.13, where multiprocessing children run atexit (process_ends.flush_at_exit)
 OTHER_PYTHONS=(3.10 3.12 3.13)
 declare -A OTHER_PY
 for version in "${OTHER_PYTHONS[@]}"; do

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tracewrap import environment, process_ends
 from tracewrap.environment import is_placeholder, tracing_enabled
-from tracewrap.exporting import exit_runners
+from tracewrap.exporting.bounded import run_all, start_exit_runners
 from tracewrap.exporting.dropping import CountingBatchSpanProcessor
 from tracewrap.logs import logger, say, warn_once
 from tracewrap.observers import add_observer, remove_observer
@@ -264,33 +263,6 @@ def _set_up_langsmith(setup: Setup, client: Any) -> None:
     setup.langsmith = observer
 
 
-def _run_parallel(jobs: dict[str, Callable[[], Any]], timeout: float) -> bool:
-    """Run the jobs side by side in daemon threads; wait for all of them until one shared deadline.
-    Where no thread can start (interpreter shutdown on Python 3.12) :mod:`.exit_runners` runs them."""
-    from tracewrap.exporting.bounded import run_bounded
-
-    results: dict[str, bool] = {}
-    deadline = time.monotonic() + timeout
-    started: dict[str, threading.Thread] = {}
-    rest_ok = True
-    for name, job in jobs.items():
-        thread = threading.Thread(
-            target=lambda n=name, j=job: results.__setitem__(n, run_bounded(n, j, timeout)),
-            name=f"tracewrap-{name}-wait",
-            daemon=True,
-        )
-        try:
-            thread.start()
-        except RuntimeError:  # "can't create new thread at interpreter shutdown"
-            rest = {other: work for other, work in jobs.items() if other not in started}
-            rest_ok = exit_runners.run(rest, max(0.0, deadline - time.monotonic()))
-            break
-        started[name] = thread
-    for thread in started.values():
-        thread.join(max(0.0, deadline - time.monotonic()) + 0.05)
-    return rest_ok and all(results.get(name, False) for name in started)
-
-
 def _flush_jobs(setup: Setup, timeout: float) -> dict[str, Callable[[], Any]]:
     millis = int(timeout * 1000)
     jobs: dict[str, Callable[[], Any]] = {}
@@ -311,7 +283,7 @@ def flush(timeout: float = 5.0) -> bool:
     setup = _setup
     if setup is None or not setup.enabled:
         return True
-    return _run_parallel(_flush_jobs(setup, timeout), timeout)
+    return run_all(_flush_jobs(setup, timeout), timeout)
 
 
 def shutdown(timeout: float = 5.0) -> None:
@@ -335,7 +307,7 @@ def shutdown(timeout: float = 5.0) -> None:
         jobs["shutdown-langsmith"] = lambda: setup.langsmith.close(timeout)
     if setup.prometheus_server is not None:
         jobs["shutdown-prometheus"] = setup.prometheus_server.shutdown
-    _run_parallel(jobs, timeout)
+    run_all(jobs, timeout)
     dropped = setup.dropped_spans()
     if dropped:
         logger.warning("%d spans were dropped because the export queue was full", dropped)
@@ -353,7 +325,7 @@ def _register_atexit() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_at_exit)
-        exit_runners.prepare()  # Python 3.12: the exit flush's threads, while they can still start
+        start_exit_runners()  # Python 3.12: the exit flush's threads, while they can still start
         _flush_at_process_ends()
 
 
