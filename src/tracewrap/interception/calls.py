@@ -74,13 +74,12 @@ async def run_traced_async(
 
 
 def sync_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> WrapperFunction:
-    """``deprecation``: the method is one the SDK marked deprecated (:mod:`.deprecation`)."""
+    """``deprecation``: the method is one the SDK marked deprecated (:mod:`.deprecation`); only
+    those few get the outer layer that warns, so no other call pays for the check."""
 
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if deprecation is not None:  # its warning names our caller's line, as without tracewrap
-            wrapped = deprecation.warn_and_bind(instance, depth=1)
         if _in_traced_call.get():
             return wrapped(*args, **kwargs)
         site = site_of(instance)
@@ -91,7 +90,16 @@ def sync_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wra
             read_args(args, call)
         return run_traced(call, wrapped, args, kwargs)
 
-    return traced
+    if deprecation is None:
+        return traced
+
+    def traced_deprecated(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        # the warning names our caller's line, as without tracewrap
+        return traced(deprecation.warn_and_bind(instance, depth=1), instance, args, kwargs)
+
+    return traced_deprecated
 
 
 def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> WrapperFunction:
@@ -100,8 +108,6 @@ def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wr
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if deprecation is not None:
-            wrapped = deprecation.warn_and_bind(instance, depth=1)
         if _in_traced_call.get():
             return await wrapped(*args, **kwargs)
         site = site_of(instance)
@@ -112,4 +118,12 @@ def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wr
             read_args(args, call)
         return await run_traced_async(call, wrapped, args, kwargs)
 
-    return traced
+    if deprecation is None:
+        return traced
+
+    async def traced_deprecated(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        return await traced(deprecation.warn_and_bind(instance, depth=1), instance, args, kwargs)
+
+    return traced_deprecated
