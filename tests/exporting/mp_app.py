@@ -5,7 +5,7 @@ usage: ``mp_app.py SETUP METHOD`` with the fake server's URL in ``TW_BASE_URL``.
 * SETUP ``configure``: ``tracewrap.configure()`` in the parent, before any worker starts;
   ``lazy``: only ``tracewrap.wrap(openai)`` (the first traced call sets export up from the
   environment); ``auto``: nothing at all (``TRACEWRAP_ENABLED=true`` does it).
-* METHOD: ``fork`` or ``spawn``.
+* METHOD: ``fork``, ``spawn`` or ``forkserver``.
 
 Calls: one in the parent, one in a ``Process``, three each through ``Pool`` with close/join,
 ``with Pool(...)`` (its ``__exit__`` terminates the workers: SIGTERM) and ``ProcessPoolExecutor``.

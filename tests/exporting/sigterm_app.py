@@ -2,7 +2,8 @@
 the exit and then idles, as a pool worker idles in its queue's lock.
 
 usage: ``sigterm_app.py METHOD WHERE``, with the fake server's URL in ``TW_BASE_URL``. METHOD:
-``fork`` or ``spawn``. WHERE: ``except``, the signal lands in code with an ``except BaseException``;
+``fork``, ``spawn`` or ``forkserver``. WHERE: ``except``, the signal lands in code with an
+``except BaseException``;
 ``del``, it lands in a ``__del__``, whose exceptions Python prints and drops (as when a pool worker
 frees its task's objects, an OpenAI client among them, just as ``terminate()`` arrives);
 ``thread``, another thread catches it while the main thread waits in a lock (the kernel hands a

@@ -1,4 +1,4 @@
-"""No span lost to the process lifecycle: every multiprocessing shape, fork and spawn, set up by
+"""No span lost to the process lifecycle: every multiprocessing shape, fork, spawn and forkserver, set up by
 ``configure()`` or lazily by the first traced call, exports exactly one span per call.
 
 The batch span processor's delay is set far beyond the test (``OTEL_BSP_SCHEDULE_DELAY``), so a
@@ -38,7 +38,7 @@ def _models(receiver: OTLPReceiver) -> Counter[str]:
     return Counter(s.attributes["gen_ai.request.model"] for s in receiver.store.spans())
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])  # forkserver: Python 3.14's default
 @pytest.mark.parametrize("setup", ["configure", "lazy"])
 def test_every_worker_shape_exports_each_call_once(
     setup: str, method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
@@ -132,7 +132,7 @@ def test_sigterm_caught_by_another_thread_still_ends_the_worker(
     _sigterm_ends_the_worker(method, "thread", receiver, server)
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_sigterm_during_the_exit_flush_waits_for_it(
     method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
 ) -> None:
