@@ -12,6 +12,7 @@ first traced call). This module imports nothing of tracewrap's above it, so neit
 the other. Standard library only, like the start-up stage that imports it.
 """
 
+import _thread
 import os
 import sys
 
@@ -58,13 +59,16 @@ def _flush_at_child_end() -> None:
     _child_end_pid = os.getpid()
     from multiprocessing import util
 
-    # run by util._exit_function in the finally of BaseProcess._bootstrap, before os._exit
+    # run by util._exit_function: in BaseProcess._bootstrap's finally, before os._exit (Python 3.13+:
+    # at atexit, which multiprocessing children run there)
     util.Finalize(None, _flush_this_process, exitpriority=100)
 
 
 _terminated_by = 0  # the signal this process was told to end by, once it is winding down
-_flushing = False
-_dying = False  # a SIGTERM's flush-then-die thread is running: it ends the process
+_flushing = False  # _run_flushes is running
+_leaving = False  # the process's own end-of-process flush has begun (_flush_this_process, flush_at_exit)
+# held while a SIGTERM's flush runs (_thread's: the code a signal interrupts may hold threading's own)
+_sigterm_flush = _thread.allocate_lock()
 
 
 def _flush_on_sigterm() -> None:
@@ -77,8 +81,8 @@ def _flush_on_sigterm() -> None:
     the main thread happens to be can be swallowed there (any ``except BaseException``), after
     which the worker, its SIGTERM handled, idles forever in its pool queue's lock while the pool's
     ``terminate()`` joins it (caught by tests/exporting/test_processes.py's stack dump). Now the
-    process ends within ``TRACEWRAP_EXIT_TIMEOUT`` + 1 s whatever its main thread is doing. A
-    flush already under way when the signal arrives is left to finish and re-raises it.
+    process ends within ``TRACEWRAP_EXIT_TIMEOUT`` + 1 s whatever its main thread is doing, or,
+    when it was already leaving, once its own exit flush is done (within twice that at most).
     """
     import signal
     import threading
@@ -112,7 +116,6 @@ def _forward_from_any_thread() -> None:
     Left alone when the program (asyncio's ``add_signal_handler``) already uses the wakeup fd.
     """
     global _wakeup_read, _wakeup_write
-    import _thread
     import signal
     import threading
 
@@ -181,38 +184,55 @@ def _stop_forwarding_in_child() -> None:
     _wakeup_read = _wakeup_write = None
 
 
+def _start_over_in_child() -> None:
+    """A fork child is a new process, not told to end (even if forked while its parent was)."""
+    global _terminated_by, _flushing, _leaving, _sigterm_flush
+    _terminated_by, _flushing, _leaving = 0, False, False
+    _sigterm_flush = _thread.allocate_lock()
+    _stop_forwarding_in_child()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_stop_forwarding_in_child)
+    os.register_at_fork(after_in_child=_start_over_in_child)
 
 
 def _flush_then_die(signum: int, frame: "Any") -> None:
-    global _terminated_by, _dying
+    global _terminated_by
     import signal
 
-    if _dying:  # one more delivery of the signal already under way (the forwarding thread's)
+    if _terminated_by:  # one more delivery of the same signal (the forwarding thread's)
         return
     _terminated_by = signum
-    if _on_the_way_out():
-        # its exit flush runs, or is about to; a flush from here would race it (see
-        # _on_the_way_out): the exit flush re-raises the signal when done
-        signal.signal(signum, signal.SIG_IGN)
-        return
     signal.signal(signum, signal.SIG_DFL)  # a second signal kills at once, as without tracewrap
-    _dying = True
-    import _thread
+    # no blocking here: the main thread, which runs this handler, may hold the lock for a moment
+    # (_wait_for_the_sigterm_flush); it then flushes itself, and this flush need not be waited for
+    holds = _sigterm_flush.acquire(False)
+    try:
+        # _thread, not threading: the interrupted code may hold threading's own bookkeeping lock
+        _thread.start_new_thread(_flush_and_die, (signum, holds))
+    except RuntimeError:  # no thread can start this late in an exit (3.12): the exit path ends it
+        if holds:
+            _sigterm_flush.release()
 
-    # _thread, not threading: the interrupted code may hold threading's own bookkeeping lock
-    _thread.start_new_thread(_flush_and_die, (signum,))
 
-
-def _flush_and_die(signum: int) -> None:
+def _flush_and_die(signum: int, holds_lock: bool) -> None:
     import threading
+    import time
 
     from tracewrap.environment import exit_timeout
 
-    flusher = threading.Thread(target=_run_flushes, name="tracewrap-flush-on-sigterm", daemon=True)
-    flusher.start()
-    flusher.join(exit_timeout() + 1.0)  # each flush is bounded; this bounds them all, locks or not
+    bound = exit_timeout() + 1.0
+    try:
+        flusher = threading.Thread(target=_run_flushes, name="tracewrap-flush-on-sigterm", daemon=True)
+        flusher.start()
+        flusher.join(bound)  # each flush is bounded; this bounds them all, locks or not
+    finally:
+        if holds_lock:
+            _sigterm_flush.release()
+    if _on_the_way_out():
+        # its exit may be flushing (a shutdown, which made the flush above a no-op): it dies by
+        # the signal when done; this ends it if it is not done by then (an exit that waits for good)
+        time.sleep(bound)
     os.kill(os.getpid(), signum)  # the default action is back: the process dies by the signal
 
 
@@ -271,7 +291,9 @@ def _flush_this_process() -> None:
 
     Then, in a child told to end by SIGTERM, die by it as it would have without tracewrap.
     """
-    _wait_for_the_sigterm_thread()
+    global _leaving
+    _leaving = True
+    _wait_for_the_sigterm_flush()
     if _flushes and not _flushing:
         _run_flushes()
     import signal
@@ -281,9 +303,6 @@ def _flush_this_process() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # flushed: from here SIGTERM kills as it would
 
 
-_exit_flushing = False  # the atexit flush (flush_at_exit) is running
-
-
 def flush_at_exit(flush: "Callable[[], None]") -> None:
     """Run this process's ``atexit`` flush (``flush`` bounded, never raising).
 
@@ -291,44 +310,34 @@ def flush_at_exit(flush: "Callable[[], None]") -> None:
     3.13+ a fork child as well), and a pool's ``terminate()`` can SIGTERM a worker that is already
     in it, leaving on its own: the signal then waits for this flush and ends the process after it.
     """
-    global _exit_flushing
-    _exit_flushing = True  # set first: a signal handled from here on leaves the flush to finish
-    try:
-        _wait_for_the_sigterm_thread()
-        flush()
-    finally:
-        _exit_flushing = False
+    global _leaving
+    _leaving = True  # set first: a signal handled from here on leaves this flush time to finish
+    _wait_for_the_sigterm_flush()
+    flush()
     _die_if_terminated()
 
 
 def _on_the_way_out() -> bool:
     """The process is already ending, and its exit flushes run or are about to.
 
-    A SIGTERM's own flush must not run then: the exit flush may have shut the exporters down,
-    which turns a flush into a no-op, and ending the process at once would cut off the export the
-    shutdown has under way (Python 3.13 pool workers lost spans so: see ``flush_at_exit``).
-    ``threading._shutdown()`` marks the main thread ended before ``atexit`` (and before a
-    multiprocessing child's ``_bootstrap`` returns)."""
+    A SIGTERM must not end it as soon as its own flush is done then: the exit flush may have shut
+    the exporters down, which made that flush a no-op, and ending the process at once would cut off
+    the export the shutdown has under way (Python 3.13 pool workers lost spans so: see
+    ``flush_at_exit``). ``threading._shutdown()`` marks the main thread ended before ``atexit``
+    (and before a multiprocessing child's ``_bootstrap`` returns)."""
     import threading
 
     util = sys.modules.get("multiprocessing.util")
-    return (
-        _flushing
-        or _exit_flushing
-        or getattr(util, "_exiting", False)
-        or not threading.main_thread().is_alive()
-    )
+    return _leaving or getattr(util, "_exiting", False) or not threading.main_thread().is_alive()
 
 
-def _wait_for_the_sigterm_thread() -> None:
-    """A SIGTERM's thread flushes and ends the process; leaving (or shutting the exporters down)
-    before it has would cut its flush short. Bounded like that thread."""
-    if _dying:
-        import time
+def _wait_for_the_sigterm_flush() -> None:
+    """Let a SIGTERM's flush finish before the exit path flushes or shuts the exporters down (a
+    shutdown would turn that flush into a no-op half-way). Bounded like that flush."""
+    from tracewrap.environment import exit_timeout
 
-        from tracewrap.environment import exit_timeout
-
-        time.sleep(exit_timeout() + 2.0)
+    if _sigterm_flush.acquire(timeout=exit_timeout() + 2.0):
+        _sigterm_flush.release()
 
 
 def _die_if_terminated() -> None:

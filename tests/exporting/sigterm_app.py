@@ -8,9 +8,10 @@ usage: ``sigterm_app.py METHOD WHERE``, with the fake server's URL in ``TW_BASE_
 frees its task's objects, an OpenAI client among them, just as ``terminate()`` arrives);
 ``thread``, another thread catches it while the main thread waits in a lock (the kernel hands a
 process's signal to any thread not blocking it: here the worker's other thread takes it itself);
-``leaving``, the worker returns after its call and the test sends SIGTERM itself while the worker's
-exit flush is exporting (prints ``WORKER <pid>`` first; a pool worker told by ``terminate()`` to end
-as it leaves on its own).
+``hung-exit``, the worker returns after its call and its exit waits for good for a thread it
+left running (its main thread is already marked ended); ``leaving``, the worker returns after its
+call and the test sends SIGTERM itself while the worker's exit flush is exporting (prints
+``WORKER <pid>`` first; a pool worker told by ``terminate()`` to end as it leaves on its own).
 Prints ``RESULT {"exitcode": ..., "ended": ...}``: the worker's exit code after ``terminate()``
 (``None`` if it was still alive 30 s later, then killed) and the ``time.monotonic()`` it was seen
 ended at.
@@ -50,6 +51,10 @@ def worker(ready: Any, go: Any, where: str) -> None:
     client.chat.completions.create(model="m-sigterm", messages=[{"role": "user", "content": "hi"}])
     if where == "leaving":
         return  # the exit flush exports the span; the test's SIGTERM lands during it
+    if where == "hung-exit":
+        threading.Thread(target=threading.Event().wait).start()  # not a daemon: the exit waits for it
+        ready.set()
+        return  # ... for good: SIGTERM lands while the worker's exit joins that thread
     if where == "del":
         SlowToFree(ready)  # freed at once
     elif where == "thread":
@@ -82,6 +87,8 @@ def main() -> None:
         report(process)
         return
     assert ready.wait(60)
+    if sys.argv[2] == "hung-exit":
+        time.sleep(0.5)  # the worker has returned and waits in its exit
     if sys.argv[2] == "thread":
         go.set()  # the worker's other thread catches SIGTERM now
     else:

@@ -132,6 +132,16 @@ def test_sigterm_caught_by_another_thread_still_ends_the_worker(
     _sigterm_ends_the_worker(method, "thread", receiver, server)
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sigterm_ends_a_worker_whose_exit_waits_for_good(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """A worker already leaving, whose exit never completes (it joins a thread that never ends), is
+    still flushed and ended by SIGTERM, as the signal's default action would end it: waiting for
+    its exit flush must not mean ignoring the signal (``terminate()`` would join it for good)."""
+    _sigterm_ends_the_worker(method, "hung-exit", receiver, server)
+
+
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_sigterm_during_the_exit_flush_waits_for_it(
     method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
