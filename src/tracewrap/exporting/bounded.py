@@ -12,7 +12,9 @@ deadline matters most and Python 3.12 refuses to start a thread once exit has be
 interpreter shutdown", CPython gh-113964; 3.10, 3.11 and 3.13 allow it). On 3.12
 :func:`start_exit_runners` starts the exit flush's runners with the exporters (again in a fork
 child of a process that had them). A job no runner can take (none idle, and none can start) runs
-in the calling thread: bounded only by the exporter's own timeout, but nothing is lost.
+in the calling thread: bounded only by the exporter's own timeout, but nothing is lost. The pool
+grows to the most jobs ever run at once (stuck ones included: a runner stuck for good is one
+thread, as a thread started per job was) and idles there.
 """
 
 from __future__ import annotations
