@@ -107,6 +107,37 @@ def test_an_awaited_deprecated_method_warns_once_at_the_awaiting_line(server, te
     assert attrs(span)["openai.api.type"] == "audio.translations"
 
 
+def _warned_before_awaiting(client: Any) -> Seen:
+    """The warnings an async deprecated call gives when called, before anything awaits it."""
+
+    async def call_then_await() -> Seen:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("always", DeprecationWarning)
+            pending = client.audio.translations.create(model="whisper-1", file=AUDIO)
+            when_called = [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+        await pending
+        return when_called
+
+    return asyncio.run(call_then_await())
+
+
+@pytest.mark.parametrize("how", ["client", "module"])
+def test_an_async_deprecated_method_warns_when_called_as_bare(server, telemetry, how) -> None:
+    bare = _warned_before_awaiting(_client(server, is_async=True))
+    if how == "module":
+        tracewrap.wrap(openai, **telemetry.wrap_kwargs())
+        traced_client = _client(server, is_async=True)
+    else:
+        traced_client = tracewrap.wrap(_client(server, is_async=True), **telemetry.wrap_kwargs())
+    traced = _warned_before_awaiting(traced_client)
+
+    assert traced == bare
+    assert len(traced) == (1 if MARKED["translation"] else 0)
+    (span,) = telemetry.spans()  # awaited: traced as any call
+    assert attrs(span)["openai.api.type"] == "audio.translations"
+
+
 def test_only_the_markers_shape_is_taken_apart() -> None:
     def original(self: Any, x: int) -> int:
         return x

@@ -103,7 +103,7 @@ def sync_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wra
 
 
 def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> WrapperFunction:
-    """As :func:`sync_wrapper`; a deprecation warns when the call is awaited (the SDK's, when called)."""
+    """As :func:`sync_wrapper`."""
 
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -121,9 +121,10 @@ def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wr
     if deprecation is None:
         return traced
 
-    async def traced_deprecated(
+    def traced_deprecated(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        return await traced(deprecation.warn_and_bind(instance, depth=1), instance, args, kwargs)
+        # not async: the SDK's marker warns when the method is called, not when it is awaited
+        return traced(deprecation.warn_and_bind(instance, depth=1), instance, args, kwargs)
 
     return traced_deprecated
