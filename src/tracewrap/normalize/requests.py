@@ -6,7 +6,7 @@ Only parameters present with a value of the right type are recorded; ``NotGiven`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
@@ -82,21 +82,16 @@ def _output_type(response_format: Any) -> str | None:
     return "text" if kind == "text" else None
 
 
-_CHAT_MAX_TOKENS = ("max_completion_tokens", "max_tokens")
-_RESPONSES_MAX_TOKENS = ("max_output_tokens",)
-_COMPLETION_MAX_TOKENS = ("max_tokens",)
-
-
-def _read_chat_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
-    _read_common(kwargs, record, _CHAT_MAX_TOKENS)
+def read_chat_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    _read_common(kwargs, record, ("max_completion_tokens", "max_tokens"))
     response_format = kwargs.get("response_format")
     output_type = None if response_format is None else _output_type(response_format)
     if output_type:
         record.request_attributes[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
 
 
-def _read_responses_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
-    _read_common(kwargs, record, _RESPONSES_MAX_TOKENS)
+def read_responses_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    _read_common(kwargs, record, ("max_output_tokens",))
     attrs = record.request_attributes
     get = kwargs.get
     conversation = get("conversation")  # most calls pass none of these: nothing runs for them
@@ -116,70 +111,8 @@ def _read_responses_request(kwargs: Mapping[str, Any], record: CallRecord) -> No
             attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
 
 
-def _read_completion_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
-    _read_common(kwargs, record, _COMPLETION_MAX_TOKENS)
-
-
-# A call site passes the same parameter values call after call (its model, its temperature...), and
-# between two calls the SDK's own work evicts the reading's code and data from the CPU caches: read
-# cold, a chat request costs ~11 µs, warm ~1.7 (benchmarks/README.md, by ablation). So what a reader
-# made of a set of plain values is remembered, and a repeat costs two tuples and a lookup.
-REMEMBERED_PER_READER = 256  # distinct parameter sets; past it a reader's table starts over
-# values whose equality (with their type) decides what they read as; anything else is read each time.
-# openai's NotGiven / Omit sentinels join on first sight (they read as absent whatever the instance)
-_plain_types: set[type] = {str, int, float, bool, type(None)}
-
-
-def _plain(types: tuple[type, ...]) -> bool:
-    if _plain_types.issuperset(types):
-        return True
-    for kind in types:
-        if kind not in _plain_types:
-            if kind.__name__ not in ("NotGiven", "Omit") or not kind.__module__.startswith("openai"):
-                return False
-            _plain_types.add(kind)
-    return True
-
-
-def remembered(
-    read: Callable[[Mapping[str, Any], CallRecord], None], names: Iterable[str]
-) -> Callable[[Mapping[str, Any], CallRecord], None]:
-    """``read``, remembering its result per set of values of ``names`` (every parameter ``read``
-    reads: a parameter left out would be read as its first value). The record must be fresh
-    (``CallSite.new_record``): ``read`` may only set ``request_model``, ``stream`` and
-    ``request_attributes`` (tests/core/test_request_memo.py checks every parameter of the SDK's
-    methods against the plain reader)."""
-    names = tuple(names)
-    table: dict[tuple[tuple[Any, ...], tuple[type, ...]], tuple[Any, bool, tuple[Any, ...]]] = {}
-
-    def read_remembered(kwargs: Mapping[str, Any], record: CallRecord) -> None:
-        values = tuple(map(kwargs.get, names))
-        types = tuple(map(type, values))  # 1 and 1.0 and True are equal; as parameters they are not
-        if not _plain(types):
-            read(kwargs, record)
-            return
-        key = (values, types)
-        known = table.get(key)
-        if known is None:
-            read(kwargs, record)
-            if len(table) >= REMEMBERED_PER_READER:
-                table.clear()
-            table[key] = (record.request_model, record.stream, tuple(record.request_attributes.items()))
-            return
-        record.request_model, record.stream, attributes = known
-        record.request_attributes.update(attributes)
-
-    read_remembered.table = table  # type: ignore[attr-defined]  # for tests: what it holds
-    return read_remembered
-
-
-_COMMON_NAMES = ("model", "stream", *_PARAMS)
-read_chat_request = remembered(_read_chat_request, (*_COMMON_NAMES, *_CHAT_MAX_TOKENS, "response_format"))
-read_responses_request = remembered(
-    _read_responses_request,
-    (*_COMMON_NAMES, *_RESPONSES_MAX_TOKENS, "conversation", "background", "text_format", "text"),
-)
-read_completion_request = remembered(_read_completion_request, (*_COMMON_NAMES, *_COMPLETION_MAX_TOKENS))
+def read_completion_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
+    _read_common(kwargs, record, ("max_tokens",))
 
 
 def read_embeddings_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
