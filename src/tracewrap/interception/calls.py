@@ -90,16 +90,7 @@ def sync_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wra
             read_args(args, call)
         return run_traced(call, wrapped, args, kwargs)
 
-    if deprecation is None:
-        return traced
-
-    def traced_deprecated(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        # the warning names our caller's line, as without tracewrap
-        return traced(deprecation.warn_and_bind(instance, depth=1), instance, args, kwargs)
-
-    return traced_deprecated
+    return traced if deprecation is None else _warning_first(traced, deprecation)
 
 
 def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> WrapperFunction:
@@ -118,13 +109,17 @@ def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wr
             read_args(args, call)
         return await run_traced_async(call, wrapped, args, kwargs)
 
-    if deprecation is None:
-        return traced
+    return traced if deprecation is None else _warning_first(traced, deprecation)
+
+
+def _warning_first(traced: WrapperFunction, deprecation: Deprecation) -> WrapperFunction:
+    """A deprecated method's wrapper: the SDK's warning, naming our caller's line as without
+    tracewrap, then ``traced`` on the undecorated method. Not async for an async method either: the
+    SDK's marker warns when the method is called, not when it is awaited."""
 
     def traced_deprecated(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        # not async: the SDK's marker warns when the method is called, not when it is awaited
         return traced(deprecation.warn_and_bind(instance, depth=1), instance, args, kwargs)
 
     return traced_deprecated
