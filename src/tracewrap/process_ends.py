@@ -224,8 +224,12 @@ def _flush_and_die(signum: int, holds_lock: bool) -> None:
     bound = exit_timeout() + 1.0
     try:
         flusher = threading.Thread(target=_run_flushes, name="tracewrap-flush-on-sigterm", daemon=True)
-        flusher.start()
-        flusher.join(bound)  # each flush is bounded; this bounds them all, locks or not
+        try:
+            flusher.start()
+        except RuntimeError:  # no thread can start once exit has begun (Python 3.12): here, then
+            _run_flushes()
+        else:
+            flusher.join(bound)  # each flush is bounded; this bounds them all, locks or not
     finally:
         if holds_lock:
             _sigterm_flush.release()

@@ -259,3 +259,34 @@ def test_sigterm_forwarding_takes_a_free_wakeup_fd_once_and_not_into_fork_childr
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == expected
+
+
+REFUSED_FLUSHER = r"""
+import json, os, signal, threading
+from tracewrap import process_ends
+
+flushed = []
+process_ends.register_flush(lambda: flushed.append(threading.current_thread().name))
+process_ends._on_the_way_out = lambda: False  # a worker still at work: end it right after the flush
+def refuse(self):
+    raise RuntimeError("can't create new thread at interpreter shutdown")
+threading.Thread.start = refuse  # as Python 3.12 refuses once exit has begun
+read, write = os.pipe()
+os.kill = lambda pid, signum: os.write(write, json.dumps([signum, *flushed]).encode())  # the end
+process_ends._flush_then_die(signal.SIGTERM, None)
+print(os.read(read, 200).decode())
+"""
+
+
+def test_a_sigterm_flush_with_no_thread_to_run_on_runs_in_the_signal_thread() -> None:
+    """The SIGTERM thread hands its flush to another thread (so a stuck exporter cannot keep the
+    process past the bound); where none can start, it flushes itself and still ends the process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(
+        [sys.executable, "-c", REFUSED_FLUSHER], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    signum, *flushed_on = json.loads(run.stdout)
+    assert signum == signal.SIGTERM  # then it ended the process by the signal
+    assert len(flushed_on) == 1 and flushed_on[0] != "MainThread", flushed_on  # flushed, in its own thread
+    assert "Traceback" not in run.stderr and "Unhandled" not in run.stderr, run.stderr
