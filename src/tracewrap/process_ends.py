@@ -295,16 +295,16 @@ def _flush_this_process() -> None:
 
     Then, in a child told to end by SIGTERM, die by it as it would have without tracewrap.
     """
-    global _leaving
-    _leaving = True
-    _wait_for_the_sigterm_flush()
-    if _flushes and not _flushing:
-        _run_flushes()
+    flush_at_exit(_run_flushes_unless_running)
     import signal
 
-    _die_if_terminated()
     if signal.getsignal(signal.SIGTERM) is _flush_then_die:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # flushed: from here SIGTERM kills as it would
+
+
+def _run_flushes_unless_running() -> None:
+    if _flushes and not _flushing:  # (not while a SIGTERM's flusher, abandoned at its bound, runs them)
+        _run_flushes()
 
 
 def flush_at_exit(flush: "Callable[[], None]") -> None:
