@@ -25,7 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: F401  (bench/ puts this checkout's src/ first)
-from bench.harness import SCENARIOS, make_telemetry, mock_backend, plain_call
+from bench.floor import capture_plan, floor_call
+from bench.harness import SCENARIOS, ScenarioSpec, Telemetry, make_telemetry, mock_backend, plain_call
 
 import tracewrap
 
@@ -57,7 +58,7 @@ def main() -> int:
             run()
 
     if opts.bytecodes:
-        print_bytecodes(run)
+        print_bytecodes(run, conventions_floor(spec, telemetry))
         return 0
     if opts.pyinstrument:
         from pyinstrument import Profiler
@@ -111,12 +112,37 @@ def main() -> int:
     return 0
 
 
-def print_bytecodes(run: Callable[[], None]) -> None:
-    """Bytecodes one (warm) call executes in tracewrap's functions and in OpenTelemetry's.
+def conventions_floor(spec: ScenarioSpec, telemetry: Telemetry) -> Callable[[], None]:
+    """The conventions floor's call of the scenario (``bench/floor.py``), warmed up."""
+    backend = mock_backend()
+    plan = capture_plan(backend, spec, telemetry)
+    tracer = telemetry.tracer_provider.get_tracer("benchmark.floor")
+    run = floor_call(backend.client(), spec, plan, tracer, conventions=True)
+    for _ in range(20):
+        run()
+    return run
+
+
+def print_bytecodes(run: Callable[[], None], floor: Callable[[], None]) -> None:
+    """Bytecodes one (warm) call executes in tracewrap's functions and in OpenTelemetry's, and in
+    OpenTelemetry's for one call of the conventions floor (the same span and histogram points).
 
     Deterministic, unlike time: on this VM each call's tracewrap code runs cold after ~1 ms of the
     SDK's own work, so what a call costs grows with how much of its own code it executes.
     """
+    executed = _bytecodes(run)
+    ours = str(Path(tracewrap.__file__).parent)
+    otel = sum(count for (filename, _name), count in executed.items() if filename.startswith("opentelemetry"))
+    own = {key: count for key, count in executed.items() if not key[0].startswith("opentelemetry")}
+    floor_otel = sum(_bytecodes(floor).values())
+    print(f"one call: {sum(own.values())} bytecodes in tracewrap, {otel} in OpenTelemetry on its behalf")
+    print(f"the conventions floor's call: {floor_otel} in OpenTelemetry")
+    for (filename, name), count in sorted(own.items(), key=lambda item: -item[1]):
+        print(f"{count:6d}  {Path(filename).relative_to(ours)}:{name}")
+
+
+def _bytecodes(run: Callable[[], None]) -> Counter[tuple[str, str]]:
+    """Per (file, function): bytecodes one call of ``run`` executes in tracewrap and OpenTelemetry."""
     executed: Counter[tuple[str, str]] = Counter()
     ours = str(Path(tracewrap.__file__).parent)
 
@@ -134,11 +160,7 @@ def print_bytecodes(run: Callable[[], None]) -> None:
         run()
     finally:
         sys.settrace(None)
-    otel = sum(count for (filename, _name), count in executed.items() if filename.startswith("opentelemetry"))
-    own = {key: count for key, count in executed.items() if not key[0].startswith("opentelemetry")}
-    print(f"one call: {sum(own.values())} bytecodes in tracewrap, {otel} in OpenTelemetry on its behalf")
-    for (filename, name), count in sorted(own.items(), key=lambda item: -item[1]):
-        print(f"{count:6d}  {Path(filename).relative_to(ours)}:{name}")
+    return executed
 
 
 if __name__ == "__main__":
