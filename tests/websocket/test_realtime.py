@@ -4,6 +4,11 @@ server: one span per response, usage from ``response.done``, the model from the 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -15,6 +20,7 @@ from tracewrap import wrap
 from tracewrap.testing import Scenario
 
 MODEL = "gpt-realtime-mini"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def client_for(rt_server: Any, telemetry: Telemetry, **options: Any) -> openai.OpenAI:
@@ -196,3 +202,71 @@ def test_unknown_and_malformed_events_are_survived_silently(
     assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == MODEL  # the odd session kept it
     assert "error.type" not in a
     assert two.attributes["gen_ai.usage.input_tokens"] == 6
+
+
+# A fresh interpreter: whether wrap() imports the realtime module can only be seen where nothing has.
+_LAZY_REALTIME = """
+import json, os, sys
+import openai
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import tracewrap
+from tracewrap.interception import websocket
+
+REALTIME = "openai.resources.realtime.realtime"
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+if sys.argv[1] == "module":
+    tracewrap.wrap(openai, tracer_provider=provider)
+client = openai.OpenAI(api_key="sk-test", base_url=os.environ["TW_BASE_URL"], max_retries=0)
+if sys.argv[1] == "client":
+    tracewrap.wrap(client, tracer_provider=provider)
+imported_at_wrap = REALTIME in sys.modules
+if sys.argv[2] == "reinstall":  # uninstalled and installed again once the module is imported
+    import openai.resources.realtime.realtime
+    websocket.uninstall()
+    websocket.install()
+with client.realtime.connect(model="gpt-realtime-mini") as connection:
+    connection.response.create()
+    for event in connection:
+        if event.type in ("response.done", "error"):
+            break
+patched = [cls.__name__ for cls, _, _ in websocket._patched]
+print(json.dumps({
+    "imported_at_wrap": imported_at_wrap,
+    "realtime_patches": sorted({name for name in patched if "Realtime" in name}),
+    "spans": [dict(span.attributes) for span in exporter.get_finished_spans()],
+}))
+"""
+
+
+@pytest.mark.parametrize(("how", "when"), [("module", "first"), ("client", "first"), ("module", "reinstall")])
+def test_the_realtime_module_is_patched_when_the_sdk_imports_it(rt_server: Any, how: str, when: str) -> None:
+    """wrap() leaves the realtime module (~60 ms of imports) to the first ``client.realtime``; a
+    connection opened then is traced all the same, and so after an uninstall and a second install."""
+    rt_server.add(Scenario(prompt_tokens=12, completion_tokens=3))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_"))}
+    env.update(TW_BASE_URL=rt_server.base_url, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    run = subprocess.run(
+        [sys.executable, "-c", _LAZY_REALTIME, how, when],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["imported_at_wrap"] is False
+    assert result["realtime_patches"] == [
+        "AsyncRealtimeConnection",
+        "AsyncRealtimeConnectionManager",
+        "RealtimeConnection",
+        "RealtimeConnectionManager",
+    ]
+    (span,) = result["spans"]
+    assert span["openai.api.type"] == "realtime"
+    assert span["gen_ai.request.model"] == MODEL
+    assert span["gen_ai.usage.input_tokens"] == 12
+    assert span["gen_ai.usage.output_tokens"] == 3

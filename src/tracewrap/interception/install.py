@@ -163,6 +163,8 @@ def _drop_cached_wrappers(client: Any, paths: Iterable[str]) -> None:
     every resource on a traced path, they rebuild around what is installed now."""
     owners = {id(client): client}
     for path in paths:
+        if path in CONNECT_PATHS:  # nothing wrapped there (and ``client.realtime`` imports ~60 ms)
+            continue
         for resource_path, _method, _endpoint in resolve(path):
             obj = client
             for part in resource_path.split("."):

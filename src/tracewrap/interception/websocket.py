@@ -48,8 +48,10 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
+from tracewrap.auto.import_hooks import when_imported
 from tracewrap.interception.streams import ABANDONED, CLOSED_EARLY, COMPLETED, ERROR, StreamTracker
 from tracewrap.normalize.responses import TERMINAL_EVENTS
 from tracewrap.normalize.values import field
@@ -618,79 +620,95 @@ def _realtime_traces(manager: Any) -> ConnectionTraces | None:
     return RealtimeTraces(site, model if isinstance(model, str) else None)
 
 
-def _connection_kinds() -> list[tuple[type, type, TracesFactory, bool]]:
-    """(connection class, manager class, traces factory, is async) of this SDK; empty before 3.x."""
-    kinds: list[tuple[type, type, TracesFactory, bool]] = []
+def _responses_kinds() -> list[tuple[type, type, TracesFactory, bool]]:
+    """(connection class, manager class, traces factory, is async) of Responses WebSocket mode;
+    empty before openai 3.x."""
     try:
         from openai.resources.responses import responses
     except ImportError:
-        responses = None  # type: ignore[assignment]
-    if responses is not None and hasattr(responses, "ResponsesConnection"):
-        kinds.append(
-            (responses.ResponsesConnection, responses.ResponsesConnectionManager, _responses_traces, False)
-        )
-        kinds.append(
-            (
-                responses.AsyncResponsesConnection,
-                responses.AsyncResponsesConnectionManager,
-                _responses_traces,
-                True,
-            )
-        )
-    try:
-        from openai.resources.realtime import realtime
-    except ImportError:
-        realtime = None  # type: ignore[assignment]
-    # the realtime resource exists since 1.x (beta) / 2.x; traced where it runs on the same
-    # connection base as Responses WebSocket mode (3.x)
-    if (
-        kinds
-        and realtime is not None
-        and hasattr(realtime, "RealtimeConnection")
-        and hasattr(realtime.RealtimeConnection, "send_raw")
-    ):
-        kinds.append(
-            (realtime.RealtimeConnection, realtime.RealtimeConnectionManager, _realtime_traces, False)
-        )
-        kinds.append(
-            (
-                realtime.AsyncRealtimeConnection,
-                realtime.AsyncRealtimeConnectionManager,
-                _realtime_traces,
-                True,
-            )
-        )
-    return kinds
+        return []
+    if not hasattr(responses, "ResponsesConnection"):
+        return []
+    return [
+        (responses.ResponsesConnection, responses.ResponsesConnectionManager, _responses_traces, False),
+        (
+            responses.AsyncResponsesConnection,
+            responses.AsyncResponsesConnectionManager,
+            _responses_traces,
+            True,
+        ),
+    ]
+
+
+def _realtime_kinds(realtime: ModuleType) -> list[tuple[type, type, TracesFactory, bool]]:
+    """The same for ``client.realtime.connect()``: the realtime resource exists since 1.x (beta) /
+    2.x; traced where it runs on the same connection base as Responses WebSocket mode (3.x)."""
+    if not hasattr(realtime, "RealtimeConnection") or not hasattr(realtime.RealtimeConnection, "send_raw"):
+        return []
+    return [
+        (realtime.RealtimeConnection, realtime.RealtimeConnectionManager, _realtime_traces, False),
+        (realtime.AsyncRealtimeConnection, realtime.AsyncRealtimeConnectionManager, _realtime_traces, True),
+    ]
+
+
+_REALTIME_MODULE = "openai.resources.realtime.realtime"
+_realtime_hook_pending = False  # registered and not run yet (it outlives an uninstall: not twice)
 
 
 def install() -> None:
     """Patch the connection classes once per process; a no-op for an SDK without ``connect()``.
 
     The patches stay once installed and are inert for clients that are not traced (no entry is
-    made for their connections, and every wrapper then passes straight through).
+    made for their connections, and every wrapper then passes straight through). The realtime
+    classes are patched when the SDK imports their module (``client.realtime``, first used): that
+    module and its types take ~60 ms to import, which a program that never opens a realtime
+    connection should not pay at ``wrap()`` or at start-up.
     """
-    global _patched, _UNSET
+    global _patched, _UNSET, _realtime_hook_pending
     if _patched is not None:
         return
     _patched = []
     try:
-        kinds = _connection_kinds()
+        kinds = _responses_kinds()
         if not kinds:
             return  # openai 1.x / 2.x: no Responses WebSocket mode
         from openai import NotGiven, Omit
 
         _UNSET = (Omit, NotGiven)
-        try:
-            from websockets.exceptions import ConnectionClosed
-
-            closed_errors: tuple[type[BaseException], ...] = (ConnectionClosed,)
-        except ImportError:  # the SDK's realtime extra is missing: connect() cannot open anything
-            closed_errors = ()
-        for connection_cls, manager_cls, make, is_async in kinds:
-            patch = _patch_async if is_async else _patch_sync
-            _patched += patch(connection_cls, manager_cls, make, closed_errors)
+        _patch_kinds(kinds)
+        if not _realtime_hook_pending:
+            _realtime_hook_pending = True
+            when_imported(_REALTIME_MODULE, _patch_realtime)  # at once if already imported
     except Exception as exc:
         internal_error("websocket install", exc)
+
+
+def _patch_realtime(realtime: ModuleType) -> None:
+    global _realtime_hook_pending
+    _realtime_hook_pending = False
+    if _patched is None or any(
+        cls is getattr(realtime, "RealtimeConnection", None) for cls, _, _ in _patched
+    ):
+        return  # uninstalled since the hook was registered, or patched already
+    try:
+        _patch_kinds(_realtime_kinds(realtime))
+    except Exception as exc:
+        internal_error("websocket install", exc)
+
+
+def _patch_kinds(kinds: list[tuple[type, type, TracesFactory, bool]]) -> None:
+    try:
+        from websockets.exceptions import ConnectionClosed
+
+        closed_errors: tuple[type[BaseException], ...] = (ConnectionClosed,)
+    except ImportError:  # the SDK's realtime extra is missing: connect() cannot open anything
+        closed_errors = ()
+    patched = _patched
+    if patched is None:
+        return
+    for connection_cls, manager_cls, make, is_async in kinds:
+        patch = _patch_async if is_async else _patch_sync
+        patched += patch(connection_cls, manager_cls, make, closed_errors)
 
 
 def uninstall() -> None:
