@@ -8,8 +8,14 @@ itself (the Agents SDK, LangChain, litellm's client...), subclasses, the module-
 up on the resource when they are built). Classes and clients stay the SDK's own objects, so
 ``isinstance``, subclassing, pickling and ``match`` behave as without tracewrap.
 
-Which classes: a probe client of each kind (sync, async; no network) is walked along the traced
-paths, and the class in each resource's MRO that defines the method is patched.
+Which classes: the class in each resource's MRO that defines the traced method, found by walking
+the traced paths on a probe client of each kind (sync, async; no network). Walking a path builds
+its resource, and openai 3.x imports a resource's modules only then (~55 ms for those a chat-only
+program never touches): so a known path is walked when the SDK imports its resource's package
+(``openai.resources.chat``: a client's first ``client.chat``, or another library importing it),
+through a post-import hook, and at once when the package is already imported. The hook runs as the
+import ends, before whoever imported it can use or wrap the classes, so the order of layers is the
+one an eager patch gives. A path the user named is walked at once, which also checks it exists.
 
 Per call the wrapper finds the client (``resource._client``) and its :class:`CallSite` (provider,
 server, options), built once per client and kept in the client's ``__dict__``. A client also
@@ -25,23 +31,30 @@ default path is traced.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import os
+import sys
 import threading
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import wrapt
 
-from tracewrap.endpoints import Endpoint
+from tracewrap.auto.import_hooks import when_imported
+from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, Endpoint
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.deprecation import deprecation_of
 from tracewrap.interception.install import client_info, plan_paths
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
-from tracewrap.telemetry.lifecycle import CallSite
+from tracewrap.telemetry.lifecycle import CallSite, internal_error
 
 _SITES = "_tracewrap_sites"  # in a client's __dict__: {endpoint: CallSite} for the options in force
+Plan = dict[tuple[type, str], Endpoint]  # (class, method name) -> endpoint
+Deferred = dict[str, tuple[str, ...]]  # resource package -> the paths walked when it is imported
 
 
 class SdkTracedMethod(wrapt.FunctionWrapper):
@@ -55,6 +68,8 @@ class SdkInstallation:
     patched: list[tuple[type, str, Any]] = field(default_factory=list)  # (class, name, original)
     # the known endpoints of ``paths``: picked up at the request layer too (litellm's ``post()``...)
     endpoints: frozenset[Endpoint] = frozenset()
+    # per resource package (``openai.resources.chat``...): the paths walked when it is imported
+    deferred: Deferred = field(default_factory=dict)
 
 
 def _enabled() -> frozenset[Endpoint]:
@@ -120,9 +135,35 @@ def _defining_class(cls: type, name: str) -> type:
     raise ValueError(f"tracewrap: no class of {cls.__name__} defines {name}")  # pragma: no cover
 
 
-def class_plan(module: Any, paths: tuple[str, ...]) -> dict[tuple[type, str], Endpoint]:
+def _split_paths(module: Any, paths: tuple[str, ...]) -> tuple[tuple[str, ...], Deferred]:
+    """The paths to walk now, and per resource package those walked when it is imported.
+
+    Deferred: a known path whose resource package (``openai/resources/chat``) exists and is not
+    imported yet, so no client can hold that resource already. Looked up on disk: asking the import
+    system would import ``openai.resources``, which on openai 1.x / 2.x imports every resource."""
+    now: list[str] = []
+    later: dict[str, list[str]] = {}
+    root = os.path.join(os.path.dirname(getattr(module, "__file__", None) or ""), "resources")
+    for path in paths:
+        resource = path.split(".", 1)[0]
+        package = f"{module.__name__}.resources.{resource}"
+        if (
+            path in KNOWN_PATHS
+            and package not in sys.modules
+            and (
+                os.path.isdir(os.path.join(root, resource))
+                or os.path.isfile(os.path.join(root, resource + ".py"))
+            )
+        ):
+            later.setdefault(package, []).append(path)
+        else:
+            now.append(path)
+    return tuple(now), {package: tuple(deferred) for package, deferred in later.items()}
+
+
+def class_plan(module: Any, paths: tuple[str, ...]) -> Plan:
     """``(class, method name) -> endpoint`` for ``paths``; raises ValueError for a path no client has."""
-    plan: dict[tuple[type, str], Endpoint] = {}
+    plan: Plan = {}
     for probe in _probe_clients(module):
         try:
             for resource, method, endpoint in plan_paths(probe, paths):
@@ -145,6 +186,12 @@ def _wrapper(endpoint: Endpoint, original: Any) -> Any:
 def instrument_sdk(module: Any, paths: tuple[str, ...], options: TraceOptions) -> SdkInstallation:
     """Patch the SDK's resource classes; a second call with other paths or options applies them."""
     global _installation
+    installed = _installation
+    walked = None
+    if installed is None or installed.paths != paths:
+        # walked before taking the lock: walking may import, and a resource package's import takes
+        # the lock in its post-import hook (another thread's import waiting on us would deadlock)
+        walked = _walk(module, paths)  # validates the paths walked now before changing anything
     with _lock:
         installed = _installation
         if installed is not None:
@@ -153,18 +200,67 @@ def instrument_sdk(module: Any, paths: tuple[str, ...], options: TraceOptions) -
                     installed.options = options  # clients rebuild their sites on their next call
                 return installed
             uninstrument_sdk()
-        plan = class_plan(module, paths)  # validates every path before changing anything
-        installation = SdkInstallation(paths, options)
+        plan, later = walked or _walk(module, paths)  # (uninstalled by another thread since we looked)
+        installation = SdkInstallation(paths, options, deferred=later)
         for (cls, name), endpoint in plan.items():
-            original = vars(cls)[name]
-            if isinstance(original, SdkTracedMethod):  # left inert by an earlier unwrap: reuse its original
-                original = original.__wrapped__
-            setattr(cls, name, SdkTracedMethod(original, _wrapper(endpoint, original)))
-            installation.patched.append((cls, name, original))
+            _patch_method(installation, cls, name, endpoint)
         _patch_request_layer(module, installation)
         websocket.install()  # Responses WebSocket mode: its connection classes (openai 3.x)
         _installation = installation
-        return installation
+    for package in later:  # (run at once if imported since we looked: outside the lock, it walks)
+        if package not in _hooks_pending:  # a hook outlives an uninstall: registered once
+            _hooks_pending.add(package)
+            when_imported(package, functools.partial(_package_imported, module))
+    return installation
+
+
+def _walk(module: Any, paths: tuple[str, ...]) -> tuple[Plan, Deferred]:
+    """The classes to patch now, and the paths deferred to their resource package's import."""
+    now, later = _split_paths(module, paths)
+    now = tuple(path for path in now if path not in CONNECT_PATHS)  # (no method: interception.websocket)
+    return (class_plan(module, now) if now else {}), later
+
+
+def _patch_method(installation: SdkInstallation, cls: type, name: str, endpoint: Endpoint) -> None:
+    original = vars(cls)[name]
+    if isinstance(original, SdkTracedMethod):  # left inert by an earlier unwrap: reuse its original
+        original = original.__wrapped__
+    setattr(cls, name, SdkTracedMethod(original, _wrapper(endpoint, original)))
+    installation.patched.append((cls, name, original))
+
+
+_hooks_pending: set[str] = set()  # resource packages whose post-import hook has not run yet
+
+
+def _package_imported(module: Any, package: ModuleType) -> None:
+    """The SDK imported a resource package: walk the paths deferred to it and patch what they reach.
+
+    Runs at the end of that import, in whoever imported it (a client's first ``client.chat``): it
+    must never raise; a path this SDK lacks leaves the others traced."""
+    _hooks_pending.discard(package.__name__)
+    try:
+        installation = _installation
+        paths = installation.deferred.get(package.__name__, ()) if installation is not None else ()
+        if not paths:
+            return
+        try:  # walked outside the lock, as in instrument_sdk
+            plan = class_plan(module, paths)
+        except ValueError:  # a path this SDK lacks: the others, one by one
+            plan: Plan = {}
+            for path in paths:
+                try:
+                    plan.update(class_plan(module, (path,)))
+                except ValueError as exc:
+                    internal_error(f"tracing {path}", exc)
+        with _lock:
+            if _installation is not installation:
+                return  # uninstalled or replaced meanwhile (a new installation walks for itself)
+            patched = {(cls, name) for cls, name, _ in installation.patched}
+            for (cls, name), endpoint in plan.items():
+                if (cls, name) not in patched:
+                    _patch_method(installation, cls, name, endpoint)
+    except Exception as exc:
+        internal_error(f"tracing {package.__name__}", exc)
 
 
 def _patch_request_layer(module: Any, installation: SdkInstallation) -> None:

@@ -61,7 +61,7 @@ from tracewrap.telemetry.lifecycle import CallSite, internal_error, start
 CONNECTION_CLOSED = "connection_closed"  # the socket closed before the response's terminal event
 _KEY = "_tracewrap_ws"  # in a connection's (or a manager's, until it opens) __dict__
 _CREATE = "response.create"
-_UNSET: tuple[type, ...] = ()  # the SDK's Omit / NotGiven, set by install()
+_UNSET: tuple[type, ...] = ()  # the SDK's Omit / NotGiven, set when the connection classes are patched
 
 
 def decode(payload: Any) -> dict[str, Any] | None:
@@ -620,13 +620,12 @@ def _realtime_traces(manager: Any) -> ConnectionTraces | None:
     return RealtimeTraces(site, model if isinstance(model, str) else None)
 
 
-def _responses_kinds() -> list[tuple[type, type, TracesFactory, bool]]:
+Kinds = list[tuple[type, type, TracesFactory, bool]]
+
+
+def _responses_kinds(responses: ModuleType) -> Kinds:
     """(connection class, manager class, traces factory, is async) of Responses WebSocket mode;
-    empty before openai 3.x."""
-    try:
-        from openai.resources.responses import responses
-    except ImportError:
-        return []
+    none before openai 3.x (late 2.x)."""
     if not hasattr(responses, "ResponsesConnection"):
         return []
     return [
@@ -640,7 +639,7 @@ def _responses_kinds() -> list[tuple[type, type, TracesFactory, bool]]:
     ]
 
 
-def _realtime_kinds(realtime: ModuleType) -> list[tuple[type, type, TracesFactory, bool]]:
+def _realtime_kinds(realtime: ModuleType) -> Kinds:
     """The same for ``client.realtime.connect()``: the realtime resource exists since 1.x (beta) /
     2.x; traced where it runs on the same connection base as Responses WebSocket mode (3.x)."""
     if not hasattr(realtime, "RealtimeConnection") or not hasattr(realtime.RealtimeConnection, "send_raw"):
@@ -651,52 +650,49 @@ def _realtime_kinds(realtime: ModuleType) -> list[tuple[type, type, TracesFactor
     ]
 
 
-_REALTIME_MODULE = "openai.resources.realtime.realtime"
-_realtime_hook_pending = False  # registered and not run yet (it outlives an uninstall: not twice)
+# the modules defining the connection classes, and their kinds
+_KINDS_OF: dict[str, Callable[[ModuleType], Kinds]] = {
+    "openai.resources.responses.responses": _responses_kinds,
+    "openai.resources.realtime.realtime": _realtime_kinds,
+}
+_hooks_pending: set[str] = set()  # registered and not run yet (a hook outlives an uninstall: not twice)
 
 
 def install() -> None:
     """Patch the connection classes once per process; a no-op for an SDK without ``connect()``.
 
     The patches stay once installed and are inert for clients that are not traced (no entry is
-    made for their connections, and every wrapper then passes straight through). The realtime
-    classes are patched when the SDK imports their module (``client.realtime``, first used): that
-    module and its types take ~60 ms to import, which a program that never opens a realtime
-    connection should not pay at ``wrap()`` or at start-up.
+    made for their connections, and every wrapper then passes straight through). A module's classes
+    are patched when the SDK imports it (a client's first ``client.responses`` / ``client.realtime``),
+    at once if it already has: the realtime module and its types take ~60 ms to import, which a
+    program that never opens a realtime connection should not pay at ``wrap()`` or at start-up.
     """
-    global _patched, _UNSET, _realtime_hook_pending
+    global _patched
     if _patched is not None:
         return
     _patched = []
+    for name in _KINDS_OF:
+        if name not in _hooks_pending:
+            _hooks_pending.add(name)
+            when_imported(name, _patch_module)
+
+
+def _patch_module(module: ModuleType) -> None:
+    global _UNSET
+    _hooks_pending.discard(module.__name__)
     try:
-        kinds = _responses_kinds()
-        if not kinds:
-            return  # openai 1.x / 2.x: no Responses WebSocket mode
+        kinds = _KINDS_OF[module.__name__](module)
+        if _patched is None or not kinds or any(cls is kinds[0][0] for cls, _, _ in _patched):
+            return  # uninstalled since the hook was registered, no connect() here, or patched already
         from openai import NotGiven, Omit
 
         _UNSET = (Omit, NotGiven)
         _patch_kinds(kinds)
-        if not _realtime_hook_pending:
-            _realtime_hook_pending = True
-            when_imported(_REALTIME_MODULE, _patch_realtime)  # at once if already imported
     except Exception as exc:
         internal_error("websocket install", exc)
 
 
-def _patch_realtime(realtime: ModuleType) -> None:
-    global _realtime_hook_pending
-    _realtime_hook_pending = False
-    if _patched is None or any(
-        cls is getattr(realtime, "RealtimeConnection", None) for cls, _, _ in _patched
-    ):
-        return  # uninstalled since the hook was registered, or patched already
-    try:
-        _patch_kinds(_realtime_kinds(realtime))
-    except Exception as exc:
-        internal_error("websocket install", exc)
-
-
-def _patch_kinds(kinds: list[tuple[type, type, TracesFactory, bool]]) -> None:
+def _patch_kinds(kinds: Kinds) -> None:
     try:
         from websockets.exceptions import ConnectionClosed
 
