@@ -239,28 +239,34 @@ def _package_imported(module: Any, package: ModuleType) -> None:
     must never raise; a path this SDK lacks leaves the others traced."""
     _hooks_pending.discard(package.__name__)
     try:
-        installation = _installation
-        paths = installation.deferred.get(package.__name__, ()) if installation is not None else ()
-        if not paths:
-            return
-        try:  # walked outside the lock, as in instrument_sdk
-            plan = class_plan(module, paths)
-        except ValueError:  # a path this SDK lacks: the others, one by one
-            plan: Plan = {}
-            for path in paths:
-                try:
-                    plan.update(class_plan(module, (path,)))
-                except ValueError as exc:
-                    internal_error(f"tracing {path}", exc)
-        with _lock:
-            if _installation is not installation:
-                return  # uninstalled or replaced meanwhile (a new installation walks for itself)
-            patched = {(cls, name) for cls, name, _ in installation.patched}
-            for (cls, name), endpoint in plan.items():
-                if (cls, name) not in patched:
-                    _patch_method(installation, cls, name, endpoint)
+        for _attempt in range(3):  # again if another thread installs anew while this one walks
+            installation = _installation
+            paths = installation.deferred.get(package.__name__, ()) if installation is not None else ()
+            if not paths:
+                return
+            plan = _walk_deferred(module, paths)  # outside the lock, as in instrument_sdk
+            with _lock:
+                if _installation is installation:
+                    patched = {(cls, name) for cls, name, _ in installation.patched}
+                    for (cls, name), endpoint in plan.items():
+                        if (cls, name) not in patched:
+                            _patch_method(installation, cls, name, endpoint)
+                    return
     except Exception as exc:
         internal_error(f"tracing {package.__name__}", exc)
+
+
+def _walk_deferred(module: Any, paths: tuple[str, ...]) -> Plan:
+    try:
+        return class_plan(module, paths)
+    except ValueError:  # a path this SDK lacks: the others, one by one
+        plan: Plan = {}
+        for path in paths:
+            try:
+                plan.update(class_plan(module, (path,)))
+            except ValueError as exc:
+                internal_error(f"tracing {path}", exc)
+        return plan
 
 
 def _patch_request_layer(module: Any, installation: SdkInstallation) -> None:
