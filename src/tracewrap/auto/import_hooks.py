@@ -20,12 +20,17 @@ if TYPE_CHECKING:
 
 
 def when_imported(name: str, hook: "Hook") -> None:
-    """Call ``hook(module)`` once ``name`` has been imported: now if it already is, else right after."""
+    """Call ``hook(module)`` once ``name`` has been imported: now if it already is, else right after.
+
+    A hook already waiting for ``name`` is not added again: installing twice (or again after an
+    uninstall) before the module is imported still calls it once."""
     module = sys.modules.get(name)
     if module is not None:
         _call(hook, module)
         return
-    _finder().hooks.setdefault(name, []).append(hook)
+    waiting = _finder().hooks.setdefault(name, [])
+    if hook not in waiting:
+        waiting.append(hook)
 
 
 def _call(hook: "Hook", module: "ModuleType") -> None:

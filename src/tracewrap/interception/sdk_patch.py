@@ -31,7 +31,6 @@ default path is traced.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 import sys
@@ -208,9 +207,7 @@ def instrument_sdk(module: Any, paths: tuple[str, ...], options: TraceOptions) -
         websocket.install()  # Responses WebSocket mode: its connection classes (openai 3.x)
         _installation = installation
     for package in later:  # (run at once if imported since we looked: outside the lock, it walks)
-        if package not in _hooks_pending:  # a hook outlives an uninstall: registered once
-            _hooks_pending.add(package)
-            when_imported(package, functools.partial(_package_imported, module))
+        when_imported(package, _package_imported)  # (not added twice if still waiting from before)
     return installation
 
 
@@ -229,15 +226,12 @@ def _patch_method(installation: SdkInstallation, cls: type, name: str, endpoint:
     installation.patched.append((cls, name, original))
 
 
-_hooks_pending: set[str] = set()  # resource packages whose post-import hook has not run yet
-
-
-def _package_imported(module: Any, package: ModuleType) -> None:
+def _package_imported(package: ModuleType) -> None:
     """The SDK imported a resource package: walk the paths deferred to it and patch what they reach.
 
     Runs at the end of that import, in whoever imported it (a client's first ``client.chat``): it
     must never raise; a path this SDK lacks leaves the others traced."""
-    _hooks_pending.discard(package.__name__)
+    module = sys.modules[package.__name__.partition(".")[0]]  # the SDK (``openai``)
     try:
         for _attempt in range(3):  # again if another thread installs anew while this one walks
             installation = _installation

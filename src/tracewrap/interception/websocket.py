@@ -655,7 +655,6 @@ _KINDS_OF: dict[str, Callable[[ModuleType], Kinds]] = {
     "openai.resources.responses.responses": _responses_kinds,
     "openai.resources.realtime.realtime": _realtime_kinds,
 }
-_hooks_pending: set[str] = set()  # registered and not run yet (a hook outlives an uninstall: not twice)
 
 
 def install() -> None:
@@ -671,40 +670,31 @@ def install() -> None:
     if _patched is not None:
         return
     _patched = []
-    for name in _KINDS_OF:
-        if name not in _hooks_pending:
-            _hooks_pending.add(name)
-            when_imported(name, _patch_module)
+    for name in _KINDS_OF:  # (a hook still waiting from an earlier install is not added twice)
+        when_imported(name, _patch_module)
 
 
 def _patch_module(module: ModuleType) -> None:
     global _UNSET
-    _hooks_pending.discard(module.__name__)
     try:
         kinds = _KINDS_OF[module.__name__](module)
-        if _patched is None or not kinds or any(cls is kinds[0][0] for cls, _, _ in _patched):
+        patched = _patched
+        if patched is None or not kinds or any(cls is kinds[0][0] for cls, _, _ in patched):
             return  # uninstalled since the hook was registered, no connect() here, or patched already
         from openai import NotGiven, Omit
 
         _UNSET = (Omit, NotGiven)
-        _patch_kinds(kinds)
+        try:
+            from websockets.exceptions import ConnectionClosed
+
+            closed_errors: tuple[type[BaseException], ...] = (ConnectionClosed,)
+        except ImportError:  # the SDK's realtime extra is missing: connect() cannot open anything
+            closed_errors = ()
+        for connection_cls, manager_cls, make, is_async in kinds:
+            patch = _patch_async if is_async else _patch_sync
+            patched += patch(connection_cls, manager_cls, make, closed_errors)
     except Exception as exc:
         internal_error("websocket install", exc)
-
-
-def _patch_kinds(kinds: Kinds) -> None:
-    try:
-        from websockets.exceptions import ConnectionClosed
-
-        closed_errors: tuple[type[BaseException], ...] = (ConnectionClosed,)
-    except ImportError:  # the SDK's realtime extra is missing: connect() cannot open anything
-        closed_errors = ()
-    patched = _patched
-    if patched is None:
-        return
-    for connection_cls, manager_cls, make, is_async in kinds:
-        patch = _patch_async if is_async else _patch_sync
-        patched += patch(connection_cls, manager_cls, make, closed_errors)
 
 
 def uninstall() -> None:
