@@ -28,6 +28,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -209,6 +210,181 @@ def intercepted_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer) -> Any
     return client
 
 
+# the request parameters tracewrap reads on these two APIs: name -> (attribute, accepted type)
+_READ_PARAMS: dict[str, tuple[str, type]] = {
+    "temperature": ("gen_ai.request.temperature", float),
+    "top_p": ("gen_ai.request.top_p", float),
+    "frequency_penalty": ("gen_ai.request.frequency_penalty", float),
+    "presence_penalty": ("gen_ai.request.presence_penalty", float),
+    "seed": ("gen_ai.request.seed", int),
+    "max_tokens": ("gen_ai.request.max_tokens", int),
+    "max_completion_tokens": ("gen_ai.request.max_tokens", int),
+    "max_output_tokens": ("gen_ai.request.max_tokens", int),
+    "service_tier": ("openai.request.service_tier", str),
+}
+_READ_NAMES = frozenset(_READ_PARAMS)
+# looked for on each call, by API (responses_api False / True)
+_ABSENT_HERE = (("response_format", "n"), ("conversation", "background", "text_format", "text"))
+# what a call site's calls share (tracewrap works them out once per wrapped method, as here)
+_SHARED_KEYS = (
+    "gen_ai.operation.name",
+    "gen_ai.provider.name",
+    "openai.api.type",
+    "server.address",
+    "server.port",
+)
+
+
+def reading_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer, responses_api: bool) -> Any:
+    """The intercepted floor that also *reads* what it emits: every span attribute and metric
+    attribute set comes from the call's arguments and the SDK's response, by the least Python that
+    gives the same values on these calls (one function, exact-type checks, no record, no fallbacks
+    for dicts or odd values, attribute dicts of a metric series built once, counters summed under a
+    lock). Not an instrumentation: a lower bound for any that reads instead of replaying."""
+    points = plan.standard_points
+    perf = time.perf_counter
+    shared = {k: v for k, v in plan.start_attrs.items() if k in _SHARED_KEYS}
+    series: dict[tuple[Any, Any], list[Any]] = {}
+    lock = threading.Lock()
+    duration_record = next(p.record for p in points if p.measured == "duration")
+    tokens_record = next(p.record for p in points if p.measured is None)
+
+    def traced(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if _in_call.get():
+            return wrapped(*args, **kwargs)
+        started = perf()
+        attrs = shared.copy()
+        model = kwargs.get("model")
+        if model.__class__ is str and model:
+            attrs["gen_ai.request.model"] = model
+        else:
+            model = None
+        for name in _READ_NAMES.intersection(kwargs):
+            value = kwargs[name]
+            key, kind = _READ_PARAMS[name]
+            if value.__class__ is kind:
+                attrs[key] = value
+        # what tracewrap also looks for (an output type, a conversation...), absent on these calls
+        for name in _ABSENT_HERE[responses_api]:
+            if kwargs.get(name) is not None:
+                raise NotImplementedError(f"the reading floor does not read {name}")
+        stop = kwargs.get("stop")
+        if stop is not None:
+            attrs["gen_ai.request.stop_sequences"] = (stop,) if stop.__class__ is str else tuple(stop)
+        span = tracer.start_span(f"chat {model}" if model else "chat", kind=plan.kind, attributes=attrs)
+        context = trace.set_span_in_context(span)
+        flag = _in_call.set(True)
+        token = otel_context.attach(context)
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+            _in_call.reset(flag)
+        duration = perf() - started
+        get = result.__dict__.get
+        end: dict[str, Any] = {}
+        response_model = get("model")
+        if response_model.__class__ is str and response_model:
+            end["gen_ai.response.model"] = response_model
+        value = get("id")
+        if value.__class__ is str and value:
+            end["gen_ai.response.id"] = value
+        if responses_api:
+            status = get("status")
+            output = get("output")
+            reason = None
+            if status == "completed":  # ending with a tool call is "tool_calls" (tracewrap's table)
+                reason = "tool_calls" if output and output[-1].type.endswith("_call") else "stop"
+            if reason:
+                end["gen_ai.response.finish_reasons"] = (reason,)
+            end["openai.response.status"] = status
+        else:
+            reasons = tuple(choice.finish_reason for choice in get("choices"))
+            reason = reasons[0] if reasons else None
+            end["gen_ai.response.finish_reasons"] = reasons
+        value = get("service_tier")
+        if value.__class__ is str and value:
+            end["openai.response.service_tier"] = value
+        value = get("system_fingerprint")
+        if value.__class__ is str and value:
+            end["openai.response.system_fingerprint"] = value
+        usage = get("usage").__dict__.get
+        input_tokens = usage("input_tokens" if responses_api else "prompt_tokens")
+        output_tokens = usage("output_tokens" if responses_api else "completion_tokens")
+        end["gen_ai.usage.input_tokens"] = input_tokens
+        end["gen_ai.usage.output_tokens"] = output_tokens
+        details = usage("input_tokens_details" if responses_api else "prompt_tokens_details")
+        cached = audio = reasoning = None
+        if details is not None:
+            detail = details.__dict__.get
+            cached = detail("cached_tokens")
+            audio = detail("audio_tokens")
+            if cached is not None:
+                end["gen_ai.usage.cache_read.input_tokens"] = cached
+            if audio is not None:
+                end["tracewrap.usage.audio.input_tokens"] = audio
+        details = usage("output_tokens_details" if responses_api else "completion_tokens_details")
+        if details is not None:
+            reasoning = details.__dict__.get("reasoning_tokens")
+            if reasoning is not None:
+                end["gen_ai.usage.reasoning.output_tokens"] = reasoning
+        span.set_attributes(end)
+        span.end()
+        key = (model, response_model)
+        entry = series.get(key)
+        if entry is None:
+            metric = {**shared, "gen_ai.request.model": model, "gen_ai.response.model": response_model}
+            entry = series[key] = [
+                metric,
+                {**metric, "gen_ai.token.type": "input"},
+                {**metric, "gen_ai.token.type": "output"},
+                [0, 0, 0, 0, {}],
+            ]
+        metric, input_attrs, output_attrs, sums = entry
+        duration_record(duration, metric, context)
+        tokens_record(input_tokens, input_attrs, context)
+        tokens_record(output_tokens, output_attrs, context)
+        with lock:
+            sums[0] += input_tokens
+            sums[1] += output_tokens
+            if cached is not None:
+                sums[2] += cached
+            if reasoning is not None:
+                sums[3] += reasoning
+            finishes = sums[4]
+            finishes[reason] = finishes.get(reason, 0) + 1
+        return result
+
+    def request_layer(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if _in_call.get():
+            return wrapped(*args, **kwargs)
+        return wrapped(*args, **kwargs)
+
+    for resource in (client.chat.completions, client.responses):
+        resource.create = wrapt.FunctionWrapper(resource.create, traced)
+    client.request = wrapt.FunctionWrapper(client.request, request_layer)
+    return client
+
+
+def check_reading_floor(backend: Any, spec: Any, plan: FloorPlan, copies: dict[str, Any]) -> None:
+    """The reading floor's span is tracewrap's: same name, same attributes (else it would time less)."""
+    spans = []
+    for make in (
+        lambda provider: copies["unmodified"].wrap(backend.client(), tracer_provider=provider),
+        lambda provider: reading_floor(
+            backend.client(), plan, provider.get_tracer("check"), spec.api != "chat"
+        ),
+    ):
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        plain_call(make(provider), spec)()
+        span = exporter.get_finished_spans()[-1]
+        spans.append((span.name, dict(span.attributes or {})))
+    if spans[0] != spans[1]:
+        raise SystemExit(f"the reading floor emits {spans[1]}, tracewrap {spans[0]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("scenarios", nargs="*", default=["chat", "responses"])
@@ -238,10 +414,13 @@ def main() -> int:
                 replay.request = replay.response = replay.end = replay.entry = None
             check_replays_are_faithful(copies, backend, spec)
             plan = capture_plan(backend, spec, telemetry)
+            check_reading_floor(backend, spec, plan, copies)
+            responses_api = spec.api != "chat"
             columns = [
                 Column("bare", "bare", backend.client()),
                 Column("conv", "conv", backend.client(), floor=True, conventions=True),
                 Column("intercepted", "intercepted", intercepted_floor(backend.client(), plan, tracer)),
+                Column("reading", "reading", reading_floor(backend.client(), plan, tracer, responses_api)),
             ]
             for label, module in copies.items():
                 client = module.wrap(backend.client(), capture_content="no_content", **providers)
@@ -250,7 +429,7 @@ def main() -> int:
             conv = statistics.median(cells["conv"].overhead)
             print(f"\n{key}: {rounds} rounds, conventions floor +{conv:.1f} µs")
             unmodified = cells["unmodified"].per_call
-            for label in ["intercepted", *copies]:
+            for label in ["intercepted", "reading", *copies]:
                 overhead = statistics.median(cells[label].overhead)
                 line = f"  {label:16s} +{overhead:6.1f} µs  {overhead / conv:.3f}x"
                 if label in ABLATIONS:
