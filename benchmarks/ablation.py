@@ -24,12 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import itertools
 import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -235,12 +237,51 @@ _SHARED_KEYS = (
 )
 
 
-def reading_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer, responses_api: bool) -> Any:
-    """The intercepted floor that also *reads* what it emits: every span attribute and metric
-    attribute set comes from the call's arguments and the SDK's response, by the least Python that
-    gives the same values on these calls (one function, exact-type checks, no record, no fallbacks
-    for dicts or odd values, attribute dicts of a metric series built once, counters summed under a
-    lock). Not an instrumentation: a lower bound for any that reads instead of replaying."""
+# The rungs of the ladder from the reading floor up to tracewrap (each adds to the one before)
+READING = "reading"  # the reads inline, straight into the attribute dicts: no tracewrap code
+# the same reads stored in tracewrap's record, which its end attributes and counter table then read
+RECORD = "with record"
+READERS = "with readers"  # tracewrap's own request and response readers, span name and start attributes
+RUNGS = (READING, RECORD, READERS)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What a rung above the reading floor takes from its own copy of tracewrap."""
+
+    module: Any  # the copy
+    call_site: Any  # its ``CallSite`` for the scenario's method on the benchmark's client
+
+    @classmethod
+    def of(cls, module: Any, client: Any, responses_api: bool, providers: dict[str, Any]) -> Site:
+        module.wrap(client, capture_content="no_content", **providers)
+        install = importlib.import_module(f"{module.__name__}.interception.install")
+        endpoints = importlib.import_module(f"{module.__name__}.endpoints")
+        lifecycle = importlib.import_module(f"{module.__name__}.telemetry.lifecycle")
+        options = install.installation_of(client).options
+        endpoint = endpoints.RESPONSE if responses_api else endpoints.CHAT
+        return cls(module, lifecycle.CallSite(endpoint, options, install.client_info(client, options)))
+
+
+def reading_floor(
+    client: Any,
+    plan: FloorPlan,
+    tracer: trace.Tracer,
+    responses_api: bool,
+    rung: str = READING,
+    site: Any = None,
+) -> Any:
+    """The intercepted floor that also *reads* what it emits (rung ``READING``): every span attribute
+    and metric attribute set comes from the call's arguments and the SDK's response, by the least
+    Python that gives the same values on these calls (one function, exact-type checks, no record,
+    no fallbacks for dicts or odd values, a metric series' attribute dicts built once, counters
+    summed under a lock). Not an instrumentation: a lower bound for any that reads instead of
+    replaying. The rungs above it (``RECORD``, ``READERS``) put back tracewrap's pieces from
+    ``site`` (a :class:`Site`, its own copy of tracewrap) one layer at a time.
+
+    Each call of this builds the wrapper from its own copy of the code: a code object two columns
+    share runs twice a round and is warmer than one a single column runs, which would flatter both.
+    """
     points = plan.standard_points
     perf = time.perf_counter
     shared = {k: v for k, v in plan.start_attrs.items() if k in _SHARED_KEYS}
@@ -248,30 +289,44 @@ def reading_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer, responses_
     lock = threading.Lock()
     duration_record = next(p.record for p in points if p.measured == "duration")
     tokens_record = next(p.record for p in points if p.measured is None)
+    level = RUNGS.index(rung)
+    if level:
+        attributes = importlib.import_module(f"{site.module.__name__}.telemetry.attributes")
+        call_site = site.call_site
+        endpoint = call_site.endpoint
+        table = call_site.options.instruments.table
 
     def traced(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         if _in_call.get():
             return wrapped(*args, **kwargs)
         started = perf()
-        attrs = shared.copy()
-        model = kwargs.get("model")
-        if model.__class__ is str and model:
-            attrs["gen_ai.request.model"] = model
+        record = call_site.new_record() if level else None
+        if level == 2:
+            endpoint.read_request(kwargs, record)
+            start = attributes.start_attributes(record, call_site.span_attributes)
+            span = tracer.start_span(attributes.span_name(record), kind=plan.kind, attributes=start)
         else:
-            model = None
-        for name in _READ_NAMES.intersection(kwargs):
-            value = kwargs[name]
-            key, kind = _READ_PARAMS[name]
-            if value.__class__ is kind:
-                attrs[key] = value
-        # what tracewrap also looks for (an output type, a conversation...), absent on these calls
-        for name in _ABSENT_HERE[responses_api]:
-            if kwargs.get(name) is not None:
-                raise NotImplementedError(f"the reading floor does not read {name}")
-        stop = kwargs.get("stop")
-        if stop is not None:
-            attrs["gen_ai.request.stop_sequences"] = (stop,) if stop.__class__ is str else tuple(stop)
-        span = tracer.start_span(f"chat {model}" if model else "chat", kind=plan.kind, attributes=attrs)
+            start = shared.copy()
+            model = kwargs.get("model")
+            if model.__class__ is str and model:
+                start["gen_ai.request.model"] = model
+                if level:
+                    record.request_model = model
+            else:
+                model = None
+            for name in _READ_NAMES.intersection(kwargs):
+                value = kwargs[name]
+                key, kind = _READ_PARAMS[name]
+                if value.__class__ is kind:
+                    start[key] = value
+            # what tracewrap also looks for (an output type, a conversation...), absent on these calls
+            for name in _ABSENT_HERE[responses_api]:
+                if kwargs.get(name) is not None:
+                    raise NotImplementedError(f"the reading floor does not read {name}")
+            stop = kwargs.get("stop")
+            if stop is not None:
+                start["gen_ai.request.stop_sequences"] = (stop,) if stop.__class__ is str else tuple(stop)
+            span = tracer.start_span(f"chat {model}" if model else "chat", kind=plan.kind, attributes=start)
         context = trace.set_span_in_context(span)
         flag = _in_call.set(True)
         token = otel_context.attach(context)
@@ -281,66 +336,89 @@ def reading_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer, responses_
             otel_context.detach(token)
             _in_call.reset(flag)
         duration = perf() - started
-        get = result.__dict__.get
-        end: dict[str, Any] = {}
-        response_model = get("model")
-        if response_model.__class__ is str and response_model:
-            end["gen_ai.response.model"] = response_model
-        value = get("id")
-        if value.__class__ is str and value:
-            end["gen_ai.response.id"] = value
-        if responses_api:
-            status = get("status")
-            output = get("output")
-            reason = None
-            if status == "completed":  # ending with a tool call is "tool_calls" (tracewrap's table)
-                reason = "tool_calls" if output and output[-1].type.endswith("_call") else "stop"
-            if reason:
-                end["gen_ai.response.finish_reasons"] = (reason,)
-            end["openai.response.status"] = status
+        if level == 2:
+            endpoint.read_response(result, record, False)
+            span.set_attributes(attributes.end_attributes(record))
         else:
-            reasons = tuple(choice.finish_reason for choice in get("choices"))
-            reason = reasons[0] if reasons else None
-            end["gen_ai.response.finish_reasons"] = reasons
-        value = get("service_tier")
-        if value.__class__ is str and value:
-            end["openai.response.service_tier"] = value
-        value = get("system_fingerprint")
-        if value.__class__ is str and value:
-            end["openai.response.system_fingerprint"] = value
-        usage = get("usage").__dict__.get
-        input_tokens = usage("input_tokens" if responses_api else "prompt_tokens")
-        output_tokens = usage("output_tokens" if responses_api else "completion_tokens")
-        end["gen_ai.usage.input_tokens"] = input_tokens
-        end["gen_ai.usage.output_tokens"] = output_tokens
-        details = usage("input_tokens_details" if responses_api else "prompt_tokens_details")
-        cached = audio = reasoning = None
-        if details is not None:
-            detail = details.__dict__.get
-            cached = detail("cached_tokens")
-            audio = detail("audio_tokens")
-            if cached is not None:
-                end["gen_ai.usage.cache_read.input_tokens"] = cached
-            if audio is not None:
-                end["tracewrap.usage.audio.input_tokens"] = audio
-        details = usage("output_tokens_details" if responses_api else "completion_tokens_details")
-        if details is not None:
-            reasoning = details.__dict__.get("reasoning_tokens")
-            if reasoning is not None:
-                end["gen_ai.usage.reasoning.output_tokens"] = reasoning
-        span.set_attributes(end)
+            get = result.__dict__.get
+            end: dict[str, Any] = {}
+            response_model = get("model")
+            if response_model.__class__ is str and response_model:
+                end["gen_ai.response.model"] = response_model
+            value = get("id")
+            if value.__class__ is str and value:
+                end["gen_ai.response.id"] = value
+            if responses_api:
+                status = get("status")
+                output = get("output")
+                reason = None
+                if status == "completed":  # ending with a tool call is "tool_calls" (tracewrap's table)
+                    reason = "tool_calls" if output and output[-1].type.endswith("_call") else "stop"
+                reasons = (reason,) if reason else ()
+                end["openai.response.status"] = status
+            else:
+                reasons = tuple(choice.finish_reason for choice in get("choices"))
+            if reasons:
+                end["gen_ai.response.finish_reasons"] = reasons
+            value = get("service_tier")
+            if value.__class__ is str and value:
+                end["openai.response.service_tier"] = value
+            value = get("system_fingerprint")
+            if value.__class__ is str and value:
+                end["openai.response.system_fingerprint"] = value
+            usage = get("usage").__dict__.get
+            input_tokens = usage("input_tokens" if responses_api else "prompt_tokens")
+            output_tokens = usage("output_tokens" if responses_api else "completion_tokens")
+            end["gen_ai.usage.input_tokens"] = input_tokens
+            end["gen_ai.usage.output_tokens"] = output_tokens
+            details = usage("input_tokens_details" if responses_api else "prompt_tokens_details")
+            cached = audio = reasoning = None
+            if details is not None:
+                detail = details.__dict__.get
+                cached = detail("cached_tokens")
+                audio = detail("audio_tokens")
+                if cached is not None:
+                    end["gen_ai.usage.cache_read.input_tokens"] = cached
+                if audio is not None:
+                    end["tracewrap.usage.audio.input_tokens"] = audio
+            details = usage("output_tokens_details" if responses_api else "completion_tokens_details")
+            if details is not None:
+                reasoning = details.__dict__.get("reasoning_tokens")
+                if reasoning is not None:
+                    end["gen_ai.usage.reasoning.output_tokens"] = reasoning
+            if level:  # the record, which the end attributes and the counter table read
+                record.response_model = end.get("gen_ai.response.model")
+                record.response_id = end.get("gen_ai.response.id")
+                record.finish_reasons = reasons or None
+                record.service_tier = end.get("openai.response.service_tier")
+                record.system_fingerprint = end.get("openai.response.system_fingerprint")
+                record.status = end.get("openai.response.status")
+                counts = record.usage
+                counts.input_tokens = input_tokens
+                counts.output_tokens = output_tokens
+                counts.cache_read_tokens = cached
+                counts.input_audio_tokens = audio
+                counts.reasoning_tokens = reasoning
+                end = attributes.end_attributes(record)
+            span.set_attributes(end)
         span.end()
+        if level:
+            entry = table.add(record, call_site.shared_attributes, None)
+            duration_record(duration, entry.attrs, context)
+            tokens_record(record.usage.input_tokens, entry.input_attrs, context)
+            tokens_record(record.usage.output_tokens, entry.output_attrs, context)
+            return result
         key = (model, response_model)
-        entry = series.get(key)
-        if entry is None:
+        found = series.get(key)
+        if found is None:
             metric = {**shared, "gen_ai.request.model": model, "gen_ai.response.model": response_model}
-            entry = series[key] = [
+            found = series[key] = [
                 metric,
                 {**metric, "gen_ai.token.type": "input"},
                 {**metric, "gen_ai.token.type": "output"},
                 [0, 0, 0, 0, {}],
             ]
-        metric, input_attrs, output_attrs, sums = entry
+        metric, input_attrs, output_attrs, sums = found
         duration_record(duration, metric, context)
         tokens_record(input_tokens, input_attrs, context)
         tokens_record(output_tokens, output_attrs, context)
@@ -352,6 +430,7 @@ def reading_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer, responses_
             if reasoning is not None:
                 sums[3] += reasoning
             finishes = sums[4]
+            reason = reasons[0] if reasons else "none"
             finishes[reason] = finishes.get(reason, 0) + 1
         return result
 
@@ -360,29 +439,44 @@ def reading_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer, responses_
             return wrapped(*args, **kwargs)
         return wrapped(*args, **kwargs)
 
+    wrapper = _own_code(traced)
     for resource in (client.chat.completions, client.responses):
-        resource.create = wrapt.FunctionWrapper(resource.create, traced)
-    client.request = wrapt.FunctionWrapper(client.request, request_layer)
+        resource.create = wrapt.FunctionWrapper(resource.create, wrapper)
+    client.request = wrapt.FunctionWrapper(client.request, _own_code(request_layer))
     return client
 
 
-def check_reading_floor(backend: Any, spec: Any, plan: FloorPlan, copies: dict[str, Any]) -> None:
-    """The reading floor's span is tracewrap's: same name, same attributes (else it would time less)."""
-    spans = []
-    for make in (
-        lambda provider: copies["unmodified"].wrap(backend.client(), tracer_provider=provider),
-        lambda provider: reading_floor(
-            backend.client(), plan, provider.get_tracer("check"), spec.api != "chat"
-        ),
-    ):
+def _own_code(function: Any) -> Any:
+    """``function`` with a code object of its own (``code.replace`` copies it)."""
+    code = function.__code__.replace(co_name=f"{function.__name__}_{next(_copies)}")
+    return types.FunctionType(code, function.__globals__, None, function.__defaults__, function.__closure__)
+
+
+_copies = itertools.count()
+
+
+def check_reading_floor(
+    backend: Any, spec: Any, plan: FloorPlan, copies: dict[str, Any], providers: dict[str, Any]
+) -> None:
+    """Each rung's span is tracewrap's: same name, same attributes (else it would time less)."""
+    responses_api = spec.api != "chat"
+    spans = {}
+    for label in ("unmodified", *RUNGS):
         exporter = InMemorySpanExporter()
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-        plain_call(make(provider), spec)()
+        if label == "unmodified":
+            client = copies[label].wrap(backend.client(), tracer_provider=provider)
+        else:
+            site = Site.of(copies["unmodified"], backend.client(), responses_api, providers)
+            tracer = provider.get_tracer("check")
+            client = reading_floor(backend.client(), plan, tracer, responses_api, label, site)
+        plain_call(client, spec)()
         span = exporter.get_finished_spans()[-1]
-        spans.append((span.name, dict(span.attributes or {})))
-    if spans[0] != spans[1]:
-        raise SystemExit(f"the reading floor emits {spans[1]}, tracewrap {spans[0]}")
+        spans[label] = (span.name, dict(span.attributes or {}))
+    for label in RUNGS:
+        if spans[label] != spans["unmodified"]:
+            raise SystemExit(f"the {label!r} floor emits {spans[label]}, tracewrap {spans['unmodified']}")
 
 
 def main() -> int:
@@ -398,6 +492,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tracewrap-ablation-") as tmp:
         sys.path.insert(0, tmp)
         copies = {"unmodified": make_copy(Path(tmp), "tw_unmodified", [])}
+        for index, rung in enumerate(RUNGS[1:]):
+            copies[rung] = make_copy(Path(tmp), f"tw_rung{index}", [])
         for index, (label, ablations) in enumerate(ABLATIONS.items()):
             copies[label] = make_copy(Path(tmp), f"tw_ablation{index}", ablations)
 
@@ -414,22 +510,28 @@ def main() -> int:
                 replay.request = replay.response = replay.end = replay.entry = None
             check_replays_are_faithful(copies, backend, spec)
             plan = capture_plan(backend, spec, telemetry)
-            check_reading_floor(backend, spec, plan, copies)
+            check_reading_floor(backend, spec, plan, copies, providers)
             responses_api = spec.api != "chat"
             columns = [
                 Column("bare", "bare", backend.client()),
                 Column("conv", "conv", backend.client(), floor=True, conventions=True),
                 Column("intercepted", "intercepted", intercepted_floor(backend.client(), plan, tracer)),
-                Column("reading", "reading", reading_floor(backend.client(), plan, tracer, responses_api)),
+                Column(READING, READING, reading_floor(backend.client(), plan, tracer, responses_api)),
             ]
+            for rung in RUNGS[1:]:  # each on its own copy of tracewrap
+                site = Site.of(copies[rung], backend.client(), responses_api, providers)
+                client = reading_floor(backend.client(), plan, tracer, responses_api, rung, site)
+                columns.append(Column(rung, rung, client))
             for label, module in copies.items():
+                if label in RUNGS:
+                    continue
                 client = module.wrap(backend.client(), capture_content="no_content", **providers)
                 columns.append(Column(label, label, client))
             cells, rounds = measure_scenario(spec, columns, plan, telemetry, opts.seconds, 15, loop)
             conv = statistics.median(cells["conv"].overhead)
             print(f"\n{key}: {rounds} rounds, conventions floor +{conv:.1f} µs")
             unmodified = cells["unmodified"].per_call
-            for label in ["intercepted", "reading", *copies]:
+            for label in ["intercepted", *RUNGS, *(c for c in copies if c not in RUNGS)]:
                 overhead = statistics.median(cells[label].overhead)
                 line = f"  {label:16s} +{overhead:6.1f} µs  {overhead / conv:.3f}x"
                 if label in ABLATIONS:

@@ -133,15 +133,17 @@ def test_ab_compares_the_tree_with_a_commit() -> None:
 @pytest.mark.timeout(200)
 def test_ablation_times_each_piece_against_a_faithful_replay() -> None:
     """benchmarks/ablation.py: copies of the tree, each with one piece replayed; it stops if a
-    replayed call's span, or the reading floor's, differs from the unmodified copy's (checked for
-    chat and Responses)."""
+    replayed call's span, or that of a rung of the reading floor's ladder, differs from the unmodified
+    copy's (checked for chat and Responses)."""
     lines = _run_script("ablation.py", "chat", "responses", "--seconds", "0.3").splitlines()
     for scenario in ("chat", "responses"):
         start = next(i for i, line in enumerate(lines) if line.startswith(f"{scenario}: "))
-        rows = {line.split("+")[0].strip(): line for line in lines[start + 1 : start + 9]}
+        rows = {line.split("+")[0].strip(): line for line in lines[start + 1 : start + 11]}
         assert set(rows) == {
             "intercepted",
             "reading",
+            "with record",
+            "with readers",
             "unmodified",
             "request read",
             "response read",
@@ -149,5 +151,9 @@ def test_ablation_times_each_piece_against_a_faithful_replay() -> None:
             "counter table",
             "all four",
         }
-        ablated = [label for label in rows if label not in ("intercepted", "reading", "unmodified")]
+        ablated = [
+            label
+            for label in rows
+            if label not in ("intercepted", "reading", "with record", "with readers", "unmodified")
+        ]
         assert all("piece costs" in rows[label] for label in ablated)
