@@ -201,11 +201,18 @@ def intercepted_floor(client: Any, plan: FloorPlan, tracer: trace.Tracer) -> Any
             record(duration if measured == "duration" else value, dict(attrs), context)
         return result
 
-    def request_layer(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        if _in_call.get():  # a traced method is on the way (tracewrap's first check)
-            return wrapped(*args, **kwargs)
-        return wrapped(*args, **kwargs)
+    return _intercept(client, traced)
 
+
+def _pass_through(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """The floors' request layer: what tracewrap's does for a call a traced method is making."""
+    if _in_call.get():  # a traced method is on the way (tracewrap's first check)
+        return wrapped(*args, **kwargs)
+    return wrapped(*args, **kwargs)
+
+
+def _intercept(client: Any, traced: Any, request_layer: Any = _pass_through) -> Any:
+    """``client`` with ``traced`` around both create methods and ``request_layer`` on its requests."""
     for resource in (client.chat.completions, client.responses):
         resource.create = wrapt.FunctionWrapper(resource.create, traced)
     client.request = wrapt.FunctionWrapper(client.request, request_layer)
@@ -434,16 +441,7 @@ def reading_floor(
             finishes[reason] = finishes.get(reason, 0) + 1
         return result
 
-    def request_layer(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        if _in_call.get():
-            return wrapped(*args, **kwargs)
-        return wrapped(*args, **kwargs)
-
-    wrapper = _own_code(traced)
-    for resource in (client.chat.completions, client.responses):
-        resource.create = wrapt.FunctionWrapper(resource.create, wrapper)
-    client.request = wrapt.FunctionWrapper(client.request, _own_code(request_layer))
-    return client
+    return _intercept(client, _own_code(traced), _own_code(_pass_through))
 
 
 def _own_code(function: Any) -> Any:
