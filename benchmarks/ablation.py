@@ -15,6 +15,13 @@ One more column, the *intercepted floor*, does the conventions floor's work from
 interception tracewrap needs (a wrapt ``FunctionWrapper`` on the resource method and one on the
 client's request layer, a re-entrancy flag): what intercepting a call costs by itself.
 
+Then a ladder from that floor up to tracewrap, each rung checked to emit tracewrap's span: the
+*reading floor* reads every attribute and metric series from the call's arguments and response in
+one function; *with record* stores those reads in tracewrap's record and takes the end attributes
+and the counter table from tracewrap; *with readers* uses tracewrap's own readers too. What is left
+between the top rung and the unmodified copy is tracewrap's glue. Every rung runs its own copy of
+the code: a code object two columns share runs twice a round and reads warmer than it is.
+
 An ablation names the exact source line it replaces; when that line changes, the run stops and
 says which ablation to update.
 """
