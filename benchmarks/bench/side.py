@@ -170,7 +170,10 @@ def import_costs(runs: int) -> dict[str, float]:
     """Median ms over fresh interpreters; ``PYTHONPATH`` makes a src checkout importable."""
     src = str(Path(tracewrap.__file__).resolve().parents[1])
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
-    child_env = {**os.environ, "PYTHONPATH": path}
+    # an installed package imports from cached bytecode: the children may write it (a shell with
+    # PYTHONDONTWRITEBYTECODE=1 and a checkout's stale caches would time compiling the source)
+    child_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    child_env["PYTHONPATH"] = path
     snippets = {
         "import openai (context)": ("", "import openai"),
         "import tracewrap (cold)": ("", "import tracewrap"),
@@ -187,6 +190,7 @@ def import_costs(runs: int) -> dict[str, float]:
     for label, (setup, stmt) in snippets.items():
         code = f"{setup}\nimport time\nt = time.perf_counter()\n{stmt}\nprint(time.perf_counter() - t)"
         samples = []
+        subprocess.run([sys.executable, "-c", code], capture_output=True, env=child_env, check=True)  # caches
         for _ in range(runs):
             proc = subprocess.run(
                 [sys.executable, "-c", code], capture_output=True, text=True, env=child_env, check=True
