@@ -341,6 +341,8 @@ def reading_floor(
             if stop is not None:
                 start["gen_ai.request.stop_sequences"] = (stop,) if stop.__class__ is str else tuple(stop)
             span = tracer.start_span(f"chat {model}" if model else "chat", kind=plan.kind, attributes=start)
+        # the call in its span, as intercepted_floor makes it: written out in both, not shared, so
+        # that neither floor pays a helper's call
         context = trace.set_span_in_context(span)
         flag = _in_call.set(True)
         token = otel_context.attach(context)
