@@ -126,12 +126,13 @@ def wrap(
     if not tracing_enabled():
         return target
     install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
+    from tracewrap.endpoints import resolve
+
+    for path in chosen:
+        resolve(path)  # a malformed path is an error now, also one whose walk is deferred
     if is_module:
-        from tracewrap.endpoints import resolve
         from tracewrap.interception.sdk_patch import instrument_sdk
 
-        for path in chosen:
-            resolve(path)  # a malformed path is an error now
         instrument_sdk(target, chosen, options)
         return target
     return wrap_client(target, chosen, options)

@@ -1,4 +1,4 @@
-"""``wrap(openai)`` patches a resource's classes when the SDK imports that resource, not before.
+"""``wrap(openai)`` and ``wrap(client)`` patch a resource's classes when the SDK imports it, not before.
 
 openai 3.x imports a resource's modules when a client first builds it; ``wrap()`` walking every
 traced path at once cost ~70 ms of imports a chat-only program never needs. Each case runs in a fresh
@@ -89,3 +89,103 @@ def test_unwrapped_before_first_use_then_wrapped_again(server: Any) -> None:
     serve the second wrap once (chat, imported meanwhile, is walked at once; Responses on import)."""
     result = _run(server, "rewrap")
     assert result["spans"] == [["m-lazy-chat", "chat_completions"], ["m-lazy-responses", "responses"]]
+
+
+# ``wrap(client)``: the paths under a resource the client has not built are wrapped on that
+# resource when the client builds it; the SDK's resource classes stay untouched
+_CLIENT_APP = """
+import functools, json, os, sys
+import openai
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import tracewrap
+
+def resources():
+    return sorted(m for m in sys.modules if m.startswith("openai.resources."))
+
+def new_client():
+    return openai.OpenAI(api_key="sk-test", base_url=os.environ["TW_BASE_URL"], max_retries=0)
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+def chat(client, model):
+    client.chat.completions.create(model=model, messages=MESSAGES)
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+mode = sys.argv[1]
+mine, other = new_client(), new_client()
+if mode == "with-module":
+    tracewrap.wrap(openai, tracer_provider=provider, provider="by-module")
+tracewrap.wrap(mine, tracer_provider=provider, provider="by-client")
+result = {"at_wrap": resources()}
+if mode == "other-first":
+    chat(other, "m-other-first")  # builds (and on openai 3.x imports) the chat resource first
+chat(mine, "m-mine")
+result["responses_after_chat"] = "openai.resources.responses" in sys.modules
+chat(other, "m-other")
+mine.chat.completions.with_raw_response.create(model="m-mine-raw", messages=MESSAGES)
+chat(mine.with_options(timeout=30), "m-mine-copy")
+mine.responses.create(model="m-mine-responses", input="hi")
+if mode == "with-module":
+    tracewrap.unwrap(openai)  # the client's deferred paths stay traced; the other client's not
+    chat(mine, "m-mine-after-module-unwrap")
+    chat(other, "m-other-after-module-unwrap")
+tracewrap.unwrap(mine)
+chat(mine, "m-mine-unwrapped")
+from openai.resources.chat.completions import Completions
+result["sdk_method"] = type(vars(Completions)["create"]).__name__
+result["still_a_cached_property"] = isinstance(vars(openai.OpenAI)["chat"], functools.cached_property)
+result["spans"] = sorted(
+    (span.attributes["gen_ai.request.model"], span.attributes["gen_ai.provider.name"])
+    for span in exporter.get_finished_spans()
+)
+print(json.dumps(result))
+"""
+
+_MINE = [
+    ["m-mine", "by-client"],
+    ["m-mine-copy", "by-client"],
+    ["m-mine-raw", "by-client"],
+    ["m-mine-responses", "by-client"],
+]
+
+
+def _run_client_app(server: Any, mode: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_"))}
+    env.update(TW_BASE_URL=server.base_url, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    run = subprocess.run(
+        [sys.executable, "-c", _CLIENT_APP, mode], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_wrap_client_imports_no_resource_and_traces_that_client_alone(server: Any) -> None:
+    result = _run_client_app(server, "alone")
+    assert result["at_wrap"] == []
+    assert result["responses_after_chat"] is False
+    assert result["spans"] == _MINE  # not the other client's call, nor the call after unwrap(mine)
+    assert result["sdk_method"] == "function"  # wrapped on the client's resource, not its class
+    assert result["still_a_cached_property"] is True
+
+
+def test_wrap_client_after_another_client_imported_the_resource(server: Any) -> None:
+    result = _run_client_app(server, "other-first")
+    assert result["spans"] == _MINE
+
+
+def test_wrap_client_options_win_over_wrap_openai_and_outlive_its_unwrap(server: Any) -> None:
+    """Both wrapped before any resource is built: the client's own wrappers run first (its options,
+    one span), the class wrappers of ``wrap(openai)`` trace the other client."""
+    result = _run_client_app(server, "with-module")
+    assert result["at_wrap"] == []
+    assert result["spans"] == sorted(
+        [
+            *_MINE,
+            ["m-other", "by-module"],
+            ["m-mine-after-module-unwrap", "by-client"],
+        ]
+    )

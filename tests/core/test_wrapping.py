@@ -13,7 +13,8 @@ from openai import OpenAI as EarlyOpenAI
 from opentelemetry import trace
 
 import tracewrap
-from tests.core.helpers import API_KEY, MESSAGES, attrs, sync_client
+from tests.core.helpers import API_KEY, MESSAGES, async_client, attrs, sync_client
+from tracewrap.interception.install import TracedMethod
 from tracewrap.testing import Scenario
 
 
@@ -161,6 +162,37 @@ def test_derived_clients_are_traced(server, telemetry) -> None:
     client.with_options(timeout=10).chat.completions.create(model="m", messages=MESSAGES)
     client.copy(max_retries=1).responses.create(model="m", input="hi")
     assert [s.name for s in telemetry.spans()] == ["chat m", "chat m"]
+
+
+def test_a_resource_is_wrapped_when_the_client_builds_it(server, telemetry) -> None:
+    """wrap(client) builds none of the client's resources (on openai 3.x building one imports its
+    modules): each is wrapped as the client builds it, before the client stores it."""
+    client = sync_client(server, telemetry)
+    aclient = async_client(server, telemetry)
+    assert not {"chat", "responses", "embeddings", "audio"} & (set(vars(client)) | set(vars(aclient)))
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    asyncio.run(aclient.chat.completions.create(model="a", messages=MESSAGES))
+    assert "responses" not in vars(client)
+    # on the resource object itself (the request layer would also trace a call that missed it)
+    assert isinstance(vars(client.chat.completions)["create"], TracedMethod)
+    assert isinstance(vars(aclient.chat.completions)["create"], TracedMethod)
+    client.responses.create(model="r", input="hi")
+    assert isinstance(vars(client.responses)["create"], TracedMethod)
+    assert [s.name for s in telemetry.spans()] == ["chat m", "chat a", "chat r"]
+    tracewrap.unwrap(client)
+    assert "create" not in vars(client.chat.completions) and "create" not in vars(client.responses)
+    assert "embeddings" not in vars(client)  # unwrap builds nothing either
+
+
+def test_a_resource_built_while_wrapping_is_wrapped_too(server, telemetry) -> None:
+    """A path named by the user is walked at once, building ``client.chat`` before the client is
+    marked as wrapped: the known paths deferred under it are wrapped right after."""
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    paths = ["chat.completions.create", "chat.completions.list"]
+    tracewrap.wrap(client, paths=paths, **telemetry.wrap_kwargs())
+    assert isinstance(vars(client.chat.completions)["create"], TracedMethod)
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    assert [s.name for s in telemetry.spans()] == ["chat m"]
 
 
 def test_paths_select_replace_and_extend(server, telemetry) -> None:

@@ -7,26 +7,36 @@ object itself is untouched, so ``isinstance`` and everything else hold. The SDK 
 ``with_raw_response`` / ``with_streaming_response`` wrappers per resource and builds them around the
 method it finds; dropping those caches makes them rebuild around ours. The client's own ``request``
 is wrapped too, for calls that reach it without a traced resource object (:mod:`.request_layer`).
+
+A resource the client has not built yet is not built by ``wrap``: the SDK builds each one on first
+use (``client.responses``, a ``functools.cached_property`` of the client class) and openai 3.x only
+then imports its modules (the Responses API and its streaming helpers ~50 ms), so walking every
+traced path at once cost ~90 ms of imports before the first call. Such a path is wrapped when the
+client builds its resource: the client class's property is replaced by one that hands a wrapped
+client's new resource to its :class:`Installation` before the client stores it
+(:class:`TracedResourceProperty`; for any other client it only builds). Calls pay nothing for it.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import wrapt
 
-from tracewrap.endpoints import CONNECT_PATHS, SDK_DEPENDENT_PATHS, Endpoint, resolve
+from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, SDK_DEPENDENT_PATHS, Endpoint, resolve
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.deprecation import deprecation_of
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
-from tracewrap.telemetry.lifecycle import CallSite, ClientInfo
+from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, internal_error
 
 _MARK = "_tracewrap_installation"
 _RAW_CACHES = ("with_raw_response", "with_streaming_response")
@@ -56,7 +66,65 @@ class TracedMethod(wrapt.FunctionWrapper):
 class Installation:
     paths: tuple[str, ...]
     options: TraceOptions
+    info: ClientInfo
     patched: list[tuple[Any, str]] = field(default_factory=list)
+    # per resource the client had not built at wrap time (``"responses"``): the paths under it,
+    # wrapped when the client builds it (popped then: dict.pop is atomic, so that happens once)
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def wrap_methods(self, plan: list[tuple[Any, str, Endpoint]]) -> None:
+        for resource, method, endpoint in plan:
+            original = getattr(resource, method)
+            if isinstance(original, TracedMethod):
+                continue
+            is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
+            make = async_wrapper if is_async else sync_wrapper
+            site = CallSite(endpoint, self.options, self.info)
+            wrapper = make(lambda _resource, site=site: site, deprecation_of(original))
+            setattr(resource, method, TracedMethod(original, wrapper))
+            for cache in _RAW_CACHES:
+                resource.__dict__.pop(cache, None)
+            self.patched.append((resource, method))
+
+    def resource_built(self, client: Any, name: str, resource: Any) -> None:
+        """``client`` built its resource ``name``: wrap the paths under it (never raises)."""
+        paths = self.pending.pop(name, None)
+        if not paths:
+            return
+        root = SimpleNamespace(**{name: resource})  # not ``client``: it has not stored the resource yet
+        try:
+            plan = plan_paths(root, paths)
+        except ValueError:  # a known path this SDK version lacks: the others, one by one
+            plan = []
+            for path in paths:
+                try:
+                    plan += plan_paths(root, (path,))
+                except ValueError as exc:
+                    internal_error(f"tracing {path}", exc)
+        try:
+            self.wrap_methods(plan)
+        except Exception as exc:
+            internal_error(f"tracing client.{name}", exc)
+
+
+class TracedResourceProperty(functools.cached_property):  # type: ignore[type-arg]
+    """A client class's resource property (``OpenAI.chat``) as ``wrap(client)`` leaves it: builds
+    the resource as the SDK's did and, for a wrapped client, has it wrapped before it is stored."""
+
+    def __init__(self, original: functools.cached_property) -> None:  # type: ignore[type-arg]
+        build, name = original.func, str(original.attrname)
+
+        @functools.wraps(build)
+        def build_traced(client: Any) -> Any:
+            resource = build(client)
+            installation = installation_of(client)
+            if installation is not None and installation.pending:
+                installation.resource_built(client, name, resource)
+            return resource
+
+        super().__init__(build_traced)
+        self.attrname = name
+        self.original = original
 
 
 def provider_for(host: str | None, client: Any) -> str:
@@ -103,6 +171,43 @@ def _resource(client: Any, path: str, full_path: str) -> Any:
     return obj
 
 
+def _split_unbuilt(client: Any, paths: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The paths to wrap now, and per resource ``client`` has not built yet the known paths under it
+    (a path named by the user, not known, is walked now: that checks it exists)."""
+    now: list[str] = []
+    later: dict[str, list[str]] = {}
+    for path in paths:
+        name = path.partition(".")[0]
+        if path in KNOWN_PATHS and not _built(client, name):
+            later.setdefault(name, []).append(path)
+        else:
+            now.append(path)
+    return tuple(now), {name: tuple(deferred) for name, deferred in later.items()}
+
+
+def _built(client: Any, name: str) -> bool:
+    """Whether looking up ``client.<name>`` builds nothing: built already, or no lazy resource."""
+    lazy = isinstance(inspect.getattr_static(type(client), name, None), functools.cached_property)
+    return not lazy or name in vars(client)
+
+
+_hooking = threading.Lock()
+
+
+def _hook_resource(cls: type, name: str) -> None:
+    """Replace the class's property ``name`` (where the MRO defines it) by a TracedResourceProperty."""
+    with _hooking:
+        for klass in cls.__mro__:
+            original = vars(klass).get(name)
+            if original is None:
+                continue
+            if isinstance(original, functools.cached_property) and not isinstance(
+                original, TracedResourceProperty
+            ):
+                setattr(klass, name, TracedResourceProperty(original))
+            return
+
+
 def _has_path(client: Any, path: str) -> bool:
     obj = client
     for part in path.split("."):
@@ -134,26 +239,22 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
         return client  # idempotent: one span per call however often it is wrapped
     paths = tuple(paths)
     info = client_info(client, options)
-    plan = plan_paths(client, paths)  # validate everything before changing anything
+    now, later = _split_unbuilt(client, paths)
+    plan = plan_paths(client, now)  # validate everything before changing anything
 
-    installation = Installation(paths, options)
-    for resource, method, endpoint in plan:
-        original = getattr(resource, method)
-        if isinstance(original, TracedMethod):
-            continue
-        is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
-        make = async_wrapper if is_async else sync_wrapper
-        site = CallSite(endpoint, options, info)
-        wrapper = make(lambda _resource, site=site: site, deprecation_of(original))
-        setattr(resource, method, TracedMethod(original, wrapper))
-        for cache in _RAW_CACHES:
-            resource.__dict__.pop(cache, None)
-        installation.patched.append((resource, method))
-    _drop_cached_wrappers(client, paths)
+    installation = Installation(paths, options, info, pending=later)
+    installation.wrap_methods(plan)
+    _drop_cached_wrappers(client, now)
     _wrap_request_layer(client, installation, info)
     _hook_copies(client, installation)
     websocket.install()  # Responses WebSocket mode: traced per connection, for this client's options
+    for name in later:
+        _hook_resource(type(client), name)
     client.__dict__[_MARK] = installation
+    for name in tuple(later):  # built before the mark (walking a path named by the user, another
+        resource = client.__dict__.get(name)  # thread): wrapped now
+        if resource is not None:
+            installation.resource_built(client, name, resource)
     return client
 
 
@@ -164,6 +265,8 @@ def _drop_cached_wrappers(client: Any, paths: Iterable[str]) -> None:
     owners = {id(client): client}
     for path in paths:
         if path in CONNECT_PATHS:  # nothing wrapped there (and ``client.realtime`` imports ~60 ms)
+            continue
+        if not _built(client, path.partition(".")[0]):  # no cache there yet (and no build, no import)
             continue
         for resource_path, _method, _endpoint in resolve(path):
             obj = client
@@ -225,5 +328,6 @@ def unwrap_client(client: Any) -> Any:
         for cache in _RAW_CACHES:
             owner.__dict__.pop(cache, None)
     _drop_cached_wrappers(client, installation.paths)
+    installation.pending.clear()
     del client.__dict__[_MARK]
     return client
