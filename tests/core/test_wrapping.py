@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import pickle
+import threading
+import time
 
 import openai
 import pytest
@@ -193,6 +196,42 @@ def test_a_resource_built_while_wrapping_is_wrapped_too(server, telemetry) -> No
     assert isinstance(vars(client.chat.completions)["create"], TracedMethod)
     client.chat.completions.create(model="m", messages=MESSAGES)
     assert [s.name for s in telemetry.spans()] == ["chat m"]
+
+
+class RacingClient(openai.OpenAI):
+    """Builds ``chat`` slowly, so threads that first use it at once each build one (Python 3.12+:
+    ``functools.cached_property`` takes no lock); whichever the client stores must be wrapped."""
+
+    builds = 0
+
+    @functools.cached_property
+    def chat(self):  # type: ignore[override]
+        from openai.resources.chat import Chat
+
+        RacingClient.builds += 1
+        time.sleep(0.05)
+        return Chat(self)
+
+
+def test_a_resource_built_by_threads_at_once_is_wrapped_whichever_is_stored(server, telemetry) -> None:
+    client = RacingClient(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    tracewrap.wrap(client, **telemetry.wrap_kwargs())
+
+    def call(model: str) -> None:
+        client.chat.completions.create(model=model, messages=MESSAGES)  # the first use, in each thread
+
+    threads = [threading.Thread(target=call, args=(f"m{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert RacingClient.builds >= 1
+    assert isinstance(vars(client.chat.completions)["create"], TracedMethod)
+    client.chat.completions.create(model="after", messages=MESSAGES)
+    assert sorted(attrs(s)["gen_ai.request.model"] for s in telemetry.spans()) == [
+        "after",
+        *(f"m{i}" for i in range(6)),
+    ]
 
 
 def test_paths_select_replace_and_extend(server, telemetry) -> None:

@@ -69,7 +69,7 @@ class Installation:
     info: ClientInfo
     patched: list[tuple[Any, str]] = field(default_factory=list)
     # per resource the client had not built at wrap time (``"responses"``): the paths under it,
-    # wrapped when the client builds it (popped then: dict.pop is atomic, so that happens once)
+    # wrapped on every object built for it (two threads may both build one: either may be stored)
     pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def wrap_methods(self, plan: list[tuple[Any, str, Endpoint]]) -> None:
@@ -88,7 +88,7 @@ class Installation:
 
     def resource_built(self, client: Any, name: str, resource: Any) -> None:
         """``client`` built its resource ``name``: wrap the paths under it (never raises)."""
-        paths = self.pending.pop(name, None)
+        paths = self.pending.get(name)
         if not paths:
             return
         root = SimpleNamespace(**{name: resource})  # not ``client``: it has not stored the resource yet
@@ -118,7 +118,7 @@ class TracedResourceProperty(functools.cached_property):  # type: ignore[type-ar
         def build_traced(client: Any) -> Any:
             resource = build(client)
             installation = installation_of(client)
-            if installation is not None and installation.pending:
+            if installation is not None:
                 installation.resource_built(client, name, resource)
             return resource
 
