@@ -60,11 +60,12 @@ print(json.dumps(result))
 """
 
 
-def _run(server: Any, mode: str) -> dict[str, Any]:
+def _run(server: Any, mode: str, app: str = _APP) -> dict[str, Any]:
+    """``app`` in a fresh interpreter against the fake server; what it printed last, as JSON."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_"))}
     env.update(TW_BASE_URL=server.base_url, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     run = subprocess.run(
-        [sys.executable, "-c", _APP, mode], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", app, mode], env=env, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -155,18 +156,8 @@ _MINE = [
 ]
 
 
-def _run_client_app(server: Any, mode: str) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_"))}
-    env.update(TW_BASE_URL=server.base_url, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
-    run = subprocess.run(
-        [sys.executable, "-c", _CLIENT_APP, mode], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
 def test_wrap_client_imports_no_resource_and_traces_that_client_alone(server: Any) -> None:
-    result = _run_client_app(server, "alone")
+    result = _run(server, "alone", _CLIENT_APP)
     assert result["at_wrap"] == []
     assert result["responses_after_chat"] is False
     assert result["spans"] == _MINE  # not the other client's call, nor the call after unwrap(mine)
@@ -175,14 +166,14 @@ def test_wrap_client_imports_no_resource_and_traces_that_client_alone(server: An
 
 
 def test_wrap_client_after_another_client_imported_the_resource(server: Any) -> None:
-    result = _run_client_app(server, "other-first")
+    result = _run(server, "other-first", _CLIENT_APP)
     assert result["spans"] == _MINE
 
 
 def test_wrap_client_options_win_over_wrap_openai_and_outlive_its_unwrap(server: Any) -> None:
     """Both wrapped before any resource is built: the client's own wrappers run first (its options,
     one span), the class wrappers of ``wrap(openai)`` trace the other client."""
-    result = _run_client_app(server, "with-module")
+    result = _run(server, "with-module", _CLIENT_APP)
     assert result["at_wrap"] == []
     assert result["spans"] == sorted(
         [
