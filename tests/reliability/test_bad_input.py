@@ -3,10 +3,12 @@ or, for environment variables, one warning and the documented default."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import openai
@@ -164,6 +166,27 @@ def test_capture_content_error_lists_the_valid_values() -> None:
         tracewrap.wrap(client(), capture_content="bogus")
     for valid in ("no_content", "span_only", "event_only", "span_and_event"):
         assert valid in str(error.value)
+
+
+# --------------------------------------------------------------------------- resources
+
+
+class OddChatClient(openai.OpenAI):
+    """An application's client whose ``chat`` is its own object, without ``completions``."""
+
+    @functools.cached_property
+    def chat(self):  # type: ignore[override]
+        return SimpleNamespace(note="the application's own chat")
+
+
+def test_a_resource_tracewrap_cannot_walk_is_built_as_the_sdk_builds_it(caplog, fresh_warnings) -> None:
+    """Known paths are wrapped when the client first builds their resource: a failure there is
+    said once and never reaches that first use."""
+    target = tracewrap.wrap(OddChatClient(api_key=API_KEY, base_url="http://127.0.0.1:9/v1"))
+    caplog.set_level(logging.WARNING, logger="tracewrap")
+    assert target.chat.note == "the application's own chat"
+    (warning,) = _warnings(caplog, "tracing chat.completions.create")
+    assert "'completions'" in warning and "untraced" in warning
 
 
 # --------------------------------------------------------------------------- environment

@@ -93,17 +93,17 @@ class Installation:
             return
         root = SimpleNamespace(**{name: resource})  # not ``client``: it has not stored the resource yet
         try:
-            plan = plan_paths(root, paths)
-        except ValueError:  # a known path this SDK version lacks: the others, one by one
-            plan = []
-            for path in paths:
-                try:
-                    plan += plan_paths(root, (path,))
-                except ValueError as exc:
-                    internal_error(f"tracing {path}", exc)
-        try:
+            try:
+                plan = plan_paths(root, paths)
+            except ValueError:  # a known path this SDK version lacks: the others, one by one
+                plan = []
+                for path in paths:
+                    try:
+                        plan += plan_paths(root, (path,))
+                    except ValueError as exc:
+                        internal_error(f"tracing {path}", exc)
             self.wrap_methods(plan)
-        except Exception as exc:
+        except Exception as exc:  # the user's first use of the resource must not fail for it
             internal_error(f"tracing client.{name}", exc)
 
 
