@@ -124,7 +124,6 @@ class TracedResourceProperty(functools.cached_property):  # type: ignore[type-ar
 
         super().__init__(build_traced)
         self.attrname = name
-        self.original = original
 
 
 def provider_for(host: str | None, client: Any) -> str:
@@ -245,7 +244,7 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
     installation = Installation(paths, options, info, pending=later)
     installation.wrap_methods(plan)
     _drop_cached_wrappers(client, now)
-    _wrap_request_layer(client, installation, info)
+    _wrap_request_layer(client, installation)
     _hook_copies(client, installation)
     websocket.install()  # Responses WebSocket mode: traced per connection, for this client's options
     for name in later:
@@ -281,7 +280,7 @@ def _drop_cached_wrappers(client: Any, paths: Iterable[str]) -> None:
                 owner.__dict__.pop(cache, None)
 
 
-def _wrap_request_layer(client: Any, installation: Installation, info: ClientInfo) -> None:
+def _wrap_request_layer(client: Any, installation: Installation) -> None:
     """This client's ``request``: calls that bypass its traced resource objects (``client.post(...)``,
     ``client.beta.chat.completions`` / ``client.beta.responses``, whose resource objects are others)."""
     original = getattr(client, "request", None)
@@ -293,7 +292,7 @@ def _wrap_request_layer(client: Any, installation: Installation, info: ClientInf
     def site_of(_client: Any, endpoint: Endpoint) -> CallSite:
         site = sites.get(endpoint)
         if site is None:
-            site = sites[endpoint] = CallSite(endpoint, installation.options, info)
+            site = sites[endpoint] = CallSite(endpoint, installation.options, installation.info)
         return site
 
     is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
