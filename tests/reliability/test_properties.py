@@ -16,6 +16,7 @@ from typing import Any
 import openai
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openai._models import construct_type
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response
 from pydantic import BaseModel as PydanticModel
@@ -554,20 +555,18 @@ def test_read_embeddings(body: dict[str, Any], namespace: bool) -> None:
 
 
 # chunks: mostly plausible chat chunks, some junk, in any order, with or without a usage chunk
-chat_chunks = st.lists(
-    st.one_of(
-        st.fixed_dictionaries(
-            {},
-            optional={
-                **envelope,
-                "choices": st.one_of(st.lists(chat_choice, max_size=3), junk),
-                "usage": st.one_of(st.none(), usage_or_junk),
-            },
-        ),
-        junk,
+chat_chunk = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            **envelope,
+            "choices": st.one_of(st.lists(chat_choice, max_size=3), junk),
+            "usage": st.one_of(st.none(), usage_or_junk),
+        },
     ),
-    max_size=12,
+    junk,
 )
+chat_chunks = st.lists(chat_chunk, max_size=12)
 
 
 @PROPERTY
@@ -615,6 +614,131 @@ def test_chat_stream_accumulator_examples() -> None:
         [{"type": "text", "content": "a"}],
         [{"type": "text", "content": "b"}],
     ]
+
+
+def sdk_chunk(body: dict[str, Any]) -> Any:
+    """A chunk as the SDK builds a stream's (``construct_type``: nested models, nothing validated)."""
+    return construct_type(type_=ChatCompletionChunk, value=body)
+
+
+# chunks the SDK itself builds, mixed with the junk above
+CHUNK_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+sdk_chat_chunk = st.builds(
+    lambda index, reason, usage, n: sdk_chunk(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {"index": index + i, "delta": {"content": "x"}, "finish_reason": reason if i == 0 else None}
+                for i in range(n)
+            ],
+            "usage": usage,
+        }
+    ),
+    st.integers(0, 2),
+    st.sampled_from([None, None, None, "", "stop", "length", "tool_calls", "content_filter"]),
+    st.one_of(st.none(), st.none(), st.fixed_dictionaries({k: st.integers(0, 9) for k in CHUNK_USAGE_KEYS})),
+    st.integers(0, 2),
+)
+
+
+class _StreamCall:
+    """What ``StreamTracker`` reads of a call: the chat endpoint's accumulator, a record, end()."""
+
+    def __init__(self, capture: bool) -> None:
+        self.site = SimpleNamespace(endpoint=SimpleNamespace(new_accumulator=ChatStreamAccumulator))
+        self.capture_content = capture
+        self.record = new_record()
+        self.observed = None
+        self.start_perf = 0.0
+        self.ended = False
+
+    def end(self, at: float | None = None) -> None:
+        self.ended = True
+
+
+def _folded(record: CallRecord, accumulator: ChatStreamAccumulator) -> tuple[Any, ...]:
+    return (
+        record.finish_reasons,
+        record.usage,
+        record.response_id,
+        record.response_model,
+        record.system_fingerprint,
+        record.service_tier,
+        record.output_messages,
+        accumulator.finished,
+        accumulator.final(),
+    )
+
+
+@PROPERTY
+@given(st.lists(st.one_of(sdk_chat_chunk, chat_chunk), max_size=12))
+def test_the_stream_skims_plain_chat_chunks_exactly(chunks: list[Any]) -> None:
+    """With content capture off, the stream code skips ``add`` for plain chunks (no usage, no
+    finish reason): what it folds is what adding every chunk folds, and every chunk is handed on."""
+    from tracewrap.interception.streams import StreamTracker, _traced_iterator
+
+    every = ChatStreamAccumulator(capture_content=False)
+    for chunk in chunks:
+        every.add(chunk)
+    expected = new_record()
+    every.finish(expected)
+
+    call = _StreamCall(capture=False)
+    tracker = StreamTracker(call)  # type: ignore[arg-type]
+    assert tracker.skims_plain_chunks() is True
+    passed = list(_traced_iterator(iter(chunks), tracker))
+    assert len(passed) == len(chunks) and all(a is b for a, b in zip(passed, chunks, strict=True))
+    assert call.ended and tracker.count == len(chunks)
+    assert tracker.accumulator is not None
+    assert _folded(call.record, tracker.accumulator) == _folded(expected, every)
+
+
+def test_plain_chat_chunks_are_skimmed_in_async_streams_too_and_never_with_content_on() -> None:
+    import asyncio
+
+    from tracewrap.interception.streams import StreamTracker, _traced_async_iterator
+
+    def chunk(reason: str | None, usage: dict[str, int] | None = None, index: int = 0) -> Any:
+        return sdk_chunk(
+            {
+                "id": "c9",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "m9",
+                "choices": [{"index": index, "delta": {"content": "x"}, "finish_reason": reason}],
+                "usage": usage,
+            }
+        )
+
+    # two choices, the second finishing mid-stream; a compatible server's "" reasons; usage last
+    chunks = [chunk(None), chunk("length", index=1), chunk(""), chunk(None), chunk("stop")]
+    chunks.append(chunk(None, {"prompt_tokens": 4, "completion_tokens": 7, "total_tokens": 11}))
+
+    async def source() -> Any:
+        for c in chunks:
+            yield c
+
+    async def drain(tracker: StreamTracker) -> list[Any]:
+        return [c async for c in _traced_async_iterator(source(), tracker)]
+
+    for capture in (False, True):
+        call = _StreamCall(capture)
+        tracker = StreamTracker(call)  # type: ignore[arg-type]
+        assert tracker.skims_plain_chunks() is (not capture)
+        assert asyncio.run(drain(tracker)) == chunks
+        record = call.record
+        assert record.finish_reasons == ("stop", "length")
+        assert (record.usage.input_tokens, record.usage.output_tokens) == (4, 7)
+        assert (record.response_id, record.response_model, record.chunk_count) == ("c9", "m9", 6)
+        assert record.stream_outcome == "completed"
+        if capture:  # every chunk was read: the text of both choices is there
+            assert [m["parts"] for m in record.output_messages or []] == [
+                [{"type": "text", "content": "xxxxx"}],
+                [{"type": "text", "content": "x"}],
+            ]
 
 
 @PROPERTY

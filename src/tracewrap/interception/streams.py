@@ -73,6 +73,17 @@ class StreamTracker:
         accumulator = self.accumulator
         return accumulator.add if accumulator is not None else None
 
+    def skims_plain_chunks(self) -> bool:
+        """Whether the generators may skip ``add`` for a plain chunk (the accumulator says so).
+
+        A plain chunk is one, after the first, whose ``usage`` is None and whose ``choices`` carry
+        no ``finish_reason``: most of a chat stream. The check is written out in the generators,
+        not called: a call per chunk costs ~0.4 µs in place, between two of the SDK's chunks
+        (benchmarks/ab.py, chat stream, 53 chunks: -18 and -24 µs per stream against calling add
+        for every chunk). A chunk the check cannot read (a dict, a broken server's value) is added.
+        """
+        return getattr(self.accumulator, "skips_plain_chunks", False) is True
+
     def drop_accumulator(self, exc: Exception) -> None:
         self.accumulator = None  # stop reading this stream, keep passing it through
         internal_error("stream chunk", exc)
@@ -132,12 +143,14 @@ class StreamTracker:
 
 # The per-chunk work is inline in the generators (a method call per chunk would cost about as
 # much as the accumulator itself): one clock read, the count and last time stored on the tracker
-# (which a close or the finalizer may end while the generator waits), the accumulator's add.
+# (which a close or the finalizer may end while the generator waits), the accumulator's add,
+# skipped for the plain chunks of an accumulator that skims them (StreamTracker.skims_plain_chunks).
 
 
 def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[Any]:
     perf = time.perf_counter
     add = tracker.adder()
+    skim = tracker.skims_plain_chunks()
     count = 0
     try:
         for item in source:
@@ -148,11 +161,23 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
             tracker.last = now
             tracker.count = count
             if add is not None:
-                try:
-                    add(item)
-                except Exception as exc:
-                    add = None
-                    tracker.drop_accumulator(exc)
+                fold = True
+                if skim and count > 1:
+                    try:  # see skims_plain_chunks; anything odd is left to add
+                        fold = item.usage is not None
+                        if not fold:
+                            for choice in item.choices:
+                                if choice.finish_reason is not None:
+                                    fold = True
+                                    break
+                    except Exception:
+                        fold = True
+                if fold:
+                    try:
+                        add(item)
+                    except Exception as exc:
+                        add = None
+                        tracker.drop_accumulator(exc)
             yield item
     except GeneratorExit:
         # the stream object was dropped (or torn down) before it was read to the end: we are
@@ -168,6 +193,7 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
 async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTracker) -> AsyncIterator[Any]:
     perf = time.perf_counter
     add = tracker.adder()
+    skim = tracker.skims_plain_chunks()
     count = 0
     try:
         async for item in source:
@@ -178,11 +204,23 @@ async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTrac
             tracker.last = now
             tracker.count = count
             if add is not None:
-                try:
-                    add(item)
-                except Exception as exc:
-                    add = None
-                    tracker.drop_accumulator(exc)
+                fold = True
+                if skim and count > 1:
+                    try:
+                        fold = item.usage is not None
+                        if not fold:
+                            for choice in item.choices:
+                                if choice.finish_reason is not None:
+                                    fold = True
+                                    break
+                    except Exception:
+                        fold = True
+                if fold:
+                    try:
+                        add(item)
+                    except Exception as exc:
+                        add = None
+                        tracker.drop_accumulator(exc)
             yield item
     except GeneratorExit:
         tracker.abandoned_in_gc()

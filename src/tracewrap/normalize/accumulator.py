@@ -9,6 +9,10 @@ it passes, and when the stream ends :meth:`Accumulator.finish` once, then reads
 ``normalize.chat.ChatStreamAccumulator`` (chat and text completions),
 ``normalize.responses.ResponsesStreamAccumulator``, ``normalize.media.MediaStreamAccumulator``
 (images, transcriptions) and ``normalize.realtime.RealtimeAccumulator``.
+
+Optional: ``skips_plain_chunks = True`` promises that ``add`` changes nothing for a chunk, after
+the first, whose ``usage`` is None and whose ``choices`` carry no ``finish_reason``; the stream
+code then skips the call for such chunks (chat streams with content capture off).
 """
 
 from __future__ import annotations

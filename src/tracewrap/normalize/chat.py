@@ -86,12 +86,26 @@ class ChatStreamAccumulator:
 
     Keeps only scalars and one finish reason per choice; text is kept only when content capture
     is on, so memory does not grow with the length of the stream.
+
+    With content capture off, :meth:`add` changes nothing for a chunk after the first whose
+    ``usage`` is None and whose choices have no ``finish_reason``: ``skips_plain_chunks`` tells the
+    stream code it need not call it for those (most of a stream).
     """
 
-    __slots__ = ("_capture", "_envelope_read", "_last", "_reasons", "_texts", "_tool_calls", "_usage")
+    __slots__ = (
+        "_capture",
+        "_envelope_read",
+        "_last",
+        "_reasons",
+        "_texts",
+        "_tool_calls",
+        "_usage",
+        "skips_plain_chunks",
+    )
 
     def __init__(self, capture_content: bool = False) -> None:
         self._capture = capture_content
+        self.skips_plain_chunks = not capture_content
         self._reasons: dict[int, str] = {}
         self._texts: dict[int, list[str]] = {}
         self._tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
@@ -116,11 +130,13 @@ class ChatStreamAccumulator:
             for choice in choices:
                 try:
                     reason = choice.finish_reason
+                    index = choice.index
                 except Exception:
                     reason = field(choice, "finish_reason")
+                    index = field(choice, "index")
                 # "" (sent on every chunk by some compatible servers) is not a finish
                 if reason and isinstance(reason, str):
-                    self._reasons[as_int(field(choice, "index")) or 0] = reason
+                    self._reasons[as_int(index) or 0] = reason
                 if self._capture:
                     self._capture_delta(choice)
         # usage is read on every chunk, not only on the last one: the usage chunk has empty
