@@ -67,6 +67,11 @@ def test_quick_prints_every_scenario_and_column(quick_run: tuple[str, dict[str, 
         assert any(line.startswith(f"| {title} |") for line in stdout.splitlines()), title
     for section in ("Stream aggregation", "Memory", "Import cost", "Start-up hook", "Targets"):
         assert f"### {section}" in stdout
+    # each stream target says its margin under the bound and whether the run's rounds decide it
+    stream_targets = [t for t in results["targets"] if t["name"].startswith("stream overhead")]
+    assert len(stream_targets) == 2
+    for target in stream_targets:
+        assert "margin " in target["detail"] and "95 % interval over rounds" in target["detail"]
 
 
 @pytest.mark.timeout(320)
