@@ -145,6 +145,7 @@ class StreamTracker:
 # much as the accumulator itself): one clock read, the count and last time stored on the tracker
 # (which a close or the finalizer may end while the generator waits), the accumulator's add,
 # skipped for the plain chunks of an accumulator that skims them (StreamTracker.skims_plain_chunks).
+# So the async generator repeats the sync one's body line for line, on purpose: keep them in step.
 
 
 def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[Any]:
