@@ -11,6 +11,7 @@ from opentelemetry.trace import StatusCode
 
 import tracewrap
 from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
+from tracewrap.interception import streams
 from tracewrap.testing import Scenario
 
 LONG = Scenario(text=" ".join(f"w{i}" for i in range(40)))
@@ -134,3 +135,31 @@ def test_stream_memory_is_flat_with_content_capture_off(server, telemetry) -> No
     # 2,800 more chunks must not grow what is held: aggregation keeps scalars only
     assert late - early < 64 * 1024, (early, late)
     assert attrs(telemetry.one_span())["tracewrap.stream.chunks"] >= 3000
+
+
+def test_a_stream_that_ended_runs_no_tracewrap_code_when_freed(server, telemetry, monkeypatch) -> None:
+    """The weak reference that notices a dropped stream goes when the stream ends, callback and all:
+    freeing an ended stream runs nothing of tracewrap's; freeing one that never ended still does."""
+    freed: list[object] = []
+    original = streams._stream_freed
+
+    def spy(watch: object) -> None:
+        freed.append(watch)
+        original(watch)
+
+    monkeypatch.setattr(streams, "_stream_freed", spy)
+    client = sync_client(server, telemetry)
+    server.enqueue(LONG, LONG)
+    read = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    assert len(list(read)) > 2
+    del read
+    gc.collect()
+    assert freed == []
+    dropped = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    next(dropped)
+    del dropped
+    gc.collect()
+    tracewrap.flush()
+    assert len(freed) == 1
+    outcomes = [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()]
+    assert outcomes == ["completed", "abandoned"]

@@ -93,8 +93,9 @@ class StreamTracker:
         if call.ended:
             return
         watch = self.watch
-        if watch is not None:  # ending: the stream's collection has nothing left to tell
-            _watched.pop(watch, None)
+        if watch is not None:  # ending: the stream's collection has nothing left to tell, so the
+            self.watch = None  # weak reference goes (with it its callback, which would run when the
+            _watched.pop(watch, None)  # stream is freed)
         if self.queued:  # already found dropped: what reaches it now is its teardown (a loop's
             outcome, exc, at = ABANDONED, None, self.last  # cancelling the generator's aclose, ...)
         try:
