@@ -222,9 +222,14 @@ def ratio_interval(
     return bootstrap_interval(row, column, _ratio, floor_key=floor_key, resamples=resamples)
 
 
+def stream_bound(conv: float, chunks: int) -> float:
+    """The stream target's bound in µs: 1.2x the conventions floor's overhead + 1 µs a chunk."""
+    return 1.2 * conv + chunks * 1.0
+
+
 def stream_margin(ours: float, conv: float, chunks: int) -> float:
-    """µs left under the stream target's bound (1.2x the conventions floor + 1 µs a chunk); < 0: missed."""
-    return 1.2 * conv + chunks * 1.0 - ours
+    """µs left under the stream target's bound; < 0: missed."""
+    return stream_bound(conv, chunks) - ours
 
 
 def stream_margin_interval(row: dict[str, Any], chunks: int) -> tuple[float, float]:
@@ -258,8 +263,8 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
         row = rows[key]
         ours, conv = row["tw_off"]["overhead"], row["conv"]["overhead"]
         chunks = results["stream_items"][key]
-        bound = 1.2 * conv + chunks * 1.0
-        margin = stream_margin(ours, conv, chunks)
+        bound = stream_bound(conv, chunks)
+        margin = bound - ours
         low, high = stream_margin_interval(row, chunks)
         decided = "decided" if low > 0 or high < 0 else "not decided by this run"
         targets.append(
