@@ -162,3 +162,26 @@ def test_ablation_times_each_piece_against_a_faithful_replay() -> None:
             if label not in ("intercepted", "reading", "with record", "with readers", "unmodified")
         ]
         assert all("piece costs" in rows[label] for label in ablated)
+
+
+@pytest.mark.timeout(200)
+def test_warm_vs_in_place_runs_each_setting_on_its_stand_in() -> None:
+    """benchmarks/warm_vs_in_place.py: per scenario a line per setting, in order; the run stops if a
+    round did not end one span per traced column. Only ``in place`` runs the SDK inside the bare call."""
+    lines = _run_script("warm_vs_in_place.py", "chat", "responses", "--seconds", "0.3").splitlines()
+    for scenario in ("chat", "responses"):
+        start = lines.index(f"{scenario}:")
+        rows = [line.split() for line in lines[start + 1 : start + 4]]
+        assert [row[0] for row in rows] == ["warm", "SDK", "in"]
+        figures = {}
+        for row in rows:
+            text = " ".join(row)
+            assert int(text.split(" rounds")[0].split()[-1]) >= 15
+            bare = float(text.split("bare ")[1].split()[0])
+            floor = float(text.split("floor +")[1].split()[0])
+            low, high = (float(x) for x in text.split("(")[1].rstrip("x)").split("-"))
+            assert floor > 0 and 0 < low <= high
+            figures[row[0]] = bare
+        # the warm and "SDK between" stand-ins hand back a response made once; in place is an SDK call
+        assert figures["in"] > 20 * figures["warm"]
+        assert figures["SDK"] < 20 * figures["warm"] + 5

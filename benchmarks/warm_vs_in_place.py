@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""tracewrap against the conventions floor with the SDK's work taken away, then put back.
+
+    python benchmarks/warm_vs_in_place.py                  # chat and responses, 15 s per setting
+    python benchmarks/warm_vs_in_place.py chat --seconds 30
+
+The bare call, the conventions floor and tracewrap (content off) each wrap one stand-in for the
+SDK method, interleaved call by call in a shuffled order, in three settings:
+
+- ``warm``: the stand-in returns a response made once; nothing runs between calls, so each column's
+  own code and data stay in the caches: what the work costs by itself.
+- ``SDK between``: a real SDK call (untimed, on an unwrapped client) before every timed call, whose
+  stand-in still returns the response made once: everything starts cold, but a call's start and
+  its end run back to back.
+- ``in place``: the stand-in is the real SDK call, between the span's start and its end, and
+  returns its fresh response, as in use (``overhead.py``'s setting, without the wire).
+
+Each line gives the bare call's median, the paired medians over it and tracewrap's ratio to the
+floor with a 95 % bootstrap interval over rounds (``bench.report.ratio_interval``). The run checks
+that every round ended exactly one span per traced column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench.floor import capture_plan, floor_call
+from bench.harness import SCENARIOS, call_args, make_telemetry, mock_backend, sdk_method
+from bench.report import ratio_interval
+
+import tracewrap
+
+SETTINGS = ("warm", "SDK between", "in place")
+COLUMNS = ("bare", "floor", "tracewrap")
+
+
+@dataclass
+class Bench:
+    """One scenario's three columns around one stand-in for the SDK method."""
+
+    columns: dict[str, Callable[[], None]]
+    use: Callable[[str], None]  # the setting the stand-in answers for
+    sdk_call: Callable[[], Any]  # a real call on an unwrapped client ("SDK between")
+    spans_ended: Callable[[], int]
+    flush: Callable[[], None]  # the batch span processor's queue, between rounds (untimed)
+
+
+def bench_for(key: str) -> Bench:
+    spec = next(s for s in SCENARIOS if s.key == key)
+    telemetry = make_telemetry()
+    backend = mock_backend()
+    args = call_args(spec)
+    sdk = sdk_method(backend.client(), spec)
+    made_once = sdk(**args)
+    stand_ins: dict[str, Callable[[], Any]] = {
+        "warm": lambda: made_once,
+        "SDK between": lambda: made_once,
+        "in place": lambda: sdk(**args),
+    }
+    current = [stand_ins["warm"]]
+
+    def answer(*_args: Any, **_kwargs: Any) -> Any:
+        return current[0]()
+
+    def use(setting: str) -> None:
+        current[0] = stand_ins[setting]
+
+    resource = SimpleNamespace(create=answer)
+    floor = floor_call(
+        SimpleNamespace(chat=SimpleNamespace(completions=resource), responses=resource),
+        spec,
+        capture_plan(backend, spec, telemetry),
+        telemetry.tracer_provider.get_tracer("benchmark.floor"),
+        conventions=True,
+    )
+    client = tracewrap.wrap(
+        backend.client(),
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        capture_content="no_content",
+    )
+    traced_create = client.chat.completions.create if spec.api == "chat" else client.responses.create
+    # wrapt's bound FunctionWrapper: the wrapper tracewrap installed and the resource it is bound to,
+    # called with the stand-in where wrapt passes the SDK's method
+    wrapper, instance = traced_create._self_wrapper, traced_create._self_instance
+
+    def traced() -> None:
+        wrapper(answer, instance, (), args)
+
+    def bare() -> None:
+        answer(**args)
+
+    return Bench(
+        {"bare": bare, "floor": floor, "tracewrap": traced},
+        use,
+        lambda: sdk(**args),
+        lambda: telemetry.counter.ended,
+        lambda: telemetry.tracer_provider.force_flush(),
+    )
+
+
+def measure(bench: Bench, key: str, setting: str, seconds: float) -> str:
+    bench.use(setting)
+    before_each = bench.sdk_call if setting == "SDK between" else _nothing
+    for run in bench.columns.values():  # warm-up, untimed
+        run()
+    bench.flush()
+    gc.collect()
+    gc.freeze()  # as overhead.py: collections inside timed calls are the calls' own
+    times: dict[str, list[float]] = {column: [] for column in COLUMNS}
+    order = list(COLUMNS)
+    rng = random.Random(setting)
+    spans_before = bench.spans_ended()
+    deadline = time.monotonic() + seconds
+    perf = time.perf_counter
+    rounds = 0
+    while rounds < 15 or time.monotonic() < deadline:
+        rng.shuffle(order)
+        for column in order:
+            before_each()
+            started = perf()
+            bench.columns[column]()
+            times[column].append(perf() - started)
+        rounds += 1
+        if rounds % 8 == 0:
+            bench.flush()
+    bench.flush()
+    spans = bench.spans_ended() - spans_before
+    if spans != 2 * rounds:  # the floor's span and tracewrap's, every round
+        raise RuntimeError(f"{key}, {setting}: {spans} spans ended in {rounds} rounds")
+    floor = _median_over_bare(times, "floor")
+    ours = _median_over_bare(times, "tracewrap")
+    low, high = ratio_interval(
+        {column: {"rounds_per_call": times[column]} for column in COLUMNS}, "tracewrap"
+    )
+    bare = statistics.median(times["bare"]) * 1e6
+    return (
+        f"  {setting:<12} {rounds:>6} rounds  bare {bare:7.1f} µs  "
+        f"floor +{floor:6.1f} µs  tracewrap +{ours:6.1f} µs  own {ours - floor:+5.1f} µs  "
+        f"{ours / floor:.2f}x ({low:.2f}-{high:.2f}x)"
+    )
+
+
+def _median_over_bare(times: dict[str, list[float]], column: str) -> float:
+    return statistics.median(t - b for t, b in zip(times[column], times["bare"], strict=True)) * 1e6
+
+
+def _nothing() -> None:
+    pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("scenarios", nargs="*", help="chat and/or responses (default: both)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="per scenario and setting")
+    opts = parser.parse_args()
+    if not set(opts.scenarios) <= {"chat", "responses"}:
+        parser.error("scenarios: chat and/or responses")
+    for key in opts.scenarios or ("chat", "responses"):
+        bench = bench_for(key)
+        print(f"{key}:", flush=True)
+        for setting in SETTINGS:
+            print(measure(bench, key, setting, opts.seconds), flush=True)
+
+
+if __name__ == "__main__":
+    main()
