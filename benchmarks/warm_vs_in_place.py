@@ -28,6 +28,7 @@ import random
 import statistics
 import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench.floor import capture_plan, floor_call
-from bench.harness import SCENARIOS, call_args, make_telemetry, mock_backend, sdk_method
+from bench.harness import SCENARIOS, call_args, make_telemetry, mock_backend, plain_call, sdk_method
 from bench.report import ratio_interval
 
 import tracewrap
@@ -77,9 +78,9 @@ def bench_for(key: str) -> Bench:
     def use(setting: str) -> None:
         current[0] = stand_ins[setting]
 
-    resource = SimpleNamespace(create=answer)
+    plain = _client_with(answer)
     floor = floor_call(
-        SimpleNamespace(chat=SimpleNamespace(completions=resource), responses=resource),
+        plain,
         spec,
         capture_plan(backend, spec, telemetry),
         telemetry.tracer_provider.get_tracer("benchmark.floor"),
@@ -91,24 +92,27 @@ def bench_for(key: str) -> Bench:
         meter_provider=telemetry.meter_provider,
         capture_content="no_content",
     )
-    traced_create = client.chat.completions.create if spec.api == "chat" else client.responses.create
-    # wrapt's bound FunctionWrapper: the wrapper tracewrap installed and the resource it is bound to,
-    # called with the stand-in where wrapt passes the SDK's method
-    wrapper, instance = traced_create._self_wrapper, traced_create._self_instance
-
-    def traced() -> None:
-        wrapper(answer, instance, (), args)
-
-    def bare() -> None:
-        answer(**args)
+    installed = client.chat.completions.create if spec.api == "chat" else client.responses.create
+    # the method tracewrap installed on the client's resource (a wrapt FunctionWrapper around the
+    # bound SDK method), rebuilt around the stand-in bound to the same resource: the same wrapper,
+    # reached through the same wrapt hop, finds the same call site
+    resource = installed.__wrapped__.__self__
+    traced = _client_with(type(installed)(types.MethodType(answer, resource), installed._self_wrapper))
 
     return Bench(
-        {"bare": bare, "floor": floor, "tracewrap": traced},
+        {"bare": plain_call(plain, spec), "floor": floor, "tracewrap": plain_call(traced, spec)},
         use,
         lambda: sdk(**args),
         lambda: telemetry.counter.ended,
         lambda: telemetry.tracer_provider.force_flush(),
     )
+
+
+def _client_with(create: Callable[..., Any]) -> Any:
+    """A stand-in client whose ``chat.completions.create`` and ``responses.create`` are ``create``:
+    every column looks its method up per call, as ``overhead.py``'s columns do."""
+    resource = SimpleNamespace(create=create)
+    return SimpleNamespace(chat=SimpleNamespace(completions=resource), responses=resource)
 
 
 def measure(bench: Bench, key: str, setting: str, seconds: float) -> str:
