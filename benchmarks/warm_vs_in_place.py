@@ -28,11 +28,10 @@ import random
 import statistics
 import sys
 import time
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
+from types import MethodType, SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -97,7 +96,7 @@ def bench_for(key: str) -> Bench:
     # bound SDK method), rebuilt around the stand-in bound to the same resource: the same wrapper,
     # reached through the same wrapt hop, finds the same call site
     resource = installed.__wrapped__.__self__
-    traced = _client_with(type(installed)(types.MethodType(answer, resource), installed._self_wrapper))
+    traced = _client_with(type(installed)(MethodType(answer, resource), installed._self_wrapper))
 
     return Bench(
         {"bare": plain_call(plain, spec), "floor": floor, "tracewrap": plain_call(traced, spec)},
