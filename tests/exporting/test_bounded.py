@@ -62,6 +62,23 @@ def test_runners_are_reused_not_started_per_job() -> None:
     assert bounded._runners.started == 2
 
 
+def test_a_runner_is_idle_again_before_its_caller_hears_the_job_is_done(monkeypatch) -> None:
+    """The race CI hit (a third runner started in the test above): a runner that had finished its
+    job but not yet counted itself idle made the next job start another. With a runner held up
+    right after its work, the next run still finds both runners idle."""
+    run = bounded._Job.run
+
+    def run_then_dawdle(job: bounded._Job) -> None:
+        run(job)
+        time.sleep(0.2)  # after the work, before the runner's bookkeeping
+
+    monkeypatch.setattr(bounded._Job, "run", run_then_dawdle)
+    assert run_all({"a": lambda: None, "b": lambda: None}, 5.0)
+    assert run_all({"a": lambda: None, "b": lambda: None}, 5.0)
+    assert bounded._runners.started == 2
+    assert bounded._runners.idle == 2
+
+
 def test_a_failing_or_raising_job_makes_the_run_false_and_the_others_still_run() -> None:
     ran: list[str] = []
 

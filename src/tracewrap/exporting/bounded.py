@@ -42,12 +42,11 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
+        """The work, its outcome in ``ok``; whoever runs it sets ``done`` after."""
         try:
             self.ok = self.work() is not False
         except Exception as exc:
             logger.debug("%s failed: %r", self.name, exc)
-        finally:
-            self.done.set()
 
 
 class _Runners:
@@ -89,10 +88,17 @@ class _Runners:
         while True:
             job = self.jobs.get()
             me.name = f"tracewrap-{job.name}"  # what a stack dump of a stuck export shows
-            job.run()
+            try:
+                job.run()
+            except BaseException:  # SystemExit and the like end this runner, never counted idle
+                job.done.set()
+                raise
             me.name = idle_name
+            # idle before the caller hears the job is done, so its next job finds this runner
+            # instead of starting another (the pool then stays at the most jobs run at once)
             with self.lock:
                 self.idle += 1
+            job.done.set()
 
 
 _runners = _Runners()
@@ -113,6 +119,7 @@ def run_all(jobs: dict[str, Callable[[], Any]], timeout: float) -> bool:
     for job in waiting:
         if not runners.submit(job):
             job.run()  # no runner to be had: here, then
+            job.done.set()
     for job in waiting:
         if not job.done.wait(max(0.0, deadline - time.monotonic())):
             logger.info("%s did not finish within %.1f s; not waiting longer", job.name, timeout)
