@@ -15,19 +15,18 @@ SDK method, interleaved call by call in a shuffled order, in three settings:
 - ``in place``: the stand-in is the real SDK call, between the span's start and its end, and
   returns its fresh response, as in use (``overhead.py``'s setting, without the wire).
 
-Each line gives the bare call's median, the paired medians over it and tracewrap's ratio to the
-floor with a 95 % bootstrap interval over rounds (``bench.report.ratio_interval``). The run checks
-that every round ended exactly one span per traced column.
+The rounds are ``bench.timing.measure_scenario``'s, as ``overhead.py``'s. Each line gives the bare
+call's median, the paired medians over it and tracewrap's ratio to the floor with a 95 % bootstrap
+interval over rounds (``bench.report.ratio_interval``). The run checks that every call of a traced
+column, warm-up included, ended exactly one span.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import random
+import asyncio
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,25 +35,35 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench.floor import capture_plan, floor_call
-from bench.harness import SCENARIOS, call_args, make_telemetry, mock_backend, plain_call, sdk_method
+from bench.floor import FloorPlan, capture_plan
+from bench.harness import (
+    SCENARIOS,
+    Column,
+    ScenarioSpec,
+    Telemetry,
+    call_args,
+    make_telemetry,
+    mock_backend,
+    sdk_method,
+)
 from bench.report import ratio_interval
+from bench.timing import WARM_UP_CALLS, measure_scenario
 
 import tracewrap
 
 SETTINGS = ("warm", "SDK between", "in place")
-COLUMNS = ("bare", "floor", "tracewrap")
 
 
 @dataclass
 class Bench:
     """One scenario's three columns around one stand-in for the SDK method."""
 
-    columns: dict[str, Callable[[], None]]
+    spec: ScenarioSpec
+    columns: list[Column]
+    plan: FloorPlan
+    telemetry: Telemetry
     use: Callable[[str], None]  # the setting the stand-in answers for
     sdk_call: Callable[[], Any]  # a real call on an unwrapped client ("SDK between")
-    spans_ended: Callable[[], int]
-    flush: Callable[[], None]  # the batch span processor's queue, between rounds (untimed)
 
 
 def bench_for(key: str) -> Bench:
@@ -78,13 +87,6 @@ def bench_for(key: str) -> Bench:
         current[0] = stand_ins[setting]
 
     plain = _client_with(answer)
-    floor = floor_call(
-        plain,
-        spec,
-        capture_plan(backend, spec, telemetry),
-        telemetry.tracer_provider.get_tracer("benchmark.floor"),
-        conventions=True,
-    )
     client = tracewrap.wrap(
         backend.client(),
         tracer_provider=telemetry.tracer_provider,
@@ -97,14 +99,13 @@ def bench_for(key: str) -> Bench:
     # reached through the same wrapt hop, finds the same call site
     resource = installed.__wrapped__.__self__
     traced = _client_with(type(installed)(MethodType(answer, resource), installed._self_wrapper))
-
-    return Bench(
-        {"bare": plain_call(plain, spec), "floor": floor, "tracewrap": plain_call(traced, spec)},
-        use,
-        lambda: sdk(**args),
-        lambda: telemetry.counter.ended,
-        lambda: telemetry.tracer_provider.force_flush(),
-    )
+    columns = [
+        Column("bare", "bare", plain),
+        Column("floor", "conventions floor", plain, floor=True, conventions=True),
+        Column("tracewrap", "tracewrap", traced),
+    ]
+    plan = capture_plan(backend, spec, telemetry)
+    return Bench(spec, columns, plan, telemetry, use, lambda: sdk(**args))
 
 
 def _client_with(create: Callable[..., Any]) -> Any:
@@ -114,50 +115,32 @@ def _client_with(create: Callable[..., Any]) -> Any:
     return SimpleNamespace(chat=SimpleNamespace(completions=resource), responses=resource)
 
 
-def measure(bench: Bench, key: str, setting: str, seconds: float) -> str:
+def measure(bench: Bench, setting: str, seconds: float, loop: asyncio.AbstractEventLoop) -> str:
+    """One setting's rounds through ``bench.timing.measure_scenario`` (its warm-up, shuffled order,
+    flushes and ``gc.freeze``); "SDK between" runs its SDK call as each column's untimed ``enter``."""
     bench.use(setting)
     before_each = bench.sdk_call if setting == "SDK between" else _nothing
-    for run in bench.columns.values():  # warm-up, untimed
-        run()
-    bench.flush()
-    gc.collect()
-    gc.freeze()  # as overhead.py: collections inside timed calls are the calls' own
-    times: dict[str, list[float]] = {column: [] for column in COLUMNS}
-    order = list(COLUMNS)
-    rng = random.Random(setting)
-    spans_before = bench.spans_ended()
-    deadline = time.monotonic() + seconds
-    perf = time.perf_counter
-    rounds = 0
-    while rounds < 15 or time.monotonic() < deadline:
-        rng.shuffle(order)
-        for column in order:
-            before_each()
-            started = perf()
-            bench.columns[column]()
-            times[column].append(perf() - started)
-        rounds += 1
-        if rounds % 8 == 0:
-            bench.flush()
-    bench.flush()
-    spans = bench.spans_ended() - spans_before
-    if spans != 2 * rounds:  # the floor's span and tracewrap's, every round
-        raise RuntimeError(f"{key}, {setting}: {spans} spans ended in {rounds} rounds")
-    floor = _median_over_bare(times, "floor")
-    ours = _median_over_bare(times, "tracewrap")
+    for column in bench.columns:
+        column.enter = before_each
+    spec, telemetry = bench.spec, bench.telemetry
+    spans_before = telemetry.counter.ended
+    cells, rounds = measure_scenario(spec, bench.columns, bench.plan, telemetry, seconds, 15, loop)
+    telemetry.tracer_provider.force_flush()
+    spans = telemetry.counter.ended - spans_before
+    traced_calls = 2 * (WARM_UP_CALLS + rounds)  # the floor's span and tracewrap's, every call
+    if spans != traced_calls:
+        raise RuntimeError(f"{spec.key}, {setting}: {spans} spans ended, not {traced_calls}")
+    floor = statistics.median(cells["floor"].overhead)
+    ours = statistics.median(cells["tracewrap"].overhead)
     low, high = ratio_interval(
-        {column: {"rounds_per_call": times[column]} for column in COLUMNS}, "tracewrap"
+        {column: {"rounds_per_call": cell.per_call} for column, cell in cells.items()}, "tracewrap"
     )
-    bare = statistics.median(times["bare"]) * 1e6
+    bare = statistics.median(cells["bare"].per_call)
     return (
         f"  {setting:<12} {rounds:>6} rounds  bare {bare:7.1f} µs  "
         f"floor +{floor:6.1f} µs  tracewrap +{ours:6.1f} µs  own {ours - floor:+5.1f} µs  "
         f"{ours / floor:.2f}x ({low:.2f}-{high:.2f}x)"
     )
-
-
-def _median_over_bare(times: dict[str, list[float]], column: str) -> float:
-    return statistics.median(t - b for t, b in zip(times[column], times["bare"], strict=True)) * 1e6
 
 
 def _nothing() -> None:
@@ -173,11 +156,15 @@ def main() -> None:
     opts = parser.parse_args()
     if not set(opts.scenarios) <= {"chat", "responses"}:
         parser.error("scenarios: chat and/or responses")
-    for key in opts.scenarios or ("chat", "responses"):
-        bench = bench_for(key)
-        print(f"{key}:", flush=True)
-        for setting in SETTINGS:
-            print(measure(bench, key, setting, opts.seconds), flush=True)
+    loop = asyncio.new_event_loop()  # (measure_scenario's; these scenarios are not async)
+    try:
+        for key in opts.scenarios or ("chat", "responses"):
+            bench = bench_for(key)
+            print(f"{key}:", flush=True)
+            for setting in SETTINGS:
+                print(measure(bench, setting, opts.seconds, loop), flush=True)
+    finally:
+        loop.close()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ from typing import Any
 from .floor import FloorPlan, floor_async_batch, floor_call
 from .harness import Column, ScenarioSpec, Telemetry, plain_async_batch, plain_call
 
+# calls per column before the timed rounds (a gather counts as one): their spans are not a round's
+WARM_UP_CALLS = 5
+
 
 @dataclass
 class Cell:
@@ -80,7 +83,7 @@ def measure_scenario(
     cells = {col.key: Cell() for col in columns}
     for col in columns:  # warm-up: imports, caches, metric attribute sets; and did it trace?
         before = telemetry.counter.ended
-        for _ in range(1 if spec.concurrent else 5):
+        for _ in range(1 if spec.concurrent else WARM_UP_CALLS):
             timed(col)
         settle()
         emitted = telemetry.counter.ended > before
