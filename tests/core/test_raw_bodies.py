@@ -156,6 +156,37 @@ def test_stream_read_raw_async(server, telemetry, api, how) -> None:
     check_stream_span(telemetry, api, asyncio.run(scenario()))
 
 
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"], ids=["crlf", "cr"])
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("how", ["iter_lines", "iter_bytes", "parse"])
+def test_stream_read_raw_with_any_sse_line_end(server, telemetry, api, how, line_end) -> None:
+    """SSE lines may end in CRLF or a lone CR (the SDK reads both): the raw path reads them too."""
+    server.enqueue(Scenario(chunks=4, line_end=line_end))
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, api), api, **_stream_kwargs(api)) as response:
+        if how == "iter_lines":
+            events = _data_lines(list(response.iter_lines()))
+        elif how == "iter_bytes":
+            body = b"".join(response.iter_bytes())
+            assert body.count(line_end.encode()) > body.count(b"\n\n")  # the server's line ends
+            events = _data_lines(body.decode().splitlines())
+        else:
+            events = len(list(response.parse()))
+    check_stream_span(telemetry, api, events)
+
+
+def test_stream_read_raw_async_with_lone_cr_line_ends(server, telemetry) -> None:
+    server.enqueue(Scenario(chunks=4, line_end="\r"))
+
+    async def scenario() -> int:
+        client = async_client(server, telemetry)
+        resource = _resource(client, "responses")
+        async with _create(resource, "responses", **_stream_kwargs("responses")) as response:
+            return _data_lines([line async for line in response.iter_lines()])
+
+    check_stream_span(telemetry, "responses", asyncio.run(scenario()))
+
+
 def test_stream_left_early_raw_is_closed_early(server, telemetry) -> None:
     server.enqueue(Scenario(chunks=6))
     client = sync_client(server, telemetry)

@@ -26,41 +26,81 @@ MAX_BODY = 16 * 1024 * 1024  # a JSON body larger than this is passed through un
 
 
 class SSEReader:
-    """Incremental server-sent events → JSON objects (``[DONE]`` and non-JSON data skipped)."""
+    """Incremental server-sent events → JSON objects, decoded as the SDK's own ``SSEDecoder`` does.
 
-    __slots__ = ("_data", "_pending", "on_event")
+    Lines end in LF, CRLF or a lone CR (a CRLF may be split across two pieces); ``data`` fields are
+    joined with LF, comments and other fields skipped; an event ends at a blank line, and one left
+    unfinished when the body ends is dropped (the SDK yields no event for it). Data starting with
+    ``[DONE]`` ends the stream, as it ends the SDK's iteration; data that is not JSON is skipped.
+    A line longer than :data:`MAX_BODY` is dropped with its event, so memory stays bounded.
+    """
+
+    __slots__ = ("_data", "_done", "_pending", "_pending_size", "_skip_lf", "_spoiled", "on_event")
 
     def __init__(self, on_event: Callable[[Any], None]) -> None:
         self.on_event = on_event
-        self._pending = b""
+        self._pending: list[bytes] = []  # the pieces of a line not ended yet
+        self._pending_size = 0
+        self._skip_lf = False  # the last piece ended with CR: an LF that follows belongs to it
         self._data: list[bytes] = []
+        self._spoiled = False  # the event lost an overlong line: dropped at its end
+        self._done = False
 
     def feed(self, chunk: bytes) -> None:
-        lines = (self._pending + chunk).split(b"\n")
-        self._pending = lines.pop()
+        if self._done or not chunk:
+            return
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\n" not in chunk and b"\r" not in chunk:  # the middle of a long line: kept as a piece
+            self._keep(chunk)
+            return
+        if self._pending:
+            chunk = b"".join(self._pending) + chunk
+            self._pending, self._pending_size = [], 0
+        lines = chunk.splitlines(keepends=True)  # on bytes: LF, CRLF and CR only
+        if not lines[-1].endswith((b"\n", b"\r")):
+            self._keep(lines.pop())
+        else:
+            self._skip_lf = lines[-1].endswith(b"\r")
         for line in lines:
-            self._line(line.rstrip(b"\r"))
+            self._line(line.rstrip(b"\r\n"))
+            if self._done:
+                return
 
     def close(self) -> None:
-        if self._pending:
-            self._line(self._pending.rstrip(b"\r"))
-            self._pending = b""
-        self._line(b"")
+        """The body ended: an unfinished line or event is dropped, as the SDK drops it."""
+        self._pending, self._data = [], []
+
+    def _keep(self, piece: bytes) -> None:
+        self._pending.append(piece)
+        self._pending_size += len(piece)
+        if self._pending_size > MAX_BODY:  # no line end in sight: drop the line and its event
+            self._pending, self._pending_size = [], 0
+            self._spoiled = True
 
     def _line(self, line: bytes) -> None:
         if not line:
-            if self._data:
-                data, self._data = b"\n".join(self._data), []
-                if data != b"[DONE]":
-                    try:
-                        event = json.loads(data)
-                    except ValueError:
-                        return
-                    self.on_event(event)
+            data, self._data = self._data, []
+            spoiled, self._spoiled = self._spoiled, False
+            if not data or spoiled:
+                return
+            joined = b"\n".join(data)
+            if joined.startswith(b"[DONE]"):
+                self._done = True
+                return
+            try:  # decoded first, as the SDK does: json.loads would guess UTF-16 from NUL bytes
+                event = json.loads(joined.decode("utf-8"))
+            except ValueError:  # (UnicodeDecodeError is one)
+                return
+            self.on_event(event)
             return
-        if line.startswith(b"data:"):
-            value = line[5:]
-            self._data.append(value[1:] if value.startswith(b" ") else value)
+        if line[:1] == b":":  # a comment
+            return
+        name, _, value = line.partition(b":")
+        if name == b"data":
+            self._data.append(value[1:] if value[:1] == b" " else value)
 
 
 class BodyTap:

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_CREATED",
     "DONE_LINE",
     "OUTCOMES",
+    "SSE_LINE_ENDS",
     "JsonDict",
     "SSEEvent",
     "Scenario",
@@ -61,6 +62,7 @@ OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
 # Fixed timestamp so bodies are reproducible; the server passes the real time.
 DEFAULT_CREATED = 1_730_000_000
 DONE_LINE = b"data: [DONE]\n\n"
+SSE_LINE_ENDS = ("\n", "\r\n", "\r")
 STREAM_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
@@ -99,10 +101,14 @@ class Scenario:
     # images and transcriptions: input tokens that are image / audio tokens (the rest are text);
     # None: none for an image request, all of them for a transcription
     media_input_tokens: int | None = None
+    # how a stream's lines end: SSE allows LF, CRLF or CR, and compatible servers differ
+    line_end: str = "\n"
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}; expected one of {sorted(OUTCOMES)}")
+        if self.line_end not in SSE_LINE_ENDS:
+            raise ValueError(f"unknown line_end {self.line_end!r}; expected one of {SSE_LINE_ENDS}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -194,9 +200,12 @@ def stream_ends_with_done(scenario: Scenario) -> bool:
     return scenario.outcome not in ("cut", "stream_error")
 
 
-def encode_sse(events: Sequence[SSEEvent], chat_style: bool, *, done: bool | None = None) -> bytes:
+def encode_sse(
+    events: Sequence[SSEEvent], chat_style: bool, *, done: bool | None = None, line_end: str = "\n"
+) -> bytes:
     """Exact SSE bytes. Chat style writes ``data:`` lines only and (unless ``done=False``) ends with
-    ``data: [DONE]``; Responses style adds ``event: <type>`` lines and has no ``[DONE]``."""
+    ``data: [DONE]``; Responses style adds ``event: <type>`` lines and has no ``[DONE]``. Lines end
+    with ``line_end`` (a JSON payload holds no raw line break to confuse with one)."""
     parts: list[bytes] = []
     for name, data in events:
         payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
@@ -206,7 +215,8 @@ def encode_sse(events: Sequence[SSEEvent], chat_style: bool, *, done: bool | Non
             parts.append(f"data: {payload}\n\n".encode())
     if chat_style if done is None else done:
         parts.append(DONE_LINE)
-    return b"".join(parts)
+    encoded = b"".join(parts)
+    return encoded if line_end == "\n" else encoded.replace(b"\n", line_end.encode())
 
 
 def _wants_json(request: Mapping[str, Any], responses_api: bool) -> bool:

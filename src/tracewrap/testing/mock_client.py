@@ -195,7 +195,7 @@ class MockOpenAI:
 
     def _sse(self, events: list[Any], scenario: Scenario, chat_style: bool) -> _Answer:
         done = chat_style and stream_ends_with_done(scenario)
-        return 200, encode_sse(events, chat_style, done=done), self._sse_headers
+        return 200, encode_sse(events, chat_style, done=done, line_end=scenario.line_end), self._sse_headers
 
 
 def _recorded(request: Any) -> RecordedRequest:

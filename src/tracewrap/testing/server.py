@@ -292,12 +292,12 @@ class _Handler(BaseHTTPRequestHandler):
         for i, event in enumerate(events):
             if i and scenario.chunk_delay_s > 0:
                 time.sleep(scenario.chunk_delay_s)
-            self._write_chunk(encode_sse([event], chat_style, done=False))
+            self._write_chunk(encode_sse([event], chat_style, done=False, line_end=scenario.line_end))
         if scenario.outcome == "cut":
             self._abort()  # no terminal event, no [DONE], no final 0-length chunk
             return
         if chat_style and stream_ends_with_done(scenario):
-            self._write_chunk(encode_sse([], True))
+            self._write_chunk(encode_sse([], True, line_end=scenario.line_end))
         self.wfile.write(b"0\r\n\r\n")
 
     def _write_chunk(self, data: bytes) -> None:
