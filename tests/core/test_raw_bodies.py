@@ -6,10 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+import openai
 import pytest
+from opentelemetry.trace import StatusCode
 
 from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
 from tracewrap.testing import Scenario
+from tracewrap.testing.bodies import STREAM_ERROR_MESSAGE
 
 # what the parsed path records for the default scenario (12 in, 7 out, stop)
 CHAT_DONE = {
@@ -185,6 +188,39 @@ def test_stream_read_raw_async_with_lone_cr_line_ends(server, telemetry) -> None
             return _data_lines([line async for line in response.iter_lines()])
 
     check_stream_span(telemetry, "responses", asyncio.run(scenario()))
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_a_mid_stream_error_read_raw_is_the_error_the_parsed_path_records(server, telemetry, api) -> None:
+    """A chat stream's ``{"error": ...}`` event (the SDK's Stream raises APIError for it) and a
+    Responses ``error`` event: read raw, the span says what the parsed path says."""
+    server.enqueue(Scenario(chunks=3, outcome="stream_error"), Scenario(chunks=3, outcome="stream_error"))
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, api), api, **_stream_kwargs(api)) as response:
+        lines = list(response.iter_lines())
+    assert any('"error"' in line for line in lines)  # the server did send its error event
+    with _create(_resource(client, api), api, **_stream_kwargs(api)) as response:
+        try:
+            for _ in response.parse():
+                pass
+        except openai.APIError as exc:
+            assert api == "chat" and str(exc) == STREAM_ERROR_MESSAGE
+    raw, parsed = telemetry.spans()
+    compared = (
+        "error.type",
+        "tracewrap.stream.outcome",
+        "tracewrap.stream.chunks",
+        "gen_ai.response.finish_reasons",
+        "openai.response.status",
+    )
+    assert {k: attrs(raw).get(k) for k in compared} == {k: attrs(parsed).get(k) for k in compared}
+    assert raw.status.status_code is parsed.status.status_code is StatusCode.ERROR
+    assert raw.status.description == parsed.status.description
+    if api == "chat":
+        assert attrs(raw)["error.type"] == "APIError"
+        assert attrs(raw)["tracewrap.stream.outcome"] == "error"
+        assert raw.status.description == STREAM_ERROR_MESSAGE
+    assert finishes(telemetry) == {"error": 2}
 
 
 def test_stream_left_early_raw_is_closed_early(server, telemetry) -> None:

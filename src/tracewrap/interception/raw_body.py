@@ -220,15 +220,33 @@ def tap_json_body(
     return tap
 
 
+def streamed_error(event: Any) -> str | None:
+    """The message of the ``APIError`` the SDK's ``Stream`` raises for ``event`` (a mapping with a
+    truthy ``error``: a chat stream's mid-stream failure), or None for any other event."""
+    if not isinstance(event, dict) or not event.get("error"):
+        return None
+    error = event["error"]
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else "An error occurred during streaming"
+
+
 def tap_event_stream(
     http_response: Any, is_async: bool, tracker: Any, passing: Callable[[], bool]
 ) -> BodyTap:
     """Decode a stream's events from the bytes the user reads raw, into ``tracker`` (a StreamTracker)."""
-    from tracewrap.interception.streams import COMPLETED
+    from tracewrap.interception.streams import COMPLETED, ERROR
 
     add = tracker.adder()
 
     def on_event(event: Any) -> None:
+        if tracker.call.ended:  # an error event ended it: the SDK's iteration reads no further
+            return
+        message = streamed_error(event)
+        if message is not None:  # where the parsed path's Stream raises APIError(message)
+            record = tracker.call.record
+            record.error_type, record.error_message = "APIError", message
+            tracker.end(ERROR)
+            return
         now = time.perf_counter()
         tracker.count += 1
         if tracker.count == 1:
