@@ -61,6 +61,75 @@ def _resource(client: Any, api: str) -> Any:
     return client.responses.with_streaming_response
 
 
+@pytest.mark.parametrize("how", ["json", "read", "parse"])
+def test_a_json_body_sent_as_text_plain_reads_as_the_sdk_parses_it(server, telemetry, how) -> None:
+    """The SDK reads a model's body as JSON whatever its Content-Type says; so does the raw path."""
+    server.enqueue(Scenario(content_type="text/plain; charset=utf-8"))
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, "chat"), "chat") as response:
+        assert response.headers["content-type"].startswith("text/plain")
+        if how == "json":
+            body = response.json()
+        elif how == "read":
+            body = json.loads(response.read())
+        else:
+            body = response.parse().model_dump()
+    check_json_span(telemetry, "chat", body)
+
+
+def _internal_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "internal error" in r.getMessage()]
+
+
+def test_a_malformed_body_parsed_raw_fails_the_call_as_a_plain_create_does(server, telemetry, caplog) -> None:
+    server.enqueue(*(Scenario(outcome="invalid_json") for _ in range(4)))
+    client = sync_client(server, telemetry)
+    with pytest.raises(json.JSONDecodeError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    with pytest.raises(json.JSONDecodeError), _create(_resource(client, "chat"), "chat") as response:
+        response.parse()
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+    with pytest.raises(json.JSONDecodeError):
+        raw.parse()
+
+    async def parse_async() -> None:
+        resource = async_client(server, telemetry).chat.completions.with_streaming_response
+        async with _create(resource, "chat") as response:
+            await response.parse()
+
+    with pytest.raises(json.JSONDecodeError):
+        asyncio.run(parse_async())
+    spans = telemetry.spans()
+    assert len(spans) == 4
+    for span in spans:
+        a = attrs(span)
+        assert span.status.status_code is StatusCode.ERROR
+        assert a["error.type"] == "JSONDecodeError"
+        assert "tracewrap.stream.outcome" not in a  # not "closed_early": the body was read
+    assert finishes(telemetry) == {"error": 4}
+    assert _internal_errors(caplog) == []  # from the wire: not tracewrap's error
+
+
+@pytest.mark.parametrize("how", ["read", "json"])
+def test_a_malformed_body_read_raw_ends_the_call_as_read(server, telemetry, caplog, how) -> None:
+    """Read as bytes, a body that is not JSON is nothing to report (the user's read succeeded;
+    ``.json()`` raises in the user's hands, after the body was read): no usage, no error of
+    tracewrap's, and the call ends when the body was read, not as closed unread."""
+    server.enqueue(Scenario(outcome="invalid_json"))
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, "chat"), "chat") as response:
+        if how == "read":
+            assert response.read().startswith(b'{"id": "broken"')
+        else:
+            with pytest.raises(json.JSONDecodeError):
+                response.json()
+    a = attrs(telemetry.one_span())
+    assert a["http.response.status_code"] == 200
+    assert "tracewrap.stream.outcome" not in a and "gen_ai.usage.input_tokens" not in a
+    assert finishes(telemetry) == {"none": 1}
+    assert _internal_errors(caplog) == []
+
+
 @pytest.mark.parametrize("api", ["chat", "responses"])
 @pytest.mark.parametrize("how", ["json", "read_then_parse", "text", "iter_bytes", "iter_lines"])
 def test_json_body_read_raw_sync(server, telemetry, api, how) -> None:

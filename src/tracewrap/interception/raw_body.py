@@ -185,20 +185,26 @@ class BodyTap:
             internal_error("raw body", exc)
 
 
+# bodies never collected: the SDK reads a model's body as JSON whatever its content type says (a
+# compatible server's text/plain JSON included), so only media are passed over (speech's audio)
+_MEDIA_TYPES = ("audio/", "image/", "video/", "application/octet-stream")
+
+
 def tap_json_body(
     http_response: Any, is_async: bool, on_body: Callable[[Any], None], passing: Callable[[], bool]
 ) -> BodyTap:
     """Collect a JSON body the user reads raw; ``on_body(obj)`` once it was read to its end.
 
-    A body that is not JSON (speech's binary audio) is not collected: ``on_body(None)`` at its end.
+    A media body (speech's binary audio) is not collected, and a body that is not JSON after all
+    (from the wire: nothing wrong with the call) reads as nothing: ``on_body(None)`` at its end.
     """
     parts: list[bytes] = []
     size = [0]
     try:
-        content_type = str(http_response.headers.get("content-type") or "")
+        content_type = str(http_response.headers.get("content-type") or "").strip().lower()
     except Exception:
         content_type = ""
-    if content_type and "json" not in content_type:
+    if content_type.startswith(_MEDIA_TYPES):
         size[0] = -1  # not JSON: nothing to read from it
 
     def on_chunk(chunk: bytes) -> None:
@@ -213,7 +219,11 @@ def tap_json_body(
         if size[0] > MAX_BODY:
             return
         body, parts[:] = b"".join(parts), []
-        on_body(json.loads(body))
+        try:
+            parsed = json.loads(body)  # bytes, as httpx's .json() and so the SDK's parse() read them
+        except (ValueError, RecursionError):
+            parsed = None
+        on_body(parsed)
 
     tap = BodyTap(on_chunk, on_end, passing)
     tap.install(http_response, is_async)

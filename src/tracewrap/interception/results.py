@@ -76,7 +76,12 @@ async def finish_async(call: TracedCall, result: Any) -> Any:
 
 def _finish_legacy_raw(call: TracedCall, raw: Any) -> Any:
     call.record.http_status_code = _status_code(raw)
-    parsed = raw.parse()
+    try:
+        parsed = raw.parse()
+    except Exception as exc:  # a malformed body: the user's own parse() raises this too
+        call.fail(exc)
+        call.end()
+        return raw
     if isinstance(parsed, (Stream, AsyncStream)):
         instrument_stream(parsed, call, is_async=isinstance(parsed, AsyncStream), raw=True)
         return raw
@@ -113,6 +118,9 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             parsing[0] = True
             try:
                 parsed = await original_parse(*args, **kwargs)
+            except BaseException as exc:
+                _parse_failed(call, exc)
+                raise
             finally:
                 parsing[0] = False
             if not call.ended:
@@ -137,6 +145,9 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
         parsing[0] = True
         try:
             parsed = original_parse(*args, **kwargs)
+        except BaseException as exc:
+            _parse_failed(call, exc)
+            raise
         finally:
             parsing[0] = False
         if not call.ended:
@@ -155,6 +166,14 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
                 _end_unread(call)
 
     http_response.close = close
+
+
+def _parse_failed(call: TracedCall, exc: BaseException) -> None:
+    """The user's ``parse()`` raised (a malformed body, a dropped connection): the call failed, as
+    the same body would have failed the plain ``create()``; not a response closed unread."""
+    if not call.ended:
+        call.fail(exc)
+        call.end()
 
 
 def _end_unread(call: TracedCall) -> None:

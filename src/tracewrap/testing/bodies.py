@@ -103,6 +103,8 @@ class Scenario:
     media_input_tokens: int | None = None
     # how a stream's lines end: SSE allows LF, CRLF or CR, and compatible servers differ
     line_end: str = "\n"
+    # the Content-Type of a non-streamed chat completion (some compatible servers send text/plain)
+    content_type: str = "application/json"
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -162,7 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
                 events = chat_completion_events(scenario, body, id=cid, created=created)
                 self._send_sse(events, scenario, chat_style=True)
             else:
-                self._send_json(200, chat_completion_body(scenario, body, id=cid, created=created))
+                answer = chat_completion_body(scenario, body, id=cid, created=created)
+                self._send_json(200, answer, scenario.content_type)
         elif kind == "completions":
             cid = f"cmpl-{token[:24]}"
             if stream:
@@ -278,8 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _send_json(self, status: int, obj: JsonDict) -> None:
-        self._send_bytes(status, json.dumps(obj, separators=(",", ":")).encode(), "application/json")
+    def _send_json(self, status: int, obj: JsonDict, content_type: str = "application/json") -> None:
+        self._send_bytes(status, json.dumps(obj, separators=(",", ":")).encode(), content_type)
 
     def _send_sse(self, events: list[SSEEvent], scenario: Scenario, chat_style: bool) -> None:
         # Chunked transfer keeps the connection reusable and lets each event flush on its own.
