@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
-from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
+from tests.core.helpers import MESSAGES, Greeting, async_client, attrs, sync_client
 from tracewrap.testing import Scenario
 
 
@@ -195,3 +196,59 @@ def test_async_errors_and_cancellation(server, telemetry) -> None:
     assert "error.type" not in attrs(cancelled)
     assert attrs(cancelled)["tracewrap.cancelled"] is True
     assert cancelled.status.status_code is StatusCode.UNSET
+
+
+# the finish-reason errors of the parse helpers that carry the completion they refused
+CARRIES_COMPLETION = {
+    "length": True,
+    "content_filter": "completion" in inspect.signature(openai.ContentFilterFinishReasonError).parameters,
+}
+
+
+@pytest.mark.parametrize("outcome", ["length", "content_filter"])
+def test_a_parse_refused_for_its_finish_still_counts_the_billed_completion(
+    server, telemetry, outcome
+) -> None:
+    """``chat.completions.parse`` raises LengthFinishReasonError / ContentFilterFinishReasonError for
+    a completion it got and was billed for: the span is the user's error, with that completion's
+    usage and finish reason, and the tokens are counted (ContentFilterFinishReasonError carries its
+    completion from openai 3.x on; before, only the error is known)."""
+    server.enqueue(Scenario(outcome=outcome), Scenario(outcome=outcome))
+    error_type = {
+        "length": openai.LengthFinishReasonError,
+        "content_filter": openai.ContentFilterFinishReasonError,
+    }
+    with pytest.raises(error_type[outcome]):
+        sync_client(server, telemetry).chat.completions.parse(
+            model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting
+        )
+
+    async def parse_async() -> None:
+        await async_client(server, telemetry).chat.completions.parse(
+            model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting
+        )
+
+    with pytest.raises(error_type[outcome]):
+        asyncio.run(parse_async())
+    for span in telemetry.spans():
+        a = attrs(span)
+        assert span.status.status_code is StatusCode.ERROR
+        assert a["error.type"] == error_type[outcome].__name__
+        if CARRIES_COMPLETION[outcome]:
+            assert a["gen_ai.response.finish_reasons"] == (outcome,)
+            assert a["gen_ai.usage.input_tokens"] == 12 and a["gen_ai.usage.output_tokens"] == 7
+            assert a["gen_ai.response.id"].startswith("chatcmpl-")
+        else:
+            assert "gen_ai.usage.input_tokens" not in a and "gen_ai.response.finish_reasons" not in a
+    finished = {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
+    tokens = {
+        p.attributes["gen_ai.token.type"]: p.value for p in telemetry.points("tracewrap.client.token.usage")
+    }
+    if CARRIES_COMPLETION[outcome]:
+        assert finished == {outcome: 2}
+        assert tokens == {"input": 24, "output": 14}
+    else:
+        assert finished == {"error": 2} and tokens == {}

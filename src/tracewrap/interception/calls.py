@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from tracewrap.interception.deprecation import Deprecation
-from tracewrap.interception.results import finish_async, finish_sync
+from tracewrap.interception.results import fail, finish_async, finish_sync
 from tracewrap.telemetry.lifecycle import CallSite, TracedCall, internal_error, start
 
 _in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
@@ -47,8 +47,7 @@ def run_traced(
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
-        call.fail(exc)
-        call.end()
+        fail(call, exc)
         raise
     finally:
         otel_context.detach(token)
@@ -64,8 +63,7 @@ async def run_traced_async(
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:  # CancelledError too: the span must still end
-        call.fail(exc)
-        call.end()
+        fail(call, exc)
         raise
     finally:
         otel_context.detach(token)

@@ -21,11 +21,12 @@ from tracewrap.interception.streams import CLOSED_EARLY, instrument_stream
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
 try:  # the SDK's classes, for isinstance checks; openai 1.x, 2.x and 3.x all have these modules
-    from openai import AsyncStream, BaseModel, Stream
+    from openai import AsyncStream, BaseModel, ContentFilterFinishReasonError, LengthFinishReasonError, Stream
     from openai._legacy_response import LegacyAPIResponse
     from openai._response import APIResponse, AsyncAPIResponse
 except ImportError:  # pragma: no cover - tracewrap only intercepts calls of an installed openai
     Stream = AsyncStream = BaseModel = LegacyAPIResponse = APIResponse = AsyncAPIResponse = ()  # type: ignore
+    ContentFilterFinishReasonError = LengthFinishReasonError = ()  # type: ignore
 
 
 def _is_stream(response: Any) -> bool:
@@ -36,6 +37,19 @@ def _is_stream(response: Any) -> bool:
 def _status_code(raw: Any) -> int | None:
     code = getattr(getattr(raw, "http_response", None), "status_code", None)
     return code if isinstance(code, int) else None
+
+
+def fail(call: TracedCall, exc: BaseException) -> None:
+    """The SDK call raised: record it and end the call. A parse helper's finish-reason error still
+    carries the completion it refused (``LengthFinishReasonError``; ``ContentFilterFinishReasonError``
+    on openai 3.x): a response that was billed, read like any other, so its usage and finish reason
+    are counted (the finish as the model gave it, the span an error as the user's call raised)."""
+    if isinstance(exc, (LengthFinishReasonError, ContentFilterFinishReasonError)):
+        completion = getattr(exc, "completion", None)
+        if completion is not None:
+            call.read_response(completion)
+    call.fail(exc)
+    call.end()
 
 
 def finish_sync(call: TracedCall, result: Any) -> Any:
