@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
+from tracewrap.interception import raw_body
 from tracewrap.testing import Scenario
 from tracewrap.testing.bodies import STREAM_ERROR_MESSAGE
 
@@ -128,6 +129,19 @@ def test_a_malformed_body_read_raw_ends_the_call_as_read(server, telemetry, capl
     assert "tracewrap.stream.outcome" not in a and "gen_ai.usage.input_tokens" not in a
     assert finishes(telemetry) == {"none": 1}
     assert _internal_errors(caplog) == []
+
+
+def test_a_body_too_large_to_hold_ends_the_call_when_read(server, telemetry, monkeypatch) -> None:
+    """Past MAX_BODY the body is passed through unkept (memory stays bounded): the call has no
+    usage to report, but it ends when the body was read, not as a response closed unread."""
+    monkeypatch.setattr(raw_body, "MAX_BODY", 100)
+    client = sync_client(server, telemetry)
+    with _create(_resource(client, "chat"), "chat") as response:
+        body = response.json()
+    assert len(json.dumps(body)) > 100
+    a = attrs(telemetry.one_span())
+    assert a["http.response.status_code"] == 200
+    assert "tracewrap.stream.outcome" not in a and "gen_ai.usage.input_tokens" not in a
 
 
 @pytest.mark.parametrize("api", ["chat", "responses"])

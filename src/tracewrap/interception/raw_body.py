@@ -195,8 +195,9 @@ def tap_json_body(
 ) -> BodyTap:
     """Collect a JSON body the user reads raw; ``on_body(obj)`` once it was read to its end.
 
-    A media body (speech's binary audio) is not collected, and a body that is not JSON after all
-    (from the wire: nothing wrong with the call) reads as nothing: ``on_body(None)`` at its end.
+    A media body (speech's binary audio) is not collected, a body past :data:`MAX_BODY` bytes not
+    kept (a large embeddings answer), and a body that is not JSON after all (from the wire: nothing
+    wrong with the call) reads as nothing: ``on_body(None)`` at its end.
     """
     parts: list[bytes] = []
     size = [0]
@@ -213,10 +214,9 @@ def tap_json_body(
             parts.append(chunk)
 
     def on_end() -> None:
-        if size[0] < 0:
+        if size[0] < 0 or size[0] > MAX_BODY:  # media, or too large to hold: read to its end all the same
+            parts[:] = []
             on_body(None)
-            return
-        if size[0] > MAX_BODY:
             return
         body, parts[:] = b"".join(parts), []
         try:
