@@ -306,6 +306,45 @@ def test_a_mid_stream_error_read_raw_is_the_error_the_parsed_path_records(server
     assert finishes(telemetry) == {"error": 2}
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("how", ["iter_lines", "iter_bytes", "read"])
+def test_a_stream_cut_while_read_raw_is_the_error_the_reader_got(server, telemetry, api, how) -> None:
+    """The connection drops mid-stream: the user's raw read raises, and the span says so (it said
+    closed_early, as if the user had stopped reading)."""
+    server.enqueue(Scenario(chunks=4, outcome="cut"))
+    client = sync_client(server, telemetry)
+    with (
+        pytest.raises(Exception) as raised,
+        _create(_resource(client, api), api, **_stream_kwargs(api)) as response,
+    ):
+        if how == "read":
+            response.read()
+        else:
+            list(getattr(response, how)())
+    a = attrs(telemetry.one_span())
+    assert telemetry.one_span().status.status_code is StatusCode.ERROR
+    assert a["error.type"] == type(raised.value).__name__
+    assert a["tracewrap.stream.outcome"] == "error"
+    assert a["tracewrap.stream.chunks"] >= 1  # what arrived before the cut was read
+    assert finishes(telemetry) == {"error": 1}
+
+
+def test_a_stream_cut_while_read_raw_async_is_the_error_the_reader_got(server, telemetry) -> None:
+    server.enqueue(Scenario(chunks=4, outcome="cut"))
+
+    async def scenario() -> None:
+        client = async_client(server, telemetry)
+        async with _create(_resource(client, "chat"), "chat", **_stream_kwargs("chat")) as response:
+            async for _ in response.iter_lines():
+                pass
+
+    with pytest.raises(Exception) as raised:
+        asyncio.run(scenario())
+    a = attrs(telemetry.one_span())
+    assert a["error.type"] == type(raised.value).__name__
+    assert a["tracewrap.stream.outcome"] == "error"
+
+
 def test_stream_left_early_raw_is_closed_early(server, telemetry) -> None:
     server.enqueue(Scenario(chunks=6))
     client = sync_client(server, telemetry)
@@ -327,3 +366,22 @@ def test_legacy_raw_stream_read_from_http_response(server, telemetry) -> None:
     )
     events = _data_lines(list(raw.http_response.iter_lines()))
     check_stream_span(telemetry, "chat", events)
+
+
+def test_a_json_body_whose_read_fails_reports_the_failure_once_and_reraises() -> None:
+    """The tap's own contract (a JSON body cut mid-way: the fake server cuts before answering)."""
+
+    class CutResponse:
+        headers = {"content-type": "application/json"}
+
+        def iter_bytes(self) -> Any:
+            yield b'{"id": "chatcmpl-1", '
+            raise ConnectionResetError("peer reset")
+
+    seen: dict[str, list[Any]] = {"body": [], "error": []}
+    response = CutResponse()
+    raw_body.tap_json_body(response, False, seen["body"].append, seen["error"].append, lambda: False)
+    with pytest.raises(ConnectionResetError):
+        b"".join(response.iter_bytes())
+    assert seen["body"] == []
+    assert [type(exc) for exc in seen["error"]] == [ConnectionResetError]

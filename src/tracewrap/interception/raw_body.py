@@ -107,16 +107,23 @@ class BodyTap:
     """Replaces ``iter_bytes`` / ``aiter_bytes`` on one HTTP response; see the module docstring.
 
     ``on_chunk(bytes)`` sees each piece the user reads, ``on_end()`` runs once the body was read to
-    its end; ``passing()`` says when to only pass bytes through (the parsed path is reading).
+    its end, ``on_error(exc)`` when reading it failed (a connection dropped mid-body: the user gets
+    that exception too); ``passing()`` says when to only pass bytes through (the parsed path is
+    reading).
     """
 
-    __slots__ = ("on_chunk", "on_end", "passing", "reading")
+    __slots__ = ("on_chunk", "on_end", "on_error", "passing", "reading")
 
     def __init__(
-        self, on_chunk: Callable[[bytes], None], on_end: Callable[[], None], passing: Callable[[], bool]
+        self,
+        on_chunk: Callable[[bytes], None],
+        on_end: Callable[[], None],
+        on_error: Callable[[BaseException], None],
+        passing: Callable[[], bool],
     ) -> None:
         self.on_chunk = on_chunk
         self.on_end = on_end
+        self.on_error = on_error
         self.passing = passing
         self.reading = False
 
@@ -146,6 +153,10 @@ class BodyTap:
                 chunk = next(source)
             except StopIteration:
                 break
+            except BaseException as exc:  # (KeyboardInterrupt too: the parsed path records it)
+                self.reading = False
+                self._safe(self.on_error, exc)
+                raise
             finally:
                 self.reading = False
             self._safe(self.on_chunk, chunk)
@@ -165,6 +176,10 @@ class BodyTap:
                     chunk = await iterator.__anext__()
                 except StopAsyncIteration:
                     break
+                except BaseException as exc:  # CancelledError too: the call ends as cancelled
+                    self.reading = False
+                    self._safe(self.on_error, exc)
+                    raise
                 finally:
                     self.reading = False
                 self._safe(self.on_chunk, chunk)
@@ -191,7 +206,11 @@ _MEDIA_TYPES = ("audio/", "image/", "video/", "application/octet-stream")
 
 
 def tap_json_body(
-    http_response: Any, is_async: bool, on_body: Callable[[Any], None], passing: Callable[[], bool]
+    http_response: Any,
+    is_async: bool,
+    on_body: Callable[[Any], None],
+    on_error: Callable[[BaseException], None],
+    passing: Callable[[], bool],
 ) -> BodyTap:
     """Collect a JSON body the user reads raw; ``on_body(obj)`` once it was read to its end.
 
@@ -225,7 +244,7 @@ def tap_json_body(
             parsed = None
         on_body(parsed)
 
-    tap = BodyTap(on_chunk, on_end, passing)
+    tap = BodyTap(on_chunk, on_end, on_error, passing)
     tap.install(http_response, is_async)
     return tap
 
@@ -271,6 +290,9 @@ def tap_event_stream(
         reader.close()
         tracker.end(COMPLETED)
 
-    tap = BodyTap(reader.feed, on_end, passing)
+    def on_error(exc: BaseException) -> None:
+        tracker.end(ERROR, exc)
+
+    tap = BodyTap(reader.feed, on_end, on_error, passing)
     tap.install(http_response, is_async)
     return tap

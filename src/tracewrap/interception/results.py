@@ -124,7 +124,10 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             call.read_response(body)
             call.end()
 
-    tap = tap_json_body(http_response, is_async, read_raw, lambda: parsing[0])
+    def failed_raw(exc: BaseException) -> None:  # reading the body failed (a dropped connection)
+        _parse_failed(call, exc)
+
+    tap = tap_json_body(http_response, is_async, read_raw, failed_raw, lambda: parsing[0])
 
     if is_async:
 
@@ -183,8 +186,8 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
 
 
 def _parse_failed(call: TracedCall, exc: BaseException) -> None:
-    """The user's ``parse()`` raised (a malformed body, a dropped connection): the call failed, as
-    the same body would have failed the plain ``create()``; not a response closed unread."""
+    """The user's ``parse()`` or raw read raised (a malformed body, a dropped connection): the call
+    failed, as the same body would have failed the plain ``create()``; not a response closed unread."""
     if not call.ended:
         call.fail(exc)
         call.end()
