@@ -385,3 +385,29 @@ def test_a_json_body_whose_read_fails_reports_the_failure_once_and_reraises() ->
         b"".join(response.iter_bytes())
     assert seen["body"] == []
     assert [type(exc) for exc in seen["error"]] == [ConnectionResetError]
+
+
+def test_a_raw_async_read_cancelled_mid_stream_is_a_cancelled_call(server, telemetry) -> None:
+    server.enqueue(Scenario(chunks=6, chunk_delay_s=0.3))
+    first_line = asyncio.Event()
+
+    async def read() -> None:
+        client = async_client(server, telemetry)
+        async with _create(_resource(client, "chat"), "chat", **_stream_kwargs("chat")) as response:
+            async for line in response.iter_lines():
+                if line.startswith("data:"):
+                    first_line.set()
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(read())
+        await first_line.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    span = telemetry.one_span()
+    a = attrs(span)
+    assert a["tracewrap.cancelled"] is True
+    assert a["tracewrap.stream.outcome"] == "cancelled"
+    assert "error.type" not in a and span.status.status_code is StatusCode.UNSET
