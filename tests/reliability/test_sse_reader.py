@@ -138,3 +138,17 @@ def test_a_line_without_an_end_is_held_only_up_to_the_bound(monkeypatch: pytest.
     reader.feed(b'"\n\ndata: {"after": 2}\n\n')
     reader.close()
     assert events == [{"kept": 1}, {"after": 2}]
+
+
+def test_an_event_whose_data_never_ends_is_held_only_up_to_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data lines with no blank line after them: the raw reader (whose user holds one line at a
+    time) keeps at most MAX_BODY bytes of them, drops that event, and reads the next one."""
+    monkeypatch.setattr(raw_body, "MAX_BODY", 1000)
+    events: list[Any] = []
+    reader = SSEReader(events.append)
+    for _ in range(200):
+        reader.feed(b'data: "xxxxxxxxxx"\n')
+        assert sum(len(line) for line in reader._data) <= 1000
+    reader.feed(b'\ndata: {"after": 2}\n\n')
+    reader.close()
+    assert events == [{"after": 2}]

@@ -32,10 +32,20 @@ class SSEReader:
     joined with LF, comments and other fields skipped; an event ends at a blank line, and one left
     unfinished when the body ends is dropped (the SDK yields no event for it). Data starting with
     ``[DONE]`` ends the stream, as it ends the SDK's iteration; data that is not JSON is skipped.
-    A line longer than :data:`MAX_BODY` is dropped with its event, so memory stays bounded.
+    A line, or an event's data, longer than :data:`MAX_BODY` is dropped with its event, so memory
+    stays bounded whatever the server sends.
     """
 
-    __slots__ = ("_data", "_done", "_pending", "_pending_size", "_skip_lf", "_spoiled", "on_event")
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_done",
+        "_pending",
+        "_pending_size",
+        "_skip_lf",
+        "_spoiled",
+        "on_event",
+    )
 
     def __init__(self, on_event: Callable[[Any], None]) -> None:
         self.on_event = on_event
@@ -43,7 +53,8 @@ class SSEReader:
         self._pending_size = 0
         self._skip_lf = False  # the last piece ended with CR: an LF that follows belongs to it
         self._data: list[bytes] = []
-        self._spoiled = False  # the event lost an overlong line: dropped at its end
+        self._data_size = 0
+        self._spoiled = False  # the event lost an overlong line, or grew past the bound: dropped at its end
         self._done = False
 
     def feed(self, chunk: bytes) -> None:
@@ -82,7 +93,7 @@ class SSEReader:
 
     def _line(self, line: bytes) -> None:
         if not line:
-            data, self._data = self._data, []
+            data, self._data, self._data_size = self._data, [], 0
             spoiled, self._spoiled = self._spoiled, False
             if not data or spoiled:
                 return
@@ -99,8 +110,13 @@ class SSEReader:
         if line[:1] == b":":  # a comment
             return
         name, _, value = line.partition(b":")
-        if name == b"data":
-            self._data.append(value[1:] if value[:1] == b" " else value)
+        if name == b"data" and not self._spoiled:
+            value = value[1:] if value[:1] == b" " else value
+            self._data_size += len(value) + 1
+            if self._data_size > MAX_BODY:  # data lines with no blank line in sight: drop the event
+                self._data, self._data_size, self._spoiled = [], 0, True
+                return
+            self._data.append(value)
 
 
 class BodyTap:
