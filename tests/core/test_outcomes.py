@@ -26,7 +26,7 @@ def test_finish_reasons_match_across_apis(
     server, telemetry, outcome, chat_reason, responses_reason, responses_status
 ) -> None:
     client = sync_client(server, telemetry)
-    server.enqueue(Scenario(outcome=outcome), Scenario(outcome=outcome))
+    server.enqueue(*(Scenario(outcome=outcome) for _ in range(3)))
     chat = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     response = client.responses.create(model="gpt-4o-mini", input="hi")
     assert chat.choices[0].finish_reason == chat_reason
@@ -213,7 +213,7 @@ def test_a_parse_refused_for_its_finish_still_counts_the_billed_completion(
     a completion it got and was billed for: the span is the user's error, with that completion's
     usage and finish reason, and the tokens are counted (ContentFilterFinishReasonError carries its
     completion from openai 3.x on; before, only the error is known)."""
-    server.enqueue(Scenario(outcome=outcome), Scenario(outcome=outcome))
+    server.enqueue(*(Scenario(outcome=outcome) for _ in range(3)))
     error_type = {
         "length": openai.LengthFinishReasonError,
         "content_filter": openai.ContentFilterFinishReasonError,
@@ -230,6 +230,12 @@ def test_a_parse_refused_for_its_finish_still_counts_the_billed_completion(
 
     with pytest.raises(error_type[outcome]):
         asyncio.run(parse_async())
+    raw = sync_client(server, telemetry).chat.completions.with_raw_response.parse(
+        model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting
+    )
+    with pytest.raises(error_type[outcome]):
+        raw.parse()  # the raw response's parse raises it as the SDK's parse would
+    assert len(telemetry.spans()) == 3
     for span in telemetry.spans():
         a = attrs(span)
         assert span.status.status_code is StatusCode.ERROR
@@ -248,7 +254,7 @@ def test_a_parse_refused_for_its_finish_still_counts_the_billed_completion(
         p.attributes["gen_ai.token.type"]: p.value for p in telemetry.points("tracewrap.client.token.usage")
     }
     if CARRIES_COMPLETION[outcome]:
-        assert finished == {outcome: 2}
-        assert tokens == {"input": 24, "output": 14}
+        assert finished == {outcome: 3}
+        assert tokens == {"input": 36, "output": 21}
     else:
-        assert finished == {"error": 2} and tokens == {}
+        assert finished == {"error": 3} and tokens == {}

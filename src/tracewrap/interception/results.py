@@ -92,9 +92,8 @@ def _finish_legacy_raw(call: TracedCall, raw: Any) -> Any:
     call.record.http_status_code = _status_code(raw)
     try:
         parsed = raw.parse()
-    except Exception as exc:  # a malformed body: the user's own parse() raises this too
-        call.fail(exc)
-        call.end()
+    except Exception as exc:  # a malformed body, a refused completion: the user's parse() raises it too
+        fail(call, exc)
         return raw
     if isinstance(parsed, (Stream, AsyncStream)):
         instrument_stream(parsed, call, is_async=isinstance(parsed, AsyncStream), raw=True)
@@ -124,10 +123,10 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             call.read_response(body)
             call.end()
 
-    def failed_raw(exc: BaseException) -> None:  # reading the body failed (a dropped connection)
+    def read_failed(exc: BaseException) -> None:  # reading the body failed (a dropped connection)
         _parse_failed(call, exc)
 
-    tap = tap_json_body(http_response, is_async, read_raw, failed_raw, lambda: parsing[0])
+    tap = tap_json_body(http_response, is_async, read_raw, read_failed, lambda: parsing[0])
 
     if is_async:
 
@@ -189,8 +188,7 @@ def _parse_failed(call: TracedCall, exc: BaseException) -> None:
     """The user's ``parse()`` or raw read raised (a malformed body, a dropped connection): the call
     failed, as the same body would have failed the plain ``create()``; not a response closed unread."""
     if not call.ended:
-        call.fail(exc)
-        call.end()
+        fail(call, exc)
 
 
 def _end_unread(call: TracedCall) -> None:
