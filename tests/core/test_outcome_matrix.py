@@ -143,7 +143,7 @@ def test_every_style_tells_what_went_wrong(server, telemetry, caplog, style: str
     a = attrs(span)
     failed = span.status.status_code is StatusCode.ERROR
     if raised is not None and type(raised).__name__ not in HELPER_CHECKS:
-        assert failed, f"{style}: the call raised {raised!r} but its span is not an error"
+        assert failed, f"{style}: the call raised {raised!r} but its span is not an error: {a}"
         assert a["error.type"] in (type(raised).__name__, *API_ERRORS)
     if failed:
         assert a["error.type"]

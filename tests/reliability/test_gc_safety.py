@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -148,3 +149,55 @@ def test_a_fork_child_drains_with_its_own_thread(server, pipe: Pipeline) -> None
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class _WaitsInsideTheCollection:
+    """A finalizer that holds another thread's collection open until told to finish."""
+
+    def __init__(self, inside: threading.Event, release: threading.Event) -> None:
+        self.inside, self.release = inside, release
+        self.cycle = self  # only the cyclic GC frees it
+
+    def __del__(self) -> None:
+        self.inside.set()
+        self.release.wait(10)
+
+
+@pytest.mark.parametrize("outcome", ["ok", "invalid_json"])
+def test_another_threads_collection_is_not_this_threads(server, pipe: Pipeline, outcome: str) -> None:
+    """While another thread's collection runs finalizers (and lets this thread run), a stream this
+    thread closes or sees fail is its own doing, not the GC's: closed early, or the error (both
+    used to read as "abandoned", the error dropped, when such a pass was running anywhere)."""
+    client = _client(server, pipe)
+    inside, release = threading.Event(), threading.Event()
+
+    def collect() -> None:
+        _WaitsInsideTheCollection(inside, release)
+        gc.collect()
+
+    collector = threading.Thread(target=collect)
+    collector.start()
+    try:
+        assert inside.wait(10)  # the other thread's pass is running now, waiting in the finalizer
+        server.enqueue(Scenario(outcome=outcome, chunks=6))
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        raised = None
+        with stream:
+            try:
+                next(iter(stream))
+                if outcome == "invalid_json":
+                    list(stream)
+            except Exception as exc:
+                raised = exc
+    finally:
+        release.set()
+        collector.join(10)
+    deferred.run_deferred()  # whatever was queued meanwhile
+    (span,) = pipe.traced_spans()
+    if outcome == "ok":
+        assert raised is None
+        assert span.attributes["tracewrap.stream.outcome"] == "closed_early"
+    else:
+        assert raised is not None
+        assert span.attributes["tracewrap.stream.outcome"] == "error"
+        assert span.attributes["error.type"] == type(raised).__name__

@@ -31,12 +31,12 @@ pending: deque[Callable[[], None]] = deque()
 
 _drainer_running = False  # in this process (reset in a fork child)
 _drainer_lock = threading.Lock()
-_collecting = False
+_collecting_in: int | None = None  # the thread whose garbage collection pass is running
 
 
 def _on_gc(phase: str, info: dict[str, int]) -> None:
-    global _collecting
-    _collecting = phase == "start"
+    global _collecting_in
+    _collecting_in = threading.get_ident() if phase == "start" else None
 
 
 # Code that can run either from the user's own call or from a collection (the SDK's stream
@@ -45,8 +45,12 @@ gc.callbacks.append(_on_gc)
 
 
 def collecting() -> bool:
-    """True while a garbage collection pass runs (in any thread: then deferring is merely early)."""
-    return _collecting
+    """True while a garbage collection pass runs in this thread, so the code asking runs inside it.
+
+    Only this thread's: another thread's pass lets this one run while its finalizers wait (a lock,
+    I/O), and what this thread does meanwhile (a stream closed early, or failing) is its own; read
+    as the GC's, it became "abandoned" and lost its error."""
+    return _collecting_in is not None and _collecting_in == threading.get_ident()
 
 
 def defer(end: Callable[[], None]) -> None:
