@@ -77,8 +77,8 @@ def test_llm_run_fields(
         "input_tokens": 40,
         "output_tokens": 9,
         "total_tokens": 49,
-        "input_token_details": {"cache_read": 32},
-        "output_token_details": {"reasoning": 4},
+        "input_token_details": {"cache_read": 32, "audio": 0},
+        "output_token_details": {"reasoning": 4, "audio": 0},
     }
     meta = run["extra"]["metadata"]
     assert meta["ls_provider"] == "openai_compatible"  # 127.0.0.1 is not api.openai.com

@@ -20,6 +20,7 @@ from langsmith.wrappers import wrap_openai
 
 import tracewrap
 from tracewrap.testing import FakeOpenAIServer, Scenario, http_library
+from tracewrap.testing.bodies import STREAM_ERROR_MESSAGE
 
 from .common import API_KEY, MESSAGES
 from .langsmith_recorder import LangSmithRecorder
@@ -142,18 +143,11 @@ def _same_fields(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
 
 def _usage(run: dict[str, Any]) -> dict[str, Any] | None:
     """usage_metadata without what tracewrap leaves out on purpose: wrap_openai sends empty detail
-    dicts, and audio counts (tracewrap does not read audio tokens)."""
+    dicts where the response reported no details."""
     usage = run["outputs"].get("usage_metadata")
     if usage is None:
         return None
-    kept: dict[str, Any] = {}
-    for key, value in usage.items():
-        if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k != "audio"}
-            if not value:
-                continue
-        kept[key] = value
-    return kept
+    return {key: value for key, value in usage.items() if value != {}}
 
 
 def _same_outputs(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
@@ -203,8 +197,8 @@ def test_chat(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) 
         "input_tokens": 40,
         "output_tokens": 9,
         "total_tokens": 49,
-        "input_token_details": {"cache_read": 32},
-        "output_token_details": {"reasoning": 4},
+        "input_token_details": {"cache_read": 32, "audio": 0},  # reported: 0, not absent
+        "output_token_details": {"reasoning": 4, "audio": 0},
     }
     assert _ls(ours) == {
         "ls_provider": "openai",
@@ -218,6 +212,34 @@ def test_chat(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) 
     }
     assert _meta(ours)["finish_reason"] == "stop" and _meta(ours)["status"] == "success"
     assert not ours.get("events")
+
+
+def test_audio_tokens_and_a_priced_tier(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any
+) -> None:
+    """Audio and priority-tier tokens are priced apart: the run breaks them out as wrap_openai's does."""
+
+    def call(client: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-audio-preview", messages=MESSAGES)
+
+    scenario = Scenario(
+        prompt_tokens=40,
+        completion_tokens=9,
+        cached_tokens=8,
+        reasoning_tokens=0,
+        audio_tokens=6,
+        service_tier="priority",
+    )
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, scenario)
+    _same_fields(theirs, ours)
+    _same_outputs(theirs, ours)
+    assert ours["outputs"]["usage_metadata"] == {
+        "input_tokens": 40,
+        "output_tokens": 9,
+        "total_tokens": 49,
+        "input_token_details": {"audio": 6, "priority_cache_read": 8, "priority": 32},
+        "output_token_details": {"audio": 6, "priority_reasoning": 0, "priority": 9},
+    }
 
 
 def test_chat_stream(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
@@ -338,6 +360,43 @@ def test_rate_limited(recorder: LangSmithRecorder, server: FakeOpenAIServer, pai
         assert run["error"].startswith("RateLimitError")
         assert not (run.get("outputs") or {}).get("choices")
     assert _meta(ours)["http_status_code"] == 429 and _meta(ours)["status"] == "error"
+
+
+@pytest.mark.parametrize("outcome", ["failed", "stream_error"])
+def test_a_failed_response_is_an_error_run(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any, outcome: str
+) -> None:
+    """The API says the response failed (``response.failed``, or an ``error`` event mid-stream); the
+    SDK raises nothing. wrap_openai's run reads as a success; tracewrap's is an error, as its span."""
+
+    def call(client: Any) -> list[str]:
+        return [
+            event.type for event in client.responses.create(model="gpt-4.1-mini", input="hi", stream=True)
+        ]
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(outcome=outcome, chunks=3))
+    assert not theirs.get("error")
+    assert ours["error"] == f"server_error: {STREAM_ERROR_MESSAGE}"
+    assert ours["name"] == theirs["name"] == "ChatOpenAI"
+    # the Response's own last status: failed, or still in_progress when an error event cut it short
+    assert _meta(ours)["status"] == {"failed": "failed", "stream_error": "in_progress"}[outcome]
+
+
+def test_legacy_completion_usage(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    """wrap_openai leaves a legacy completion's ``usage`` as the API sent it; tracewrap's run has
+    ``usage_metadata``, as for a chat call, so LangSmith counts and prices it."""
+
+    def call(client: Any) -> Any:
+        return client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi")
+
+    (theirs,), (ours,) = _side_by_side(
+        recorder, server, pair, call, Scenario(prompt_tokens=5, completion_tokens=3)
+    )
+    assert ours["name"] == theirs["name"] == "OpenAI" and ours["run_type"] == theirs["run_type"] == "llm"
+    assert "usage_metadata" not in theirs["outputs"]
+    assert theirs["outputs"]["usage"] == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+    assert ours["outputs"]["usage_metadata"] == {"input_tokens": 5, "output_tokens": 3, "total_tokens": 8}
+    assert "usage" not in ours["outputs"]
 
 
 def test_embeddings(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:

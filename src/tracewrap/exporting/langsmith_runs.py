@@ -245,8 +245,13 @@ def usage_metadata(record: CallRecord) -> dict[str, Any] | None:
     prefix = f"{tier}_" if tier else ""
     inputs_detail: dict[str, int] = {}
     outputs_detail: dict[str, int] = {}
+    # audio tokens are priced apart too (gpt-4o audio, realtime, transcribe): LangSmith's "audio"
+    if usage.input_audio_tokens is not None:
+        inputs_detail["audio"] = usage.input_audio_tokens
     if usage.cache_read_tokens is not None:
         inputs_detail[f"{prefix}cache_read"] = usage.cache_read_tokens
+    if usage.output_audio_tokens is not None:
+        outputs_detail["audio"] = usage.output_audio_tokens
     if usage.reasoning_tokens is not None:
         outputs_detail[f"{prefix}reasoning"] = usage.reasoning_tokens
     if tier and usage.input_tokens is not None:

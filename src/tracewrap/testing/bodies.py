@@ -83,6 +83,9 @@ class Scenario:
     completion_tokens: int = 7
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    # chat: the audio part of the input and of the output, in the details objects (sent with
+    # cached_tokens / reasoning_tokens, as OpenAI sends them: 0 for a text-only call)
+    audio_tokens: int = 0
     usage: bool = True
     model: str | None = None
     service_tier: str | None = "default"
@@ -275,11 +278,14 @@ def _chat_usage(scenario: Scenario) -> JsonDict:
         "total_tokens": scenario.prompt_tokens + scenario.completion_tokens,
     }
     if scenario.cached_tokens is not None:
-        usage["prompt_tokens_details"] = {"cached_tokens": scenario.cached_tokens, "audio_tokens": 0}
+        usage["prompt_tokens_details"] = {
+            "cached_tokens": scenario.cached_tokens,
+            "audio_tokens": scenario.audio_tokens,
+        }
     if scenario.reasoning_tokens is not None:
         usage["completion_tokens_details"] = {
             "reasoning_tokens": scenario.reasoning_tokens,
-            "audio_tokens": 0,
+            "audio_tokens": scenario.audio_tokens,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
         }
