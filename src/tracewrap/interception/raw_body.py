@@ -64,6 +64,8 @@ class SSEReader:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
+                if not chunk:  # only the LF of a CRLF split across pieces
+                    return
         if b"\n" not in chunk and b"\r" not in chunk:  # the middle of a long line: kept as a piece
             self._keep(chunk)
             return

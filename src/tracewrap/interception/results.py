@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from tracewrap.interception.raw_body import tap_json_body
@@ -123,10 +124,8 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             call.read_response(body)
             call.end()
 
-    def read_failed(exc: BaseException) -> None:  # reading the body failed (a dropped connection)
-        _parse_failed(call, exc)
-
-    tap = tap_json_body(http_response, is_async, read_raw, read_failed, lambda: parsing[0])
+    # reading the body failed (a dropped connection): the call failed as a parse would
+    tap = tap_json_body(http_response, is_async, read_raw, partial(_parse_failed, call), lambda: parsing[0])
 
     if is_async:
 
