@@ -192,7 +192,8 @@ SDK_DEPENDENT_PATHS = frozenset({"responses.compact", "responses.input_tokens.co
 _ALSO_WRAPPED = {"responses.stream": ("responses.retrieve",)}
 
 # WebSocket connections: no method is wrapped for these paths; naming one traces each response on
-# the connections the client opens (interception.websocket); openai 3.x only, skipped elsewhere
+# the connections the client opens (interception.websocket); openai 3.x and late 2.x, skipped where
+# the SDK has no connect()
 CONNECT_PATHS: dict[str, Endpoint] = {"responses.connect": RESPONSE, "realtime.connect": REALTIME}
 
 DEFAULT_PATHS: tuple[str, ...] = (*KNOWN_PATHS, *CONNECT_PATHS)

@@ -1,4 +1,4 @@
-"""Responses WebSocket mode (``client.responses.connect()``, openai 3.x): one span per response.
+"""Responses WebSocket mode (``client.responses.connect()``, openai 3.x and late 2.x): one span per response.
 
 A connection carries many responses. Each ``response.create`` the application sends (through
 ``connection.response.create(...)``, ``connection.send({...})``, ``connection.send_raw(json)`` or
