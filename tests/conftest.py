@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tracewrap import logs
 from tracewrap.testing import FakeOpenAIServer
 
 API_KEY = "sk-test-SECRET-key-0123456789"
@@ -83,3 +84,13 @@ def telemetry() -> Iterator[Telemetry]:
     yield Telemetry(tracer_provider, meter_provider, exporter, reader)
     tracer_provider.shutdown()
     meter_provider.shutdown()
+
+
+@pytest.fixture
+def fresh_warnings() -> Iterator[None]:
+    """Forget which one-time warnings were given, so a test can see its own."""
+    saved = set(logs._warned)
+    logs._warned.clear()
+    yield
+    logs._warned.clear()
+    logs._warned.update(saved)

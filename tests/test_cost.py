@@ -9,7 +9,9 @@ from typing import Any
 import genai_prices  # the [cost] extra; CI installs it, so a missing one fails instead of skipping
 import pytest
 
+from tests.core.helpers import MESSAGES, sync_client
 from tracewrap.cost import clear_price_overrides, estimate_cost_usd, set_price_override
+from tracewrap.testing import Scenario
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +122,31 @@ def test_audio_and_image_tokens_are_priced_at_their_rates() -> None:
     assert capped == pytest.approx(1000 * 6 / 1e6)
 
 
+def test_a_part_without_a_rate_gets_no_estimate(
+    caplog: pytest.LogCaptureFixture, fresh_warnings: None
+) -> None:
+    # genai-prices 0.2.5 has no audio rate for the gpt-4o audio previews: priced as text, their audio
+    # would cost 1/16 of its real price, so such a call has no estimate (and one warning says why)
+    assert (
+        estimate_cost_usd("openai", "gpt-4o-audio-preview", 1_000, 500, None, input_audio_tokens=800) is None
+    )
+    assert (
+        estimate_cost_usd("openai", "gpt-4o-audio-preview", 1_000, 500, None, output_audio_tokens=400) is None
+    )
+    warned = [r.getMessage() for r in caplog.records if "gpt-4o-audio-preview" in r.getMessage()]
+    assert len(warned) == 2 and "input_audio_tokens" in warned[0] and "output_audio_tokens" in warned[1]
+    # the same model's text-only call, and a model with audio rates, are priced as before
+    assert estimate_cost_usd("openai", "gpt-4o-audio-preview", 1_000_000, 0, None) == pytest.approx(2.5)
+    # gpt-audio: $2.50/M text input, $32/M audio input
+    assert estimate_cost_usd(
+        "openai", "gpt-audio", 1_000_000, 0, None, input_audio_tokens=500_000
+    ) == pytest.approx(0.5 * 2.5 + 0.5 * 32)
+    # a reported 0 is no part to price
+    assert estimate_cost_usd(
+        "openai", "gpt-4o-audio-preview", 1_000_000, 0, None, input_audio_tokens=0
+    ) == pytest.approx(2.5)
+
+
 def test_cached_and_audio_input_together_need_the_cached_audio_split() -> None:
     # genai-prices refuses cached + audio input without the cached audio count: tracewrap passes it,
     # 0 when the response did not split its cached tokens (they are priced as cached text)
@@ -138,3 +165,35 @@ def test_cached_and_audio_input_together_need_the_cached_audio_split() -> None:
     expected = float(genai_prices.calc_price(usage, "gpt-realtime", provider_id="openai").total_price)
     assert split == pytest.approx(expected)
     assert split != pytest.approx(unsplit)
+
+
+def test_an_audio_call_is_priced_only_where_its_audio_has_a_rate(
+    server: Any, telemetry: Any, fresh_warnings: None
+) -> None:
+    """End to end: the span's estimate and the cost counter, for two audio chat models."""
+    client = sync_client(server, telemetry, estimate_cost=True, provider="openai")
+    for model in ("gpt-audio", "gpt-4o-audio-preview"):
+        server.enqueue(
+            Scenario(
+                model=model,
+                prompt_tokens=1000,
+                completion_tokens=200,
+                cached_tokens=0,
+                reasoning_tokens=0,
+                audio_tokens=100,
+            )
+        )
+        client.chat.completions.create(model=model, messages=MESSAGES)
+    priced, unpriced = (dict(span.attributes or {}) for span in telemetry.spans())
+    expected = estimate_cost_usd(
+        "openai", "gpt-audio", 1000, 200, 0, input_audio_tokens=100, output_audio_tokens=100
+    )
+    assert expected is not None and expected > estimate_cost_usd("openai", "gpt-audio", 1000, 200, 0)  # type: ignore[operator]
+    assert priced["tracewrap.cost.estimate_usd"] == pytest.approx(expected)
+    assert priced["tracewrap.usage.audio.input_tokens"] == 100
+    assert "tracewrap.cost.estimate_usd" not in unpriced
+    assert unpriced["tracewrap.usage.audio.input_tokens"] == 100  # the usage is still there
+    costs = {
+        p.attributes["gen_ai.request.model"]: p.value for p in telemetry.points("tracewrap.client.cost.usd")
+    }
+    assert costs == {"gpt-audio": pytest.approx(expected)}

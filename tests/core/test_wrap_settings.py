@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import tracewrap
 from tests.core.helpers import API_KEY, MESSAGES, attrs
-from tracewrap import environment, logs
+from tracewrap import environment
 from tracewrap.telemetry import instruments
 
 # --------------------------------------------------------------------------- cached raw accessors
@@ -136,15 +136,6 @@ def test_estimate_cost_env_reaches_auto_instrumentation(server, telemetry, monke
 
 
 # --------------------------------------------------------------------------- log lines
-
-
-@pytest.fixture
-def fresh_warnings() -> Any:
-    saved = set(logs._warned)
-    logs._warned.clear()
-    yield
-    logs._warned.clear()
-    logs._warned.update(saved)
 
 
 class _Lines(logging.Handler):
