@@ -75,6 +75,15 @@ def test_error_line() -> None:
     )
 
 
+def test_cancelled_line() -> None:
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "tracewrap.cancelled": True}
+    assert format_call_line(span(attrs, 8)) == "tracewrap  chat gpt-4o  status=cancelled  8 ms"
+    streamed = {**attrs, "tracewrap.stream.outcome": "cancelled", "gen_ai.usage.input_tokens": 3}
+    assert format_call_line(span(streamed, 8)) == (
+        "tracewrap  chat gpt-4o  in=3  status=cancelled  8 ms  (stream cancelled)"
+    )
+
+
 def test_exporter_skips_other_instrumentation() -> None:
     out = io.StringIO()
     ConsoleCallExporter(out).export(

@@ -65,6 +65,8 @@ def _status(attrs: Mapping[str, Any]) -> str:
     if error:
         code = attrs.get("http.response.status_code")
         return f"error {error}" + (f" ({code})" if code is not None else "")
+    if attrs.get("tracewrap.cancelled"):  # the caller gave up: not a failure, and not "ok" either
+        return "cancelled"
     status = attrs.get("openai.response.status")
     return str(status) if status and status != "completed" else "ok"
 
