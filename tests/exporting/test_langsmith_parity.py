@@ -8,6 +8,7 @@ purpose is asserted as such here and listed in the README ("LangSmith runs").
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -523,3 +524,87 @@ def test_responses_parse(recorder: LangSmithRecorder, server: FakeOpenAIServer, 
     _same_outputs(theirs, ours)
     assert ours["inputs"]["text_format"] == Answer.model_json_schema()
     assert _without_usage(ours) == _without_usage(theirs)
+
+
+class _ToFakeServerAsync(http.AsyncHTTPTransport):
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    async def handle_async_request(self, request: Any) -> Any:
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["call", "stream"])
+def test_a_cancelled_call_is_not_a_success(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    stream: bool,
+) -> None:
+    """An async call whose caller gives up (its task cancelled): wrap_openai's run of a
+    plain call carries the ``CancelledError`` (as any cancelled ``@traceable`` function's does) and
+    its stream's run none; tracewrap's carries it in both, with ``status`` ``cancelled``."""
+    _env(
+        monkeypatch,
+        recorder,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+    )
+    tracewrap.configure()
+    ls_client = langsmith.Client(api_url=recorder.url, api_key=LS_KEY)
+
+    def async_client() -> openai.AsyncOpenAI:
+        transport = _ToFakeServerAsync(server.port)
+        return openai.AsyncOpenAI(
+            api_key=API_KEY, max_retries=0, http_client=http.AsyncClient(transport=transport)
+        )
+
+    async def give_up(client: Any) -> None:
+        """Cancel the call once the server has it (a stream: once its first chunk was read)."""
+        reading = asyncio.Event()
+
+        async def call() -> None:
+            if stream:
+                chunks = await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True
+                )
+                async for _ in chunks:
+                    reading.set()
+            else:
+                await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+        asked = len(server.requests)
+        task = asyncio.create_task(call())
+        if stream:
+            await asyncio.wait_for(reading.wait(), 10)
+        else:
+            for _ in range(1000):
+                if len(server.requests) > asked:
+                    break
+                await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    runs = []
+    clients = (
+        wrap_openai(async_client(), tracing_extra={"client": ls_client}),
+        tracewrap.wrap(async_client()),
+    )
+    for client, flush in zip(clients, (ls_client.flush, lambda: tracewrap.flush(5.0)), strict=True):
+        recorder.clear()
+        server.enqueue(Scenario(chunks=20, chunk_delay_s=0.2) if stream else Scenario(delay_s=2.0))
+        asyncio.run(give_up(client))
+        (run,) = _runs(recorder, flush, 1)
+        runs.append(run)
+    theirs, ours = runs
+    assert ours["name"] == theirs["name"] and ours["end_time"]
+    assert bool(theirs.get("error")) is not stream
+    if not stream:
+        assert theirs["error"].startswith("CancelledError")
+    assert ours["error"] == "CancelledError: the caller cancelled the call"
+    assert _meta(ours)["status"] == "cancelled"
+    assert _meta(ours).get("stream_outcome") == ("cancelled" if stream else None)

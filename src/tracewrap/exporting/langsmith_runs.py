@@ -309,7 +309,7 @@ def end_metadata(record: CallRecord) -> dict[str, Any]:
         ("response_id", record.response_id),
         ("finish_reason", record.main_finish_reason),
         ("finish_reasons", list(record.finish_reasons) if record.finish_reasons else None),
-        ("status", record.status or ("error" if record.failed else "success")),
+        ("status", record.status or _outcome(record)),
         ("http_status_code", record.http_status_code),
         ("stream_outcome", record.stream_outcome),
         ("time_to_first_chunk_s", record.time_to_first_chunk),
@@ -320,7 +320,15 @@ def end_metadata(record: CallRecord) -> dict[str, Any]:
     return found
 
 
+def _outcome(record: CallRecord) -> str:
+    return "error" if record.failed else "cancelled" if record.cancelled else "success"
+
+
+# LangSmith has no cancelled state: a cancelled @traceable function's run carries the CancelledError
+CANCELLED_ERROR = "CancelledError: the caller cancelled the call"
+
+
 def error(record: CallRecord) -> str | None:
     if not record.failed:
-        return None
+        return CANCELLED_ERROR if record.cancelled else None
     return f"{record.error_type}: {record.error_message}" if record.error_message else record.error_type
