@@ -383,6 +383,29 @@ def test_a_failed_response_is_an_error_run(
     assert _meta(ours)["status"] == {"failed": "failed", "stream_error": "in_progress"}[outcome]
 
 
+def test_a_stream_closed_early_is_not_an_error(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any
+) -> None:
+    """The application stops reading (``break``, then ``close()``): wrap_openai's run is an error
+    (``GeneratorExit``), tracewrap's ends with what was read and says how the stream ended."""
+
+    def call(client: Any) -> None:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        for index, _ in enumerate(stream):
+            if index == 1:
+                break
+        stream.close()
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(chunks=6))
+    assert theirs["error"].startswith("GeneratorExit")
+    assert not ours.get("error") and ours["end_time"]
+    assert _meta(ours)["stream_outcome"] == "closed_early" and _meta(ours)["status"] == "success"
+    read = ours["outputs"]["choices"][0]["message"]["content"]  # the text of the chunks read
+    assert read and Scenario().text.startswith(read) and len(read) < len(Scenario().text)
+
+
 def test_legacy_completion_usage(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
     """wrap_openai leaves a legacy completion's ``usage`` as the API sent it; tracewrap's run has
     ``usage_metadata``, as for a chat call, so LangSmith counts and prices it."""
