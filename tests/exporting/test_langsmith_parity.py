@@ -549,6 +549,27 @@ def test_responses_parse(recorder: LangSmithRecorder, server: FakeOpenAIServer, 
     assert _without_usage(ours) == _without_usage(theirs)
 
 
+def test_chat_parse_response_format(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
+    """``chat.completions.parse(response_format=Model)``: wrap_openai's inputs hold the class's repr,
+    tracewrap's its JSON schema (as both do for ``responses.parse``'s ``text_format``)."""
+    from pydantic import BaseModel
+
+    class Greeting(BaseModel):
+        greeting: str
+
+    def call(client: Any) -> Any:
+        return client.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting)
+
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, Scenario(json_text='{"greeting": "hi"}'))
+    assert theirs["inputs"]["response_format"] == repr(Greeting)
+    assert ours["inputs"]["response_format"] == Greeting.model_json_schema()
+    assert {k: v for k, v in ours["inputs"].items() if k != "response_format"} == {
+        k: v for k, v in theirs["inputs"].items() if k != "response_format"
+    }
+    _same_outputs(theirs, ours)
+    assert _without_usage(ours) == _without_usage(theirs)
+
+
 class _ToFakeServerAsync(http.AsyncHTTPTransport):
     def __init__(self, port: int) -> None:
         super().__init__()
