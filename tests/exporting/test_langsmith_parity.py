@@ -55,6 +55,33 @@ class _ToFakeServer(http.HTTPTransport):
         return super().handle_request(request)
 
 
+class _ToFakeServerAsync(http.AsyncHTTPTransport):
+    """The same, for the async client."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    async def handle_async_request(self, request: Any) -> Any:
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
+        return await super().handle_async_request(request)
+
+
+def _configure(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, receiver: OTLPReceiver
+) -> langsmith.Client:
+    """tracewrap sending runs to the recorder (and spans to OTLP as well, so that its runs carry the
+    ids of recorded spans); the langsmith client wrap_openai's runs go through."""
+    _env(
+        monkeypatch,
+        recorder,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+    )
+    tracewrap.configure()
+    return langsmith.Client(api_url=recorder.url, api_key=LS_KEY)
+
+
 @pytest.fixture
 def pair(
     monkeypatch: pytest.MonkeyPatch,
@@ -63,15 +90,7 @@ def pair(
     server: FakeOpenAIServer,
 ) -> Iterator[tuple[Any, Any, Any]]:
     """(wrap_openai's client, tracewrap's client, wrap_openai's langsmith.Client)."""
-    # spans to OTLP as well, so that tracewrap's runs carry the ids of recorded spans
-    _env(
-        monkeypatch,
-        recorder,
-        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
-        OTEL_METRICS_EXPORTER="none",
-    )
-    tracewrap.configure()
-    ls_client = langsmith.Client(api_url=recorder.url, api_key=LS_KEY)
+    ls_client = _configure(monkeypatch, recorder, receiver)
 
     def openai_client() -> openai.OpenAI:
         transport = _ToFakeServer(server.port)
@@ -570,16 +589,6 @@ def test_chat_parse_response_format(recorder: LangSmithRecorder, server: FakeOpe
     assert _without_usage(ours) == _without_usage(theirs)
 
 
-class _ToFakeServerAsync(http.AsyncHTTPTransport):
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-
-    async def handle_async_request(self, request: Any) -> Any:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
-        return await super().handle_async_request(request)
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["call", "stream"])
 def test_a_cancelled_call_is_not_a_success(
     monkeypatch: pytest.MonkeyPatch,
@@ -591,14 +600,7 @@ def test_a_cancelled_call_is_not_a_success(
     """An async call whose caller gives up (its task cancelled): wrap_openai's run of a
     plain call carries the ``CancelledError`` (as any cancelled ``@traceable`` function's does) and
     its stream's run none; tracewrap's carries it in both, with ``status`` ``cancelled``."""
-    _env(
-        monkeypatch,
-        recorder,
-        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
-        OTEL_METRICS_EXPORTER="none",
-    )
-    tracewrap.configure()
-    ls_client = langsmith.Client(api_url=recorder.url, api_key=LS_KEY)
+    ls_client = _configure(monkeypatch, recorder, receiver)
 
     def async_client() -> openai.AsyncOpenAI:
         transport = _ToFakeServerAsync(server.port)
