@@ -286,6 +286,31 @@ def test_chat_stream(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair
     assert ours["start_time"] < event["time"] <= ours["end_time"]
 
 
+def test_chat_stream_on_a_priced_tier(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any
+) -> None:
+    """A chat stream served on the flex tier: wrap_openai's run breaks the tokens out by tier for a
+    plain call but not for a stream; tracewrap's does for both, so LangSmith prices them at flex."""
+
+    def call(client: Any) -> None:
+        stream = client.chat.completions.create(
+            model="o4-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        for _ in stream:
+            pass
+
+    scenario = Scenario(chunks=3, cached_tokens=5, reasoning_tokens=3, service_tier="flex")
+    (theirs,), (ours,) = _side_by_side(recorder, server, pair, call, scenario)
+    assert _usage(theirs)["input_token_details"] == {"audio": 0, "cache_read": 5}  # type: ignore[index]
+    assert _usage(ours) == {
+        "input_tokens": 12,
+        "output_tokens": 7,
+        "total_tokens": 19,
+        "input_token_details": {"audio": 0, "flex_cache_read": 5, "flex": 7},
+        "output_token_details": {"audio": 0, "flex_reasoning": 3, "flex": 4},
+    }
+
+
 def test_chat_with_tools(recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any) -> None:
     def call(client: Any) -> Any:
         return client.chat.completions.create(
