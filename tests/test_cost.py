@@ -122,7 +122,7 @@ def test_audio_and_image_tokens_are_priced_at_their_rates() -> None:
     assert capped == pytest.approx(1000 * 6 / 1e6)
 
 
-def test_a_part_without_a_rate_gets_no_estimate(
+def test_audio_without_a_rate_gets_no_estimate(
     caplog: pytest.LogCaptureFixture, fresh_warnings: None
 ) -> None:
     # genai-prices 0.2.5 has no audio rate for the gpt-4o audio previews: priced as text, their audio
@@ -141,6 +141,10 @@ def test_a_part_without_a_rate_gets_no_estimate(
     assert estimate_cost_usd(
         "openai", "gpt-audio", 1_000_000, 0, None, input_audio_tokens=500_000
     ) == pytest.approx(0.5 * 2.5 + 0.5 * 32)
+    # images are not held to it: gpt-image-1's output is all image, priced at its output rate
+    assert estimate_cost_usd(
+        "openai", "gpt-image-1", 50, 4160, None, output_image_tokens=4160
+    ) == pytest.approx((50 * 5 + 4160 * 40) / 1e6)
     # a reported 0 is no part to price
     assert estimate_cost_usd(
         "openai", "gpt-4o-audio-preview", 1_000_000, 0, None, input_audio_tokens=0

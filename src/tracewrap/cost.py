@@ -6,7 +6,7 @@ cache-read price instead of the input price). Audio and image tokens are parts o
 (``input_audio_tokens`` of ``input_tokens``, ``cache_audio_read_tokens`` of ``cache_read_tokens``...),
 priced at the model's audio / image rates where genai-prices has them. The service tier (``flex``,
 ``priority``) selects genai-prices' tier prices for the models it has them for; other models and
-tiers get the standard price. A part genai-prices has no rate for gets no estimate at all rather
+tiers get the standard price. Audio genai-prices has no rate for gets no estimate at all rather
 than one priced as text (logged once per model and part). Every function here never raises: a cost
 estimate must never break the call being traced.
 """
@@ -106,8 +106,8 @@ def estimate_cost_usd(
     `provider` is the `gen_ai.provider.name` value. An empty provider lets genai-prices guess the
     provider from the model name; a non-empty provider that genai-prices does not know (e.g. a
     self-hosted server) gives None rather than somebody else's list price. None is also returned when
-    no token count was reported, the model is unknown, genai-prices is not installed, or an audio /
-    image part was reported that genai-prices has no rate for on this model.
+    no token count was reported, the model is unknown, genai-prices is not installed, or audio
+    tokens were reported that genai-prices has no rate for on this model.
 
     `service_tier` (the response's, else the request's) picks tier prices where genai-prices has
     them. The modality counts are parts of the three main counts; an override prices them all at
@@ -160,15 +160,15 @@ def _from_genai_prices(provider: str, model: str, counts: dict[str, int], tier: 
     except LookupError:  # unknown provider or model
         return None
     total = result.total_price
-    for group in _MODALITY_PARTS:
+    for group in _AUDIO_PARTS:
         if counts.get(group[0]):
             without = Usage(**{k: v for k, v in counts.items() if k not in group})
             if (
                 calc_price(without, model, provider_id=provider_id, price_context=context).total_price
                 == total
             ):
-                # no rate for this part (genai-prices 0.2.5: the gpt-4o audio previews' audio): priced
-                # as text it would be an estimate known to be wrong, so there is none
+                # no audio rate (genai-prices 0.2.5: the gpt-4o audio previews): priced as text it
+                # would be an estimate known to be wrong, so there is none
                 warn_once(
                     f"cost:{model}:{group[0]}",
                     "no price for %s's %s in genai-prices: its calls that report them get no cost estimate",
@@ -179,10 +179,10 @@ def _from_genai_prices(provider: str, model: str, counts: dict[str, int], tier: 
     return float(total)
 
 
-# the modality parts of the token counts, each with the parts that only exist beside it
-_MODALITY_PARTS = (
+# The audio parts of the token counts, each with the part that only exists beside it. OpenAI prices
+# audio apart from text on every model, so a price that does not change when the audio is split out
+# has no audio rate. Not so for images: gpt-image-1's output is all image, priced at its output rate.
+_AUDIO_PARTS = (
     ("input_audio_tokens", "cache_audio_read_tokens"),
     ("output_audio_tokens",),
-    ("input_image_tokens",),
-    ("output_image_tokens",),
 )
