@@ -145,6 +145,15 @@ def estimate_cost_usd(
         return None
 
 
+# The audio parts of the token counts, each with the part that only exists beside it. OpenAI prices
+# audio apart from text on every model, so a price that does not change when the audio is split out
+# has no audio rate. Not so for images: gpt-image-1's output is all image, priced at its output rate.
+_AUDIO_PARTS = (
+    ("input_audio_tokens", "cache_audio_read_tokens"),
+    ("output_audio_tokens",),
+)
+
+
 def _from_genai_prices(provider: str, model: str, counts: dict[str, int], tier: str | None) -> float | None:
     try:  # lazy: genai-prices is an optional extra and loads its price snapshot on first use
         from genai_prices import Usage, calc_price
@@ -177,12 +186,3 @@ def _from_genai_prices(provider: str, model: str, counts: dict[str, int], tier: 
                 )
                 return None
     return float(total)
-
-
-# The audio parts of the token counts, each with the part that only exists beside it. OpenAI prices
-# audio apart from text on every model, so a price that does not change when the audio is split out
-# has no audio rate. Not so for images: gpt-image-1's output is all image, priced at its output rate.
-_AUDIO_PARTS = (
-    ("input_audio_tokens", "cache_audio_read_tokens"),
-    ("output_audio_tokens",),
-)

@@ -43,6 +43,11 @@ http: Any = http_library()  # httpx2 on openai 3.x, httpx on 1.x/2.x
 TRACEWRAP_EXTRAS = {"status", "response_model", "response_id", "finish_reason", "finish_reasons"}
 
 
+def _rerouted(request: Any, port: int) -> Any:
+    request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=port)
+    return request
+
+
 class _ToFakeServer(http.HTTPTransport):
     """Sends what the SDK addresses to api.openai.com to the fake server instead."""
 
@@ -51,8 +56,7 @@ class _ToFakeServer(http.HTTPTransport):
         self.port = port
 
     def handle_request(self, request: Any) -> Any:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
-        return super().handle_request(request)
+        return super().handle_request(_rerouted(request, self.port))
 
 
 class _ToFakeServerAsync(http.AsyncHTTPTransport):
@@ -63,8 +67,7 @@ class _ToFakeServerAsync(http.AsyncHTTPTransport):
         self.port = port
 
     async def handle_async_request(self, request: Any) -> Any:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
-        return await super().handle_async_request(request)
+        return await super().handle_async_request(_rerouted(request, self.port))
 
 
 def _configure(
