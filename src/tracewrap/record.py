@@ -19,6 +19,8 @@ class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cache_read_tokens: int | None = None
+    # written to the prompt cache by this call (openai 3.x's ``cache_write_tokens``), of input_tokens
+    cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     total_tokens: int | None = None
     # modality splits, each a part of input_tokens / output_tokens / cache_read_tokens, where the
@@ -44,6 +46,8 @@ class CallRecord:
     server_address: str | None = None
     server_port: int | None = None
     stream: bool = False
+    # a stream asked for its usage chunk (stream_options include_usage): it comes after the finish
+    usage_requested: bool = False
     # gen_ai.request.* and openai.request.* attributes that the call really passed
     request_attributes: dict[str, AttributeValue] = field(default_factory=dict)
 
@@ -83,7 +87,21 @@ class CallRecord:
 
     @property
     def main_finish_reason(self) -> str | None:
-        """The first finish reason, or ``error`` for a failed call; for low-cardinality metrics."""
+        """The call's one finish reason, or ``error`` for a failed call; for low-cardinality metrics."""
         if self.finish_reasons:
-            return self.finish_reasons[0]
+            return main_reason(self.finish_reasons)
         return "error" if self.failed else None
+
+
+# a call with several choices (``n``) is counted once: by its first choice's reason, unless one of
+# them was filtered or truncated, which the call's count must not hide (whatever the choices' order)
+_NOTABLE_REASONS = ("content_filter", "length")
+
+
+def main_reason(reasons: tuple[str, ...]) -> str:
+    """The one reason a call is counted under, of its choices' (``reasons``, not empty)."""
+    if len(reasons) > 1:
+        for notable in _NOTABLE_REASONS:
+            if notable in reasons:
+                return notable
+    return reasons[0]

@@ -219,6 +219,7 @@ def _scenario(parse: bool) -> Scenario:
         prompt_tokens=21,
         completion_tokens=9,
         cached_tokens=4,
+        cache_write_tokens=3,  # openai 3.x's field; the older SDKs keep it as an extra field
         reasoning_tokens=2,
     )
 
@@ -237,6 +238,7 @@ def _assert_one_normalized_span(telemetry: Any, api_type: str, streamed: bool) -
     assert a["gen_ai.usage.input_tokens"] == 21
     assert a["gen_ai.usage.output_tokens"] == 9
     assert a["gen_ai.usage.cache_read.input_tokens"] == 4
+    assert a["gen_ai.usage.cache_creation.input_tokens"] == 3
     assert a["gen_ai.usage.reasoning.output_tokens"] == 2
     assert a["server.address"] == "127.0.0.1"
     assert "error.type" not in a

@@ -156,4 +156,6 @@ def test_every_style_tells_what_went_wrong(server, telemetry, caplog, style: str
         assert finished == {expected: 1}
     if raised is not None or outcome != "cut":
         assert a.get("tracewrap.stream.outcome") != "closed_early"
+    if outcome == "stream_error" and "tracewrap.stream.outcome" in a:  # raised or an error event
+        assert a["tracewrap.stream.outcome"] == "error"
     assert [r.getMessage() for r in caplog.records if "internal error" in r.getMessage()] == []

@@ -173,6 +173,10 @@ def test_mid_stream_error_is_an_error(server, telemetry) -> None:
     assert responses_span.status.status_code is StatusCode.ERROR
     assert attrs(responses_span)["error.type"] == "server_error"
     assert attrs(responses_span)["gen_ai.response.finish_reasons"] == ("error",)
+    # an error, as in WebSocket mode, not a stream that completed; and not the created snapshot's
+    # "in_progress" as the response's status
+    assert attrs(responses_span)["tracewrap.stream.outcome"] == "error"
+    assert "openai.response.status" not in attrs(responses_span)
 
 
 def test_async_errors_and_cancellation(server, telemetry) -> None:
@@ -258,3 +262,24 @@ def test_a_parse_refused_for_its_finish_still_counts_the_billed_completion(
         assert tokens == {"input": 36, "output": 21}
     else:
         assert finished == {"error": 3} and tokens == {}
+
+
+def test_a_call_with_several_choices_is_counted_once_under_its_notable_finish(server, telemetry) -> None:
+    """``n=2``, one choice truncated: the span lists both reasons; the finishes counter counts the call
+    once, as ``length`` whichever choice it was (a dashboard's truncation panel must see it)."""
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(last_choice_finish="length"), Scenario(last_choice_finish="length", chunks=3))
+    server.enqueue(Scenario(outcome="length", last_choice_finish="stop"), Scenario(last_choice_finish="content_filter"))
+    client.chat.completions.create(model="m", messages=MESSAGES, n=2)
+    list(client.chat.completions.create(model="m", messages=MESSAGES, n=2, stream=True))
+    client.chat.completions.create(model="m", messages=MESSAGES, n=2)
+    client.chat.completions.create(model="m", messages=MESSAGES, n=3)
+    reasons = [attrs(s)["gen_ai.response.finish_reasons"] for s in telemetry.spans()]
+    assert reasons == [
+        ("stop", "length"),
+        ("stop", "length"),
+        ("length", "stop"),
+        ("stop", "stop", "content_filter"),
+    ]
+    finishes = {p.attributes["tracewrap.finish_reason"]: p.value for p in telemetry.points("tracewrap.client.finishes")}
+    assert finishes == {"length": 3, "content_filter": 1}

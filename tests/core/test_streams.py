@@ -163,3 +163,129 @@ def test_a_stream_that_ended_runs_no_tracewrap_code_when_freed(server, telemetry
     assert len(freed) == 1
     outcomes = [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()]
     assert outcomes == ["completed", "abandoned"]
+
+
+def test_azure_first_chunk_without_an_envelope_leaves_the_response_id_and_model(server, telemetry) -> None:
+    """Azure OpenAI opens a chat stream with the prompt's content-filter results alone (empty id,
+    model and object, no choices): the envelope is the next chunk's, content capture on or off."""
+    import openai
+
+    ids = []
+    for capture in ("no_content", "span_only"):
+        azure = openai.AzureOpenAI(
+            azure_endpoint=f"http://127.0.0.1:{server.port}", api_key="k", api_version="2024-10-21", max_retries=0
+        )
+        client = tracewrap.wrap(azure, **telemetry.wrap_kwargs(), capture_content=capture)
+        server.enqueue(Scenario(prompt_filter_chunk=True, chunks=3, model="gpt-4o-2024-08-06"))
+        chunks = list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+        assert (chunks[0].id, chunks[0].model, chunks[0].choices) == ("", "", [])
+        ids.append(chunks[1].id)
+        assert server.requests[-1].path == "/openai/deployments/gpt-4o/chat/completions"
+    for span, chunk_id in zip(telemetry.spans(), ids, strict=True):
+        a = attrs(span)
+        assert a["gen_ai.provider.name"] == "azure.ai.openai"
+        assert (a["gen_ai.response.id"], a["gen_ai.response.model"]) == (chunk_id, "gpt-4o-2024-08-06")
+        assert a["openai.response.system_fingerprint"] == "fp_test"
+        assert a["tracewrap.stream.outcome"] == "completed"
+    models = {p.attributes.get("gen_ai.response.model") for p in telemetry.points("gen_ai.client.operation.duration")}
+    assert models == {"gpt-4o-2024-08-06"}
+
+
+def _read_until(stream, stop) -> list:
+    read = []
+    for chunk in stream:
+        read.append(chunk)
+        if stop(chunk):
+            break
+    stream.close()
+    return read
+
+
+def test_a_stream_closed_early_is_completed_only_when_nothing_was_left(server, telemetry) -> None:
+    """Closed after its end arrived, a stream lost nothing (only the [DONE] read was skipped): then it
+    is completed. Not before every choice asked for (``n``) has finished, nor before the usage chunk
+    it asked for (which follows the last finish)."""
+    client = sync_client(server, telemetry)
+
+    def finishes(chunk) -> int:
+        return sum(1 for c in chunk.choices if c.finish_reason)
+
+    cases = []  # (what was asked, when to stop, expected outcome)
+    done = []
+    cases.append(({"n": 2}, lambda c: finishes(c) > 0, "closed_early"))  # choice 1 still to finish
+
+    def second_finish(c) -> bool:
+        done.append(finishes(c))
+        return sum(done) == 2
+
+    cases.append(({"n": 2}, second_finish, "completed"))
+    usage = {"stream_options": {"include_usage": True}}
+    cases.append((usage, lambda c: finishes(c) > 0, "closed_early"))  # the usage chunk still to come
+    cases.append((usage, lambda c: c.usage is not None, "completed"))
+    for asked, stop, _ in cases:
+        server.enqueue(Scenario(chunks=3))
+        _read_until(client.chat.completions.create(model="m", messages=MESSAGES, stream=True, **asked), stop)
+    spans = telemetry.spans()
+    assert [attrs(s)["tracewrap.stream.outcome"] for s in spans] == [case[2] for case in cases]
+    assert [attrs(s)["gen_ai.response.finish_reasons"] for s in spans] == [
+        ("stop",),
+        ("stop", "stop"),
+        ("stop",),
+        ("stop",),
+    ]
+    assert ["gen_ai.usage.output_tokens" in attrs(s) for s in spans] == [False, False, False, True]
+    assert all(s.status.status_code is StatusCode.UNSET for s in spans)
+
+
+def test_a_raw_stream_dropped_unread_is_freed_and_its_connection_returned(server, telemetry) -> None:
+    """``with_raw_response`` streams (litellm's road for every stream): dropped half-read, the stream
+    is freed as without tracewrap (nothing of ours keeps it alive), its span ends ``abandoned``, and
+    its connection goes back to the pool: one connection serves three dropped streams and a call."""
+    import importlib
+    import weakref
+
+    import openai
+
+    plain = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    http_module = next(c.__module__ for c in type(plain._client).__mro__ if c.__module__.startswith("httpx"))
+    http = importlib.import_module(http_module.split(".")[0])  # httpx (openai 1.x, 2.x) or httpx2 (3.x)
+    one_connection = openai.DefaultHttpxClient(limits=http.Limits(max_connections=1), timeout=5)
+    client = tracewrap.wrap(
+        openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0, http_client=one_connection),
+        **telemetry.wrap_kwargs(),
+    )
+    freed = []
+    for _ in range(3):
+        server.enqueue(LONG)
+        stream = client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES, stream=True).parse()
+        next(iter(stream))
+        watch = weakref.ref(stream)
+        del stream
+        gc.collect()
+        freed.append(watch() is None)
+    assert freed == [True, True, True]
+    server.enqueue(Scenario())
+    client.chat.completions.create(model="m", messages=MESSAGES)  # the pool's one connection is free
+    tracewrap.flush()
+    outcomes = [attrs(s).get("tracewrap.stream.outcome") for s in telemetry.spans()]
+    assert outcomes == ["abandoned", "abandoned", "abandoned", None]
+
+
+def test_an_async_raw_stream_dropped_unread_is_freed(server, telemetry) -> None:
+    import weakref
+
+    client = async_client(server, telemetry)
+
+    async def scenario() -> bool:
+        server.enqueue(LONG)
+        raw = await client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES, stream=True)
+        stream = raw.parse()  # a LegacyAPIResponse: parse() is not awaited
+        await stream.__anext__()
+        watch = weakref.ref(stream)
+        del stream, raw
+        gc.collect()
+        return watch() is None
+
+    assert asyncio.run(scenario()) is True
+    tracewrap.flush()
+    assert [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()] == ["abandoned"]

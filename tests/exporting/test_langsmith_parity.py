@@ -426,8 +426,9 @@ def test_a_failed_response_is_an_error_run(
     assert not theirs.get("error")
     assert ours["error"] == f"server_error: {STREAM_ERROR_MESSAGE}"
     assert ours["name"] == theirs["name"] == "ChatOpenAI"
-    # the Response's own last status: failed, or still in_progress when an error event cut it short
-    assert _meta(ours)["status"] == {"failed": "failed", "stream_error": "in_progress"}[outcome]
+    # the Response's own status when it ended (failed); an error event leaves none, so the call's
+    # outcome (error), not the created snapshot's stale in_progress
+    assert _meta(ours)["status"] == {"failed": "failed", "stream_error": "error"}[outcome]
 
 
 def test_a_stream_closed_early_is_not_an_error(

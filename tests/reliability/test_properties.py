@@ -711,7 +711,7 @@ def test_the_stream_skims_plain_chat_chunks_exactly(chunks: list[Any]) -> None:
 
     call = _StreamCall(capture=False)
     tracker = StreamTracker(call)  # type: ignore[arg-type]
-    assert tracker.skims_plain_chunks() is True
+    assert tracker.skimmer() is tracker.accumulator
     passed = list(_traced_iterator(iter(chunks), tracker))
     assert len(passed) == len(chunks) and all(a is b for a, b in zip(passed, chunks, strict=True))
     assert call.ended and tracker.count == len(chunks)
@@ -750,8 +750,9 @@ def test_plain_chat_chunks_are_skimmed_in_async_streams_too_and_never_with_conte
     for capture in (False, True):
         call = _StreamCall(capture)
         tracker = StreamTracker(call)  # type: ignore[arg-type]
-        assert tracker.skims_plain_chunks() is (not capture)
+        assert tracker.skimmer() is tracker.accumulator
         assert asyncio.run(drain(tracker)) == chunks
+        assert tracker.accumulator.skips_plain_chunks is (not capture)
         record = call.record
         assert record.finish_reasons == ("stop", "length")
         assert (record.usage.input_tokens, record.usage.output_tokens) == (4, 7)

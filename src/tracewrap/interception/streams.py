@@ -73,16 +73,18 @@ class StreamTracker:
         accumulator = self.accumulator
         return accumulator.add if accumulator is not None else None
 
-    def skims_plain_chunks(self) -> bool:
-        """Whether the generators may skip ``add`` for a plain chunk (the accumulator says so).
+    def skimmer(self) -> Any:
+        """The accumulator, if it may let the generators skip ``add`` for a plain chunk (it says so,
+        chunk by chunk, in ``skips_plain_chunks``), else None.
 
-        A plain chunk is one, after the first, whose ``usage`` is None and whose ``choices`` carry
+        A plain chunk is one, after the envelope, whose ``usage`` is None and whose ``choices`` carry
         no ``finish_reason``: most of a chat stream. The check is written out in the generators,
         not called: a call per chunk costs ~0.3 µs in place, between two of the SDK's chunks
         (benchmarks/ab.py, chat stream, 53 chunks: -12 to -19 µs per stream against calling add
         for every chunk). A chunk the check cannot read (a dict, a broken server's value) is added.
         """
-        return getattr(self.accumulator, "skips_plain_chunks", False) is True
+        accumulator = self.accumulator
+        return accumulator if hasattr(accumulator, "skips_plain_chunks") else None
 
     def drop_accumulator(self, exc: Exception) -> None:
         self.accumulator = None  # stop reading this stream, keep passing it through
@@ -107,8 +109,10 @@ class StreamTracker:
                     call.observed.response = accumulator.final()
                 if outcome == COMPLETED and not accumulator.finished:
                     outcome = INCOMPLETE
-                elif outcome in (CLOSED_EARLY, ABANDONED) and accumulator.finished and exc is None:
+                elif outcome in (CLOSED_EARLY, ABANDONED) and exc is None and _all_arrived(accumulator, record):
                     outcome = COMPLETED  # everything arrived; only the [DONE] read was skipped
+                elif outcome == COMPLETED and getattr(accumulator, "errored", False):
+                    outcome = ERROR  # the server sent an error event (the SDK yields it, not raises)
             if exc is not None:
                 call.fail(exc)
                 if record.cancelled:
@@ -142,17 +146,24 @@ class StreamTracker:
             defer(self.abandon)
 
 
+def _all_arrived(accumulator: Accumulator, record: Any) -> bool:
+    """Whether a stream closed by its reader lost nothing: its end arrived and, where the
+    accumulator can tell, everything the request asked for (every choice's finish, the usage)."""
+    check = getattr(accumulator, "all_arrived", None)
+    return bool(check(record)) if check is not None else accumulator.finished
+
+
 # The per-chunk work is inline in the generators (a method call per chunk would cost about as
 # much as the accumulator itself): one clock read, the count and last time stored on the tracker
 # (which a close or the finalizer may end while the generator waits), the accumulator's add,
-# skipped for the plain chunks of an accumulator that skims them (StreamTracker.skims_plain_chunks).
+# skipped for the plain chunks of an accumulator that skims them (StreamTracker.skimmer).
 # So the async generator repeats the sync one's body line for line, on purpose: keep them in step.
 
 
 def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[Any]:
     perf = time.perf_counter
     add = tracker.adder()
-    skim = tracker.skims_plain_chunks()
+    skim = tracker.skimmer()
     count = 0
     try:
         for item in source:
@@ -164,8 +175,8 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
             tracker.count = count
             if add is not None:
                 fold = True
-                if skim and count > 1:
-                    try:  # see skims_plain_chunks; anything odd is left to add
+                if skim is not None and skim.skips_plain_chunks is True:
+                    try:  # see StreamTracker.skimmer; anything odd is left to add
                         fold = item.usage is not None
                         if not fold:
                             for choice in item.choices:
@@ -195,7 +206,7 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
 async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTracker) -> AsyncIterator[Any]:
     perf = time.perf_counter
     add = tracker.adder()
-    skim = tracker.skims_plain_chunks()
+    skim = tracker.skimmer()
     count = 0
     try:
         async for item in source:
@@ -207,7 +218,7 @@ async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTrac
             tracker.count = count
             if add is not None:
                 fold = True
-                if skim and count > 1:
+                if skim is not None and skim.skips_plain_chunks is True:
                     try:
                         fold = item.usage is not None
                         if not fold:
@@ -247,8 +258,7 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool, raw: bool =
             traced = _traced_iterator(stream._iterator, tracker)
         stream._iterator = traced
         if raw:
-            running = (lambda: traced.ag_running) if is_async else (lambda: traced.gi_running)
-            tracker.tap = tap_event_stream(stream.response, is_async, tracker, running)
+            tracker.tap = tap_event_stream(stream.response, is_async, tracker, _runs(traced, is_async))
         _hook_close(stream.response, traced, tracker, is_async)
         watch = tracker.watch = weakref.ref(stream, _stream_freed)
         _watched[watch] = tracker
@@ -259,6 +269,22 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool, raw: bool =
         internal_error("instrument_stream", exc)
         call.end()
     return stream
+
+
+def _runs(traced: Any, is_async: bool) -> Callable[[], bool]:
+    """Whether ``traced`` is running (the SDK reading the stream through it), asked by the raw-body
+    tap. Through a weak reference: the tracker holds the tap, ``_watched`` holds the tracker, and a
+    strong one would keep the stream alive from there (a stream dropped unread never freed, its
+    span never ended, its connection never returned to the pool)."""
+    generator = weakref.ref(traced)
+
+    def running() -> bool:
+        alive = generator()
+        if alive is None:
+            return False
+        return bool(alive.ag_running if is_async else alive.gi_running)
+
+    return running
 
 
 # Streams being traced, by a weak reference to each (held here, outside any cycle the stream is in,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import GEN_AI_REQUEST_CHOICE_COUNT
+
 from tracewrap.normalize.usage import read_usage_into
 from tracewrap.normalize.values import as_int, as_list, as_str, field, fields_of
 from tracewrap.record import CallRecord
@@ -87,9 +89,11 @@ class ChatStreamAccumulator:
     Keeps only scalars and one finish reason per choice; text is kept only when content capture
     is on, so memory does not grow with the length of the stream.
 
-    With content capture off, :meth:`add` changes nothing for a chunk after the first whose
-    ``usage`` is None and whose choices have no ``finish_reason``: ``skips_plain_chunks`` tells the
-    stream code it need not call it for those (most of a stream).
+    With content capture off, once the envelope is read (the first chunk with an ``id``), :meth:`add`
+    changes nothing for a chunk whose ``usage`` is None and whose choices have no ``finish_reason``:
+    ``skips_plain_chunks`` turns True then, and tells the stream code it need not call it for those
+    (most of a stream). Azure OpenAI's first chunk carries only the prompt's content-filter results,
+    with an empty ``id`` and ``model``: the envelope is the next chunk's.
     """
 
     __slots__ = (
@@ -105,7 +109,7 @@ class ChatStreamAccumulator:
 
     def __init__(self, capture_content: bool = False) -> None:
         self._capture = capture_content
-        self.skips_plain_chunks = not capture_content
+        self.skips_plain_chunks = False  # until the envelope is read
         self._reasons: dict[int, str] = {}
         self._texts: dict[int, list[str]] = {}
         self._tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
@@ -115,8 +119,7 @@ class ChatStreamAccumulator:
 
     def add(self, chunk: Any) -> None:
         if not self._envelope_read:
-            self._envelope_read = True
-            self._last = chunk
+            self._read_envelope_of(chunk)
         # every chunk passes here: an SDK model's own attributes are read directly (a plain
         # attribute read, several times cheaper than field()); a dict or anything odd, whose
         # attribute read raises, goes through field(), which never does
@@ -146,6 +149,19 @@ class ChatStreamAccumulator:
             self._usage = usage
             self._last = chunk  # the usage chunk carries the final envelope too
 
+    def _read_envelope_of(self, chunk: Any) -> None:
+        """The first chunk is kept for its envelope, unless a later one has the ``id`` it lacks."""
+        try:
+            chunk_id = chunk.id
+        except Exception:
+            chunk_id = field(chunk, "id")
+        has_id = isinstance(chunk_id, str) and chunk_id != ""
+        if has_id or self._last is None:
+            self._last = chunk
+        if has_id:
+            self._envelope_read = True
+            self.skips_plain_chunks = not self._capture
+
     def _capture_delta(self, choice: Any) -> None:
         index = as_int(field(choice, "index")) or 0
         delta = field(choice, "delta")
@@ -169,8 +185,21 @@ class ChatStreamAccumulator:
 
     @property
     def finished(self) -> bool:
-        """Whether a finish reason arrived: a stream that ends without one was cut off."""
+        """Whether a finish reason arrived: a stream that ends without one was cut off. (Lenient on
+        purpose: a compatible server may ignore ``n`` or ``include_usage``.)"""
         return bool(self._reasons)
+
+    def all_arrived(self, record: CallRecord) -> bool:
+        """Whether a stream its reader closed had nothing left to send: every choice the request
+        asked for (``n``) has its finish reason, and the usage chunk, which comes after the last
+        finish, arrived if the request asked for it."""
+        reasons = self._reasons
+        if not reasons:
+            return False
+        expected = record.request_attributes.get(GEN_AI_REQUEST_CHOICE_COUNT)
+        if isinstance(expected, int) and len(reasons) < expected:
+            return False
+        return self._usage is not None or not record.usage_requested
 
     def final(self) -> dict[str, Any] | None:
         """The completion the stream amounts to, as the SDK dumps a non-streamed one (a dict).

@@ -82,8 +82,16 @@ def _output_type(response_format: Any) -> str | None:
     return "text" if kind == "text" else None
 
 
+def _read_stream_options(options: Any, record: CallRecord) -> None:
+    if field(options, "include_usage") is True:
+        record.usage_requested = True
+
+
 def read_chat_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
     _read_common(kwargs, record, ("max_completion_tokens", "max_tokens"))
+    options = kwargs.get("stream_options")
+    if options is not None:
+        _read_stream_options(options, record)
     response_format = kwargs.get("response_format")
     output_type = None if response_format is None else _output_type(response_format)
     if output_type:
@@ -113,6 +121,9 @@ def read_responses_request(kwargs: Mapping[str, Any], record: CallRecord) -> Non
 
 def read_completion_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:
     _read_common(kwargs, record, ("max_tokens",))
+    options = kwargs.get("stream_options")
+    if options is not None:
+        _read_stream_options(options, record)
 
 
 def read_embeddings_request(kwargs: Mapping[str, Any], record: CallRecord) -> None:

@@ -158,6 +158,12 @@ class ResponsesStreamAccumulator:
     def finished(self) -> bool:
         return self._terminal or self._error_code is not None
 
+    @property
+    def errored(self) -> bool:
+        """An ``error`` event ended the response (the SDK yields it; the stream's outcome is ``error``,
+        as in WebSocket mode)."""
+        return self._error_code is not None and not self._terminal
+
     def final(self) -> Any:
         """The stream's final ``Response`` (the terminal event's), or the latest snapshot."""
         return self._response
@@ -169,3 +175,5 @@ class ResponsesStreamAccumulator:
             record.error_type = self._error_code
             record.error_message = self._error_message
             record.finish_reasons = ("error",)
+            if not self._terminal:  # the last snapshot's "in_progress" is not how the response ended
+                record.status = None

@@ -5,6 +5,7 @@ Chat completions and legacy completions report ``prompt_tokens / completion_toke
 Responses API reports ``input_tokens / output_tokens`` with ``input_tokens_details`` and
 ``output_tokens_details``. Both land on :class:`~tracewrap.record.Usage`.
 
+Cache writes (``cache_write_tokens``, openai 3.x) are read from the input details too.
 Audio and image tokens are read from the same details objects (``audio_tokens`` /
 ``image_tokens``; transcriptions name theirs ``input_token_details``, realtime splits its cached
 tokens in ``cached_tokens_details``): a part of the input or output count, absent when not reported.
@@ -62,10 +63,11 @@ def read_usage_into(usage: Any, counts: Usage) -> None:
             details = get("input_token_details")  # transcriptions and realtime
     if details is None:
         counts.cache_read_tokens = counts.input_audio_tokens = counts.input_image_tokens = None
-        counts.cache_audio_read_tokens = None
+        counts.cache_audio_read_tokens = counts.cache_write_tokens = None
     else:
         dget = fields_of(details).get  # one lookup per name: most details hold two or three
         counts.cache_read_tokens = _count(dget("cached_tokens"))
+        counts.cache_write_tokens = _count(dget("cache_write_tokens"))
         counts.input_audio_tokens = _count(dget("audio_tokens"))
         counts.input_image_tokens = _count(dget("image_tokens"))
         cached = dget("cached_tokens_details")

@@ -38,7 +38,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from tracewrap.record import AttributeValue, CallRecord
+from tracewrap.record import AttributeValue, CallRecord, main_reason
 from tracewrap.telemetry.attributes import metric_attributes
 
 MAX_ENTRIES = 500
@@ -171,8 +171,9 @@ class CounterTable:
         reasoning = usage.reasoning_tokens
         # the finishes counter's reason, one for every call: CallRecord.main_finish_reason's, else
         # "cancelled" or "none"
-        if record.finish_reasons:
-            reason = record.finish_reasons[0]
+        reasons = record.finish_reasons
+        if reasons:
+            reason = reasons[0] if len(reasons) == 1 else main_reason(reasons)
         elif record.error_type is not None:
             reason = "error"
         else:

@@ -82,6 +82,8 @@ class Scenario:
     prompt_tokens: int = 12
     completion_tokens: int = 7
     cached_tokens: int | None = None
+    # written to the prompt cache (openai 3.x reports it beside cached_tokens); None: not reported
+    cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     # chat: the audio part of the input and of the output, in the details objects (sent with
     # cached_tokens / reasoning_tokens, as OpenAI sends them: 0 for a text-only call)
@@ -108,6 +110,11 @@ class Scenario:
     line_end: str = "\n"
     # the Content-Type of a non-streamed chat completion (some compatible servers send text/plain)
     content_type: str = "application/json"
+    # chat with n > 1: the last choice's finish reason instead of the outcome's (choices differ)
+    last_choice_finish: str | None = None
+    # chat streams: Azure OpenAI's first chunk, the prompt's content-filter results alone, with an
+    # empty id, model and object and no choices
+    prompt_filter_chunk: bool = False
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -282,6 +289,8 @@ def _chat_usage(scenario: Scenario) -> JsonDict:
             "cached_tokens": scenario.cached_tokens,
             "audio_tokens": scenario.audio_tokens,
         }
+        if scenario.cache_write_tokens is not None:
+            usage["prompt_tokens_details"]["cache_write_tokens"] = scenario.cache_write_tokens
     if scenario.reasoning_tokens is not None:
         usage["completion_tokens_details"] = {
             "reasoning_tokens": scenario.reasoning_tokens,
@@ -290,6 +299,11 @@ def _chat_usage(scenario: Scenario) -> JsonDict:
             "rejected_prediction_tokens": 0,
         }
     return usage
+
+
+def _choice_finishes(scenario: Scenario, finish: str, n: int) -> list[str]:
+    last = scenario.last_choice_finish
+    return [finish] * n if last is None or n < 2 else [finish] * (n - 1) + [last]
 
 
 def _choice_count(request: Mapping[str, Any]) -> int:
@@ -333,8 +347,8 @@ def chat_completion_body(
         "created": created,
         "model": resolve_model(scenario, request),
         "choices": [
-            {"index": i, "message": dict(message), "logprobs": None, "finish_reason": finish}
-            for i in range(_choice_count(request))
+            {"index": i, "message": dict(message), "logprobs": None, "finish_reason": reason}
+            for i, reason in enumerate(_choice_finishes(scenario, finish, _choice_count(request)))
         ],
     }
     if scenario.usage:
@@ -342,6 +356,22 @@ def chat_completion_body(
     body["service_tier"] = scenario.service_tier
     body["system_fingerprint"] = scenario.system_fingerprint
     return body
+
+
+_SAFE = {"filtered": False, "severity": "safe"}
+_PROMPT_FILTER_CHUNK: JsonDict = {
+    "choices": [],
+    "created": 0,
+    "id": "",
+    "model": "",
+    "object": "",
+    "prompt_filter_results": [
+        {
+            "prompt_index": 0,
+            "content_filter_results": {k: _SAFE for k in ("hate", "self_harm", "sexual", "violence")},
+        }
+    ],
+}
 
 
 def chat_completion_events(
@@ -399,6 +429,8 @@ def chat_completion_events(
         first = {"role": "assistant", "content": "", "refusal": None}
 
     events: list[SSEEvent] = [chunk([choice(i, dict(first))]) for i in range(n)]
+    if scenario.prompt_filter_chunk:
+        events.insert(0, (None, _PROMPT_FILTER_CHUNK))
     broken = scenario.outcome in ("cut", "stream_error")
     limit = _cut_index(len(pieces)) if broken else len(pieces)
     for k, piece in enumerate(pieces[:limit]):
@@ -415,7 +447,7 @@ def chat_completion_events(
         events.append((None, error_body(500, scenario.error_message)))
         return events
     finish = _CHAT_FINISH.get(scenario.outcome, "stop")
-    events.extend(chunk([choice(i, {}, finish)]) for i in range(n))
+    events.extend(chunk([choice(i, {}, reason)]) for i, reason in enumerate(_choice_finishes(scenario, finish, n)))
     if include_usage and scenario.usage:
         events.append((None, {**base, "choices": [], "usage": _chat_usage(scenario)}))
     return events
@@ -549,6 +581,8 @@ def _response_usage(scenario: Scenario) -> JsonDict:
     usage: JsonDict = {"input_tokens": scenario.prompt_tokens}
     if scenario.cached_tokens is not None:
         usage["input_tokens_details"] = {"cached_tokens": scenario.cached_tokens}
+        if scenario.cache_write_tokens is not None:
+            usage["input_tokens_details"]["cache_write_tokens"] = scenario.cache_write_tokens
     usage["output_tokens"] = scenario.completion_tokens
     if scenario.reasoning_tokens is not None:
         usage["output_tokens_details"] = {"reasoning_tokens": scenario.reasoning_tokens}

@@ -120,6 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, fake: FakeOpenAIServer, path: str, query: dict[str, str], body: JsonDict) -> None:
         method = self.command
+        azure = _AZURE_DEPLOYMENT.match(path)  # AzureOpenAI(azure_endpoint=f"http://127.0.0.1:{srv.port}")
+        if azure:
+            path = "/v1" + azure.group(1)
         if method == "POST" and path == "/v1/chat/completions":
             kind = "chat"
         elif method == "POST" and path == "/v1/completions":
@@ -325,6 +328,8 @@ _MEDIA_PATHS = {
 }
 _MEDIA_KINDS = frozenset(_MEDIA_PATHS.values())
 # /v1/responses/{id}/cancel (POST) and /v1/responses/{id} (DELETE)
+# Azure OpenAI's per-deployment paths: the same endpoints under /openai/deployments/<name>
+_AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/[^/]+(/.*)\Z")
 _RESPONSE_ACTION = re.compile(r"/v1/responses/(?!compact\Z|input_tokens\Z)[^/]+(/cancel)?\Z")
 
 
