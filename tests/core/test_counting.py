@@ -267,3 +267,42 @@ def test_pending_memory_is_bounded(monkeypatch) -> None:
     for i in range(5):
         counting._remember(f"resp_{i}", "m")
     assert list(counting._pending) == ["resp_2", "resp_3", "resp_4"]
+
+
+@pytest.mark.parametrize("how", ["cut", "cancelled"])
+def test_background_stream_cut_or_cancelled_is_counted_by_the_retrieve(server, telemetry, how) -> None:
+    """The connection ends (or the reading task is cancelled) after the response started: a background
+    response goes on server-side, so the retrieve that sees it finish counts it, once."""
+
+    async def cancelled_read() -> str:
+        client = async_client(server, telemetry)
+        stream = await client.responses.create(model="m", input="hi", background=True, stream=True)
+        first = await stream.__anext__()
+        reading = asyncio.ensure_future(stream.__anext__())
+        for _ in range(3):  # the task runs up to its read of the next event, which is seconds away
+            await asyncio.sleep(0)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        await client.close()
+        return first.response.id
+
+    if how == "cut":
+        server.enqueue(Scenario(outcome="cut", chunks=6), Scenario(background_polls=0))
+        client = sync_client(server, telemetry)
+        events = []
+        with pytest.raises(openai.APIConnectionError):  # the server closed the connection mid-body
+            with client.responses.create(model="m", input="hi", background=True, stream=True) as stream:
+                for event in stream:
+                    events.append(event)
+        response_id = events[0].response.id
+    else:
+        server.enqueue(Scenario(chunks=6, chunk_delay_s=5), Scenario(background_polls=0))
+        response_id = run(cancelled_read())
+    sync_client(server, telemetry).responses.retrieve(response_id)
+    create, fetch = telemetry.spans()
+    assert attrs(create)["tracewrap.stream.outcome"] == {"cut": "error", "cancelled": "cancelled"}[how]
+    assert "gen_ai.usage.input_tokens" not in attrs(create)
+    assert attrs(fetch)["gen_ai.usage.input_tokens"] == 12
+    assert token_sums(telemetry) == {"input": 12, "output": 7}
+    assert finishes(telemetry) == {"stop": 1}
