@@ -283,3 +283,18 @@ def test_a_call_with_several_choices_is_counted_once_under_its_notable_finish(se
     ]
     finishes = {p.attributes["tracewrap.finish_reason"]: p.value for p in telemetry.points("tracewrap.client.finishes")}
     assert finishes == {"length": 3, "content_filter": 1}
+
+
+def test_a_response_ending_with_a_call_the_server_ran_is_a_stop(server, telemetry) -> None:
+    """``tool_calls`` means the app must act next (a function to run). A response whose last item is
+    a call OpenAI ran itself (an image generation ends with its ``image_generation_call``) is done."""
+    client = sync_client(server, telemetry)
+    hosted = ["image_generation_call", "web_search_call", "code_interpreter_call", "mcp_call"]
+    for kind in hosted:
+        server.enqueue(Scenario(hosted_tool_call=kind))
+        assert client.responses.create(model="m", input="hi").output[-1].type == kind
+    server.enqueue(Scenario(outcome="tool_calls"), Scenario(hosted_tool_call="local_shell_call"))
+    client.responses.create(model="m", input="hi")  # a function call: the app runs it
+    client.responses.create(model="m", input="hi")  # the local shell: the app runs it too
+    reasons = [attrs(s)["gen_ai.response.finish_reasons"] for s in telemetry.spans()]
+    assert reasons == [("stop",)] * len(hosted) + [("tool_calls",), ("tool_calls",)]

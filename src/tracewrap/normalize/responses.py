@@ -32,8 +32,24 @@ def _ends_with_tool_call(output: list[Any]) -> bool:
         kind = field(last, "type")
     kind = as_str(kind) or ""
     # function_call, custom_tool_call, computer_call, local_shell_call...: the app must act next
-    # (a *_call_output item is the app's answer, and does not end with "_call")
-    return kind.endswith("_call") or kind == "mcp_approval_request"
+    # (a *_call_output item is the app's answer, and does not end with "_call"); a call the server
+    # ran itself (a hosted tool: an image generation's last item is its image_generation_call)
+    # leaves the app nothing to do
+    return (kind.endswith("_call") and kind not in HOSTED_TOOL_CALLS) or kind == "mcp_approval_request"
+
+
+# output items of the tools OpenAI runs itself, results included (``mcp_list_tools`` does not end
+# with "_call" and needs no entry)
+HOSTED_TOOL_CALLS = frozenset(
+    {
+        "web_search_call",
+        "file_search_call",
+        "code_interpreter_call",
+        "image_generation_call",
+        "mcp_call",
+        "tool_search_call",
+    }
+)
 
 
 def finish_reason_for(status: str | None, incomplete_reason: str | None, output: list[Any]) -> str | None:

@@ -110,6 +110,9 @@ class Scenario:
     line_end: str = "\n"
     # the Content-Type of a non-streamed chat completion (some compatible servers send text/plain)
     content_type: str = "application/json"
+    # Responses: the output ends with the item of a tool the server runs itself (an image
+    # generation's image_generation_call, a web search's web_search_call...) instead of a message
+    hosted_tool_call: str | None = None
     # chat with n > 1: the last choice's finish reason instead of the outcome's (choices differ)
     last_choice_finish: str | None = None
     # chat streams: Azure OpenAI's first chunk, the prompt's content-filter results alone, with an
@@ -615,6 +618,8 @@ def _output_items(scenario: Scenario, request: Mapping[str, Any], id: str) -> li
                 "name": _tool_name(scenario, request),
             }
         )
+    elif scenario.hosted_tool_call is not None:
+        items.append({"id": f"ht_{suffix}", "type": scenario.hosted_tool_call, "status": "completed"})
     else:
         items.append(
             {
