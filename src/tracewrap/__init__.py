@@ -126,6 +126,7 @@ def wrap(
     if not tracing_enabled():
         return target
     install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
+    _watch_process_ends()
     from tracewrap.endpoints import resolve
 
     for path in chosen:
@@ -136,6 +137,20 @@ def wrap(
         instrument_sdk(target, chosen, options)
         return target
     return wrap_client(target, chosen, options)
+
+
+def _watch_process_ends() -> None:
+    """From ``wrap()``, not only once export is set up: a multiprocessing worker can install its
+    SIGTERM flush only on its main thread, as it starts (its bootstrap, patched here), before its
+    first traced call, which may run in one of its threads (``tracewrap.process_ends``)."""
+    from tracewrap import process_ends
+
+    try:
+        process_ends.watch()
+    except Exception as exc:  # a safety net for exports: never a reason for wrap() to fail
+        from tracewrap.logs import logger
+
+        logger.debug("cannot watch for process ends: %r", exc)
 
 
 def unwrap(target: Any) -> Any:

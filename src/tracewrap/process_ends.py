@@ -190,6 +190,13 @@ def _start_over_in_child() -> None:
     _terminated_by, _flushing, _leaving = 0, False, False
     _sigterm_flush = _thread.allocate_lock()
     _stop_forwarding_in_child()
+    if _child_end_pid:
+        # forked inside a worker that flushes through multiprocessing's exit finalizers: this child
+        # unwinds into the same _bootstrap, whose finalizers skip those of another pid
+        try:
+            _flush_at_child_end()
+        except Exception as exc:
+            _say(f"cannot flush at this child's end ({type(exc).__name__}: {exc})")
 
 
 if hasattr(os, "register_at_fork"):
@@ -261,8 +268,10 @@ def _patch_process_bootstrap(module: "ModuleType") -> None:
 
     def _bootstrap(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
         try:
-            if _flushes:  # a fork child of a traced process
-                _flush_on_sigterm()  # (a spawn child gets it when its first traced call sets up export)
+            # here, on the child's main thread, whether or not anything was traced yet: a signal
+            # handler can only be installed from the main thread, and a worker whose first traced
+            # call runs in one of its threads would otherwise lose everything to a pool's terminate()
+            _flush_on_sigterm()
         except Exception as exc:
             _say(f"cannot flush on SIGTERM in this worker ({type(exc).__name__}: {exc})")
         try:

@@ -269,7 +269,9 @@ def test_a_call_with_several_choices_is_counted_once_under_its_notable_finish(se
     once, as ``length`` whichever choice it was (a dashboard's truncation panel must see it)."""
     client = sync_client(server, telemetry)
     server.enqueue(Scenario(last_choice_finish="length"), Scenario(last_choice_finish="length", chunks=3))
-    server.enqueue(Scenario(outcome="length", last_choice_finish="stop"), Scenario(last_choice_finish="content_filter"))
+    server.enqueue(
+        Scenario(outcome="length", last_choice_finish="stop"), Scenario(last_choice_finish="content_filter")
+    )
     client.chat.completions.create(model="m", messages=MESSAGES, n=2)
     list(client.chat.completions.create(model="m", messages=MESSAGES, n=2, stream=True))
     client.chat.completions.create(model="m", messages=MESSAGES, n=2)
@@ -281,7 +283,10 @@ def test_a_call_with_several_choices_is_counted_once_under_its_notable_finish(se
         ("length", "stop"),
         ("stop", "stop", "content_filter"),
     ]
-    finishes = {p.attributes["tracewrap.finish_reason"]: p.value for p in telemetry.points("tracewrap.client.finishes")}
+    finishes = {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
     assert finishes == {"length": 3, "content_filter": 1}
 
 

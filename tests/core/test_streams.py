@@ -173,7 +173,10 @@ def test_azure_first_chunk_without_an_envelope_leaves_the_response_id_and_model(
     ids = []
     for capture in ("no_content", "span_only"):
         azure = openai.AzureOpenAI(
-            azure_endpoint=f"http://127.0.0.1:{server.port}", api_key="k", api_version="2024-10-21", max_retries=0
+            azure_endpoint=f"http://127.0.0.1:{server.port}",
+            api_key="k",
+            api_version="2024-10-21",
+            max_retries=0,
         )
         client = tracewrap.wrap(azure, **telemetry.wrap_kwargs(), capture_content=capture)
         server.enqueue(Scenario(prompt_filter_chunk=True, chunks=3, model="gpt-4o-2024-08-06"))
@@ -187,7 +190,10 @@ def test_azure_first_chunk_without_an_envelope_leaves_the_response_id_and_model(
         assert (a["gen_ai.response.id"], a["gen_ai.response.model"]) == (chunk_id, "gpt-4o-2024-08-06")
         assert a["openai.response.system_fingerprint"] == "fp_test"
         assert a["tracewrap.stream.outcome"] == "completed"
-    models = {p.attributes.get("gen_ai.response.model") for p in telemetry.points("gen_ai.client.operation.duration")}
+    models = {
+        p.attributes.get("gen_ai.response.model")
+        for p in telemetry.points("gen_ai.client.operation.duration")
+    }
     assert models == {"gpt-4o-2024-08-06"}
 
 
@@ -257,7 +263,9 @@ def test_a_raw_stream_dropped_unread_is_freed_and_its_connection_returned(server
     freed = []
     for _ in range(3):
         server.enqueue(LONG)
-        stream = client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES, stream=True).parse()
+        stream = client.chat.completions.with_raw_response.create(
+            model="m", messages=MESSAGES, stream=True
+        ).parse()
         next(iter(stream))
         watch = weakref.ref(stream)
         del stream
@@ -278,7 +286,9 @@ def test_an_async_raw_stream_dropped_unread_is_freed(server, telemetry) -> None:
 
     async def scenario() -> bool:
         server.enqueue(LONG)
-        raw = await client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES, stream=True)
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m", messages=MESSAGES, stream=True
+        )
         stream = raw.parse()  # a LegacyAPIResponse: parse() is not awaited
         await stream.__anext__()
         watch = weakref.ref(stream)

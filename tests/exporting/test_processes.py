@@ -180,10 +180,14 @@ def test_sigterm_during_the_exit_flush_waits_for_it(
 
 
 def _child_env(receiver: OTLPReceiver, server: FakeOpenAIServer) -> dict[str, str]:
+    return _env_exporting_to(receiver.http_endpoint, server)
+
+
+def _env_exporting_to(endpoint: str, server: FakeOpenAIServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
     env.update(
         TW_BASE_URL=server.base_url,
-        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_METRICS_EXPORTER="none",
         OTEL_BSP_SCHEDULE_DELAY="600000",  # nothing leaves on a timer: only the process-end flushes
         TRACEWRAP_EXIT_TIMEOUT="5",
@@ -290,3 +294,80 @@ def test_a_sigterm_flush_with_no_thread_to_run_on_runs_in_the_signal_thread() ->
     assert signum == signal.SIGTERM  # then it ended the process by the signal
     assert len(flushed_on) == 1 and flushed_on[0] != "MainThread", flushed_on  # flushed, in its own thread
     assert "Traceback" not in run.stderr and "Unhandled" not in run.stderr, run.stderr
+
+
+EDGES = APP.with_name("process_edges_app.py")
+
+
+def _edges(args: list[str], env: dict[str, str]) -> object:
+    run = _run_or_dump_stacks([sys.executable, str(EDGES), *args], env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    return json.loads(run.stdout.split("RESULT ", 1)[1])
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_pool_workers_calling_from_threads_keep_their_spans_when_terminated(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """A worker's first traced call, made from one of its threads, sets export up there: too late to
+    install the SIGTERM flush (only the main thread can). The worker's bootstrap installs it first:
+    ``with Pool(...)``'s terminate no longer loses the worker's spans (before: 0 of 4, fork and spawn)."""
+    assert sorted(_edges(["pool-threads", method], _child_env(receiver, server))) == [
+        f"m-thread-{i}" for i in range(4)
+    ]
+    receiver.store.wait_for(lambda: sum(_models(receiver).values()) >= 4, timeout=10)
+    assert _models(receiver) == Counter(f"m-thread-{i}" for i in range(4))
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_child_forked_inside_a_worker_exports_its_spans(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """``os.fork()`` inside a worker whose export was set up there: the child unwinds into the worker's
+    bootstrap, whose exit finalizers skip the parent's (another pid); the child registers its own."""
+    assert _edges(["nested-fork", method], _child_env(receiver, server)) == 0
+    receiver.store.wait_for(lambda: sum(_models(receiver).values()) >= 2, timeout=10)
+    assert _models(receiver) == Counter(["m-worker", "m-forked"])
+
+
+def test_threads_making_their_first_calls_at_once_all_wait_for_the_export_set_up(
+    receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """Export is set up by the first traced call; calls starting meanwhile in other threads wait for it
+    instead of starting their spans on the API's placeholder provider (before: 3 of 12 arrived)."""
+    assert _edges(["first-calls"], {**_child_env(receiver, server), "OTEL_BSP_SCHEDULE_DELAY": "100"}) == 4
+    expected = Counter(f"m-first-{i}-{j}" for i in range(4) for j in range(3))
+    receiver.store.wait_for(lambda: sum(_models(receiver).values()) >= 12, timeout=10)
+    assert _models(receiver) == expected
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_worker_ends_within_the_exit_timeout_when_the_endpoint_never_answers(
+    method: str, server: FakeOpenAIServer
+) -> None:
+    """The worker's end flush is bounded by ``TRACEWRAP_EXIT_TIMEOUT`` (1 s here) in all. It used to
+    flush the global providers again, unbounded (the SDK's batch processor ignores its timeout): one
+    export timeout per batch, 20 s for this worker."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # connections complete in the kernel's backlog; nothing ever answers
+    try:
+        env = _env_exporting_to(f"http://127.0.0.1:{silent.getsockname()[1]}", server)
+        env.update(TRACEWRAP_EXIT_TIMEOUT="1", OTEL_EXPORTER_OTLP_TIMEOUT="10")
+        process = subprocess.run(
+            [sys.executable, str(EDGES), "dead-endpoint", method],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        silent.close()
+    assert process.returncode == 0, process.stderr
+    last = float(process.stdout.split("LAST ", 1)[1].split()[0])
+    result = json.loads(process.stdout.split("RESULT ", 1)[1])
+    assert result["exitcode"] == 0
+    assert result["ended"] - last < 5.0, (result["ended"] - last, process.stderr)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -340,19 +342,34 @@ def _flush_at_process_ends() -> None:
 
 
 def flush_at_process_end(timeout: float | None = None) -> None:
-    """Export what this process recorded within ``timeout`` (``TRACEWRAP_EXIT_TIMEOUT``); never raises.
+    """Export what this process recorded within ``timeout`` (``TRACEWRAP_EXIT_TIMEOUT``) in all;
+    never raises.
 
     Both tracewrap's own exporters and the global providers: ``configure()`` adopts a provider the
-    application installed, and that one is only flushed through the global API.
+    application installed, and that one is only flushed through the global API. A global provider
+    that is tracewrap's own was flushed already; the others get what is left of ``timeout``, run as
+    the flush is (the SDK's batch processors ignore the timeout they are given: against a dead
+    endpoint a direct call waited an export timeout per batch, 20-60 s in a worker's end).
     """
     try:
         if timeout is None:
             timeout = environment.exit_timeout()
+        deadline = time.monotonic() + timeout
         flush(timeout)
-        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+        setup = _setup
+        own = () if setup is None else (setup.tracer_provider, setup.meter_provider)
+        jobs: dict[str, Callable[[], Any]] = {}
+        for name, provider in (
+            ("spans", trace.get_tracer_provider()),
+            ("metrics", metrics.get_meter_provider()),
+        ):
             force_flush = getattr(provider, "force_flush", None)
-            if force_flush is not None:
-                force_flush(int(timeout * 1000))
+            if force_flush is not None and not any(provider is mine for mine in own):
+                jobs[f"flush-global-{name}"] = force_flush
+        left = deadline - time.monotonic()
+        if jobs and left > 0:
+            millis = int(left * 1000)
+            run_all({name: partial(job, millis) for name, job in jobs.items()}, left)
     except Exception as exc:
         say(f"could not flush telemetry at process exit ({type(exc).__name__}: {exc})")
 

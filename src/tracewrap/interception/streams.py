@@ -109,7 +109,9 @@ class StreamTracker:
                     call.observed.response = accumulator.final()
                 if outcome == COMPLETED and not accumulator.finished:
                     outcome = INCOMPLETE
-                elif outcome in (CLOSED_EARLY, ABANDONED) and exc is None and _all_arrived(accumulator, record):
+                elif (
+                    outcome in (CLOSED_EARLY, ABANDONED) and exc is None and _all_arrived(accumulator, record)
+                ):
                     outcome = COMPLETED  # everything arrived; only the [DONE] read was skipped
                 elif outcome == COMPLETED and getattr(accumulator, "errored", False):
                     outcome = ERROR  # the server sent an error event (the SDK yields it, not raises)

@@ -2,8 +2,8 @@
 
 * A ``create`` (``chat`` operation) counts what it saw, as every other call does; when it ends
   with the response still ``queued`` / ``in_progress`` (``background=True``, or a background
-  stream left, cut or cancelled before its end) nothing is known yet: its id goes into a bounded memory of pending
-  background responses and the create counts nothing.
+  stream left, cut or cancelled before its end) nothing is known yet: its id goes into a bounded
+  memory of pending background responses and the create counts nothing.
 * A ``retrieve`` (``fetch_response``, also a resumed ``responses.stream(response_id=...)``) counts
   only when it is the first call in this process to see a pending id terminal (``completed``,
   ``incomplete``, ``failed``, ``cancelled``); the id leaves the memory at that moment, under a
@@ -76,11 +76,7 @@ def after_create(record: CallRecord) -> None:
     goes on without the connection (that is what background mode and resuming are for), so the
     retrieve or resumed stream that sees it finish counts it. (An ``error`` event leaves no status.)
     """
-    if (
-        record.status in PENDING
-        and record.response_id
-        and record.request_attributes.get(BACKGROUND) is True
-    ):
+    if record.status in PENDING and record.response_id and record.request_attributes.get(BACKGROUND) is True:
         _remember(record.response_id, record.request_model)
         _uncount(record)
 

@@ -14,6 +14,8 @@ metric points, notify the observers.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from asyncio import CancelledError
 from collections.abc import Callable, Mapping
@@ -296,14 +298,37 @@ class TracedCall:
 
 
 _export_checked = False  # the first call that records into the global providers has looked
+# Calls that start while the first one sets export up wait for it: their spans must start on the
+# providers it installs, not on the API's placeholder (no span at all). Re-entrant: a call the set-up
+# itself makes goes on without waiting for itself.
+_export_lock = threading.RLock()
+_setting_up = False
 
 
 def _check_export() -> None:
-    global _export_checked
-    _export_checked = True
-    from tracewrap.exporting.first_call import set_up_export
+    global _export_checked, _setting_up
+    with _export_lock:
+        if _export_checked or _setting_up:
+            return
+        _setting_up = True
+        try:
+            from tracewrap.exporting.first_call import set_up_export
 
-    set_up_export()
+            set_up_export()
+        finally:
+            _setting_up = False
+            _export_checked = True
+
+
+def _new_export_lock_in_child() -> None:
+    # a fork taken while another thread held the lock must not leave the child's first call waiting
+    global _export_lock, _setting_up
+    _export_lock = threading.RLock()
+    _setting_up = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_export_lock_in_child)
 
 
 def check_export_once(options: TraceOptions) -> None:

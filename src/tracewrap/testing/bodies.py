@@ -450,7 +450,9 @@ def chat_completion_events(
         events.append((None, error_body(500, scenario.error_message)))
         return events
     finish = _CHAT_FINISH.get(scenario.outcome, "stop")
-    events.extend(chunk([choice(i, {}, reason)]) for i, reason in enumerate(_choice_finishes(scenario, finish, n)))
+    events.extend(
+        chunk([choice(i, {}, reason)]) for i, reason in enumerate(_choice_finishes(scenario, finish, n))
+    )
     if include_usage and scenario.usage:
         events.append((None, {**base, "choices": [], "usage": _chat_usage(scenario)}))
     return events
