@@ -299,3 +299,63 @@ def test_an_async_raw_stream_dropped_unread_is_freed(server, telemetry) -> None:
     assert asyncio.run(scenario()) is True
     tracewrap.flush()
     assert [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()] == ["abandoned"]
+
+
+def test_a_streaming_response_dropped_unparsed_ends_abandoned(server, telemetry) -> None:
+    """``with_streaming_response`` without ``stream=True``, entered and dropped, neither parsed nor
+    closed: its span ends ``abandoned`` (it never ended), whether the GC or the last reference frees it."""
+    import weakref
+
+    client = sync_client(server, telemetry)
+    freed = []
+    for half_read in (False, True):
+        server.enqueue(LONG)
+        response = client.chat.completions.with_streaming_response.create(
+            model="m", messages=MESSAGES
+        ).__enter__()
+        if half_read:
+            chunks = response.iter_bytes(8)
+            next(chunks)
+        watch = weakref.ref(response)
+        del response
+        if half_read:
+            del chunks
+        gc.collect()
+        freed.append(watch() is None)
+    tracewrap.flush()
+    assert freed == [True, True]
+    outcomes = [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()]
+    # half-read: httpx2 closes the response as the byte iterator goes (the user's own close); the
+    # older SDKs' httpx leaves it to the response being freed
+    assert outcomes[0] == "abandoned" and outcomes[1] in ("abandoned", "closed_early")
+    assert all(s.status.status_code is StatusCode.UNSET for s in telemetry.spans())
+
+
+def test_an_async_raw_read_dropped_half_way_reports_nothing_to_asyncio(server, telemetry) -> None:
+    """Dropped together, the tapped byte iterator and the SDK's are both closed by asyncio's async
+    generator finalizer: closing the SDK's from ours must not fail (``aclose(): asynchronous generator
+    is already running``, printed as a task exception the user never retrieves)."""
+    client = async_client(server, telemetry)
+    problems: list[dict] = []
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context))
+        for _ in range(3):
+            server.enqueue(LONG)
+            response = await client.chat.completions.with_streaming_response.create(
+                model="m", messages=MESSAGES
+            ).__aenter__()
+            chunks = response.iter_bytes(8)
+            await chunks.__anext__()
+            response.kept = chunks  # dropped together: the GC finds both in one cycle
+            del chunks, response
+            gc.collect()
+            await asyncio.sleep(0.05)  # the finalizer hook's aclose tasks run
+            gc.collect()
+            await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    gc.collect()  # the last response, its generators finalized as the loop shut down
+    tracewrap.flush()
+    assert [str(p.get("exception") or p.get("message")) for p in problems] == []
+    assert len(telemetry.spans()) == 3

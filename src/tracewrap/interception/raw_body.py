@@ -206,7 +206,13 @@ class BodyTap:
         finally:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
-                await aclose()
+                try:
+                    await aclose()
+                except RuntimeError as exc:
+                    # dropped together, both generators are closed by asyncio's finalizer hook: the
+                    # source may be closing already (nothing of ours to report then)
+                    if "already running" not in str(exc):
+                        raise
 
     @staticmethod
     def _safe(function: Callable[..., None], *args: Any) -> None:
