@@ -10,9 +10,15 @@ it passes, and when the stream ends :meth:`Accumulator.finish` once, then reads
 ``normalize.responses.ResponsesStreamAccumulator``, ``normalize.media.MediaStreamAccumulator``
 (images, transcriptions) and ``normalize.realtime.RealtimeAccumulator``.
 
-Optional: ``skips_plain_chunks = True`` promises that ``add`` changes nothing for a chunk, after
-the first, whose ``usage`` is None and whose ``choices`` carry no ``finish_reason``; the stream
-code then skips the call for such chunks (chat streams with content capture off).
+Optional, read by the stream code where present:
+
+* ``skips_plain_chunks``: while True, ``add`` changes nothing for a chunk whose ``usage`` is None
+  and whose ``choices`` carry no ``finish_reason``; the stream code then skips the call for such
+  chunks (chat streams with content capture off, once the envelope is read);
+* ``all_arrived(record)``: a stream its reader closed lost nothing (every choice the request asked
+  for finished, the usage chunk it asked for came): it counts as completed. Without it, ``finished``;
+* ``errored``: the server ended the stream with an error event the SDK yields instead of raising
+  (Responses' ``error``): the stream's outcome is ``error``.
 """
 
 from __future__ import annotations
