@@ -784,8 +784,11 @@ def expected_finish(status: Any, reason: Any, output: Any) -> str | None:
     if status == "completed":
         last = output[-1] if isinstance(output, list) and output else None
         kind = last.get("type") if isinstance(last, dict) else None
+        hosted = ("web_search_call", "file_search_call", "code_interpreter_call", "image_generation_call")
+        hosted += ("mcp_call", "tool_search_call")  # calls OpenAI ran itself: nothing left for the app
         ends_with_call = isinstance(kind, str) and (
-            (kind.endswith("_call") and not kind.endswith("_output")) or kind == "mcp_approval_request"
+            (kind.endswith("_call") and not kind.endswith("_output") and kind not in hosted)
+            or kind == "mcp_approval_request"
         )
         return "tool_calls" if ends_with_call else "stop"
     if status == "incomplete":

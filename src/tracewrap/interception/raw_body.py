@@ -150,7 +150,7 @@ class BodyTap:
             original_async = http_response.aiter_bytes
 
             def aiter_bytes(*args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
-                return self._tapped_async(original_async(*args, **kwargs))
+                return _TappedAsync(self, original_async(*args, **kwargs))
 
             http_response.aiter_bytes = aiter_bytes
             return
@@ -181,39 +181,6 @@ class BodyTap:
             yield chunk
         self._safe(self.on_end)
 
-    async def _tapped_async(self, source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        if self.passing():
-            async for chunk in source:
-                yield chunk
-            return
-        iterator = source.__aiter__()
-        try:
-            while True:
-                self.reading = True
-                try:
-                    chunk = await iterator.__anext__()
-                except StopAsyncIteration:
-                    break
-                except BaseException as exc:  # CancelledError too: the call ends as cancelled
-                    self.reading = False
-                    self._safe(self.on_error, exc)
-                    raise
-                finally:
-                    self.reading = False
-                self._safe(self.on_chunk, chunk)
-                yield chunk
-            self._safe(self.on_end)
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except RuntimeError as exc:
-                    # dropped together, both generators are closed by asyncio's finalizer hook: the
-                    # source may be closing already (nothing of ours to report then)
-                    if "already running" not in str(exc):
-                        raise
-
     @staticmethod
     def _safe(function: Callable[..., None], *args: Any) -> None:
         try:
@@ -222,6 +189,57 @@ class BodyTap:
             from tracewrap.telemetry.lifecycle import internal_error
 
             internal_error("raw body", exc)
+
+
+class _TappedAsync:
+    """``aiter_bytes()`` through a tap: an async iterator, not an async generator, on purpose.
+
+    Dropped half-read together with the SDK's own byte generator, two async generators would both
+    be closed by asyncio's finalizer hook, ours awaiting the SDK's ``aclose()`` while the hook's task
+    runs it too: ``aclose(): asynchronous generator is already running``, printed as a task exception
+    nobody retrieves. An iterator object has no finalizer: the SDK's generator is closed by its own,
+    as without tracewrap; ``aclose()`` called by the user closes it at once.
+    """
+
+    __slots__ = ("_source", "_state", "_tap")
+
+    def __init__(self, tap: BodyTap, source: AsyncIterator[bytes]) -> None:
+        self._tap = tap
+        self._source = source.__aiter__()
+        self._state = 0  # 0: not started, 1: tapping, 2: passing through, 3: ended
+
+    def __aiter__(self) -> _TappedAsync:
+        return self
+
+    async def __anext__(self) -> bytes:
+        tap = self._tap
+        state = self._state
+        if state == 0:
+            state = self._state = 2 if tap.passing() else 1
+        if state == 2:
+            return await self._source.__anext__()
+        if state == 3:
+            raise StopAsyncIteration
+        tap.reading = True
+        try:
+            chunk = await self._source.__anext__()
+        except StopAsyncIteration:
+            tap.reading = False
+            self._state = 3
+            tap._safe(tap.on_end)
+            raise
+        except BaseException as exc:  # CancelledError too: the call ends as cancelled
+            tap.reading = False
+            tap._safe(tap.on_error, exc)
+            raise
+        tap.reading = False
+        tap._safe(tap.on_chunk, chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._source, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 # bodies never collected: the SDK reads a model's body as JSON whatever its content type says (a
