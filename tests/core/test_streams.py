@@ -11,7 +11,7 @@ from opentelemetry.trace import StatusCode
 
 import tracewrap
 from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
-from tracewrap.interception import streams
+from tracewrap.telemetry import deferred
 from tracewrap.testing import Scenario
 
 LONG = Scenario(text=" ".join(f"w{i}" for i in range(40)))
@@ -141,13 +141,13 @@ def test_a_stream_that_ended_runs_no_tracewrap_code_when_freed(server, telemetry
     """The weak reference that notices a dropped stream goes when the stream ends, callback and all:
     freeing an ended stream runs nothing of tracewrap's; freeing one that never ended still does."""
     freed: list[object] = []
-    original = streams._stream_freed
+    original = deferred._freed
 
     def spy(watch: object) -> None:
         freed.append(watch)
         original(watch)
 
-    monkeypatch.setattr(streams, "_stream_freed", spy)
+    monkeypatch.setattr(deferred, "_freed", spy)
     client = sync_client(server, telemetry)
     server.enqueue(LONG, LONG)
     read = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)

@@ -142,3 +142,41 @@ def test_a_program_with_only_wrap_exports_at_exit_or_says_why_not(
     assert exported.returncode == 0 and "no exporter" not in exported.stderr, exported.stderr
     assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 3)
     assert [s.name for s in receiver.store.spans()] == ["chat m"] * 3  # flushed at exit
+
+
+OPEN_AT_EXIT_APP = textwrap.dedent(
+    """
+    import sys
+    import openai
+    import tracewrap
+
+    tracewrap.wrap(openai)
+    client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-test", max_retries=0)
+    messages = [{"role": "user", "content": "hi"}]
+    stream = client.chat.completions.create(model="stream", messages=messages, stream=True)
+    next(stream)  # read half-way, still open at exit
+    unread = client.chat.completions.with_streaming_response.create(model="unread", messages=messages)
+    response = unread.__enter__()  # neither parsed nor closed
+    print("done")
+    """
+)
+
+
+def test_what_is_still_open_at_exit_is_exported_abandoned(
+    tmp_path: Path, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """A stream half-read and a streaming response never read, both still held as the program exits:
+    their spans are queued as abandoned before the exit flush, which exports them."""
+    import os
+
+    app = tmp_path / "open_at_exit.py"
+    app.write_text(OPEN_AT_EXIT_APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.http_endpoint
+    done = subprocess.run(
+        [sys.executable, str(app), server.base_url], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 2)
+    outcomes = {s.name: s.attributes.get("tracewrap.stream.outcome") for s in receiver.store.spans()}
+    assert outcomes == {"chat stream": "abandoned", "chat unread": "abandoned"}

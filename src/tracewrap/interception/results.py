@@ -15,13 +15,12 @@
 from __future__ import annotations
 
 import time
-import weakref
 from functools import partial
 from typing import Any
 
 from tracewrap.interception.raw_body import tap_json_body
 from tracewrap.interception.streams import ABANDONED, CLOSED_EARLY, instrument_stream
-from tracewrap.telemetry.deferred import collecting, defer
+from tracewrap.telemetry.deferred import collecting, defer, watch_until_end
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
 try:  # the SDK's classes, for isinstance checks; openai 1.x, 2.x and 3.x all have these modules
@@ -124,7 +123,8 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
     parsing = [False]  # reading the body closes the response: that close is not "unread"
     # built here, on the call path: the code that runs inside the GC only queues it
     abandon = partial(_end_abandoned, call, time.perf_counter())
-    _unread[weakref.ref(response, _response_freed)] = abandon
+    # an entry whose call ends some other way (parsed, closed) only queues a no-op when it goes
+    watch_until_end(response, partial(defer, abandon))
 
     def read_raw(body: Any) -> None:  # the user read the body another way (.json(), .read()...)
         if not call.ended:
@@ -198,19 +198,6 @@ def _parse_failed(call: TracedCall, exc: BaseException) -> None:
     failed, as the same body would have failed the plain ``create()``; not a response closed unread."""
     if not call.ended:
         fail(call, exc)
-
-
-# Responses from with_streaming_response not read yet, by a weak reference to each (held here,
-# outside any cycle the response is in, so its callback runs when it is freed): dict set and pop
-# are atomic. An entry whose call ended some other way only queues a no-op when its response goes.
-_unread: dict[weakref.ref[Any], partial[None]] = {}
-
-
-def _response_freed(watch: weakref.ref[Any]) -> None:
-    """Runs inside the garbage collector (or as the last reference goes): queue the end, nothing else."""
-    abandon = _unread.pop(watch, None)
-    if abandon is not None:
-        defer(abandon)
 
 
 def _end_abandoned(call: TracedCall, handed_over: float) -> None:

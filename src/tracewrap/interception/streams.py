@@ -12,15 +12,12 @@ A stream dropped without being read or closed is ended as abandoned, at the time
 used. What notices the drop runs inside the garbage collector (a weak reference's callback on the
 stream, the collection closing our generator), so it only queues the end (:mod:`.deferred`).
 
-The weak reference is a plain ``weakref.ref`` held in :data:`_watched` until the stream ends (not a
-``weakref.finalize``: that costs a Python-level registry entry per stream and a second call when
-the stream is freed, though almost every stream ends first). An ended stream leaves the map at
-once, so its collection later runs no tracewrap code at all.
+The weak reference is :func:`.deferred.watch_until_end`'s, forgotten as the stream ends, so an ended
+stream's collection runs no tracewrap code at all.
 """
 
 from __future__ import annotations
 
-import atexit
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,7 +25,7 @@ from typing import Any
 
 from tracewrap.interception.raw_body import tap_event_stream
 from tracewrap.normalize.accumulator import Accumulator
-from tracewrap.telemetry.deferred import collecting, defer, ensure_drainer
+from tracewrap.telemetry.deferred import collecting, defer, forget, watch_until_end
 from tracewrap.telemetry.lifecycle import TracedCall, internal_error
 
 COMPLETED = "completed"
@@ -65,7 +62,7 @@ class StreamTracker:
         self.count = 0
         self.queued = False
         self.tap: Any = None  # a raw_body.BodyTap when the user may read the stream's bytes raw
-        self.watch: Any = None  # the weak reference to the stream in _watched, until it ends
+        self.watch: Any = None  # the weak reference to the stream (watch_until_end), until it ends
         # built here, on the call path, so that the GC-side code allocates nothing of its own
         self.abandon = self.end_abandoned
 
@@ -95,9 +92,9 @@ class StreamTracker:
         if call.ended:
             return
         watch = self.watch
-        if watch is not None:  # ending: the stream's collection has nothing left to tell, so the
-            self.watch = None  # weak reference goes (with it its callback, which would run when the
-            _watched.pop(watch, None)  # stream is freed)
+        if watch is not None:
+            self.watch = None
+            forget(watch)
         if self.queued:  # already found dropped: what reaches it now is its teardown (a loop's
             outcome, exc, at = ABANDONED, None, self.last  # cancelling the generator's aclose, ...)
         try:
@@ -262,11 +259,7 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool, raw: bool =
         if raw:
             tracker.tap = tap_event_stream(stream.response, is_async, tracker, _runs(traced, is_async))
         _hook_close(stream.response, traced, tracker, is_async)
-        watch = tracker.watch = weakref.ref(stream, _stream_freed)
-        _watched[watch] = tracker
-        if not _exit_hook:
-            _watch_until_exit()
-        ensure_drainer()
+        tracker.watch = watch_until_end(stream, tracker.abandoned_in_gc)
     except Exception as exc:
         internal_error("instrument_stream", exc)
         call.end()
@@ -275,7 +268,7 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool, raw: bool =
 
 def _runs(traced: Any, is_async: bool) -> Callable[[], bool]:
     """Whether ``traced`` is running (the SDK reading the stream through it), asked by the raw-body
-    tap. Through a weak reference: the tracker holds the tap, ``_watched`` holds the tracker, and a
+    tap. Through a weak reference: the tracker holds the tap, the stream's watch holds the tracker, and a
     strong one would keep the stream alive from there (a stream dropped unread never freed, its
     span never ended, its connection never returned to the pool)."""
     generator = weakref.ref(traced)
@@ -287,35 +280,6 @@ def _runs(traced: Any, is_async: bool) -> Callable[[], bool]:
         return bool(alive.ag_running if is_async else alive.gi_running)
 
     return running
-
-
-# Streams being traced, by a weak reference to each (held here, outside any cycle the stream is in,
-# so its callback runs when the stream is collected): dict set and pop are atomic, no lock taken.
-_watched: dict[weakref.ref[Any], StreamTracker] = {}
-_exit_hook = False
-
-
-def _stream_freed(watch: weakref.ref[Any]) -> None:
-    """Runs inside the garbage collector: the stream was freed before it ended; queue its end."""
-    tracker = _watched.pop(watch, None)
-    if tracker is not None:
-        tracker.abandoned_in_gc()
-
-
-def _watch_until_exit() -> None:
-    # registered at the first stream, so after tracewrap's exit flush and run before it (atexit runs
-    # last-registered first), as weakref.finalize's exit hook was: a stream still open at exit is
-    # queued as abandoned, and the flush ends it
-    global _exit_hook
-    _exit_hook = True
-    atexit.register(_abandon_open_streams)
-
-
-def _abandon_open_streams() -> None:
-    for watch in list(_watched):
-        tracker = _watched.pop(watch, None)
-        if tracker is not None:
-            tracker.abandoned_in_gc()
 
 
 def _hook_close(http_response: Any, traced: Any, tracker: StreamTracker, is_async: bool) -> None:

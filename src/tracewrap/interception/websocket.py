@@ -40,12 +40,10 @@ else the process-wide ones. Objects stay the SDK's own; per connection, one priv
 
 from __future__ import annotations
 
-import atexit
 import functools
 import json
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -55,7 +53,7 @@ from tracewrap.auto.import_hooks import when_imported
 from tracewrap.interception.streams import ABANDONED, CLOSED_EARLY, COMPLETED, ERROR, StreamTracker
 from tracewrap.normalize.responses import TERMINAL_EVENTS
 from tracewrap.normalize.values import field
-from tracewrap.telemetry.deferred import defer, ensure_drainer
+from tracewrap.telemetry.deferred import defer, watch_until_end
 from tracewrap.telemetry.lifecycle import CallSite, internal_error, start
 
 CONNECTION_CLOSED = "connection_closed"  # the socket closed before the response's terminal event
@@ -244,6 +242,11 @@ class ConnectionTraces:
         for turn in self._take_all():
             turn.end(outcome, exc)
 
+    def dropped(self) -> None:
+        """Runs inside the garbage collector (or at exit): the connection was freed; only queue."""
+        if self.pending or self.active or self.by_id:
+            defer(self.abandon)
+
     def abandon(self) -> None:
         """Run from the deferred queue (a safe point): the connection was dropped with responses open."""
         for turn in self._take_all():
@@ -251,33 +254,9 @@ class ConnectionTraces:
                 turn.end(ABANDONED, at=turn.last)
 
 
-# Traced connections, by a weak reference to each (callback: the connection was collected).
-_watched: dict[weakref.ref[Any], ConnectionTraces] = {}
-_exit_hook = False
-
-
-def _connection_freed(ref: weakref.ref[Any]) -> None:
-    """Runs inside the garbage collector: only queue the end (docs/gc-safety.md)."""
-    traces = _watched.pop(ref, None)
-    if traces is not None and (traces.pending or traces.active or traces.by_id):
-        defer(traces.abandon)
-
-
-def _abandon_at_exit() -> None:
-    for ref in list(_watched):
-        traces = _watched.pop(ref, None)
-        if traces is not None and (traces.pending or traces.active or traces.by_id):
-            defer(traces.abandon)
-
-
 def _attach(connection: Any, traces: ConnectionTraces) -> None:
-    global _exit_hook
     connection.__dict__[_KEY] = traces
-    _watched[weakref.ref(connection, _connection_freed)] = traces
-    if not _exit_hook:
-        _exit_hook = True
-        atexit.register(_abandon_at_exit)  # runs before tracewrap's exit flush (registered earlier)
-    ensure_drainer()
+    watch_until_end(connection, traces.dropped)
 
 
 def _traces(obj: Any) -> ConnectionTraces | None:

@@ -14,12 +14,15 @@ by ``tracewrap.flush()`` / ``shutdown()`` / the process exit, and by a daemon th
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 DRAIN_INTERVAL_S = 0.5
 # False stops the background drain (the other safe points still drain): for a test that checks
@@ -104,3 +107,49 @@ def _drain_forever() -> None:
         time.sleep(DRAIN_INTERVAL_S)
         if pending and background_drain:
             run_deferred()
+
+
+# Objects whose span is owed an end if they are dropped first (a stream, a response not read yet, a
+# WebSocket connection), by a weak reference to each, mapped to what queues that end. Held here,
+# outside any cycle the object is in, so the callback runs when it is collected; a plain
+# ``weakref.ref`` rather than ``weakref.finalize`` (that costs a registry entry per object and a
+# second call when it is freed, though almost every one ends first). dict set and pop are atomic:
+# no lock, so the GC side may pop.
+_watched: dict[weakref.ref[Any], Callable[[], None]] = {}
+_exit_hook = False
+
+
+def watch_until_end(obj: Any, when_freed: Callable[[], None]) -> weakref.ref[Any]:
+    """Call ``when_freed`` if ``obj`` is freed, or the process exits, before :func:`forget` is called
+    with the returned watch. ``when_freed`` runs inside the garbage collector: it may only queue
+    (:func:`defer`); build it on the call path, so the GC side allocates nothing of its own."""
+    watch = weakref.ref(obj, _freed)
+    _watched[watch] = when_freed
+    if not _exit_hook:
+        _watch_until_exit()
+    ensure_drainer()
+    return watch
+
+
+def forget(watch: weakref.ref[Any]) -> None:
+    """``obj`` ended: its collection has nothing left to tell (and runs no tracewrap code)."""
+    _watched.pop(watch, None)
+
+
+def _freed(watch: weakref.ref[Any]) -> None:
+    when_freed = _watched.pop(watch, None)
+    if when_freed is not None:
+        when_freed()
+
+
+def _watch_until_exit() -> None:
+    # registered at the first watch, so after tracewrap's exit flush and run before it (atexit runs
+    # last-registered first): what is still open at exit is queued, and the flush ends it
+    global _exit_hook
+    _exit_hook = True
+    atexit.register(_open_at_exit)
+
+
+def _open_at_exit() -> None:
+    for watch in list(_watched):
+        _freed(watch)
