@@ -91,6 +91,16 @@ FETCH_RESPONSE = Endpoint(
     settle=counting.after_fetch,
     read_args=requests.read_retrieve_args,
 )
+# responses.cancel answers with the response, cancelled: read as a fetch, so a background response
+# cancelled and never retrieved is still counted, once (telemetry.counting)
+CANCEL_RESPONSE = Endpoint(
+    operation="cancel_response",
+    api_type=RESPONSES,
+    read_request=requests.read_retrieve_request,
+    read_response=read_response,
+    settle=counting.after_fetch,
+    read_args=requests.read_retrieve_args,
+)
 TEXT_COMPLETION = Endpoint(
     operation="text_completion",
     api_type=None,
@@ -174,6 +184,7 @@ KNOWN_PATHS: dict[str, tuple[Endpoint, str]] = {
     "responses.parse": (RESPONSE, "parse"),
     "responses.stream": (RESPONSE, "create"),
     "responses.retrieve": (FETCH_RESPONSE, "retrieve"),
+    "responses.cancel": (CANCEL_RESPONSE, "cancel"),
     "completions.create": (TEXT_COMPLETION, "create"),
     "embeddings.create": (EMBEDDINGS, "create"),
     "images.generate": (IMAGES, "generate"),

@@ -1,8 +1,8 @@
 """Every other API call: one generic span named after its endpoint (``GET /files/{id}``).
 
 A request that reaches the client's request layer without passing a traced resource method and is
-for no known endpoint (files, batches, vector stores, conversations, ``responses.cancel`` /
-``delete``, ``beta.*``...) is traced as operation ``api_call`` when every default path is traced
+for no known endpoint (files, batches, vector stores, conversations, ``responses.delete``,
+``beta.*``...) is traced as operation ``api_call`` when every default path is traced
 (see :func:`tracewrap.interception.request_layer.traced_endpoints`).
 
 Its span name and attributes carry the HTTP method and the path as a TEMPLATE: each segment that is

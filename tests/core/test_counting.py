@@ -309,3 +309,46 @@ def test_background_stream_cut_or_cancelled_is_counted_by_the_retrieve(server, t
     assert attrs(fetch)["gen_ai.usage.input_tokens"] == 12
     assert token_sums(telemetry) == {"input": 12, "output": 7}
     assert finishes(telemetry) == {"stop": 1}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_background_response_cancelled_is_counted_by_the_cancel(server, telemetry, mode) -> None:
+    """``responses.cancel`` answers with the response, cancelled: the first call to see the pending
+    background response terminal, so it counts its usage and finish, once; a retrieve after it
+    counts nothing, and cancelling a response already counted counts nothing either."""
+    server.enqueue(Scenario(background_polls=3, prompt_tokens=21, completion_tokens=4))
+
+    async def calls_async() -> list[str]:
+        client = async_client(server, telemetry, estimate_cost=True, provider="openai")
+        created = await client.responses.create(model="gpt-4o-mini", input="hi", background=True)
+        cancelled = await client.responses.cancel(created.id)
+        again = await client.responses.cancel(created.id)
+        fetched = await client.responses.retrieve(created.id)
+        return [created.status, cancelled.status, again.status, fetched.status]
+
+    if mode == "sync":
+        client = sync_client(server, telemetry, estimate_cost=True, provider="openai")
+        created = client.responses.create(model="gpt-4o-mini", input="hi", background=True)
+        cancelled = client.responses.cancel(created.id)
+        assert isinstance(cancelled, openai.types.responses.Response)
+        again = client.responses.cancel(created.id)
+        fetched = client.responses.retrieve(created.id)
+        statuses = [created.status, cancelled.status, again.status, fetched.status]
+    else:
+        statuses = run(calls_async())
+    assert statuses == ["queued", "cancelled", "cancelled", "cancelled"]
+    spans = telemetry.spans()
+    assert [s.name for s in spans][:3] == ["chat gpt-4o-mini", "cancel_response", "cancel_response"]
+    operations = [attrs(s)["gen_ai.operation.name"] for s in spans]
+    assert operations == ["chat", "cancel_response", "cancel_response", "fetch_response"]
+    with_usage = [i for i, s in enumerate(spans) if "gen_ai.usage.input_tokens" in attrs(s)]
+    assert with_usage == [1]  # the first cancel, and only that one
+    counting_span = attrs(spans[1])
+    assert counting_span["gen_ai.response.id"] == spans[0].attributes["gen_ai.response.id"]
+    assert counting_span["openai.response.status"] == "cancelled"
+    assert "error.type" not in counting_span and spans[1].status.status_code is not StatusCode.ERROR
+    assert token_sums(telemetry) == {"input": 21, "output": 4}
+    assert histogram_tokens(telemetry) == {"input": 21, "output": 4}
+    assert finishes(telemetry) == {"cancelled": 1}
+    assert cost_total(telemetry) == pytest.approx(counting_span["tracewrap.cost.estimate_usd"])
+    assert ("cancel_response", "gpt-4o-mini", 1) in duration_models(telemetry)

@@ -57,12 +57,14 @@ def test_low_level_post_is_one_span_per_call(server, telemetry, mode) -> None:
     )
     response = client.post("/responses", body={"model": "gpt-4.1-mini", "input": "hi"}, cast_to=Response)
     fetched = client.get(f"/responses/{response.id}", cast_to=Response)
+    cancelled = client.post(f"/responses/{response.id}/cancel", cast_to=Response)
 
     assert completion.choices[0].message.content == text == "Hello! How can I help?"
     assert raw.parse().usage.prompt_tokens == 12 and len(embeddings.data) == 1 and fetched.id == response.id
     spans = _tracewrap_spans(telemetry)
-    assert len(spans) == len(server.requests) == 6
-    chat, raw_chat, streamed, embedded, created, fetch = (attrs(s) for s in spans)
+    assert cancelled.status == "cancelled"
+    assert len(spans) == len(server.requests) == 7
+    chat, raw_chat, streamed, embedded, created, fetch, cancel = (attrs(s) for s in spans)
     for one in (chat, raw_chat, streamed):
         assert one["gen_ai.operation.name"] == "chat"
         assert (one["gen_ai.usage.input_tokens"], one["gen_ai.usage.output_tokens"]) == (12, 7)
@@ -76,6 +78,8 @@ def test_low_level_post_is_one_span_per_call(server, telemetry, mode) -> None:
     assert (
         "gen_ai.usage.input_tokens" not in fetch
     )  # a completed response's usage is told once, by its create
+    assert cancel["gen_ai.operation.name"] == "cancel_response"
+    assert cancel["gen_ai.response.id"] == response.id and "gen_ai.usage.input_tokens" not in cancel
 
 
 @pytest.mark.parametrize("mode", ["module", "client"])

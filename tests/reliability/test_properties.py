@@ -795,8 +795,10 @@ def expected_finish(status: Any, reason: Any, output: Any) -> str | None:
         if not isinstance(reason, str) or not reason:
             return "incomplete"
         return {"max_output_tokens": "length"}.get(reason, reason)
-    if status in ("failed", "cancelled"):
+    if status == "failed":
         return "error"
+    if status == "cancelled":
+        return "cancelled"
     return None
 
 
@@ -814,7 +816,7 @@ def test_read_response(pair: tuple[Any, Any], capture: bool) -> None:
     if isinstance(status, str) or "status" not in body:
         assert record.finish_reasons == ((expected,) if expected else None)
         assert record.status == (status or None)
-        assert record.failed == (status in ("failed", "cancelled"))
+        assert record.failed == (status == "failed")
     if "usage" not in body or body["usage"] is None:
         assert record.usage == Usage()
     elif isinstance(body["usage"], dict):

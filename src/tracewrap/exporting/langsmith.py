@@ -39,6 +39,7 @@ from tracewrap.telemetry.attributes import span_name
 _KINDS: dict[str, tuple[str, str | None, str]] = {
     "chat": ("llm", "chat", "chat"),
     "fetch_response": ("llm", "chat", "chat"),
+    "cancel_response": ("llm", "chat", "chat"),
     "text_completion": ("llm", "llm", "completions"),
     "embeddings": ("embedding", None, "embeddings"),
 }

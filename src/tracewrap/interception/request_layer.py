@@ -12,7 +12,7 @@ A call that did pass a traced resource method has ``_in_traced_call`` set, so th
 passes it straight through: one span per logical call. Otherwise a known endpoint gets one span,
 read from the body as a resource call is read from its arguments, and its result (model, stream,
 raw response) is finished by :mod:`.results` like any other. Any other request (files, batches,
-vector stores, ``responses.cancel``...) gets a generic ``api_call`` span named after its method and
+vector stores, ``responses.delete``...) gets a generic ``api_call`` span named after its method and
 route template (:mod:`tracewrap.routes`), when every default path is traced: one span per HTTP
 request, so each further page an auto-paginating ``list()`` fetches is a span of its own.
 """
@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tracewrap.endpoints import (
+    CANCEL_RESPONSE,
     CHAT,
     DEFAULT_PATHS,
     EMBEDDINGS,
@@ -44,6 +45,7 @@ _POST_PATHS: tuple[tuple[str, Endpoint], ...] = (
     ("/embeddings", EMBEDDINGS),
 )
 _RETRIEVE_PREFIX = "/responses/"
+_CANCEL_SUFFIX = "/cancel"
 
 # (the endpoint, the body or query it was called with, the positional arguments its reader takes)
 Routed = tuple[Endpoint, Mapping[str, Any], tuple[Any, ...]]
@@ -80,6 +82,9 @@ def route(options: Any, enabled: frozenset[Endpoint]) -> Routed | None:
     path = _path(url)
     verb = method.lower()
     if verb == "post":
+        response_id = _response_id(path.removesuffix(_CANCEL_SUFFIX))
+        if response_id is not None and path.endswith(_CANCEL_SUFFIX):
+            return (CANCEL_RESPONSE, {}, (response_id,)) if CANCEL_RESPONSE in enabled else None
         for suffix, endpoint in _POST_PATHS:
             if path == suffix or path.endswith(suffix):
                 if endpoint not in enabled:
@@ -87,8 +92,8 @@ def route(options: Any, enabled: frozenset[Endpoint]) -> Routed | None:
                 body = options.json_data
                 return endpoint, body if isinstance(body, Mapping) else {}, ()
     elif verb == "get":
-        _head, sep, response_id = path.rpartition(_RETRIEVE_PREFIX)
-        if sep and response_id and "/" not in response_id:
+        response_id = _response_id(path)
+        if response_id is not None:
             if FETCH_RESPONSE not in enabled:
                 return None
             params = options.params
@@ -100,6 +105,12 @@ def route(options: Any, enabled: frozenset[Endpoint]) -> Routed | None:
     if not isinstance(body, Mapping):
         body = options.params
     return api_call_endpoint(verb, path), body if isinstance(body, Mapping) else {}, ()
+
+
+def _response_id(path: str) -> str | None:
+    """The id in ``.../responses/{id}``, else None."""
+    _head, sep, response_id = path.rpartition(_RETRIEVE_PREFIX)
+    return response_id if sep and response_id and "/" not in response_id else None
 
 
 def _options_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:

@@ -1,7 +1,7 @@
 """Generic API calls (files, batches, vector stores, ...): what a span may say about them.
 
-These calls are not model calls: no content, no usage (a batch or a cancelled response reports
-usage that is billed, or already counted, elsewhere), no finish reason. The span carries the model
+These calls are not model calls: no content, no usage (a batch reports usage that is billed
+elsewhere), no finish reason. The span carries the model
 the request names and the one the response names, if any; its status and error come from the call.
 """
 

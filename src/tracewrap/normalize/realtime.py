@@ -32,7 +32,7 @@ def read_realtime_response(response: Any, record: CallRecord, capture_content: b
     output = get("output")
     if not isinstance(output, (list, tuple)):
         output = []
-    finish = "cancelled" if status == "cancelled" else finish_reason_for(status, reason, list(output))
+    finish = finish_reason_for(status, reason, list(output))
     if finish is not None:
         record.finish_reasons = (finish,)
     if status == "failed":

@@ -2,8 +2,9 @@
 
 Responses have no per-choice finish reason; it is derived from ``status`` (see the table in the
 README): ``completed`` → ``stop`` (``tool_calls`` when the output ends with a tool call item),
-``incomplete`` → ``length`` / ``content_filter`` / the reason as sent, ``failed`` / ``cancelled`` →
-``error``. ``queued`` / ``in_progress`` (``background=True``) have no finish reason yet.
+``incomplete`` → ``length`` / ``content_filter`` / the reason as sent, ``failed`` → ``error``,
+``cancelled`` (a background response someone cancelled) → ``cancelled``, not an error, as in the
+Realtime API. ``queued`` / ``in_progress`` (``background=True``) have no finish reason yet.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def finish_reason_for(status: str | None, incomplete_reason: str | None, output:
         if incomplete_reason is None:
             return "incomplete"
         return _INCOMPLETE_REASONS.get(incomplete_reason, incomplete_reason)
-    if status in ("failed", "cancelled"):
+    if status == "failed":
         return "error"
+    if status == "cancelled":
+        return "cancelled"
     return None
 
 
@@ -93,7 +96,7 @@ def read_response(response: Any, record: CallRecord, capture_content: bool = Fal
     reason = finish_reason_for(status, incomplete_reason, output)
     if reason is not None:
         record.finish_reasons = (reason,)
-    if status in ("failed", "cancelled"):
+    if status == "failed":
         error = get("error")
         record.error_type = as_str(field(error, "code")) or status
         record.error_message = as_str(field(error, "message"))

@@ -12,6 +12,8 @@
   usage attributes, so a backend summing span attributes does not count twice either.
 * A fetch that succeeded is not an error, whatever the response's status (``failed`` is recorded
   as ``openai.response.status`` and the finish reason ``error``, not as ``error.type``).
+* ``responses.cancel`` answers with the response: it is read as a fetch (``cancel_response``), so a
+  background response cancelled and never retrieved is counted by its cancel.
 * A fetch's metric points carry a model so dashboards grouping by ``gen_ai.request.model`` get no
   empty-model series: the model the create in this process asked for when the id is remembered,
   else the model the fetched response reports. A fetch that failed before any response (a 404)
@@ -84,7 +86,7 @@ def after_create(record: CallRecord) -> None:
 def after_fetch(record: CallRecord) -> None:
     """A retrieve ended: count it only if it is the first to see a pending id terminal."""
     status = record.status
-    if status in ("failed", "cancelled") and (record.http_status_code or 200) < 400:
+    if status == "failed" and (record.http_status_code or 200) < 400:
         # the fetch succeeded; the response it fetched had failed: that is its status, not our error
         record.error_type = record.error_message = None
     response_id = record.response_id

@@ -223,11 +223,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _response_action(self, fake: FakeOpenAIServer, method: str, path: str) -> None:
         """``POST /responses/{id}/cancel`` (the response, cancelled) and ``DELETE /responses/{id}``."""
         response_id = path.split("/")[3]
-        request, _stored = fake._response_request(response_id)
         if method == "DELETE":
             self._send_json(200, {"id": response_id, "object": "response.deleted", "deleted": True})
             return
-        body = response_body(fake.default, request, id=response_id, created_at=int(time.time()))
+        request, scenario = fake._cancel_response(response_id)
+        body = response_body(scenario or fake.default, request, id=response_id, created_at=int(time.time()))
         body["status"] = "cancelled"
         self._send_json(200, body)
 
@@ -455,7 +455,20 @@ class FakeOpenAIServer:
         with self._lock:
             self._responses[response_id] = request
             if background is not None:
-                self._background[response_id] = [background, background.background_polls]
+                # [scenario, retrieves left in progress, final status if not the scenario's]
+                self._background[response_id] = [background, background.background_polls, None]
+
+    def _cancel_response(self, response_id: str) -> tuple[JsonDict, Scenario | None]:
+        """The original create's params and, for a background response, its scenario; its later
+        retrieves answer ``cancelled``."""
+        with self._lock:
+            request = self._responses.get(response_id, {})
+            state = self._background.get(response_id)
+            if state is None:
+                return request, None
+            state[1] = 0
+            state[2] = "cancelled"
+            return request, state[0]
 
     def _response_request(self, response_id: str) -> tuple[JsonDict, tuple[Scenario, str | None] | None]:
         """The original create's params (retrieval echoes them) and, for a background response,
@@ -468,4 +481,4 @@ class FakeOpenAIServer:
             if state[1] > 0:
                 state[1] -= 1
                 return request, (state[0], "in_progress")
-            return request, (state[0], None)
+            return request, (state[0], state[2])
