@@ -107,3 +107,33 @@ def test_sdk_timeout_stays_an_error(server, telemetry) -> None:
     assert attrs(span)["error.type"] == "APITimeoutError"
     assert "tracewrap.cancelled" not in attrs(span)
     assert finishes(telemetry) == {"error": 1}
+
+
+@pytest.mark.parametrize("when", ["before_the_answer", "mid_stream"])
+def test_a_trio_cancel_scope_is_a_cancellation(server, telemetry, when) -> None:
+    """AsyncOpenAI runs on trio through anyio: a cancel scope's ``trio.Cancelled`` is the caller
+    giving up, as asyncio's ``CancelledError`` is (it was recorded as an error, ``Cancelled``)."""
+    import trio
+
+    client = async_client(server, telemetry)
+    got: list[Any] = []
+
+    async def scenario() -> None:
+        with trio.move_on_after(0.3) as scope:
+            if when == "before_the_answer":
+                await client.chat.completions.create(model="m", messages=MESSAGES)
+            else:
+                async with client.chat.completions.stream(model="m", messages=MESSAGES) as stream:
+                    async for event in stream:
+                        got.append(event)
+        assert scope.cancelled_caught
+
+    server.enqueue(
+        Scenario(delay_s=2) if when == "before_the_answer" else Scenario(chunks=8, chunk_delay_s=0.2)
+    )
+    trio.run(scenario)
+    span = telemetry.one_span()
+    assert_cancelled(span, telemetry)
+    if when == "mid_stream":
+        assert attrs(span)["tracewrap.stream.outcome"] == "cancelled"
+        assert 1 <= attrs(span)["tracewrap.stream.chunks"] < 8

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import tracemalloc
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import StatusCode
@@ -366,3 +367,28 @@ def test_an_async_raw_read_dropped_half_way_tells_asyncio_what_it_would_untraced
     tracewrap.flush()
     assert traced == untraced
     assert len(telemetry.spans()) == 3
+
+
+def test_a_stream_still_open_when_asyncio_run_ends_is_abandoned(server, telemetry) -> None:
+    """Read half-way, never closed, left open as ``asyncio.run()`` returns: the loop's shutdown closes
+    the SDK's async generator and tracewrap's in no fixed order; on openai 3.x the SDK's closing
+    its response first read as the user's close (``closed_early`` in about half the runs, every run
+    through the ``.stream()`` helper). The program never closed it: ``abandoned``, every run."""
+    client = async_client(server, telemetry)
+
+    async def leave_open(helper: bool) -> None:
+        if helper:
+            manager = client.chat.completions.stream(model="m", messages=MESSAGES)
+            stream: Any = await manager.__aenter__()  # never exited
+        else:
+            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        async for _ in stream:
+            break
+
+    for run in range(8):
+        server.enqueue(LONG)
+        asyncio.run(leave_open(helper=run % 2 == 1))
+    gc.collect()
+    tracewrap.flush()
+    outcomes = [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()]
+    assert outcomes == ["abandoned"] * 8

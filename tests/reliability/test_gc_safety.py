@@ -15,8 +15,12 @@ later, at a safe point, with the time the stream was last used.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +33,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 import tracewrap
 from tracewrap.telemetry import deferred
 from tracewrap.testing import Scenario
+from tracewrap.testing.mock_client import http_library
 
 from .helpers import API_KEY, MESSAGES, GcWatch, Pipeline, watching_gc
 
@@ -204,3 +209,106 @@ def test_another_threads_collection_is_not_this_threads(server, pipe: Pipeline, 
         assert raised is not None
         assert span.attributes["tracewrap.stream.outcome"] == "error"
         assert span.attributes["error.type"] == type(raised).__name__
+
+
+_CHUNK = (
+    b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", '
+    b'"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": null}]}\n\n'
+)
+
+
+def _hanging_async_client(pipe: Pipeline) -> Any:
+    """An AsyncOpenAI whose server never answers (``plain``), or sends one chunk and then nothing.
+
+    In process, so nothing outside the event loop keeps the pending call reachable once the loop
+    is dropped: the GC then closes its coroutines (over a real socket the selector holds them)."""
+    http = http_library()
+
+    class OneChunkThenHang(http.AsyncByteStream):  # type: ignore[name-defined,misc]
+        async def __aiter__(self) -> Any:
+            yield _CHUNK
+            await asyncio.get_running_loop().create_future()
+
+    class Hang(http.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        async def handle_async_request(self, request: Any) -> Any:
+            if request.url.path.endswith("/chat/completions") and b'"stream"' not in request.content:
+                await asyncio.get_running_loop().create_future()
+            headers = {"content-type": "text/event-stream"}
+            return http.Response(200, headers=headers, stream=OneChunkThenHang())
+
+    client = openai.AsyncOpenAI(
+        base_url="http://127.0.0.1:9/v1",
+        api_key=API_KEY,
+        max_retries=0,
+        http_client=http.AsyncClient(transport=Hang()),
+    )
+    return tracewrap.wrap(client, **pipe.kwargs())
+
+
+@pytest.mark.parametrize("how", ["plain", "raw_stream"])
+def test_a_call_whose_task_is_destroyed_pending_ends_outside_the_collection(
+    pipe: Pipeline, watch: GcWatch, how: str
+) -> None:
+    """A traced call in flight when its event loop is closed without cancelling its task, everything
+    dropped: the GC closes the coroutines with ``GeneratorExit``. Its span ends outside the pass (it
+    ended inside it, an error ``GeneratorExit``), no context token is reset inside it (OpenTelemetry
+    logged "Failed to detach context" and Python "Exception ignored ... created in a different
+    Context"), and it reads as what it was: the caller gave up (plain), a stream dropped (raw)."""
+    pipe.tracer_provider.add_span_processor(EndWatch(watch))
+    unraisable: list[Any] = []
+
+    async def use(client: Any) -> None:
+        if how == "plain":
+            await client.chat.completions.create(model="m", messages=MESSAGES)
+            return
+        async with client.chat.completions.with_streaming_response.create(
+            model="m", messages=MESSAGES, stream=True
+        ) as response:
+            async for _line in response.iter_lines():
+                pass
+
+    def start_and_leave() -> None:
+        client = _hanging_async_client(pipe)
+        loop = asyncio.new_event_loop()
+        loop.create_task(use(client))  # noqa: RUF006 - left pending on purpose
+        loop.run_until_complete(asyncio.sleep(0.1))  # the call is in flight
+        loop.close()  # closed without cancelling the pending task
+
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        with _logged("opentelemetry.context") as context_errors:
+            start_and_leave()
+            gc.collect()
+    finally:
+        sys.unraisablehook = previous_hook
+    assert (watch.context_changes, watch.span_ends) == (0, 0)
+    tracewrap.flush()
+    (span,) = pipe.traced_spans()
+    assert watch.span_ends_total == 1 and watch.span_ends == 0
+    assert "error.type" not in span.attributes
+    if how == "plain":
+        assert span.attributes["tracewrap.cancelled"] is True
+    else:
+        assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
+        assert span.attributes["tracewrap.stream.chunks"] == 1
+    assert context_errors == []
+    ours = [u for u in unraisable if "tracewrap" in repr(u.object) or "Context" in str(u.exc_value)]
+    assert ours == []
+
+
+@contextlib.contextmanager
+def _logged(name: str) -> Iterator[list[logging.LogRecord]]:
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.ERROR)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)

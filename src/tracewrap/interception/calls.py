@@ -16,7 +16,8 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from tracewrap.interception.deprecation import Deprecation
-from tracewrap.interception.results import fail, finish_async, finish_sync
+from tracewrap.interception.results import closed_unfinished, fail, finish_async, finish_sync
+from tracewrap.telemetry.deferred import collecting
 from tracewrap.telemetry.lifecycle import CallSite, TracedCall, internal_error, start
 
 _in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
@@ -60,14 +61,23 @@ async def run_traced_async(
 ) -> Any:
     flag = _in_traced_call.set(True)
     token = otel_context.attach(call.context)
+    restore = True
     try:
         result = await wrapped(*args, **kwargs)
+    except GeneratorExit:
+        # closed unfinished: its task destroyed while pending, then collected (or coro.close()).
+        # Closed by the GC, in another context: resetting this one's tokens there would be a context
+        # change inside the GC (docs/gc-safety.md), and fails ("created in a different Context")
+        restore = not collecting() and otel_context.get_current() is call.context
+        closed_unfinished(call)
+        raise
     except BaseException as exc:  # CancelledError too: the span must still end
         fail(call, exc)
         raise
     finally:
-        otel_context.detach(token)
-        _in_traced_call.reset(flag)
+        if restore:
+            otel_context.detach(token)
+            _in_traced_call.reset(flag)
     return await finish_async(call, result)
 
 

@@ -228,6 +228,9 @@ class _TappedAsync:
             self._state = 3
             tap._safe(tap.on_end)
             raise
+        except GeneratorExit:  # the reading coroutine was closed unfinished (its task destroyed, then
+            tap.reading = False  # collected): the watch on the stream or response ends it abandoned,
+            raise  # outside the GC (docs/gc-safety.md)
         except BaseException as exc:  # CancelledError too: the call ends as cancelled
             tap.reading = False
             tap._safe(tap.on_error, exc)

@@ -55,6 +55,17 @@ def fail(call: TracedCall, exc: BaseException) -> None:
     call.end()
 
 
+def closed_unfinished(call: TracedCall) -> None:
+    """The awaiting coroutine was closed before the SDK answered (``GeneratorExit``: its task was
+    destroyed while pending and collected, or ``coro.close()``): nobody waits for the answer, the
+    caller gave up; a cancellation, not an error. Inside the GC only the end is queued."""
+    call.record.cancelled = True
+    if collecting():
+        defer(partial(call.end, time.perf_counter()))
+    else:
+        call.end()
+
+
 def finish_sync(call: TracedCall, result: Any) -> Any:
     try:
         if not isinstance(result, BaseModel):  # the common case first: a parsed model, read below

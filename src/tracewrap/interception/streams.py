@@ -18,6 +18,7 @@ stream's collection runs no tracewrap code at all.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -251,14 +252,15 @@ def instrument_stream(stream: Any, call: TracedCall, is_async: bool, raw: bool =
     """
     try:
         tracker = StreamTracker(call)
+        source = stream._iterator
         if is_async:
-            traced: Any = _traced_async_iterator(stream._iterator, tracker)
+            traced: Any = _traced_async_iterator(source, tracker)
         else:
-            traced = _traced_iterator(stream._iterator, tracker)
+            traced = _traced_iterator(source, tracker)
         stream._iterator = traced
         if raw:
             tracker.tap = tap_event_stream(stream.response, is_async, tracker, _runs(traced, is_async))
-        _hook_close(stream.response, traced, tracker, is_async)
+        _hook_close(stream.response, source, traced, tracker, is_async)
         tracker.watch = watch_until_end(stream, tracker.abandoned_in_gc)
     except Exception as exc:
         internal_error("instrument_stream", exc)
@@ -282,7 +284,18 @@ def _runs(traced: Any, is_async: bool) -> Callable[[], bool]:
     return running
 
 
-def _hook_close(http_response: Any, traced: Any, tracker: StreamTracker, is_async: bool) -> None:
+def _loop_finalizing() -> bool:
+    """The running event loop is closing the async generators left open (``asyncio.run`` ending,
+    after it cancelled the tasks left): what closes a response now is no user's code. A loop
+    without asyncio's flag (uvloop) says no."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return getattr(loop, "_asyncgens_shutdown_called", False) is True
+
+
+def _hook_close(http_response: Any, source: Any, traced: Any, tracker: StreamTracker, is_async: bool) -> None:
     if is_async:
         original_aclose = http_response.aclose
 
@@ -290,8 +303,14 @@ def _hook_close(http_response: Any, traced: Any, tracker: StreamTracker, is_asyn
             try:
                 await original_aclose()
             finally:
-                # while our generator runs, this is the SDK closing at the stream's own end
-                if not traced.ag_running and not (tracker.tap is not None and tracker.tap.reading):
+                if traced.ag_running or (tracker.tap is not None and tracker.tap.reading):
+                    pass  # while our generator runs, this is the SDK closing at the stream's own end
+                elif collecting() or source.ag_running or _loop_finalizing():
+                    # the SDK's generators closing as they are finalized, not the user's close:
+                    # collected, or closed by the loop's shutdown of async generators (asyncio.run
+                    # ending with the stream open; in no fixed order with ours, which says abandoned)
+                    tracker.abandoned_in_gc()
+                else:
                     tracker.end_if_open(CLOSED_EARLY)
 
         http_response.aclose = aclose

@@ -15,6 +15,7 @@ metric points, notify the observers.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from asyncio import CancelledError
@@ -104,6 +105,16 @@ class CallSite:
         )
 
 
+def is_cancellation(exc: BaseException) -> bool:
+    """The caller gave up: asyncio's ``CancelledError``, or trio's ``Cancelled`` (AsyncOpenAI runs on
+    trio through anyio: a cancel scope, ``move_on_after``, a failing nursery sibling), read only if
+    the program imported trio."""
+    if isinstance(exc, CancelledError):
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and isinstance(exc, getattr(trio, "Cancelled", ()))
+
+
 class TracedCall:
     """One call in flight: its site, its record, its span; ended once by :meth:`end`.
 
@@ -150,7 +161,7 @@ class TracedCall:
 
     def fail(self, exc: BaseException) -> None:
         record = self.record
-        if isinstance(exc, CancelledError):  # the caller gave up (task.cancel(), wait_for): not a failure
+        if is_cancellation(exc):  # the caller gave up (task.cancel(), wait_for): not a failure
             record.cancelled = True
             return
         record.error_type = type(exc).__name__
