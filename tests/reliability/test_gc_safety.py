@@ -229,9 +229,17 @@ def _hanging_async_client(pipe: Pipeline) -> Any:
             yield _CHUNK
             await asyncio.get_running_loop().create_future()
 
+    class HalfABodyThenHang(http.AsyncByteStream):  # type: ignore[name-defined,misc]
+        async def __aiter__(self) -> Any:
+            yield b'{"id": "chatcmpl-1", '
+            await asyncio.get_running_loop().create_future()
+
     class Hang(http.AsyncBaseTransport):  # type: ignore[name-defined,misc]
         async def handle_async_request(self, request: Any) -> Any:
-            if request.url.path.endswith("/chat/completions") and b'"stream"' not in request.content:
+            if b"half-a-body" in request.content:
+                headers = {"content-type": "application/json"}
+                return http.Response(200, headers=headers, stream=HalfABodyThenHang())
+            if b'"stream"' not in request.content:
                 await asyncio.get_running_loop().create_future()
             headers = {"content-type": "text/event-stream"}
             return http.Response(200, headers=headers, stream=OneChunkThenHang())
@@ -245,7 +253,7 @@ def _hanging_async_client(pipe: Pipeline) -> Any:
     return tracewrap.wrap(client, **pipe.kwargs())
 
 
-@pytest.mark.parametrize("how", ["plain", "raw_stream"])
+@pytest.mark.parametrize("how", ["plain", "raw_stream", "parse"])
 def test_a_call_whose_task_is_destroyed_pending_ends_outside_the_collection(
     pipe: Pipeline, watch: GcWatch, how: str
 ) -> None:
@@ -260,6 +268,12 @@ def test_a_call_whose_task_is_destroyed_pending_ends_outside_the_collection(
     async def use(client: Any) -> None:
         if how == "plain":
             await client.chat.completions.create(model="m", messages=MESSAGES)
+            return
+        if how == "parse":  # the body's first bytes came, then nothing: parse() waits for the rest
+            async with client.chat.completions.with_streaming_response.create(
+                model="half-a-body", messages=MESSAGES
+            ) as response:
+                await response.parse()
             return
         async with client.chat.completions.with_streaming_response.create(
             model="m", messages=MESSAGES, stream=True
@@ -289,6 +303,8 @@ def test_a_call_whose_task_is_destroyed_pending_ends_outside_the_collection(
     assert "error.type" not in span.attributes
     if how == "plain":
         assert span.attributes["tracewrap.cancelled"] is True
+    elif how == "parse":  # dropped unread, as a stream: the response's watch ended it
+        assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
     else:
         assert span.attributes["tracewrap.stream.outcome"] == "abandoned"
         assert span.attributes["tracewrap.stream.chunks"] == 1

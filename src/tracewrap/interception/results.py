@@ -47,6 +47,9 @@ def fail(call: TracedCall, exc: BaseException) -> None:
     carries the completion it refused (``LengthFinishReasonError``; ``ContentFilterFinishReasonError``
     on openai 3.x): a response that was billed, read like any other, so its usage and finish reason
     are counted (the finish as the model gave it, the span an error as the user's call raised)."""
+    if collecting():  # raised as the GC closes the call's coroutine (the SDK's clean-up failing
+        closed_unfinished(call)  # under GeneratorExit: openai 3.x's "aclose(): asynchronous
+        return  # generator is already running"), not the call's own failure: nobody waits for it
     if isinstance(exc, (LengthFinishReasonError, ContentFilterFinishReasonError)):
         completion = getattr(exc, "completion", None)
         if completion is not None:
@@ -151,6 +154,8 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             parsing[0] = True
             try:
                 parsed = await original_parse(*args, **kwargs)
+            except GeneratorExit:  # the awaiting coroutine was closed unfinished (collected): the
+                raise  # response's watch ends it abandoned, outside the GC
             except BaseException as exc:
                 _parse_failed(call, exc)
                 raise
@@ -168,8 +173,11 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             try:
                 await original_aclose()
             finally:
-                if not parsing[0] and not tap.reading:
-                    _end_unread(call)
+                if not parsing[0] and not tap.reading and not call.ended:
+                    if collecting():  # an `async with` exiting as the GC closes its coroutine
+                        defer(abandon)
+                    else:
+                        _end_unread(call)
 
         http_response.aclose = aclose
         return
@@ -206,8 +214,9 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
 
 def _parse_failed(call: TracedCall, exc: BaseException) -> None:
     """The user's ``parse()`` or raw read raised (a malformed body, a dropped connection): the call
-    failed, as the same body would have failed the plain ``create()``; not a response closed unread."""
-    if not call.ended:
+    failed, as the same body would have failed the plain ``create()``; not a response closed unread.
+    Raised as the GC closes the reading coroutine, it is the drop, which the response's watch ends."""
+    if not call.ended and not collecting():
         fail(call, exc)
 
 

@@ -53,7 +53,7 @@ from tracewrap.auto.import_hooks import when_imported
 from tracewrap.interception.streams import ABANDONED, CLOSED_EARLY, COMPLETED, ERROR, StreamTracker
 from tracewrap.normalize.responses import TERMINAL_EVENTS
 from tracewrap.normalize.values import field
-from tracewrap.telemetry.deferred import defer, watch_until_end
+from tracewrap.telemetry.deferred import collecting, defer, watch_until_end
 from tracewrap.telemetry.lifecycle import CallSite, internal_error, start
 
 CONNECTION_CLOSED = "connection_closed"  # the socket closed before the response's terminal event
@@ -477,7 +477,10 @@ def _patch_async(
         try:
             connection = await original_enter(self)
         except BaseException as exc:
-            _entered(self, None, exc, make)
+            if collecting():  # closed unfinished by the GC (GeneratorExit): only queue the ends
+                defer(functools.partial(_entered, self, None, exc, make))
+            else:
+                _entered(self, None, exc, make)
             raise
         _entered(self, connection, None, make)
         return connection
@@ -493,6 +496,8 @@ def _patch_async(
             turn = _sending(traces, event)
             try:
                 await original(self, event)
+            except GeneratorExit:  # closed unfinished (collected): the connection's watch ends the
+                raise  # turn abandoned, outside the GC
             except BaseException as exc:
                 traces.unsent(turn, exc)
                 raise
