@@ -6,7 +6,13 @@ body=..., cast_to=...)`` itself, and a few SDK resources (``client.beta.response
 (1.x, 2.x, 3.x) funnels ``post`` / ``get`` into ``request(cast_to, options, *, stream, stream_cls)``
 on ``SyncAPIClient`` / ``AsyncAPIClient``, with ``options`` a ``FinalRequestOptions``: its ``method``
 and ``url`` say which endpoint, its ``json_data`` is the request body (the same keys as the
-resource method's keyword arguments), its ``params`` the query.
+resource method's keyword arguments; ``extra_body`` is still apart, in ``extra_json``, merged only
+when the HTTP request is built), its ``params`` the query.
+
+The query is not the method's arguments: the SDK has already merged ``extra_query`` into it, and
+that can carry credentials (a signature, a token), which no span or LangSmith run may hold. So the
+only query keys ever read are a retrieve's own parameters (:data:`RETRIEVE_QUERY`); a generic call
+is read from its body alone. Headers (``extra_headers`` among them) are never read.
 
 A call that did pass a traced resource method has ``_in_traced_call`` set, so the request layer
 passes it straight through: one span per logical call. Otherwise a known endpoint gets one span,
@@ -46,8 +52,11 @@ _POST_PATHS: tuple[tuple[str, Endpoint], ...] = (
 )
 _RETRIEVE_PREFIX = "/responses/"
 _CANCEL_SUFFIX = "/cancel"
+# ``responses.retrieve``'s own query parameters: all a fetch reads of its query (the same arguments
+# the resource method's call shows), never the rest, where ``extra_query`` has been merged
+RETRIEVE_QUERY = ("include", "include_obfuscation", "starting_after", "stream")
 
-# (the endpoint, the body or query it was called with, the positional arguments its reader takes)
+# (the endpoint, its arguments read from the body or query, the positional arguments its reader takes)
 Routed = tuple[Endpoint, Mapping[str, Any], tuple[Any, ...]]
 # the call site of a call on a client, for an endpoint (None: pass the call through)
 ClientSiteOf = Callable[[Any, Endpoint], "CallSite | None"]
@@ -74,7 +83,8 @@ def _path(url: str) -> str:
 
 
 def route(options: Any, enabled: frozenset[Endpoint]) -> Routed | None:
-    """Which known endpoint a request is for, with its body (or query) and positional arguments."""
+    """Which known endpoint a request is for, with its arguments and positional arguments: the body
+    (``extra_body`` is not in it), or for a retrieve the :data:`RETRIEVE_QUERY` keys of the query."""
     url = getattr(options, "url", None)
     method = getattr(options, "method", None)
     if not isinstance(url, str) or not isinstance(method, str):
@@ -97,13 +107,14 @@ def route(options: Any, enabled: frozenset[Endpoint]) -> Routed | None:
             if FETCH_RESPONSE not in enabled:
                 return None
             params = options.params
-            return FETCH_RESPONSE, params if isinstance(params, Mapping) else {}, (response_id,)
+            query = (
+                {k: params[k] for k in RETRIEVE_QUERY if k in params} if isinstance(params, Mapping) else {}
+            )
+            return FETCH_RESPONSE, query, (response_id,)
     if ANY_ROUTE not in enabled:
         return None
-    # any other endpoint: a generic span (only the model and stream flag are read from the request)
+    # any other endpoint: a generic span (only the model is read), from its body; never its query
     body = options.json_data
-    if not isinstance(body, Mapping):
-        body = options.params
     return api_call_endpoint(verb, path), body if isinstance(body, Mapping) else {}, ()
 
 
