@@ -425,3 +425,210 @@ def test_azure_and_known_hosts_name_the_provider(telemetry) -> None:
     assert (info.provider, info.server_address, info.server_port) == ("openrouter", "openrouter.ai", 443)
     assert client_info(openai.OpenAI(api_key="k"), TraceOptions()).provider == "openai"
     assert client_info(router, TraceOptions(provider="mine")).provider == "mine"
+
+
+# where a client is pointed, and what its calls must then say: (gen_ai.provider.name, host, port)
+OPENAI_URL, GROQ_URL, LOCAL_URL = (
+    "https://api.openai.com/v1",
+    "https://api.groq.com/v1",
+    "http://localhost:8000/v1",
+)
+WHERE = {
+    OPENAI_URL: ("openai", "api.openai.com", 443),
+    GROQ_URL: ("groq", "api.groq.com", 443),
+    LOCAL_URL: ("openai_compatible", "localhost", 8000),
+}
+
+
+class _Runs:
+    """The LangSmith runs the exporter would send (built, not sent: no client behind it)."""
+
+    def __init__(self) -> None:
+        from tracewrap.exporting.langsmith import LangSmithObserver, LangSmithSettings
+
+        runs = self.runs = []
+
+        class Capturing(LangSmithObserver):
+            def on_end(self, call) -> None:
+                runs.append(self.build_run(call, call.state.pop(id(self), None)))
+
+        self.observer = Capturing(
+            LangSmithSettings(project=None, hide_inputs=False, hide_outputs=False), client=object()
+        )
+
+    def __enter__(self) -> list:
+        tracewrap.add_observer(self.observer)
+        return self.runs
+
+    def __exit__(self, *exc) -> None:
+        tracewrap.remove_observer(self.observer)
+
+
+def _where_calls_went(telemetry, runs) -> list[tuple]:
+    """Per call: its span's provider, address and port, and its run's ``ls_provider``."""
+    spans = [attrs(s) for s in telemetry.spans() if s.instrumentation_scope.name == "tracewrap"]
+    assert len(spans) == len(runs)
+    return [
+        (
+            a["gen_ai.provider.name"],
+            a["server.address"],
+            a["server.port"],
+            run.extra["metadata"]["ls_provider"],
+        )
+        for a, run in zip(spans, runs, strict=True)
+    ]
+
+
+def _metric_places(telemetry) -> set[tuple]:
+    return {
+        (p.attributes["gen_ai.provider.name"], p.attributes["server.address"], p.attributes["server.port"])
+        for p in telemetry.points("gen_ai.client.operation.duration")
+    }
+
+
+def _sites(client):
+    """The call sites the client's calls use now (wrap(client): its installation's; else its own)."""
+    from tracewrap.interception.install import installation_of
+
+    installation = installation_of(client)
+    return installation.sites if installation is not None else client.__dict__["_tracewrap_sites"]
+
+
+def _chat(client) -> None:
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+
+def _post(client) -> None:  # the request layer (litellm's way)
+    from openai.types.chat import ChatCompletion
+
+    client.post(
+        "/chat/completions", body={"model": "gpt-4o-mini", "messages": MESSAGES}, cast_to=ChatCompletion
+    )
+
+
+@pytest.mark.parametrize("mode", ["client", "module"])
+def test_calls_follow_the_base_url_setter(telemetry, mode) -> None:
+    """``client.base_url = ...`` (the SDK's public setter) sends the next requests elsewhere: their
+    spans, metric points and LangSmith runs say where, before the first call or after some."""
+    from tracewrap.testing import MockOpenAI
+
+    backend = MockOpenAI(record=True)
+    client = backend.client(base_url=OPENAI_URL)
+    if mode == "client":
+        client = tracewrap.wrap(client, **telemetry.wrap_kwargs())
+    else:
+        _module(telemetry)
+    with _Runs() as runs:
+        client.base_url = GROQ_URL  # before any call
+        _chat(client)
+        _post(client)
+        client.base_url = LOCAL_URL  # after some
+        _chat(client)
+        _post(client)
+        client.responses.create(model="gpt-4.1-mini", input="hi")  # a resource built after the change
+        client.base_url = OPENAI_URL
+        _chat(client)
+        kept = _sites(client)
+        _chat(client)  # nothing changed: the same sites (the per-call path builds nothing)
+        assert _sites(client) is kept
+    assert [r.headers["host"] for r in backend.requests] == [
+        *["api.groq.com"] * 2,
+        *["localhost:8000"] * 3,
+        *["api.openai.com"] * 2,
+    ]
+    groq, local, api = (WHERE[url] for url in (GROQ_URL, LOCAL_URL, OPENAI_URL))
+    assert _where_calls_went(telemetry, runs) == [
+        *[(*groq, "groq")] * 2,
+        *[(*local, "openai_compatible")] * 3,
+        *[(*api, "openai")] * 2,
+    ]
+    assert _metric_places(telemetry) == {groq, local, api}
+
+
+def test_async_calls_follow_the_base_url_setter(telemetry) -> None:
+    from tracewrap.testing import MockOpenAI
+
+    client = tracewrap.wrap(MockOpenAI().async_client(base_url=OPENAI_URL), **telemetry.wrap_kwargs())
+
+    async def main() -> None:
+        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        client.base_url = LOCAL_URL
+        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    asyncio.run(main())
+    spans = [attrs(s) for s in telemetry.spans() if s.instrumentation_scope.name == "tracewrap"]
+    assert [(a["gen_ai.provider.name"], a["server.address"], a["server.port"]) for a in spans] == [
+        WHERE[OPENAI_URL],
+        WHERE[LOCAL_URL],
+    ]
+
+
+def test_the_module_client_follows_openai_base_url(telemetry, monkeypatch) -> None:
+    """The module-level client (``openai.chat.completions.create``) sends to ``openai.base_url``
+    whenever it is set, also after its first call: its calls say so."""
+    from tracewrap.testing import MockOpenAI
+    from tracewrap.testing.mock_client import http_library
+
+    backend = MockOpenAI(record=True)
+    http = http_library()
+    monkeypatch.setattr(openai, "api_key", API_KEY)
+    monkeypatch.setattr(openai, "base_url", GROQ_URL + "/")  # (its getter adds no trailing slash)
+    monkeypatch.setattr(openai, "http_client", http.Client(transport=http.MockTransport(backend.handle)))
+    monkeypatch.setattr(openai, "_client", None)  # built anew from these, and dropped after the test
+    _module(telemetry)
+    with _Runs() as runs:
+        _chat(openai)
+        monkeypatch.setattr(openai, "base_url", LOCAL_URL + "/")
+        _chat(openai)
+        kept = _sites(openai._client)
+        _chat(openai)
+        assert _sites(openai._client) is kept  # its URL read again each call, its sites kept
+    assert [r.headers["host"] for r in backend.requests] == ["api.groq.com", *["localhost:8000"] * 2]
+    assert _where_calls_went(telemetry, runs) == [
+        (*WHERE[GROQ_URL], "groq"),
+        *[(*WHERE[LOCAL_URL], "openai_compatible")] * 2,
+    ]
+
+
+class RegionalClient(openai.OpenAI):
+    """A subclass whose ``base_url`` is a property of its own, computed on each read."""
+
+    region = "api.openai.com"
+
+    @property
+    def base_url(self):  # type: ignore[override]
+        return openai.OpenAI.base_url.fget(self).copy_with(host=self.region)
+
+    @base_url.setter
+    def base_url(self, url) -> None:
+        openai.OpenAI.base_url.fset(self, url)
+
+
+@pytest.mark.parametrize("mode", ["client", "module"])
+def test_a_computed_base_url_is_followed(telemetry, mode) -> None:
+    from tracewrap.testing import MockOpenAI
+    from tracewrap.testing.mock_client import http_library
+
+    backend = MockOpenAI(record=True)
+    http = http_library()
+    client = RegionalClient(
+        api_key=API_KEY,
+        base_url=OPENAI_URL,
+        max_retries=0,
+        http_client=http.Client(transport=http.MockTransport(backend.handle)),
+    )
+    if mode == "client":
+        client = tracewrap.wrap(client, **telemetry.wrap_kwargs())
+    else:
+        _module(telemetry)
+    _chat(client)
+    client.region = "api.groq.com"
+    _chat(client)
+    _post(client)
+    _chat(client)
+    assert [r.headers["host"] for r in backend.requests] == ["api.openai.com", *["api.groq.com"] * 3]
+    spans = [attrs(s) for s in telemetry.spans() if s.instrumentation_scope.name == "tracewrap"]
+    assert [(a["gen_ai.provider.name"], a["server.address"], a["server.port"]) for a in spans] == [
+        WHERE[OPENAI_URL],
+        *[WHERE[GROQ_URL]] * 3,
+    ]

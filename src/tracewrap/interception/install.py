@@ -15,14 +15,20 @@ traced path at once cost ~90 ms of imports before the first call. Such a path is
 client builds its resource: the client class's property is replaced by one that hands a wrapped
 client's new resource to its :class:`Installation` before the client stores it
 (:class:`TracedResourceProperty`; for any other client it only builds). Calls pay nothing for it.
+
+Where a client sends (``server.address``, ``server.port``, the provider its host means) is read
+into its :class:`ClientSites`, kept while the client's ``base_url`` is the URL object they were read
+from: the SDK's setter (``client.base_url = ...``) stores a new one, and the next call reads the new
+host. A call pays one dictionary look-up and an identity test for it.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -62,15 +68,151 @@ class TracedMethod(wrapt.FunctionWrapper):
     """Marks a method tracewrap installed, so wrapping again never stacks a second span."""
 
 
+# Where the SDK keeps the URL its ``base_url`` property returns and its setter replaces (openai 3.x,
+# then 1.x / 2.x), and the modules of the SDK's own getters, which return that object as it is.
+_URL_ATTRIBUTES = ("_configured_base_url", "_base_url")
+_SDK_URL_GETTERS = ("openai._base_client", "openai._client")
+_PROBED = object()  # the ``url`` of sites whose client's base_url is probed: no stored URL is it
+UrlProbe = Callable[[Any], Any]
+
+
+class ClientSites(dict):  # type: ignore[type-arg]
+    """One client's call sites per endpoint, for ``options``, and where it sends (``info``), read
+    from its ``base_url`` when ``url`` was the object that says where it points.
+
+    For a client of the SDK's own classes ``url`` is the URL object ``base_url`` returns, stored at
+    ``client.__dict__[url_key]``, which the SDK's setter replaces: the sites hold while
+    ``client.__dict__.get(url_key) is url`` (a call's one look-up). A client whose ``base_url`` is
+    computed on each read has ``url`` :data:`_PROBED`, so that test always fails, and a ``probe``
+    that reads it again, on every call, to compare with what it read before (``seen``:
+    :func:`current_sites`): the module-level client (``openai.chat...``) follows ``openai.base_url``
+    when set, else its own URL, so its probe reads just those two; a subclass with a property of its
+    own is read through that property and compared by value."""
+
+    __slots__ = ("info", "options", "probe", "seen", "url", "url_key")
+    info: ClientInfo
+    options: TraceOptions
+    probe: UrlProbe | None
+    seen: Any
+    url: Any
+    url_key: str | None
+
+    def site(self, endpoint: Endpoint) -> CallSite:
+        site = self.get(endpoint)
+        if site is None:
+            site = self[endpoint] = CallSite(endpoint, self.options, self.info)
+        return site
+
+
+def _read_base_url(client: Any) -> Any:
+    return getattr(client, "base_url", None)
+
+
+def _module_client_probe(module: Any, key: str) -> UrlProbe:
+    """What the SDK's module-level client reads its ``base_url`` from: ``openai.base_url`` when set,
+    else its own URL object (``openai/__init__.py``: ``_ModuleClient.base_url``)."""
+
+    def probe(client: Any) -> Any:
+        value = module.base_url
+        return value if value is not None else client.__dict__.get(key)
+
+    return probe
+
+
+def _url_source(client: Any) -> tuple[str | None, UrlProbe | None]:
+    """``(url_key, None)`` when ``client.base_url`` returns ``client.__dict__[url_key]`` itself (the
+    SDK's own getter), else ``(None, probe)``."""
+    getter = getattr(inspect.getattr_static(type(client), "base_url", None), "fget", None)
+    attributes = getattr(client, "__dict__", {})
+    key = next((name for name in _URL_ATTRIBUTES if name in attributes), None)
+    if key is not None and getattr(getter, "__module__", None) in _SDK_URL_GETTERS:
+        try:
+            if client.base_url is attributes[key]:
+                return key, None
+        except Exception:
+            return None, _read_base_url
+    module = sys.modules.get(type(client).__module__.partition(".")[0])
+    module_client = getattr(module, "_ModuleClient", None)
+    if (
+        key is not None
+        and isinstance(module_client, type)
+        and isinstance(client, module_client)
+        and inspect.getattr_static(type(client), "base_url", None) is vars(module_client).get("base_url")
+        and hasattr(module, "base_url")
+    ):
+        return None, _module_client_probe(module, key)
+    return None, _read_base_url
+
+
+def new_sites(client: Any, options: TraceOptions) -> ClientSites:
+    sites = ClientSites()
+    sites.options = options
+    sites.url_key, sites.probe = key, probe = _url_source(client)
+    # the URL before the info read from it: a setter in between leaves a stale ``url`` (the next
+    # call reads again), never stale info kept
+    if probe is None:
+        sites.url, sites.seen = client.__dict__.get(key), None
+    else:
+        sites.url, sites.seen = _PROBED, probe(client)
+    sites.info = client_info(client, options)
+    return sites
+
+
+def current_sites(client: Any, options: TraceOptions, known: ClientSites | None) -> ClientSites:
+    """``known`` while it still holds for ``client`` (its options, where its ``base_url`` points),
+    else new sites. The slow path: a call takes it when ``known`` is missing or its URL object is
+    not the client's any more, and on every call of a client whose ``base_url`` is computed."""
+    if known is not None and known.options is options and known.probe is not None:
+        try:
+            now = known.probe(client)
+            if now is known.seen or (known.probe is _read_base_url and now == known.seen):
+                return known
+        except Exception as exc:
+            internal_error("base_url", exc)
+            return known
+    return new_sites(client, options)
+
+
 @dataclass
 class Installation:
     paths: tuple[str, ...]
     options: TraceOptions
-    info: ClientInfo
+    client: Any
+    sites: ClientSites
     patched: list[tuple[Any, str]] = field(default_factory=list)
     # per resource the client had not built at wrap time (``"responses"``): the paths under it,
     # wrapped on every object built for it (two threads may both build one: either may be stored)
     pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def current(self) -> ClientSites:
+        """The client's call sites, for where its ``base_url`` points now."""
+        sites = self.sites
+        if self.client.__dict__.get(sites.url_key) is not sites.url:
+            sites = self.sites = current_sites(self.client, self.options, sites)
+        return sites
+
+    def site(self, endpoint: Endpoint) -> CallSite:
+        return self.current().site(endpoint)
+
+    def site_of(self, endpoint: Endpoint) -> Callable[[Any], CallSite]:
+        """A traced method's ``site_of``: :meth:`site`, its last answer kept with the sites it came
+        from, valid while their URL object is the client's (per call: no look-up by endpoint, whose
+        hash is a dataclass's over every field)."""
+        attributes = self.client.__dict__
+        sites = self.current()
+        last = (sites, sites.site(endpoint))  # one tuple: threads see a site with its own sites
+
+        def site_of(_resource: Any) -> CallSite:
+            nonlocal last
+            sites, site = last
+            if attributes.get(sites.url_key) is sites.url:
+                return site
+            sites = self.current()
+            site = sites.site(endpoint)
+            last = (sites, site)
+            return site
+
+        return site_of
 
     def wrap_methods(self, plan: list[tuple[Any, str, Endpoint]]) -> None:
         for resource, method, endpoint in plan:
@@ -79,8 +221,7 @@ class Installation:
                 continue
             is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
             make = async_wrapper if is_async else sync_wrapper
-            site = CallSite(endpoint, self.options, self.info)
-            wrapper = make(lambda _resource, site=site: site, deprecation_of(original))
+            wrapper = make(self.site_of(endpoint), deprecation_of(original))
             setattr(resource, method, TracedMethod(original, wrapper))
             for cache in _RAW_CACHES:
                 resource.__dict__.pop(cache, None)
@@ -237,11 +378,10 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
     if installation_of(client) is not None:
         return client  # idempotent: one span per call however often it is wrapped
     paths = tuple(paths)
-    info = client_info(client, options)
     now, later = _split_unbuilt(client, paths)
     plan = plan_paths(client, now)  # validate everything before changing anything
 
-    installation = Installation(paths, options, info, pending=later)
+    installation = Installation(paths, options, client, new_sites(client, options), pending=later)
     installation.wrap_methods(plan)
     _drop_cached_wrappers(client, now)
     _wrap_request_layer(client, installation)
@@ -287,13 +427,9 @@ def _wrap_request_layer(client: Any, installation: Installation) -> None:
     if original is None or isinstance(original, TracedMethod):
         return
     enabled = traced_endpoints(installation.paths)
-    sites: dict[Endpoint, CallSite] = {}
 
     def site_of(_client: Any, endpoint: Endpoint) -> CallSite:
-        site = sites.get(endpoint)
-        if site is None:
-            site = sites[endpoint] = CallSite(endpoint, installation.options, installation.info)
-        return site
+        return installation.site(endpoint)
 
     is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
     make = async_request_wrapper if is_async else sync_request_wrapper

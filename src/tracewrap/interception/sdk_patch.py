@@ -18,7 +18,8 @@ import ends, before whoever imported it can use or wrap the classes, so the orde
 one an eager patch gives. A path the user named is walked at once, which also checks it exists.
 
 Per call the wrapper finds the client (``resource._client``) and its :class:`CallSite` (provider,
-server, options), built once per client and kept in the client's ``__dict__``. A client also
+server, options), built once per client and kept in the client's ``__dict__`` (built anew after
+the client's ``base_url`` changed: :class:`~tracewrap.interception.install.ClientSites`). A client also
 wrapped with ``wrap(client, ...)`` has its own wrappers on its resource objects; they run first,
 so that client's options win and the class wrapper passes the call through (one span).
 
@@ -46,12 +47,12 @@ from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, Endpoint
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.deprecation import deprecation_of
-from tracewrap.interception.install import client_info, plan_paths
+from tracewrap.interception.install import current_sites, plan_paths
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, internal_error
 
-_SITES = "_tracewrap_sites"  # in a client's __dict__: {endpoint: CallSite} for the options in force
+_SITES = "_tracewrap_sites"  # in a client's __dict__: its ClientSites, for the options in force
 Plan = dict[tuple[type, str], Endpoint]  # (class, method name) -> endpoint
 Deferred = dict[str, tuple[str, ...]]  # resource package -> the paths walked when it is imported
 
@@ -84,10 +85,6 @@ def current() -> SdkInstallation | None:
     return _installation
 
 
-class _ClientSites(dict):  # type: ignore[type-arg]
-    __slots__ = ("options",)
-
-
 def _site_of(resource: Any, endpoint: Endpoint) -> CallSite | None:
     return client_site(getattr(resource, "_client", None), endpoint)
 
@@ -101,14 +98,15 @@ def client_site(client: Any, endpoint: Endpoint) -> CallSite | None:
     if attributes is None:
         return None
     sites = attributes.get(_SITES)
-    if sites is None or sites.options is not installation.options:
-        sites = _ClientSites()
-        sites.options = installation.options
-        attributes[_SITES] = sites
+    if (
+        sites is None
+        or sites.options is not installation.options
+        or attributes.get(sites.url_key) is not sites.url  # base_url set anew since they were built
+    ):
+        sites = attributes[_SITES] = current_sites(client, installation.options, sites)
     site = sites.get(endpoint)
     if site is None:
-        options = installation.options
-        site = sites[endpoint] = CallSite(endpoint, options, client_info(client, options))
+        site = sites.site(endpoint)
     return site
 
 

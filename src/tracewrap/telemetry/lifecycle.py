@@ -4,7 +4,7 @@ The interception layer calls :func:`start` before the SDK call and :meth:`Traced
 once afterwards (at once, or when a stream ends). Everything here is guarded: an internal error is
 logged once and never reaches the user's call.
 
-Three objects: a :class:`CallSite` (one traced method of one client, built when it is wrapped), a
+Three objects: a :class:`CallSite` (one endpoint of one client, built once per client), a
 :class:`TracedCall` (one call in flight, holding its site, its :class:`~tracewrap.record.CallRecord`
 and its span) and, when observers are registered, the call's public view
 :class:`~tracewrap.observers.ObservedCall`. ``TracedCall.end`` reads top to bottom: settle who
@@ -52,7 +52,8 @@ def internal_error(where: str, exc: BaseException) -> None:
 
 
 class ClientInfo:
-    """Where a client sends its calls, read once when it is wrapped (``interception.install.client_info``).
+    """Where a client sends its calls (``interception.install.client_info``), read when its call sites
+    are built and again once its ``base_url`` has changed (``interception.install.ClientSites``).
 
     ``provider`` is the name in force: ``wrap(provider=...)`` if given, else the one its host means.
     """
@@ -68,8 +69,9 @@ class ClientInfo:
 class CallSite:
     """One traced method of one client: what every call through it shares, worked out once.
 
-    Built when the method is wrapped, so a call copies the shared attributes instead of
-    assembling them again, and finds its endpoint, options and client in one place.
+    Built once per client (when ``wrap(client)`` wraps the method, or on the client's first call to
+    the endpoint; again after its ``base_url`` changed), so a call copies the shared attributes
+    instead of assembling them again, and finds its endpoint, options and client in one place.
     """
 
     __slots__ = (
