@@ -257,3 +257,71 @@ def test_redaction_covers_tool_results_given_as_content_parts() -> None:
     redact_record(record, lambda s: s.replace(PII, "[card]"))
     recorded = content_attributes(record, 10_000, None)["gen_ai.input.messages"]
     assert PII not in recorded and recorded.count("[card]") == 2
+
+
+def test_media_in_a_tool_result_is_recorded_as_its_kind_only() -> None:
+    """A Responses tool result given as content parts is read as a message's parts are: its text,
+    and only the kind of an image or file; the base64 data and a signed URL were recorded whole."""
+    signed = "https://bucket.example/scan.png?X-Amz-Signature=SIGNATURE-SECRET"
+    data = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB"
+    parts = [
+        {"type": "input_text", "text": "screenshot attached"},
+        {"type": "input_image", "image_url": data},
+        {"type": "input_image", "image_url": signed},
+        {"type": "input_file", "filename": "a.pdf", "file_data": data},
+    ]
+    record = CallRecord(operation="chat", api_type="responses", provider="openai")
+    record.input_messages = responses_input_messages(
+        {"input": [{"type": "function_call_output", "call_id": "c1", "output": parts}]}
+    )
+    for redact in (None, lambda s: s.replace("screenshot", "[shot]")):
+        recorded = content_attributes(record, 10_000, redact)["gen_ai.input.messages"]
+        assert "SIGNATURE-SECRET" not in recorded and "iVBORw0KGgo" not in recorded
+        (message,) = json.loads(recorded)
+        (part,) = message["parts"]
+        assert part["response"] == [
+            {"type": "text", "content": "[shot] attached" if redact else "screenshot attached"},
+            {"type": "input_image"},
+            {"type": "input_image"},
+            {"type": "input_file"},
+        ]
+
+
+def test_the_prompts_own_tool_calls_are_recorded_as_a_chat_prompts_are() -> None:
+    """Responses input items ``function_call`` / ``custom_tool_call`` are the assistant's earlier
+    calls: recorded as its ``tool_call`` parts (id, name, arguments), as in a chat prompt; they
+    were dropped."""
+    messages = responses_input_messages(
+        {
+            "input": [
+                {"role": "user", "content": "weather in Paris?"},
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "Checking."}],
+                },
+                {
+                    "type": "function_call",
+                    "call_id": "c1",
+                    "name": "weather",
+                    "arguments": '{"city":"Paris"}',
+                },
+                {"type": "custom_tool_call", "call_id": "c2", "name": "grep", "input": "rain"},
+                {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+                {"type": "custom_tool_call_output", "call_id": "c2", "output": "no match"},
+            ]
+        }
+    )
+    assert messages == [
+        {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "text", "content": "Checking."},
+                {"type": "tool_call", "id": "c1", "name": "weather", "arguments": '{"city":"Paris"}'},
+                {"type": "tool_call", "id": "c2", "name": "grep", "arguments": "rain"},
+            ],
+        },
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "sunny"}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c2", "response": "no match"}]},
+    ]

@@ -57,26 +57,36 @@ def chat_input_messages(kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | Non
     return result
 
 
+_TOOL_CALLS = {"function_call": "arguments", "custom_tool_call": "input"}  # item type -> its arguments field
+_TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
+
+
 def responses_input_messages(kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The input items as messages: messages, the prompt's own tool calls (the assistant's, as in a
+    chat prompt) and their results. A tool result given as content parts is read as a message's
+    are: text, and only the kind of an image or file (never its bytes or URL)."""
     items = kwargs.get("input")
     if isinstance(items, str):
         return [{"role": "user", "parts": _text_parts(items)}]
-    result = []
+    result: list[dict[str, Any]] = []
     for item in as_list(items):
         kind = as_str(field(item, "type"))
-        if kind == "function_call_output":
-            result.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {
-                            "type": "tool_call_response",
-                            "id": as_str(field(item, "call_id")),
-                            "response": field(item, "output"),
-                        }
-                    ],
-                }
-            )
+        if kind in _TOOL_OUTPUTS:
+            output = field(item, "output")
+            response = output if isinstance(output, str) else _text_parts(output)
+            part = {"type": "tool_call_response", "id": as_str(field(item, "call_id")), "response": response}
+            result.append({"role": "tool", "parts": [part]})
+        elif kind in _TOOL_CALLS:
+            call = {
+                "type": "tool_call",
+                "id": as_str(field(item, "call_id")),
+                "name": as_str(field(item, "name")),
+                "arguments": as_str(field(item, _TOOL_CALLS[kind])),
+            }
+            if result and result[-1]["role"] == "assistant":  # one turn: its text and its calls
+                result[-1]["parts"].append(call)
+            else:
+                result.append({"role": "assistant", "parts": [call]})
         elif kind in (None, "message"):
             result.append(
                 {"role": as_str(field(item, "role")) or "user", "parts": _text_parts(field(item, "content"))}

@@ -20,9 +20,11 @@ def _redacted(messages: list[dict[str, Any]], redact: Redactor) -> list[dict[str
     def part(p: dict[str, Any]) -> dict[str, Any]:
         out = dict(p)
         response = out.get("response")
-        if response is not None and not isinstance(response, str):
-            # a tool result given as content parts (Responses function_call_output): the hook sees it
-            # as the JSON text that would be recorded, rather than letting it through unredacted
+        if isinstance(response, list) and all(isinstance(r, dict) for r in response):
+            out["response"] = [part(r) for r in response]  # a tool result as parts: each part's text
+        elif response is not None and not isinstance(response, str):
+            # any other shape: the hook sees it as the JSON text that would be recorded, rather than
+            # letting it through unredacted
             out["response"] = json.dumps(response, ensure_ascii=False, default=str)
         for key in ("content", "arguments", "response"):
             if isinstance(out.get(key), str):
