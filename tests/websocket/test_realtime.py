@@ -270,3 +270,39 @@ def test_the_realtime_module_is_patched_when_the_sdk_imports_it(rt_server: Any, 
     assert span["gen_ai.request.model"] == MODEL
     assert span["gen_ai.usage.input_tokens"] == 12
     assert span["gen_ai.usage.output_tokens"] == 3
+
+
+def test_a_failed_connect_records_no_userinfo_query_or_proxy_password(
+    rt_server: Any, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The WebSocket library's InvalidURI / InvalidProxy quote the whole URL: a gateway token as the
+    URL's user name, the extra_query signature, a proxy's password went into the span's status (and
+    LangSmith's error). Every URL in an error's message keeps its scheme, host and path only."""
+    secrets = ("GATEWAYTOKEN", "QUERYSECRET", "proxyuser", "PROXYPASSWORD")
+
+    def connect(client: Any, **kwargs: Any) -> str:
+        manager = client.realtime.connect(model=MODEL, **kwargs)
+        manager.send({"type": "response.create", "response": {}})  # queued: its span starts here
+        with pytest.raises(Exception) as raised:
+            with manager:
+                pass
+        return str(raised.value)
+
+    tokened = openai.OpenAI(
+        api_key=API_KEY, base_url=f"http://GATEWAYTOKEN@127.0.0.1:{rt_server.port}/v1", max_retries=0
+    )
+    told = [connect(wrap(tokened, **telemetry.wrap_kwargs()), extra_query={"sig": "QUERYSECRET"})]
+    plain = openai.OpenAI(
+        api_key=API_KEY, base_url=f"http://gateway.example:{rt_server.port}/v1", max_retries=0
+    )
+    # made before: the HTTP client reads the proxy at construction (and refuses this one); the
+    # WebSocket connect reads it at connect time
+    monkeypatch.setenv("http_proxy", "socks9://proxyuser:PROXYPASSWORD@proxy.internal:1080")
+    told.append(connect(wrap(plain, **telemetry.wrap_kwargs())))
+    assert all(any(secret in message for secret in secrets) for message in told)  # what the app sees
+    spans = sorted(telemetry.spans(), key=lambda s: s.start_time)
+    assert [s.attributes["error.type"] for s in spans] == ["InvalidURI", "InvalidProxy"]
+    descriptions = [s.status.description or "" for s in spans]
+    assert descriptions[0].startswith(f"ws://127.0.0.1:{rt_server.port}/v1/realtime isn't a valid URI")
+    assert descriptions[1].startswith("socks9://proxy.internal:1080 isn't a valid proxy")
+    assert not any(secret in d for secret in secrets for d in descriptions)

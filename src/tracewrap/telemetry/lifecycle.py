@@ -15,6 +15,7 @@ metric points, notify the observers.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -107,6 +108,19 @@ class CallSite:
         )
 
 
+# a URL in an error's message (a WebSocket library's InvalidURI / InvalidProxy quotes it whole):
+# scheme, then optional userinfo, host and path, then optional query and fragment
+_URL = re.compile(r"""([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^\s/@'"<>]*@)?([^\s?#'"<>]*)(?:[?#][^\s'"<>]*)?""")
+
+
+def without_url_secrets(message: str) -> str:
+    """``message`` with every URL's userinfo (``user:password@``), query and fragment dropped, as a
+    request URL is everywhere else (SECURITY.md): an extra_query signature or a proxy's password."""
+    if "://" not in message:
+        return message
+    return _URL.sub(r"\1\2", message)
+
+
 def is_cancellation(exc: BaseException) -> bool:
     """The caller gave up: asyncio's ``CancelledError``, or trio's ``Cancelled`` (AsyncOpenAI runs on
     trio through anyio: a cancel scope, ``move_on_after``, a failing nursery sibling), read only if
@@ -171,7 +185,7 @@ class TracedCall:
         if isinstance(status, int):
             record.http_status_code = status
         try:
-            record.error_message = str(exc)[:1000]
+            record.error_message = without_url_secrets(str(exc))[:1000]
         except Exception:
             record.error_message = None
 
