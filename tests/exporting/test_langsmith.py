@@ -385,3 +385,35 @@ def test_async_stream_and_call(
     assert stream_run["outputs"]["choices"][0]["message"]["content"] == Scenario().text
     assert stream_run["outputs"]["usage_metadata"]["total_tokens"] == 19
     assert responses_run["outputs"]["status"] == "completed" and responses_run["inputs"]["input"] == "hi"
+
+
+def test_uploads_and_generated_images_are_kept_as_their_size(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    """An image to edit, an audio file to transcribe and a generated image are data, not a readable
+    input or output (as an embedding's vectors): the run keeps their size. LangSmith's serializer
+    sent the uploads whole, base64-encoded, and the generated images' b64_json untouched."""
+    import io
+
+    from tracewrap.testing.media import PNG_B64
+
+    recorder.zstd = False
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    client = make_client()
+    scan = b"PRIVATE-SCAN-BYTES" * 1000
+    client.images.edit(model="gpt-image-1", image=("scan.png", scan, "image/png"), prompt="crop")
+    recording = io.BytesIO(b"PRIVATE-CALL-AUDIO" * 1000)
+    recording.name = "call.wav"
+    transcript = client.audio.transcriptions.create(model="gpt-4o-transcribe", file=recording)
+    edit, transcription = _llm_runs(recorder, 2)
+    assert edit["inputs"] == {
+        "model": "gpt-image-1",
+        "image": ["scan.png", "<18000 bytes>", "image/png"],
+        "prompt": "crop",
+    }
+    assert [image["b64_json"] for image in edit["outputs"]["data"]] == [f"<{len(PNG_B64)} base64 characters>"]
+    assert transcription["inputs"] == {"model": "gpt-4o-transcribe", "file": "<file call.wav>"}
+    assert transcription["outputs"]["text"] == transcript.text  # a transcript is readable: kept
+    sent = b"".join(recorder.raw)
+    assert b"PRIVATE" not in sent and b"UFJJVkFURS" not in sent and PNG_B64[:40].encode() not in sent

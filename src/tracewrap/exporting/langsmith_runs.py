@@ -123,6 +123,10 @@ def _plain(value: Any, redact: Redactor | None, key: str | None = None) -> Any:
         except TypeError:  # a model_dump without these keywords
             dumped = dump()
         return _plain(dumped, redact, key)
+    if isinstance(value, (bytes, bytearray, memoryview)):  # an upload (images.edit, audio): data,
+        return f"<{len(value)} bytes>"  # not a readable input; LangSmith would send it whole, base64
+    if hasattr(value, "read"):  # an open file to upload: its name, never its content
+        return f"<file {getattr(value, 'name', '')}>".replace(" >", ">")
     if hasattr(value, "__next__"):  # a one-shot iterator: reading it would use it up
         return f"<{type(value).__name__}>"
     return value  # numbers, None, and anything else LangSmith's serializer will handle
@@ -193,6 +197,16 @@ def embeddings_output(dumped: dict[str, Any]) -> dict[str, Any]:
     return dumped
 
 
+def media_output(dumped: dict[str, Any]) -> dict[str, Any]:
+    """A generated image is data, not a readable output: its base64 is kept as its length."""
+    data = dumped.get("data")
+    if isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
+                item["b64_json"] = f"<{len(item['b64_json'])} base64 characters>"
+    return dumped
+
+
 def outputs(
     record: CallRecord, response: Any, hide: bool, redact: Redactor | None, embeddings: bool = False
 ) -> dict[str, Any]:
@@ -205,6 +219,8 @@ def outputs(
         dumped.pop("usage", None)
         if embeddings:
             dumped = embeddings_output(dumped)
+        elif record.operation == "generate_content":
+            dumped = media_output(dumped)
         if redact is not None:
             dumped, ok = _redacting(redact, lambda: _plain(dumped, redact))
             if not ok:
