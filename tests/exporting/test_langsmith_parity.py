@@ -9,6 +9,7 @@ purpose is asserted as such here and listed in the README ("LangSmith runs").
 from __future__ import annotations
 
 import asyncio
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -683,3 +684,81 @@ def test_a_cancelled_call_is_not_a_success(
     assert ours["error"] == "CancelledError: the caller cancelled the call"
     assert _meta(ours)["status"] == "cancelled"
     assert _meta(ours).get("stream_outcome") == ("cancelled" if stream else None)
+
+
+# ---------------------------------------------------------------------------------- LangSmith's context
+
+SECRET_PROMPT = "my secret prompt 4417"
+
+
+def _secret_calls(client: Any) -> None:
+    """A call and a stream (whose run would be posted as it starts)."""
+    messages = [{"role": "user", "content": SECRET_PROMPT}]
+    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
+    for _ in stream:
+        pass
+
+
+def _tracewrap_spans(receiver: OTLPReceiver, count: int) -> list[Any]:
+    def ours() -> list[Any]:
+        return [s for s in receiver.store.spans() if s.scope == "tracewrap"]
+
+    assert receiver.store.wait_for(lambda: len(ours()) >= count)
+    spans = ours()
+    assert len(spans) == count
+    return spans
+
+
+@pytest.mark.parametrize(
+    "switch", ["tracing_context", "inside_traceable", "local", "configure", "configure_thread"]
+)
+def test_langsmith_switched_off_sends_no_run(
+    recorder: LangSmithRecorder, receiver: OTLPReceiver, server: FakeOpenAIServer, pair: Any, switch: str
+) -> None:
+    """LangSmith's own switch says no: ``tracing_context(enabled=False)`` (around a bare call, or
+    around a ``@traceable`` function), ``enabled="local"`` (kept in memory, never sent),
+    ``langsmith.configure(enabled=False)`` (process-wide: in another thread too). wrap_openai sends
+    nothing, and neither does tracewrap (not the prompt either); tracewrap's OTel spans are made as
+    ever: the switch is LangSmith's only."""
+    theirs, ours, ls_client = pair
+
+    def switched_off(client: Any) -> None:
+        if switch == "inside_traceable":
+
+            @traceable(name="handler", client=ls_client if client is theirs else None)
+            def handler() -> None:
+                _secret_calls(client)
+
+            with langsmith.tracing_context(enabled=False):
+                handler()
+        elif switch in ("tracing_context", "local"):
+            with langsmith.tracing_context(enabled=False if switch == "tracing_context" else "local"):
+                _secret_calls(client)
+        else:
+            langsmith.configure(enabled=False)
+            try:
+                if switch == "configure":
+                    _secret_calls(client)
+                else:
+                    worker = threading.Thread(target=_secret_calls, args=(client,))
+                    worker.start()
+                    worker.join()
+            finally:
+                langsmith.configure(enabled=None)
+
+    for client, flush in ((theirs, ls_client.flush), (ours, lambda: tracewrap.flush(5.0))):
+        recorder.clear()
+        receiver.clear()
+        switched_off(client)
+        # switched on again: this call's run is sent, after any the switched-off calls had queued
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.1)
+        assert flush() is not False
+        runs = recorder.wait_for_runs(1)
+        assert [r["inputs"]["messages"] for r in runs] == [MESSAGES], (client is ours, runs)
+        assert SECRET_PROMPT.encode() not in b"".join(recorder.raw)
+    spans = _tracewrap_spans(receiver, 3)  # ours: two calls switched off for LangSmith, then one on
+    assert [s.name for s in spans] == ["chat gpt-4o-mini"] * 3
+    assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in spans)

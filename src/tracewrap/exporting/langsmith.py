@@ -2,7 +2,9 @@
 the real ``langsmith.Client``.
 
 A :class:`~tracewrap.observers.CallObserver`: ``on_start`` runs in the caller's context, so it can
-find the enclosing ``@traceable`` run and the active OTel span. A call's run is sent once, when it
+read LangSmith's own context there, once per call, as ``@traceable`` (and so ``wrap_openai``) reads
+it: whether tracing is on (``tracing_context(enabled=...)``, ``langsmith.configure(enabled=...)``)
+and the enclosing run; and the active OTel span. A call's run is sent once, when it
 ends (one ``post``). A stream's run is posted when the stream starts and patched when it ends, as
 LangSmith's wrapper does, so a long stream is visible while it runs. The client's background
 threads batch both into ``/runs/multipart``; nothing here waits on the network.
@@ -14,7 +16,7 @@ Names, run types, inputs, outputs and ``ls_*`` metadata follow ``wrap_openai`` (
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -81,6 +83,10 @@ class _Started:
     run: Any = None  # a stream's run, posted at its start
 
 
+# a call LangSmith's own switch turns off: no run
+_NO_RUN = object()
+
+
 def _utc(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
 
@@ -89,19 +95,52 @@ def _utc(ns: int) -> datetime:
 agent_parent: Callable[[], Any] | None = None
 
 
-def _current_parent() -> _Parent | None:
+class _LangSmithContext:
+    """langsmith's reader, imported once: ``get_tracing_context`` (public), and the module holding
+    what ``langsmith.configure()`` set process-wide (private: read with ``getattr``, so a langsmith
+    without it reads as nothing configured)."""
+
+    __slots__ = ("configured", "read")
+
+    def __init__(self) -> None:
+        from langsmith.run_helpers import get_tracing_context
+
+        self.read: Callable[[], Mapping[str, Any]] = get_tracing_context
+        try:
+            from langsmith._internal import _context as configured
+        except ImportError:
+            configured = None
+        self.configured: Any = configured
+
+    def configured_value(self, name: str) -> Any:
+        return getattr(self.configured, name, None)
+
+
+_langsmith_context: _LangSmithContext | None = None
+
+
+def _langsmith() -> _LangSmithContext:
+    global _langsmith_context
+    if _langsmith_context is None:
+        _langsmith_context = _LangSmithContext()
+    return _langsmith_context
+
+
+def _current_parent(context: Mapping[str, Any]) -> _Parent | None:
     if agent_parent is not None:
         run = agent_parent()
         if run is not None:
             return _Parent(run=run, start_time=run.start_time)
-    try:
-        from langsmith.run_helpers import get_current_run_tree
-    except ImportError:
-        return None
-    run = get_current_run_tree()
+    run = context.get("parent")
     if run is None:
         return None
     return _Parent(run=run, start_time=run.start_time)
+
+
+def _sends(enabled: Any) -> bool:
+    """LangSmith's switch, as ``@traceable`` reads it: a run is sent only when it is ``True``; None is
+    unset (tracewrap's own configuration decides: on); ``False`` and ``"local"`` send nothing."""
+    return enabled is None or enabled is True
 
 
 def _otel_ids(call: ObservedCall) -> tuple[str | None, str | None]:
@@ -151,8 +190,17 @@ class LangSmithObserver:
     def on_start(self, call: ObservedCall) -> None:
         if call.record.operation == API_CALL:  # files, batches...: not a model run (a span only)
             return
+        ls = _langsmith()
+        context = ls.read()  # once per call: LangSmith's switch, current run
+        current = context.get("parent")
+        enabled = context.get("enabled")
+        if enabled is None and current is None:  # the order langsmith.utils.tracing_is_enabled reads
+            enabled = ls.configured_value("_GLOBAL_TRACING_ENABLED")  # langsmith.configure(enabled=)
+        if not _sends(enabled):
+            call.state[id(self)] = _NO_RUN
+            return
         trace_id, span_id = _otel_ids(call)
-        started = _Started(_current_parent(), trace_id, span_id)
+        started = _Started(_current_parent(context), trace_id, span_id)
         call.state[id(self)] = started
         if call.kwargs.get("stream") is True:
             started.run = self._new_run(call, started)
@@ -162,6 +210,8 @@ class LangSmithObserver:
         if call.record.operation == API_CALL:
             return
         started: _Started | None = call.state.pop(id(self), None)
+        if started is _NO_RUN:
+            return
         if started is not None and started.run is not None:
             self._finish_run(started.run, call)
             started.run.patch()
