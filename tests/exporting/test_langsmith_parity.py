@@ -762,3 +762,58 @@ def test_langsmith_switched_off_sends_no_run(
     spans = _tracewrap_spans(receiver, 3)  # ours: two calls switched off for LangSmith, then one on
     assert [s.name for s in spans] == ["chat gpt-4o-mini"] * 3
     assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in spans)
+
+
+@pytest.mark.parametrize("where", ["tracing_context", "inside_traceable", "configure"])
+def test_langsmith_context_project_tags_and_metadata(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any, where: str
+) -> None:
+    """The project, tags and metadata LangSmith's context gives a run (``tracing_context``, a
+    ``@traceable`` parent's, ``langsmith.configure``'s, also in another thread): wrap_openai's run
+    has them, and tracewrap's the same (not ``ls_method``, which marks @traceable's own runs)."""
+    theirs_client, _ours_client, ls_client = pair
+
+    def call(client: Any) -> Any:
+        if where == "tracing_context":
+            context = {"project_name": "team-b", "tags": ["exp-7"], "metadata": {"tenant": "acme"}}
+            with langsmith.tracing_context(**context):
+                _secret_calls(client)
+        elif where == "inside_traceable":
+
+            @traceable(
+                name="handler",
+                tags=["parent-tag"],
+                metadata={"tenant": "acme"},
+                client=ls_client if client is theirs_client else None,
+            )
+            def handler() -> None:
+                with langsmith.tracing_context(tags=["inner-tag"], metadata={"step": 2}):
+                    _secret_calls(client)
+
+            handler()
+        else:
+            langsmith.configure(project_name="team-c", tags=["global-tag"], metadata={"tenant": "acme"})
+            try:
+                worker = threading.Thread(target=_secret_calls, args=(client,))
+                worker.start()
+                worker.join()
+            finally:
+                langsmith.configure(project_name=None, tags=None, metadata=None)
+
+    count = 3 if where == "inside_traceable" else 2
+    theirs, ours = _side_by_side(recorder, server, pair, call, count=count)
+    theirs = [r for r in theirs if r["run_type"] == "llm"]
+    ours = [r for r in ours if r["run_type"] == "llm"]
+    assert len(theirs) == len(ours) == 2  # the call and the stream
+    project, tags, metadata = {
+        "tracing_context": ("team-b", ["exp-7"], {"tenant": "acme"}),
+        "inside_traceable": ("tw-tests", ["inner-tag", "parent-tag"], {"tenant": "acme", "step": 2}),
+        "configure": ("team-c", ["global-tag"], {"tenant": "acme"}),
+    }[where]
+    for their_run, our_run in zip(theirs, ours, strict=True):
+        _same_fields(their_run, our_run)
+        for run in (their_run, our_run):
+            assert run["session_name"] == project
+            assert sorted(run["tags"]) == tags
+            assert {k: _meta(run).get(k) for k in metadata} == metadata
+        assert "ls_method" not in _meta(our_run)

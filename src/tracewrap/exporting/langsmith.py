@@ -3,11 +3,11 @@ the real ``langsmith.Client``.
 
 A :class:`~tracewrap.observers.CallObserver`: ``on_start`` runs in the caller's context, so it can
 read LangSmith's own context there, once per call, as ``@traceable`` (and so ``wrap_openai``) reads
-it: whether tracing is on (``tracing_context(enabled=...)``, ``langsmith.configure(enabled=...)``)
-and the enclosing run; and the active OTel span. A call's run is sent once, when it
-ends (one ``post``). A stream's run is posted when the stream starts and patched when it ends, as
-LangSmith's wrapper does, so a long stream is visible while it runs. The client's background
-threads batch both into ``/runs/multipart``; nothing here waits on the network.
+it: whether tracing is on (``tracing_context(enabled=...)``, ``langsmith.configure(enabled=...)``),
+the enclosing run, the project, tags and metadata; and the active OTel span. A call's run is sent
+once, when it ends (one ``post``). A stream's run is posted when the stream starts and patched when
+it ends, as LangSmith's wrapper does, so a long stream is visible while it runs. The client's
+background threads batch both into ``/runs/multipart``; nothing here waits on the network.
 
 Names, run types, inputs, outputs and ``ls_*`` metadata follow ``wrap_openai`` (see
 :mod:`.langsmith_runs` and the README's LangSmith section for what differs on purpose).
@@ -80,6 +80,9 @@ class _Started:
     parent: _Parent | None
     otel_trace_id: str | None
     otel_span_id: str | None
+    project: str | None = None  # a root run's project, from LangSmith's context (None: the settings')
+    tags: list[str] | None = None  # LangSmith's context tags, as a @traceable run gets them
+    metadata: dict[str, Any] | None = None  # LangSmith's context metadata, under the run's own
     run: Any = None  # a stream's run, posted at its start
 
 
@@ -191,7 +194,7 @@ class LangSmithObserver:
         if call.record.operation == API_CALL:  # files, batches...: not a model run (a span only)
             return
         ls = _langsmith()
-        context = ls.read()  # once per call: LangSmith's switch, current run
+        context = ls.read()  # once per call: LangSmith's switch, current run, project, tags, metadata
         current = context.get("parent")
         enabled = context.get("enabled")
         if enabled is None and current is None:  # the order langsmith.utils.tracing_is_enabled reads
@@ -201,6 +204,15 @@ class LangSmithObserver:
             return
         trace_id, span_id = _otel_ids(call)
         started = _Started(_current_parent(context), trace_id, span_id)
+        if started.parent is None:  # a child goes to its parent's project
+            started.project = context.get("project_name") or ls.configured_value("_GLOBAL_PROJECT_NAME")
+        tags = context.get("tags") or ls.configured_value("_GLOBAL_TAGS")
+        if tags:
+            started.tags = list(tags)
+        metadata = context.get("metadata") or ls.configured_value("_GLOBAL_METADATA")
+        if metadata:
+            # a @traceable parent's own mark: this run is not made by @traceable
+            started.metadata = {k: v for k, v in metadata.items() if k != "ls_method"}
         call.state[id(self)] = started
         if call.kwargs.get("stream") is True:
             started.run = self._new_run(call, started)
@@ -240,21 +252,27 @@ class LangSmithObserver:
         record = call.record
         run_type, model_type, _ = _KINDS.get(record.operation, ("llm", "chat", "chat"))
         start = _utc(call.start_time_ns)
-        metadata = runs.ls_metadata(record, call.kwargs, model_type)
+        parent = started.parent if started is not None else None
+        # as @traceable composes a run's metadata: LangSmith's context's, then the run's own
+        metadata: dict[str, Any] = dict(started.metadata) if started is not None and started.metadata else {}
+        if parent is None:
+            metadata["ls_agent_type"] = "root"  # as LangSmith's wrappers tag a trace's root
+        metadata.update(runs.ls_metadata(record, call.kwargs, model_type))
         if started is not None and started.otel_trace_id:
             metadata["otel_trace_id"] = started.otel_trace_id
             metadata["otel_span_id"] = started.otel_span_id
-        parent = started.parent if started is not None else None
         tree_args: dict[str, Any] = {}
+        if started is not None and started.tags:
+            tree_args["tags"] = list(started.tags)
         if parent is not None:
             start = max(start, parent.start_time)  # dotted_order needs a child to start after its parent
             tree_args["parent_run"] = parent.run
             if parent.run.session_name:
                 tree_args["project_name"] = parent.run.session_name  # the child lands beside its parent
         else:
-            metadata.setdefault("ls_agent_type", "root")  # as LangSmith's wrappers tag a trace's root
-            if self.settings.project:
-                tree_args["project_name"] = self.settings.project
+            project = (started.project if started is not None else None) or self.settings.project
+            if project:
+                tree_args["project_name"] = project
         # RunTree derives id, trace_id and dotted_order the way LangSmith expects them
         return RunTree(
             name=self.run_name(call),
