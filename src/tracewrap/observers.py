@@ -4,6 +4,15 @@ An observer sees each traced call start (in the caller's thread and context, so 
 own context, e.g. LangSmith's current run; ``kwargs`` are the call's arguments, and a stream is
 one with ``stream=True`` among them) and end (with the finished record and ``response``). Observers must be
 fast and must not block; their errors are caught and logged once.
+
+An observer may also define ``on_send(call)``: called at most once per call, between ``on_start``
+and ``on_end``, when the SDK hands the HTTP request to its client, in the context it does so in:
+inside any wrapper that sits between tracewrap's and the SDK method (``langsmith.wrappers.wrap_openai``
+applied to a client before ``tracewrap.wrap(client)``), where ``on_start`` runs outside it. A call
+that never reaches the SDK's request (it failed before; a WebSocket message) gets no ``on_send``.
+And ``on_first_chunk(call)``: a stream's first chunk arrived, in the context the stream is read in
+(a wrapper reading it for the application may make its own context current there, as
+``wrap_openai`` does for an async stream, whose run is current only while it is read).
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ class ObservedCall:
     response: Any = None
     # per-observer scratch space, keyed by the observer's id()
     state: dict[int, Any] = field(default_factory=dict)
+    # made through an async client (awaited)
+    is_async: bool = False
 
 
 class CallObserver(Protocol):

@@ -417,3 +417,36 @@ def test_uploads_and_generated_images_are_kept_as_their_size(
     assert transcription["outputs"]["text"] == transcript.text  # a transcript is readable: kept
     sent = b"".join(recorder.raw)
     assert b"PRIVATE" not in sent and b"UFJJVkFURS" not in sent and PNG_B64[:40].encode() not in sent
+
+
+def test_async_stream_is_posted_at_its_first_chunk(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer
+) -> None:
+    """An async stream's run is posted once its first chunk arrives (the first moment wrap_openai's
+    run for it, if any, can be seen), then patched when it ends."""
+    import asyncio
+
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    server.enqueue(Scenario(chunks=4))
+
+    async def main() -> str:
+        client = tracewrap.wrap(openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0))
+        stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+        try:
+            assert tracewrap.flush(5.0) and not recorder.wait_for_runs(1, timeout=0.3, ended=False)
+            first = await stream.__anext__()
+            assert tracewrap.flush(5.0)
+            (running,) = recorder.wait_for_runs(1, ended=False)
+            assert not running.get("end_time") and running["inputs"]["stream"] is True
+            return (first.choices[0].delta.content or "") + "".join(
+                [c.choices[0].delta.content or "" async for c in stream if c.choices]
+            )
+        finally:
+            await stream.close()
+            await client.close()
+
+    assert asyncio.run(main()) == Scenario().text
+    (run,) = _llm_runs(recorder, 1)
+    assert run["end_time"] and run["outputs"]["choices"][0]["message"]["content"] == Scenario().text
+    assert len(recorder.runs) == 1

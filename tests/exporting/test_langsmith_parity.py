@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -817,3 +818,157 @@ def test_langsmith_context_project_tags_and_metadata(
             assert sorted(run["tags"]) == tags
             assert {k: _meta(run).get(k) for k in metadata} == metadata
         assert "ls_method" not in _meta(our_run)
+
+
+# ------------------------------------------------------------------------ wrap_openai and tracewrap both
+
+_ORDERS = [
+    "wrap_openai_on_patched_sdk",
+    "wrap_openai_on_wrapped_client",
+    "patched_sdk_after_wrap_openai",
+    "tracewrap_on_wrap_openai_client",
+]
+
+
+def _both_wrapped(order: str, client: Any, ls_client: langsmith.Client) -> Any:
+    """A client traced by wrap_openai and by tracewrap, wrapped in the given order."""
+    extra: Any = {"client": ls_client}
+    if order == "wrap_openai_on_patched_sdk":  # wrap(openai) or auto-instrumentation, then wrap_openai
+        tracewrap.wrap(openai)
+        return wrap_openai(client, tracing_extra=extra)
+    if order == "wrap_openai_on_wrapped_client":
+        return wrap_openai(tracewrap.wrap(client), tracing_extra=extra)
+    if order == "patched_sdk_after_wrap_openai":  # traced at the SDK's request layer, inside wrap_openai
+        wrapped = wrap_openai(client, tracing_extra=extra)
+        tracewrap.wrap(openai)
+        return wrapped
+    return tracewrap.wrap(wrap_openai(client, tracing_extra=extra))  # tracewrap's wrapper outside
+
+
+def _llm_runs_of(recorder: LangSmithRecorder, count: int) -> list[dict[str, Any]]:
+    runs = recorder.wait_for_runs(count)
+    time.sleep(0.2)  # a second run for the same call would be here by now
+    with recorder.lock:
+        return (
+            sorted(
+                (r for r in recorder.runs.values() if r.get("run_type") == "llm"),
+                key=lambda r: r["dotted_order"],
+            )
+            if len(runs) >= count
+            else []
+        )
+
+
+@pytest.mark.parametrize("order", _ORDERS)
+def test_a_call_wrap_openai_traces_gets_one_run(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    order: str,
+) -> None:
+    """A client wrap_openai traces and tracewrap traces too (a LangSmith user turning tracewrap on):
+    wrap_openai's run is the call's one ``llm`` run, so LangSmith counts its tokens once, whichever
+    wrapper is outside; tracewrap's OTel span is made as ever."""
+    ls_client = _configure(monkeypatch, recorder, receiver)
+    transport = _ToFakeServer(server.port)
+    client = _both_wrapped(
+        order,
+        openai.OpenAI(api_key=API_KEY, max_retries=0, http_client=http.Client(transport=transport)),
+        ls_client,
+    )
+
+    @traceable(name="pipeline", client=ls_client)
+    def pipeline() -> None:
+        _secret_calls(client)
+
+    _secret_calls(client)  # two root runs
+    pipeline()  # two children
+    assert tracewrap.flush(5.0) and ls_client.flush() is not False
+    llm = _llm_runs_of(recorder, 5)
+    assert len(llm) == 4, recorder.runs
+    (parent,) = [r for r in recorder.runs.values() if r["name"] == "pipeline"]
+    assert [bool(r.get("parent_run_id")) for r in llm] == [False, False, True, True]
+    assert all(r["parent_run_id"] == parent["id"] for r in llm[2:])
+    for run in llm:  # wrap_openai's
+        assert _meta(run)["ls_method"] == "traceable" and "otel_trace_id" not in _meta(run)
+        assert run["outputs"]["usage_metadata"]["total_tokens"] == 19
+    assert sum(r["outputs"]["usage_metadata"]["total_tokens"] for r in llm) == 4 * 19
+    spans = _tracewrap_spans(receiver, 4)
+    # (outside wrap_openai, tracewrap gets its stream wrapper, not the SDK's Stream: no stream read)
+    read = spans if order != "tracewrap_on_wrap_openai_client" else spans[::2]
+    assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in read)
+    client.close()
+
+
+@pytest.mark.parametrize("order", ["patched_sdk_after_wrap_openai", "tracewrap_on_wrap_openai_client"])
+def test_a_call_wrap_openai_traces_gets_one_run_async(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    order: str,
+) -> None:
+    """The same with an async client. wrap_openai's run of an async stream is LangSmith's current run
+    only while the stream is read: tracewrap knows it at the first chunk. (Outside wrap_openai,
+    tracewrap gets wrap_openai's stream wrapper back, not the SDK's stream: a call only there. Under
+    wrap_openai's wrapper, an async method tracewrap wrapped is taken for a sync one by langsmith,
+    whose run then holds the coroutine: not these orders.)"""
+    ls_client = _configure(monkeypatch, recorder, receiver)
+    transport = _ToFakeServerAsync(server.port)
+    client = _both_wrapped(
+        order,
+        openai.AsyncOpenAI(api_key=API_KEY, max_retries=0, http_client=http.AsyncClient(transport=transport)),
+        ls_client,
+    )
+    streams = order != "tracewrap_on_wrap_openai_client"
+
+    async def calls() -> None:
+        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        if streams:
+            stream = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+            )
+            async for _ in stream:
+                pass
+
+    @traceable(name="pipeline", client=ls_client)
+    async def pipeline() -> None:
+        await calls()
+
+    async def main() -> None:
+        await calls()
+        await pipeline()
+        await client.close()
+
+    asyncio.run(main())
+    assert tracewrap.flush(5.0) and ls_client.flush() is not False
+    count = 4 if streams else 2
+    llm = _llm_runs_of(recorder, count + 1)
+    assert len(llm) == count, recorder.runs
+    assert [bool(r.get("parent_run_id")) for r in llm] == [False] * (count // 2) + [True] * (count // 2)
+    assert all(_meta(r)["ls_method"] == "traceable" and "otel_trace_id" not in _meta(r) for r in llm)
+    assert [r["outputs"]["usage_metadata"]["total_tokens"] for r in llm] == [19] * count
+    spans = _tracewrap_spans(receiver, count)
+    assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in spans)
+
+
+def test_an_applications_own_llm_run_is_not_taken_for_wrap_openais(
+    recorder: LangSmithRecorder, server: FakeOpenAIServer, pair: Any
+) -> None:
+    """The application's own ``@traceable(run_type="llm")`` around a call (LangSmith's recipe for a
+    custom model run: ``ls_provider`` and ``ls_model_name`` in its metadata) is not wrap_openai's:
+    tracewrap's run for the call is sent, its child."""
+    ours = pair[1]
+
+    custom = {"ls_provider": "openai", "ls_model_name": "gpt-4o-mini"}  # LangSmith's custom model run
+
+    @traceable(run_type="llm", name="my_model", metadata=custom)
+    def my_model(model: str, messages: list[dict[str, str]]) -> str:
+        return ours.chat.completions.create(model=model, messages=messages).choices[0].message.content
+
+    assert my_model("gpt-4o-mini", MESSAGES) == Scenario().text
+    outer, inner = _runs(recorder, lambda: tracewrap.flush(5.0), 2)
+    assert outer["name"] == "my_model" and inner["name"] == "ChatOpenAI"
+    assert inner["parent_run_id"] == outer["id"] and _meta(inner)["otel_trace_id"]
+    assert inner["outputs"]["usage_metadata"]["total_tokens"] == 19

@@ -5,9 +5,16 @@ A :class:`~tracewrap.observers.CallObserver`: ``on_start`` runs in the caller's 
 read LangSmith's own context there, once per call, as ``@traceable`` (and so ``wrap_openai``) reads
 it: whether tracing is on (``tracing_context(enabled=...)``, ``langsmith.configure(enabled=...)``),
 the enclosing run, the project, tags and metadata; and the active OTel span. A call's run is sent
-once, when it ends (one ``post``). A stream's run is posted when the stream starts and patched when
-it ends, as LangSmith's wrapper does, so a long stream is visible while it runs. The client's
-background threads batch both into ``/runs/multipart``; nothing here waits on the network.
+once, when it ends (one ``post``). A stream's run is posted when its request is sent (an async
+stream's at its first chunk) and patched when it ends, so a long stream is visible while it runs,
+as with LangSmith's wrapper. The client's background threads batch both into ``/runs/multipart``;
+nothing here waits on the network.
+
+A call ``wrap_openai`` already makes a run for gets no second run: LangSmith would count its tokens
+twice. Its ``llm`` run is LangSmith's current run when the call starts (wrap_openai's wrapper
+outside tracewrap's) or when the SDK sends the request (``on_send``: tracewrap's wrapper outside);
+for an async stream, only while the stream is read, so an async stream's run is posted at its first
+chunk (``on_first_chunk``), once that is known.
 
 Names, run types, inputs, outputs and ``ls_*`` metadata follow ``wrap_openai`` (see
 :mod:`.langsmith_runs` and the README's LangSmith section for what differs on purpose).
@@ -83,10 +90,10 @@ class _Started:
     project: str | None = None  # a root run's project, from LangSmith's context (None: the settings')
     tags: list[str] | None = None  # LangSmith's context tags, as a @traceable run gets them
     metadata: dict[str, Any] | None = None  # LangSmith's context metadata, under the run's own
-    run: Any = None  # a stream's run, posted at its start
+    run: Any = None  # a stream's run, posted when its request is sent (an async one's at its first chunk)
 
 
-# a call LangSmith's own switch turns off: no run
+# a call LangSmith's own switch turns off, or one wrap_openai makes the run for: no run
 _NO_RUN = object()
 
 
@@ -99,16 +106,17 @@ agent_parent: Callable[[], Any] | None = None
 
 
 class _LangSmithContext:
-    """langsmith's reader, imported once: ``get_tracing_context`` (public), and the module holding
-    what ``langsmith.configure()`` set process-wide (private: read with ``getattr``, so a langsmith
-    without it reads as nothing configured)."""
+    """langsmith's readers, imported once: ``get_tracing_context`` / ``get_current_run_tree`` (public)
+    and the module holding what ``langsmith.configure()`` set process-wide (private: read with
+    ``getattr``, so a langsmith without it reads as nothing configured)."""
 
-    __slots__ = ("configured", "read")
+    __slots__ = ("configured", "current_run", "read")
 
     def __init__(self) -> None:
-        from langsmith.run_helpers import get_tracing_context
+        from langsmith.run_helpers import get_current_run_tree, get_tracing_context
 
         self.read: Callable[[], Mapping[str, Any]] = get_tracing_context
+        self.current_run: Callable[[], Any] = get_current_run_tree
         try:
             from langsmith._internal import _context as configured
         except ImportError:
@@ -144,6 +152,32 @@ def _sends(enabled: Any) -> bool:
     """LangSmith's switch, as ``@traceable`` reads it: a run is sent only when it is ``True``; None is
     unset (tracewrap's own configuration decides: on); ``False`` and ``"local"`` send nothing."""
     return enabled is None or enabled is True
+
+
+# ls_model_type values LangSmith's OpenAI wrapper sets (chat, legacy completions)
+_WRAPPER_MODEL_TYPES = ("chat", "llm")
+
+
+def made_by_wrap_openai(run: Any, kwargs: Mapping[str, Any]) -> bool:
+    """Whether ``run`` is the ``llm`` run ``langsmith.wrappers.wrap_openai`` opened for this very call.
+
+    wrap_openai runs the SDK method inside ``@traceable(run_type="llm")``, so its run is LangSmith's
+    current run while the SDK method runs: still open, run type ``llm``, metadata ``ls_method``
+    ``traceable`` (``@traceable``'s mark) with the ``ls_provider`` and ``ls_model_type`` its
+    invocation params add, and the call's ``model`` among its inputs. Its name is not looked at
+    (``chat_name`` / ``completions_name`` change it). A run of the application's own
+    ``@traceable(run_type="llm")`` function is taken for it only if it carries all of these too.
+    """
+    if getattr(run, "run_type", None) != "llm" or getattr(run, "end_time", None) is not None:
+        return False
+    extra = getattr(run, "extra", None)
+    metadata = extra.get("metadata") if isinstance(extra, Mapping) else None
+    if not isinstance(metadata, Mapping) or metadata.get("ls_method") != "traceable":
+        return False
+    if metadata.get("ls_model_type") not in _WRAPPER_MODEL_TYPES or not metadata.get("ls_provider"):
+        return False
+    inputs = getattr(run, "inputs", None)
+    return isinstance(inputs, Mapping) and inputs.get("model") == kwargs.get("model")
 
 
 def _otel_ids(call: ObservedCall) -> tuple[str | None, str | None]:
@@ -199,7 +233,7 @@ class LangSmithObserver:
         enabled = context.get("enabled")
         if enabled is None and current is None:  # the order langsmith.utils.tracing_is_enabled reads
             enabled = ls.configured_value("_GLOBAL_TRACING_ENABLED")  # langsmith.configure(enabled=)
-        if not _sends(enabled):
+        if not _sends(enabled) or (current is not None and made_by_wrap_openai(current, call.kwargs)):
             call.state[id(self)] = _NO_RUN
             return
         trace_id, span_id = _otel_ids(call)
@@ -214,9 +248,36 @@ class LangSmithObserver:
             # a @traceable parent's own mark: this run is not made by @traceable
             started.metadata = {k: v for k, v in metadata.items() if k != "ls_method"}
         call.state[id(self)] = started
-        if call.kwargs.get("stream") is True:
-            started.run = self._new_run(call, started)
-            started.run.post()  # serialised and queued: visible while the stream runs
+
+    def on_send(self, call: ObservedCall) -> None:
+        started = call.state.get(id(self))
+        if not isinstance(started, _Started) or self._wrap_openai_run_current(call, started):
+            return
+        if call.kwargs.get("stream") is True and not call.is_async:
+            self._post_stream_run(call, started)
+
+    def on_first_chunk(self, call: ObservedCall) -> None:
+        # an async stream's: wrap_openai makes its run current only while the stream is read
+        started = call.state.get(id(self))
+        if not isinstance(started, _Started) or started.run is not None:
+            return
+        if not self._wrap_openai_run_current(call, started) and call.kwargs.get("stream") is True:
+            self._post_stream_run(call, started)
+
+    def _wrap_openai_run_current(self, call: ObservedCall, started: _Started) -> bool:
+        """Whether LangSmith's current run, opened since the call started, is the one wrap_openai
+        makes for it (it then has no run of ours)."""
+        current = _langsmith().current_run()
+        if current is None or (started.parent is not None and current is started.parent.run):
+            return False
+        if not made_by_wrap_openai(current, call.kwargs):
+            return False
+        call.state[id(self)] = _NO_RUN
+        return True
+
+    def _post_stream_run(self, call: ObservedCall, started: _Started) -> None:
+        started.run = self._new_run(call, started)
+        started.run.post()  # serialised and queued: visible while the stream runs
 
     def on_end(self, call: ObservedCall) -> None:
         if call.record.operation == API_CALL:

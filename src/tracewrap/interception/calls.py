@@ -1,14 +1,16 @@
 """The wrapper around one SDK method: open a span, call the SDK, hand the result on.
 
 While the SDK sends the request the span is current, so an instrumented HTTP client nests under
-it, and a context flag marks the call as traced: a traced method reached from inside another
+it, and a context variable holds the call in flight: a traced method reached from inside another
 (``.stream()`` → ``create``, a second wrapper installed by someone else, ``parse`` → ``create`` in
-some SDK versions) passes straight through, so one logical call is one span.
+some SDK versions) passes straight through, so one logical call is one span; the request layer it
+reaches tells the call its request is being sent (:meth:`TracedCall.sending`).
 The user always gets the SDK's own result or its very exception object.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -20,7 +22,12 @@ from tracewrap.interception.results import closed_unfinished, fail, finish_async
 from tracewrap.telemetry.deferred import collecting
 from tracewrap.telemetry.lifecycle import CallSite, TracedCall, internal_error, start
 
-_in_traced_call: ContextVar[bool] = ContextVar("tracewrap_in_traced_call", default=False)
+# the traced call in flight in this context (None: none): anything traced it reaches passes through.
+# A weak reference: a context copied meanwhile (a task the SDK's HTTP client starts) must not keep
+# the call, its span and its response alive.
+_in_traced_call: ContextVar[weakref.ref[TracedCall] | None] = ContextVar(
+    "tracewrap_in_traced_call", default=None
+)
 
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 # the call site of a call, from the resource object it is made on (None: pass the call through)
@@ -43,7 +50,7 @@ def run_traced(
 ) -> Any:
     """The SDK call inside ``call``'s span (current while the SDK sends), marked as traced so any
     traced method or request layer it reaches passes through; the SDK's own result or exception."""
-    flag = _in_traced_call.set(True)
+    flag = _in_traced_call.set(weakref.ref(call))
     token = otel_context.attach(call.context)
     try:
         result = wrapped(*args, **kwargs)
@@ -59,7 +66,7 @@ def run_traced(
 async def run_traced_async(
     call: TracedCall, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    flag = _in_traced_call.set(True)
+    flag = _in_traced_call.set(weakref.ref(call))
     token = otel_context.attach(call.context)
     restore = True
     try:
@@ -88,7 +95,7 @@ def sync_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wra
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if _in_traced_call.get():
+        if _in_traced_call.get() is not None:
             return wrapped(*args, **kwargs)
         site = site_of(instance)
         call = start(site, kwargs) if site is not None else None
@@ -107,10 +114,10 @@ def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wr
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if _in_traced_call.get():
+        if _in_traced_call.get() is not None:
             return await wrapped(*args, **kwargs)
         site = site_of(instance)
-        call = start(site, kwargs) if site is not None else None
+        call = start(site, kwargs, is_async=True) if site is not None else None
         if call is None:
             return await wrapped(*args, **kwargs)
         if args:

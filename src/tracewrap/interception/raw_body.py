@@ -324,7 +324,7 @@ def tap_event_stream(
         now = time.perf_counter()
         tracker.count += 1
         if tracker.count == 1:
-            tracker.first = now
+            tracker.started(now)
         tracker.last = now
         if add is not None:
             add(event)

@@ -15,12 +15,15 @@ only query keys ever read are a retrieve's own parameters (:data:`RETRIEVE_QUERY
 is read from its body alone. Headers (``extra_headers`` among them) are never read.
 
 A call that did pass a traced resource method has ``_in_traced_call`` set, so the request layer
-passes it straight through: one span per logical call. Otherwise a known endpoint gets one span,
-read from the body as a resource call is read from its arguments, and its result (model, stream,
-raw response) is finished by :mod:`.results` like any other. Any other request (files, batches,
-vector stores, ``responses.delete``...) gets a generic ``api_call`` span named after its method and
-route template (:mod:`tracewrap.routes`), when every default path is traced: one span per HTTP
-request, so each further page an auto-paginating ``list()`` fetches is a span of its own.
+passes it straight through: one span per logical call. It tells that call its request is being
+sent (:meth:`~tracewrap.telemetry.lifecycle.TracedCall.sending`: observers' ``on_send``), in the
+context the SDK sends it in: inside any wrapper between tracewrap's and the SDK method. Otherwise
+a known endpoint gets one span, read from the body as a resource call is read from its arguments,
+and its result (model, stream, raw response) is finished by :mod:`.results` like any other. Any
+other request (files, batches, vector stores, ``responses.delete``...) gets a generic ``api_call``
+span named after its method and route template (:mod:`tracewrap.routes`), when every default path
+is traced: one span per HTTP request, so each further page an auto-paginating ``list()`` fetches
+is a span of its own.
 """
 
 from __future__ import annotations
@@ -128,7 +131,16 @@ def _options_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     return args[1] if len(args) > 1 else kwargs.get("options")
 
 
-def _begin(client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], enabled: Any, site_of: Any) -> Any:
+def _sending(outer: Any) -> None:
+    """The traced call on the way (a weak reference) is sending its request: its observers hear it."""
+    call = outer()
+    if call is not None and call.observed is not None:
+        call.sending()
+
+
+def _begin(
+    client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], enabled: Any, site_of: Any, is_async: bool
+) -> Any:
     try:
         routed = route(_options_of(args, kwargs), enabled)
         if routed is None:
@@ -140,9 +152,13 @@ def _begin(client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], enable
     except Exception as exc:
         internal_error("request_layer", exc)
         return None
-    call = start(site, request)
-    if call is not None and positional:
+    call = start(site, request, is_async)
+    if call is None:
+        return None
+    if positional:
         read_args(positional, call)
+    if call.observed is not None:
+        call.sending()  # started where the request is sent
     return call
 
 
@@ -152,9 +168,11 @@ def sync_request_wrapper(enabled: Callable[[], frozenset[Endpoint]], site_of: Cl
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if _in_traced_call.get():  # a traced resource method is on the way: its span is the call's
+        outer = _in_traced_call.get()
+        if outer is not None:  # a traced resource method is on the way: its span is the call's
+            _sending(outer)
             return wrapped(*args, **kwargs)
-        call = _begin(instance, args, kwargs, enabled(), site_of)
+        call = _begin(instance, args, kwargs, enabled(), site_of, False)
         if call is None:
             return wrapped(*args, **kwargs)
         return run_traced(call, wrapped, args, kwargs)
@@ -168,9 +186,11 @@ def async_request_wrapper(enabled: Callable[[], frozenset[Endpoint]], site_of: C
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if _in_traced_call.get():
+        outer = _in_traced_call.get()
+        if outer is not None:
+            _sending(outer)
             return await wrapped(*args, **kwargs)
-        call = _begin(instance, args, kwargs, enabled(), site_of)
+        call = _begin(instance, args, kwargs, enabled(), site_of, True)
         if call is None:
             return await wrapped(*args, **kwargs)
         return await run_traced_async(call, wrapped, args, kwargs)

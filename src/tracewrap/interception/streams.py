@@ -67,6 +67,12 @@ class StreamTracker:
         # built here, on the call path, so that the GC-side code allocates nothing of its own
         self.abandon = self.end_abandoned
 
+    def started(self, now: float) -> None:
+        """The first chunk arrived (``now``); observers hear it in the context the stream is read in."""
+        self.first = now
+        if self.call.observed is not None:
+            self.call.first_chunk()
+
     def adder(self) -> Callable[[Any], None] | None:
         accumulator = self.accumulator
         return accumulator.add if accumulator is not None else None
@@ -170,7 +176,7 @@ def _traced_iterator(source: Iterator[Any], tracker: StreamTracker) -> Iterator[
             now = perf()
             count += 1
             if count == 1:
-                tracker.first = now
+                tracker.started(now)
             tracker.last = now
             tracker.count = count
             if add is not None:
@@ -213,7 +219,7 @@ async def _traced_async_iterator(source: AsyncIterator[Any], tracker: StreamTrac
             now = perf()
             count += 1
             if count == 1:
-                tracker.first = now
+                tracker.started(now)
             tracker.last = now
             tracker.count = count
             if add is not None:

@@ -139,11 +139,13 @@ class TracedCall:
     """
 
     __slots__ = (
+        "__weakref__",
         "capture_content",
         "context",
         "ended",
         "observed",
         "record",
+        "sent",
         "site",
         "span",
         "start_perf",
@@ -165,7 +167,39 @@ class TracedCall:
         self.start_perf = start_perf
         self.observed = observed
         self.ended = False
+        self.sent = False
         self.capture_content = capture_content
+
+    def sending(self) -> None:
+        """The SDK is sending the call's request (called from the request layer, in the context it
+        sends in): observers with an ``on_send`` hook hear it, once."""
+        observed = self.observed
+        if observed is None or self.sent:
+            return
+        self.sent = True
+        for observer in _OBSERVERS:
+            on_send = getattr(observer, "on_send", None)
+            if on_send is None:
+                continue
+            try:
+                on_send(observed)
+            except Exception as exc:
+                internal_error(f"observer {type(observer).__name__}.on_send", exc)
+
+    def first_chunk(self) -> None:
+        """A stream's first chunk arrived (called by its tracker, in the context the stream is read
+        in): observers with an ``on_first_chunk`` hook hear it."""
+        observed = self.observed
+        if observed is None:
+            return
+        for observer in _OBSERVERS:
+            on_first_chunk = getattr(observer, "on_first_chunk", None)
+            if on_first_chunk is None:
+                continue
+            try:
+                on_first_chunk(observed)
+            except Exception as exc:
+                internal_error(f"observer {type(observer).__name__}.on_first_chunk", exc)
 
     def read_response(self, response: Any) -> None:
         try:
@@ -365,7 +399,7 @@ def check_export_once(options: TraceOptions) -> None:
         _check_export()
 
 
-def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
+def start(site: CallSite, kwargs: Mapping[str, Any], is_async: bool = False) -> TracedCall | None:
     if deferred_ends:  # ends the GC asked for since the last call: a safe point to carry them out
         run_deferred()
     if not _export_checked and site.options.tracer_provider is None:
@@ -389,7 +423,12 @@ def start(site: CallSite, kwargs: Mapping[str, Any]) -> TracedCall | None:
         observed = None
         if observers:
             observed = ObservedCall(
-                record=record, span=span, kwargs=kwargs, start_time_ns=time.time_ns(), redact=options.redact
+                record=record,
+                span=span,
+                kwargs=kwargs,
+                start_time_ns=time.time_ns(),
+                redact=options.redact,
+                is_async=is_async,
             )
             for observer in observers:
                 try:
