@@ -5,9 +5,12 @@ Start-up (:mod:`tracewrap.auto.boot`, which runs in every Python process that ha
 thing everywhere: the truthy words, the kill switch, content capture, the cost estimate, where
 telemetry goes, and whether the application already has its own providers.
 
-Only what the OpenTelemetry SDK does not read itself is here: endpoints, headers, timeouts,
-resource attributes and batch sizes stay with the SDK and its exporters. Invalid values never
-raise: they are logged once (:func:`tracewrap.logs.warn_once`) and the documented default applies.
+Only what the OpenTelemetry SDK does not read itself is here, and the few SDK variables whose bad
+values the SDK turns into an exception (the batch processors' sizes and delay, the metric export
+interval: a queue below the default batch size was a ``ValueError`` that left no span exporter):
+endpoints, headers, timeouts and resource attributes stay with the SDK and its exporters. Invalid
+values never raise: they are logged once (:func:`tracewrap.logs.warn_once`) and the documented
+default applies.
 """
 
 from __future__ import annotations
@@ -240,6 +243,103 @@ def otlp_protocol(signal: str) -> str:
         _warn_once(name, "%s=%r is not supported (grpc, http/protobuf); using http/protobuf", name, raw)
         return HTTP_PROTOBUF
     return HTTP_PROTOBUF
+
+
+# the longest wait tracewrap hands to a lock, an event or the SDK: a day is "as long as it takes" in
+# practice, and any number past threading.TIMEOUT_MAX (~292 years) is an OverflowError there
+MAX_WAIT_S = 86_400.0
+
+
+def _number(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return None if value != value else value  # NaN is no number of anything
+
+
+def _positive_int_env(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    _warn_once(name, "%s=%r is not a positive integer; using %d", name, raw, default)
+    return default
+
+
+def _delay_ms_env(name: str, default: float) -> float:
+    """A positive number of milliseconds; above a day, a day."""
+    raw = _env(name)
+    if raw is None:
+        return default
+    value = _number(raw)
+    if value is not None and value > 0:
+        return min(value, MAX_WAIT_S * 1000)
+    _warn_once(name, "%s=%r is not a positive number of milliseconds; using %d", name, raw, default)
+    return default
+
+
+# the SDK's defaults (OTEL_BSP_* for spans, OTEL_BLRP_* for log records)
+_BATCH_DEFAULTS = {"OTEL_BSP": (2048, 512, 5000.0), "OTEL_BLRP": (2048, 512, 1000.0)}
+BSP_MAX_QUEUE_SIZE_ENV = "OTEL_BSP_MAX_QUEUE_SIZE"
+
+
+def batching(prefix: str, max_queue_size: int | None = None) -> tuple[int, int, float]:
+    """``(max_queue_size, max_export_batch_size, schedule_delay_millis)`` of a batch processor, from
+    ``<prefix>_MAX_QUEUE_SIZE``, ``<prefix>_MAX_EXPORT_BATCH_SIZE`` and ``<prefix>_SCHEDULE_DELAY``
+    (``OTEL_BSP`` for spans, ``OTEL_BLRP`` for log records); ``max_queue_size`` overrides the first.
+
+    Passed to the SDK explicitly, so it reads none of them: a bad value (not a positive number) is
+    one warning and the SDK's default, never the ``ValueError`` the SDK raises for it. A batch is
+    never larger than the queue: a batch size above the queue size is the queue size (a small queue
+    is a legitimate setting, whose batches are the whole queue; no warning).
+    """
+    default_queue, default_batch, default_delay = _BATCH_DEFAULTS[prefix]
+    queue_env = f"{prefix}_MAX_QUEUE_SIZE"
+    queue = _positive_int_env(queue_env, default_queue)
+    if max_queue_size is not None:
+        if max_queue_size > 0:
+            queue = max_queue_size
+        else:
+            _warn_once(
+                "max_queue_size",
+                "max_queue_size=%r is not a positive integer; using %d",
+                max_queue_size,
+                queue,
+            )
+    batch = _positive_int_env(f"{prefix}_MAX_EXPORT_BATCH_SIZE", default_batch)
+    delay = _delay_ms_env(f"{prefix}_SCHEDULE_DELAY", default_delay)
+    return queue, min(batch, queue), delay
+
+
+METRIC_EXPORT_INTERVAL_ENV = "OTEL_METRIC_EXPORT_INTERVAL"
+DEFAULT_METRIC_EXPORT_INTERVAL_MS = 60_000.0
+
+
+def metric_export_interval_ms() -> float:
+    """``OTEL_METRIC_EXPORT_INTERVAL`` in milliseconds, for the periodic metric readers: a positive
+    number; ``inf`` (or anything above a day) pushes only at flush and exit, the SDK's own meaning
+    of ``inf``. Anything else is one warning and 60000: the SDK raises for 0 or a negative value,
+    which left no metric reader."""
+    raw = _env(METRIC_EXPORT_INTERVAL_ENV)
+    if raw is None:
+        return DEFAULT_METRIC_EXPORT_INTERVAL_MS
+    value = _number(raw)
+    if value is not None and value > 0:
+        return value if value <= MAX_WAIT_S * 1000 else float("inf")
+    _warn_once(
+        METRIC_EXPORT_INTERVAL_ENV,
+        "%s=%r is not a positive number of milliseconds; using %d",
+        METRIC_EXPORT_INTERVAL_ENV,
+        raw,
+        DEFAULT_METRIC_EXPORT_INTERVAL_MS,
+    )
+    return DEFAULT_METRIC_EXPORT_INTERVAL_MS
 
 
 def exit_timeout(value: float | None = None) -> float:

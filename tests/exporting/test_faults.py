@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -106,6 +107,86 @@ def test_queue_is_bounded_and_drops_are_counted(
     _calls(make_client, 200)
     assert processor.queued() <= 16
     assert setup.dropped_spans() >= 200 - 16 - 8 * 2  # at most two batches were taken by the exporter
+
+
+def _processor_settings(processor: Any) -> tuple[int, int, float]:
+    inner = processor._batch_processor  # the SDK's own fields: what it really runs with
+    return inner._max_queue_size, inner._max_export_batch_size, inner._schedule_delay_millis
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_a_queue_smaller_than_the_default_batch_still_exports(
+    how: str, monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, make_client: Any
+) -> None:
+    """Only the queue size set, below the SDK's default batch size (512): the SDK refused that
+    pair (ValueError), which left no span exporter at all. The batch is the queue's size now."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    if how == "environment":
+        monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "256")
+        setup = tracewrap.configure()
+    else:
+        setup = tracewrap.configure(max_queue_size=256)
+    (processor,) = setup.span_processors
+    assert _processor_settings(processor) == (256, 256, 100.0)  # delay: the fixture's 100 ms
+    _calls(make_client, 3)
+    assert tracewrap.flush(5.0)
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 3)
+    assert [s.name for s in receiver.store.spans()] == ["chat gpt-4o-mini"] * 3
+
+
+def test_batch_settings_the_sdk_would_refuse_fall_back_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: OTLPReceiver,
+    make_client: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tracewrap import logs
+
+    monkeypatch.setattr(logs, "_warned", set())
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096")  # above the default queue: clamped
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "0")  # the SDK raises: the default, one warning
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "-5")  # the SDK raises: the default, one warning
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        setup = tracewrap.configure(max_queue_size=0)  # not a queue: the default, one warning
+        (processor,) = setup.span_processors
+        assert _processor_settings(processor) == (2048, 2048, 5000.0)
+        (reader,) = setup.meter_provider._metric_readers  # type: ignore[union-attr]
+        assert reader._export_interval_millis == 60000
+        _calls(make_client, 2)
+        assert tracewrap.flush(5.0)
+    assert [s.name for s in receiver.store.spans()] == ["chat gpt-4o-mini"] * 2
+    assert receiver.store.metric_points("gen_ai.client.operation.duration")
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 3, warnings
+    assert any("OTEL_BSP_SCHEDULE_DELAY='0'" in w and "5000" in w for w in warnings), warnings
+    assert any("OTEL_METRIC_EXPORT_INTERVAL='-5'" in w and "60000" in w for w in warnings), warnings
+    assert any("max_queue_size=0" in w and "2048" in w for w in warnings), warnings
+    assert not any("could not set up" in w for w in warnings), warnings
+
+
+def test_no_tracer_provider_is_installed_when_no_span_exporter_could_be_set_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty provider records into nothing, and the application could not install its own
+    after it (OpenTelemetry sets a global provider once); metrics are set up as usual."""
+    from opentelemetry import trace
+
+    from tracewrap.environment import is_placeholder
+    from tracewrap.exporting import otlp
+
+    def broken() -> Any:
+        raise RuntimeError("no exporter today")
+
+    monkeypatch.setattr(otlp, "span_exporter", broken)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "console")
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        setup = tracewrap.configure()
+    assert "could not set up the otlp span exporter: RuntimeError('no exporter today')" in caplog.text
+    assert setup.tracer_provider is None and setup.span_processors == []
+    assert is_placeholder(trace.get_tracer_provider())
+    assert setup.meter_provider is not None
 
 
 def _run_exit_app(

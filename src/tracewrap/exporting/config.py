@@ -160,12 +160,21 @@ def _set_up_traces(setup: Setup, max_queue_size: int | None) -> None:
         )
         return
     provider = TracerProvider(resource=setup.resource, shutdown_on_exit=False)  # our atexit is bounded
+    added = 0
     for name in wanted:
         try:
             if name == "otlp":
                 from tracewrap.exporting.otlp import span_exporter
 
-                processor = CountingBatchSpanProcessor(span_exporter(), max_queue_size=max_queue_size)
+                # sizes and delay passed explicitly: a bad OTEL_BSP_* value is a warning, not a
+                # ValueError from the SDK (environment.batching)
+                queue, batch, delay = environment.batching("OTEL_BSP", max_queue_size)
+                processor = CountingBatchSpanProcessor(
+                    span_exporter(),
+                    max_queue_size=queue,
+                    schedule_delay_millis=delay,
+                    max_export_batch_size=batch,
+                )
                 setup.span_processors.append(processor)
                 provider.add_span_processor(processor)
             else:
@@ -173,8 +182,13 @@ def _set_up_traces(setup: Setup, max_queue_size: int | None) -> None:
 
                 # one stderr line per call, written when the call ends: for development
                 provider.add_span_processor(SimpleSpanProcessor(ConsoleCallExporter()))
+            added += 1
         except Exception as exc:
             logger.warning("could not set up the %s span exporter: %r", name, exc)
+    if not added:
+        # a provider with no processor would only record into nothing, and the application could
+        # not install its own after it (a global provider is set once)
+        return
     trace.set_tracer_provider(provider)
     setup.tracer_provider = provider
 
@@ -209,10 +223,12 @@ def _metric_reader(name: str, setup: Setup, prometheus_port: int | None) -> Metr
     if name == "otlp":
         from tracewrap.exporting.otlp import metric_exporter
 
-        # interval from OTEL_METRIC_EXPORT_INTERVAL, read by the SDK
-        return PeriodicExportingMetricReader(metric_exporter())
+        # OTEL_METRIC_EXPORT_INTERVAL read here: the SDK raises for 0 or a negative value
+        return PeriodicExportingMetricReader(metric_exporter(), environment.metric_export_interval_ms())
     if name == "console":
-        return PeriodicExportingMetricReader(ConsoleMetricExporter(out=sys.stderr))
+        return PeriodicExportingMetricReader(
+            ConsoleMetricExporter(out=sys.stderr), environment.metric_export_interval_ms()
+        )
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from prometheus_client import start_http_server
 
@@ -239,16 +255,26 @@ def _set_up_logs(setup: Setup) -> None:
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogExporter
 
     provider = LoggerProvider(resource=setup.resource, shutdown_on_exit=False)  # our atexit is bounded
+    added = 0
     for name in wanted:
         try:
             if name == "otlp":
                 from tracewrap.exporting.otlp import log_exporter
 
-                provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter()))
+                exporter = log_exporter()
             else:
-                provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogExporter(out=sys.stderr)))
+                exporter = ConsoleLogExporter(out=sys.stderr)
+            queue, batch, delay = environment.batching("OTEL_BLRP")
+            provider.add_log_record_processor(
+                BatchLogRecordProcessor(
+                    exporter, max_queue_size=queue, schedule_delay_millis=delay, max_export_batch_size=batch
+                )
+            )
+            added += 1
         except Exception as exc:
             logger.warning("could not set up the %s log exporter: %r", name, exc)
+    if not added:
+        return  # as for spans: no provider that records into nothing
     _logs.set_logger_provider(provider)
     setup.logger_provider = provider
 

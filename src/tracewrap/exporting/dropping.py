@@ -16,8 +16,19 @@ from tracewrap.logs import logger
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
-    def __init__(self, exporter: SpanExporter, max_queue_size: int | None = None) -> None:
-        super().__init__(exporter, max_queue_size=max_queue_size)
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        max_queue_size: int | None = None,
+        schedule_delay_millis: float | None = None,
+        max_export_batch_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            exporter,
+            max_queue_size=max_queue_size,
+            schedule_delay_millis=schedule_delay_millis,
+            max_export_batch_size=max_export_batch_size,
+        )
         self.dropped = 0
         self._lock = threading.Lock()
         self._told = False
