@@ -343,18 +343,26 @@ def metric_export_interval_ms() -> float:
 
 
 def exit_timeout(value: float | None = None) -> float:
-    """Seconds the process-end flush may take: the argument, else ``TRACEWRAP_EXIT_TIMEOUT``, else 3."""
+    """Seconds the process-end flush may take: the argument, else ``TRACEWRAP_EXIT_TIMEOUT``, else 3.
+
+    Any number >= 0; one above a day (``inf`` included: "as long as it takes") is a day, without a
+    warning: a day is no bound in practice, and past ``threading.TIMEOUT_MAX`` the exit flush died
+    of an ``OverflowError`` and exported nothing. A negative or NaN argument is one warning and the
+    variable's value (else 3), as the variable's own bad values are.
+    """
     if value is not None:
-        return max(0.0, float(value))
+        number = float(value)
+        if number >= 0:  # NaN is not
+            return min(number, MAX_WAIT_S)
+        _warn_once(
+            "exit_timeout", "exit_timeout=%r is not a number of seconds >= 0; using the default", value
+        )
     raw = _env(EXIT_TIMEOUT_ENV)
     if raw is None:
         return DEFAULT_EXIT_TIMEOUT
-    try:
-        parsed = float(raw)
-        if parsed >= 0:
-            return parsed
-    except ValueError:
-        pass
+    parsed = _number(raw)
+    if parsed is not None and parsed >= 0:
+        return min(parsed, MAX_WAIT_S)
     _warn_once(
         EXIT_TIMEOUT_ENV,
         "%s=%r is not a number of seconds >= 0; using %s",
@@ -363,6 +371,11 @@ def exit_timeout(value: float | None = None) -> float:
         DEFAULT_EXIT_TIMEOUT,
     )
     return DEFAULT_EXIT_TIMEOUT
+
+
+def bounded_wait(seconds: float) -> float:
+    """A wait that locks, events and the SDK accept: 0 to a day (NaN: 0)."""
+    return min(seconds, MAX_WAIT_S) if seconds > 0 else 0.0
 
 
 def prometheus_port(value: int | None) -> int:

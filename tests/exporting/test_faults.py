@@ -257,3 +257,70 @@ def test_exit_flushes_everything_to_a_healthy_receiver(
     spans = [s for s in receiver.store.spans() if s.scope == "tracewrap"]
     assert len(spans) == 7
     assert receiver.store.metric_points("gen_ai.client.operation.duration")
+
+
+@pytest.mark.parametrize("value", ["inf", "1e10"])
+def test_an_exit_timeout_past_what_a_wait_takes_still_exports_at_exit(
+    value: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """``inf`` (or anything past ``threading.TIMEOUT_MAX``) was accepted, then the exit flush died of
+    an OverflowError in its atexit callback and nothing was exported. It means a day now."""
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "60000",  # nothing leaves before exit: the atexit flush must send it
+        "TRACEWRAP_EXIT_TIMEOUT": value,
+    }
+    _, run = _run_exit_app(env, server.base_url, calls=3)
+    assert "Error" not in run.stderr, run.stderr
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 3)
+    assert [s.name for s in receiver.store.spans()] == ["chat gpt-4o-mini"] * 3
+
+
+def test_an_infinite_exit_timeout_argument_and_flush_timeout_are_a_day(
+    monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, make_client: Any
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "60000")
+    setup = tracewrap.configure(exit_timeout=float("inf"))
+    assert setup.exit_timeout == 86_400.0
+    _calls(make_client, 1)
+    assert tracewrap.flush(float("inf")) is True
+    _calls(make_client, 1)
+    tracewrap.shutdown(setup.exit_timeout)  # what the exit flush runs
+    assert [s.name for s in receiver.store.spans()] == ["chat gpt-4o-mini"] * 2
+
+
+@pytest.mark.parametrize(
+    ("env", "argument", "expected", "warned"),
+    [
+        ("inf", None, 86_400.0, None),
+        ("1e10", None, 86_400.0, None),
+        ("0", None, 0.0, None),
+        ("2.5", None, 2.5, None),
+        ("nan", None, 3.0, "TRACEWRAP_EXIT_TIMEOUT='nan'"),
+        ("-1", None, 3.0, "TRACEWRAP_EXIT_TIMEOUT='-1'"),
+        (None, float("inf"), 86_400.0, None),
+        ("7", -1.0, 7.0, "exit_timeout=-1.0"),  # a bad argument: the variable's value
+        (None, float("nan"), 3.0, "exit_timeout=nan"),
+    ],
+)
+def test_exit_timeout_rules(
+    env: str | None,
+    argument: float | None,
+    expected: float,
+    warned: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tracewrap import environment, logs
+
+    monkeypatch.setattr(logs, "_warned", set())
+    if env is not None:
+        monkeypatch.setenv("TRACEWRAP_EXIT_TIMEOUT", env)
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        assert environment.exit_timeout(argument) == expected
+    messages = [r.getMessage() for r in caplog.records]
+    if warned is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and warned in messages[0], messages

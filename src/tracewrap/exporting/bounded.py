@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracewrap.environment import bounded_wait
 from tracewrap.logs import logger
 
 EXIT_NEEDS_RUNNERS = sys.version_info[:2] == (3, 12)
@@ -113,7 +114,7 @@ def run_bounded(name: str, work: Callable[[], Any], timeout: float) -> bool:
 def run_all(jobs: dict[str, Callable[[], Any]], timeout: float) -> bool:
     """Run the jobs side by side and wait for them until one shared deadline; True when every one
     finished in time and none failed."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + bounded_wait(timeout)  # an Event takes no wait past TIMEOUT_MAX
     waiting = [_Job(name, work) for name, work in jobs.items()]
     runners = _runners
     for job in waiting:

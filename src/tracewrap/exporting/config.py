@@ -311,6 +311,7 @@ def flush(timeout: float = 5.0) -> bool:
     setup = _setup
     if setup is None or not setup.enabled:
         return True
+    timeout = environment.bounded_wait(timeout)  # flush(float("inf")): a day, not an OverflowError
     return run_all(_flush_jobs(setup, timeout), timeout)
 
 
@@ -322,6 +323,7 @@ def shutdown(timeout: float = 5.0) -> None:
         setup, _setup = _setup, None
     if setup is None or not setup.enabled:
         return
+    timeout = environment.bounded_wait(timeout)
     millis = int(timeout * 1000)
     jobs: dict[str, Callable[[], Any]] = {}
     if setup.tracer_provider is not None:
@@ -378,8 +380,7 @@ def flush_at_process_end(timeout: float | None = None) -> None:
     endpoint a direct call waited an export timeout per batch, 20-60 s in a worker's end).
     """
     try:
-        if timeout is None:
-            timeout = environment.exit_timeout()
+        timeout = environment.exit_timeout() if timeout is None else environment.bounded_wait(timeout)
         deadline = time.monotonic() + timeout
         flush(timeout)
         setup = _setup
