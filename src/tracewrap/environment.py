@@ -24,8 +24,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-# tracewrap_autoinstrument.pth repeats TRUE_WORDS (a .pth line cannot import without a cost to every
-# Python start); tests/auto/test_boot.py fails if the two differ
+# tracewrap_autoinstrument.pth repeats FALSE_WORDS (a .pth line cannot import without a cost to every
+# Python start): it starts the start-up stage for any other value it finds set, which then reads the
+# value by these rules (a typo is warned about there); tests/auto/test_boot.py fails if the two differ
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -68,7 +69,8 @@ def tracing_enabled() -> bool:
 def auto_instrumentation_requested() -> bool:
     """Zero-code tracing: ``TRACEWRAP_ENABLED`` explicitly true (unset means no), the SDK not disabled.
 
-    The ``.pth`` line only checks that the variable is set, then asks this.
+    The ``.pth`` line only checks that the variable is set to other than a false word, then asks
+    this (so ``TRACEWRAP_ENABLED=ture`` is warned about, as under ``tracewrap run``).
     """
     return env_flag(ENABLED_ENV, False) and not env_flag(SDK_DISABLED_ENV, False)
 

@@ -37,13 +37,47 @@ def test_enabled(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected:
     assert environment.auto_instrumentation_requested() is expected
 
 
+def _pth_code() -> str:
+    pth = Path(environment.__file__).parent / "auto" / "tracewrap_autoinstrument.pth"
+    return next(line for line in pth.read_text().splitlines() if line and not line.startswith("#"))
+
+
 def test_the_pth_line_uses_the_environment_modules_words() -> None:
     """The .pth line is the one copy of a rule outside ``tracewrap.environment``: the same words."""
-    pth = Path(environment.__file__).parent / "auto" / "tracewrap_autoinstrument.pth"
-    code = next(line for line in pth.read_text().splitlines() if line and not line.startswith("#"))
-    words = code.split(" in ", 1)[1].split(")", 1)[0] + ")"
-    assert eval(words) == environment.TRUE_WORDS
+    code = _pth_code()
+    words = code.split(" not in ", 1)[1].split(")", 1)[0] + ")"
+    assert eval(words) == ("", *environment.FALSE_WORDS)
     assert '__import__("tracewrap.auto.boot").auto.boot.start()' in code
+
+
+@pytest.mark.parametrize(
+    ("value", "starts"),
+    [
+        (None, False),
+        ("", False),
+        ("  ", False),
+        ("false", False),
+        (" OFF ", False),
+        ("0", False),
+        ("true", True),
+        ("1", True),
+        # not a boolean: the start-up stage reads it by tracewrap.environment's rules and warns,
+        # as under `tracewrap run` (the .pth used to drop it silently)
+        ("ture", True),
+    ],
+)
+def test_the_pth_line_starts_the_start_up_stage_unless_unset_or_false(
+    value: str | None, starts: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracewrap.auto import boot
+
+    started: list[bool] = []
+    monkeypatch.setattr(boot, "start", lambda: started.append(True))
+    monkeypatch.delenv("TRACEWRAP_ENABLED", raising=False)
+    if value is not None:
+        monkeypatch.setenv("TRACEWRAP_ENABLED", value)
+    exec(_pth_code(), {})
+    assert started == ([True] if starts else [])
 
 
 @pytest.fixture

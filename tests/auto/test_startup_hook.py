@@ -89,6 +89,17 @@ def test_unset_traces_nothing(venv: AutoVenv, tmp_path: Path) -> None:
     assert run.spans == []
 
 
+def test_a_value_that_is_not_a_boolean_is_warned_about(venv: AutoVenv, tmp_path: Path) -> None:
+    """``TRACEWRAP_ENABLED=ture``: the .pth hands it to the start-up stage, which warns as
+    ``tracewrap run`` does (the .pth used to drop it silently) and leaves the program untraced."""
+    run = venv.run([venv.python, "calls.py"], tmp_path, {"TRACEWRAP_ENABLED": "ture"})
+    assert run.result["sync"] == TEXT
+    assert run.spans == []
+    assert run.stderr.count("TRACEWRAP_ENABLED='ture' is not a boolean (true/false); using False") == 1, (
+        run.stderr
+    )
+
+
 def test_hint_when_nothing_is_configured_prints_once_per_process_tree(venv: AutoVenv, tmp_path: Path) -> None:
     run = venv.run([venv.python, "workers.py", "spawn"], tmp_path, ON, sink=False)
     assert run.stderr.count("no exporter is configured") == 1, run.stderr
