@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -20,6 +22,39 @@ def test_child_environment() -> None:
     assert (
         child_environment({"TRACEWRAP_ENABLED": "false"})["TRACEWRAP_ENABLED"] == "false"
     )  # kill switch wins
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, []),
+        ("", []),  # empty: Python adds nothing for it, nor do we
+        (":/opt/lib", ["", "/opt/lib"]),  # the leading empty entry is the current directory
+        ("/opt/lib:", ["/opt/lib", ""]),
+        ("/a::/b", ["/a", "", "/b"]),
+        ("{site}:", [""]),  # tracewrap run inside tracewrap run: ours once, the cwd kept
+    ],
+)
+def test_child_environment_keeps_empty_pythonpath_entries(given: str | None, expected: list[str]) -> None:
+    base = {} if given is None else {"PYTHONPATH": given.replace(":", os.pathsep).format(site=SITE_DIR)}
+    assert child_environment(base)["PYTHONPATH"].split(os.pathsep) == [str(SITE_DIR), *expected]
+
+
+def test_a_program_importing_from_its_working_directory_through_an_empty_entry(tmp_path: Path) -> None:
+    """PYTHONPATH=":/opt/lib" from a directory holding the module: imports under tracewrap run as
+    without it (the empty entry was dropped, and the import failed)."""
+    work, program = tmp_path / "work", tmp_path / "program"
+    work.mkdir()
+    program.mkdir()
+    (work / "twlocalmod.py").write_text("X = 1\n")
+    (program / "main.py").write_text("import twlocalmod\nprint(twlocalmod.X)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep + "/opt/lib")
+    env.pop("TRACEWRAP_ENABLED", None)
+    env = child_environment(env)
+    env["TRACEWRAP_ENABLED"] = "false"  # only the launcher's PYTHONPATH is under test here
+    argv = [sys.executable, str(program / "main.py")]
+    done = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
 
 
 def test_demo_dispatches_lazily_with_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:

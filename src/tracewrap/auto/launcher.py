@@ -25,7 +25,10 @@ def child_environment(base: Mapping[str, str]) -> dict[str, str]:
         env[ENABLED_ENV] = "true"
     # an explicit TRACEWRAP_ENABLED=false is left alone: the kill switch beats the launcher
     site_dir = str(SITE_DIR)
-    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != site_dir]
+    current = env.get("PYTHONPATH", "")
+    # empty entries are kept: Python reads each as the current directory (PYTHONPATH=":/opt/lib",
+    # what Docker's ENV PYTHONPATH="${PYTHONPATH}:/opt/lib" gives). An empty PYTHONPATH adds nothing.
+    rest = [p for p in current.split(os.pathsep) if p != site_dir] if current else []
     env["PYTHONPATH"] = os.pathsep.join([site_dir, *rest])
     return env
 
