@@ -7,9 +7,14 @@
 * uvicorn (0.29+) re-raises the signal that stopped it after its graceful shutdown, past ``atexit``.
 
 Who has something to flush registers it (:func:`register_flush`: ``configure()`` and the first
-traced call do); who wants the ends watched calls :func:`watch` (start-up, ``configure()``, the
-first traced call). This module imports nothing of tracewrap's above it, so neither side imports
-the other. Standard library only, like the start-up stage that imports it.
+traced call do); who wants the ends watched calls :func:`watch` (start-up, ``wrap()``,
+``configure()``, the first traced call). This module imports nothing of tracewrap's above it, so
+neither side imports the other. Standard library only, like the start-up stage that imports it.
+
+It also holds the ``atexit`` hook of the exit flush (:func:`reserve_exit_flush`), registered as soon
+as tracewrap starts rather than when export is set up at the first call: ``atexit`` runs the last
+registered first, and a handler the program registered between the two ran after the flush had shut
+the exporters down, so a call it made was lost.
 """
 
 import _thread
@@ -37,8 +42,41 @@ def has_flushes() -> bool:
     return bool(_flushes)
 
 
+_exit_flush: "Callable[[], None] | None" = None
+_exit_hook_registered = False
+
+
+def reserve_exit_flush() -> None:
+    """Register the ``atexit`` hook the exit flush will run from, now; idempotent, and cheap (one
+    ``atexit.register``, nothing imported): start-up, ``wrap()`` and ``instrument()`` call it before
+    the program registers its own handlers, which then run first, their calls still exported.
+    Code that must run before the exit flush (``telemetry.deferred``'s hook for what is still open)
+    registers later: at the first traced call at the earliest."""
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        _exit_hook_registered = True
+        import atexit
+
+        atexit.register(_run_exit_flush)
+
+
+def set_exit_flush(flush: "Callable[[], None]") -> None:
+    """What the exit hook runs (``configure()``'s bounded shutdown); reserves the hook if not yet."""
+    global _exit_flush
+    _exit_flush = flush
+    reserve_exit_flush()
+
+
+def _run_exit_flush() -> None:
+    flush = _exit_flush
+    if flush is not None:
+        flush()
+
+
 def watch() -> None:
-    """Flush what a process recorded at the ends that skip ``atexit``; idempotent."""
+    """Flush what a process recorded at the ends that skip ``atexit``, and reserve the exit flush's
+    place in ``atexit``; idempotent."""
+    reserve_exit_flush()
     when_imported("multiprocessing.process", _patch_process_bootstrap)
     when_imported("uvicorn.server", _patch_uvicorn_shutdown)
     # set up inside a process multiprocessing started (spawn, or a first traced call in a worker),

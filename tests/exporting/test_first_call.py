@@ -23,6 +23,8 @@ from .common import API_KEY, MESSAGES
 from .langsmith_recorder import LangSmithRecorder
 from .receivers import OTLPReceiver
 
+SRC = Path(__file__).resolve().parents[2] / "src"
+
 
 def _call(server: FakeOpenAIServer, model: str = "gpt-4o-mini") -> None:
     client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
@@ -185,3 +187,80 @@ def test_what_is_still_open_at_exit_is_exported_abandoned(
     assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 2)
     outcomes = {s.name: s.attributes.get("tracewrap.stream.outcome") for s in receiver.store.spans()}
     assert outcomes == {"chat stream": "abandoned", "chat unread": "abandoned"}
+
+
+AT_EXIT_APP = textwrap.dedent(
+    """
+    import atexit
+    import sys
+
+    base_url, setup = sys.argv[1], sys.argv[2]
+    messages = [{"role": "user", "content": "hi"}]
+
+
+    def final_report():  # registered before the first call, as applications and libraries do
+        import openai
+
+        client = openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
+        client.chat.completions.create(model="at-exit", messages=messages)
+        print("atexit call made", flush=True)
+
+
+    if setup == "wrap":
+        import openai
+        import tracewrap
+
+        tracewrap.wrap(openai)
+        atexit.register(final_report)
+    else:  # auto: TRACEWRAP_ENABLED=true started tracewrap before this line; handler before openai
+        atexit.register(final_report)
+        import openai
+    client = openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
+    client.chat.completions.create(model="main", messages=messages)  # export is set up here
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("setup", ["wrap", "auto"])
+def test_a_call_in_an_atexit_handler_registered_before_the_first_call_is_exported(
+    setup: str,
+    tmp_path: Path,
+    receiver: OTLPReceiver,
+    recorder: LangSmithRecorder,
+    server: FakeOpenAIServer,
+) -> None:
+    """atexit runs the last registered first: the exit flush registered at the first call ran before
+    the program's handler and shut the exporters down, and the handler's call was lost (span, metric
+    points and LangSmith run). The flush's hook is registered when tracewrap starts now."""
+    import os
+
+    app = tmp_path / "at_exit.py"
+    app.write_text(AT_EXIT_APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="60000",  # nothing leaves before exit: only the exit flush sends
+        LANGSMITH_TRACING="true",
+        LANGSMITH_API_KEY="lsv2_pt_SECRET_key_1",
+        LANGSMITH_ENDPOINT=recorder.url,
+    )
+    if setup == "auto":
+        env["TRACEWRAP_ENABLED"] = "true"
+    done = subprocess.run(
+        [sys.executable, str(app), server.base_url, setup],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["done", "atexit", "call", "made"], done.stdout
+    assert "Error" not in done.stderr, done.stderr
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 2)
+    assert sorted(s.name for s in receiver.store.spans()) == ["chat at-exit", "chat main"]
+    points = receiver.store.metric_points("gen_ai.client.operation.duration")
+    assert sum(point.count for _, point in points) == 2
+    runs = [r for r in recorder.wait_for_runs(2) if r.get("run_type") == "llm"]
+    assert sorted(r["extra"]["metadata"]["ls_model_name"] for r in runs) == ["at-exit", "main"]

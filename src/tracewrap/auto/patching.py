@@ -54,6 +54,9 @@ def instrument(
     )
     if not tracing_enabled():
         return False
+    from tracewrap import process_ends
+
+    process_ends.reserve_exit_flush()  # before the program's own atexit handlers (process_ends)
     import openai
 
     from tracewrap.interception.sdk_patch import instrument_sdk

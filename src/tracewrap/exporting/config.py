@@ -8,7 +8,6 @@ batcher); flushes and the process exit are bounded by a deadline (:mod:`.bounded
 
 from __future__ import annotations
 
-import atexit
 import sys
 import threading
 import time
@@ -354,7 +353,9 @@ def _register_atexit() -> None:
     global _atexit_registered
     if not _atexit_registered:
         _atexit_registered = True
-        atexit.register(_at_exit)
+        # the hook itself was registered when tracewrap started (wrap(), start-up): a handler the
+        # program registered after that and before this runs before the flush, and its calls export
+        process_ends.set_exit_flush(_at_exit)
         start_exit_runners()  # Python 3.12: the exit flush's threads, while they can still start
         _flush_at_process_ends()
 

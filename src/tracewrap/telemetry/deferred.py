@@ -143,7 +143,8 @@ def _freed(watch: weakref.ref[Any]) -> None:
 
 
 def _watch_until_exit() -> None:
-    # registered at the first watch, so after tracewrap's exit flush and run before it (atexit runs
+    # registered at the first watch, so after tracewrap's exit flush (whose hook wrap(), instrument()
+    # and start-up reserve: process_ends.reserve_exit_flush) and run before it (atexit runs
     # last-registered first): what is still open at exit is queued, and the flush ends it
     global _exit_hook
     _exit_hook = True
