@@ -381,8 +381,12 @@ def bounded_wait(seconds: float) -> float:
 
 
 def prometheus_port(value: int | None) -> int:
+    """The argument, else ``TRACEWRAP_PROMETHEUS_PORT``, else 9464; one not a port number is one
+    warning and the next of these."""
     if value is not None:
-        return int(value)
+        if 0 <= value <= 65535:
+            return int(value)
+        _warn_once("prometheus_port", "prometheus_port=%r is not a port number; using the default", value)
     raw = _env(PROMETHEUS_PORT_ENV)
     if raw is None:
         return DEFAULT_PROMETHEUS_PORT
@@ -409,10 +413,15 @@ LANGSMITH_NAME_ENVS = {
 }
 
 
+def langsmith_api_key_in_env() -> bool:
+    """What the ``langsmith`` client authenticates with: ``LANGSMITH_API_KEY`` or ``LANGCHAIN_API_KEY``."""
+    return bool(_env("LANGSMITH_API_KEY") or _env("LANGCHAIN_API_KEY"))
+
+
 def langsmith_from_env() -> bool:
     """LangSmith's own switch: ``LANGSMITH_TRACING=true`` (or LANGCHAIN_TRACING_V2) and an API key."""
     on = env_flag("LANGSMITH_TRACING", False) or env_flag("LANGCHAIN_TRACING_V2", False)
-    return on and bool(_env("LANGSMITH_API_KEY") or _env("LANGCHAIN_API_KEY"))
+    return on and langsmith_api_key_in_env()
 
 
 def langsmith_settings_from_env() -> dict[str, str | bool | None]:

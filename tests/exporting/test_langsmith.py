@@ -34,6 +34,41 @@ def _llm_runs(recorder: LangSmithRecorder, count: int) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: r["start_time"])
 
 
+@pytest.mark.parametrize("key", ["", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"])
+def test_langsmith_named_without_an_api_key_is_one_warning_and_not_set_up(
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    make_client: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``OTEL_TRACES_EXPORTER=langsmith`` with no key: the client sent every run unauthenticated
+    (refused by LangSmith, and the exit waited for its retries) without a word. Now one warning and
+    no client; a key under either name sets it up."""
+    import logging
+
+    from tracewrap import logs
+
+    monkeypatch.setattr(logs, "_warned", set())
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "langsmith")
+    monkeypatch.setenv("LANGSMITH_ENDPOINT", recorder.url)
+    if key:
+        monkeypatch.setenv(key, LS_KEY)
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        setup = tracewrap.configure()
+        make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert tracewrap.flush(5.0)
+    warnings = [r.getMessage() for r in caplog.records if "LANGSMITH_API_KEY" in r.getMessage()]
+    if key:
+        assert setup.traces_exporters == ("langsmith",) and setup.langsmith is not None
+        assert warnings == []
+        assert len([r for r in recorder.wait_for_runs(1) if r.get("run_type") == "llm"]) == 1
+    else:
+        assert setup.traces_exporters == () and setup.langsmith is None
+        assert len(warnings) == 1 and warnings[0].startswith("LangSmith export is off"), warnings
+        assert recorder.runs == {}
+
+
 @pytest.mark.parametrize("zstd", [True, False])
 def test_llm_run_fields(
     zstd: bool,

@@ -278,6 +278,48 @@ def test_invalid_values_warn_once_and_fall_back(
         assert caplog.text.count(needle) == 1, (needle, caplog.text)
 
 
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("traces_exporter", b"console"),  # was iterated: one "unknown exporter" warning per byte
+        ("traces_exporter", [b"console"]),
+        ("metrics_exporter", bytearray(b"otlp")),
+        ("metrics_exporter", 5),
+        ("service_name", b"svc"),
+        ("exit_timeout", "3"),
+        ("exit_timeout", True),
+        ("prometheus_port", 9464.0),
+        ("max_queue_size", "256"),
+    ],
+)
+def test_an_argument_of_the_wrong_type_is_a_type_error(argument: str, value: Any) -> None:
+    from tracewrap.exporting import config
+
+    with pytest.raises(TypeError, match=rf"configure\({argument}=\.\.\.\) takes"):
+        tracewrap.configure(**{argument: value})
+    assert config._setup is None  # nothing was set up: the corrected call still applies
+
+
+def test_exporter_names_may_be_any_iterable_of_str_and_bad_values_warn(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tracewrap import logs
+
+    monkeypatch.setattr(logs, "_warned", set())
+    monkeypatch.setenv("TRACEWRAP_PROMETHEUS_PORT", "9999")
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        setup = tracewrap.configure(
+            traces_exporter=(name for name in ["console", "zipkin"]),
+            metrics_exporter=["none"],
+            prometheus_port=70000,  # the right type, no port: a warning and the variable's port
+        )
+        from tracewrap import environment
+
+        assert environment.prometheus_port(70000) == 9999
+    assert setup.traces_exporters == ("console",) and setup.metrics_exporters == ()
+    assert caplog.text.count("zipkin") == 1 and caplog.text.count("prometheus_port=70000") == 1
+
+
 def test_prometheus_endpoint_serves_our_metrics(
     monkeypatch: pytest.MonkeyPatch, server: FakeOpenAIServer, make_client: Any
 ) -> None:

@@ -8,6 +8,7 @@ batcher); flushes and the process exit are bounded by a deadline (:mod:`.bounded
 
 from __future__ import annotations
 
+import numbers
 import sys
 import threading
 import time
@@ -80,8 +81,18 @@ def configure(
     (default ``OTEL_BSP_MAX_QUEUE_SIZE``, 2048). The first traced call of a process calls it with
     no arguments when the environment names a destination (:mod:`.first_call`): call it yourself
     before your first OpenAI call to choose otherwise.
+
+    An argument of the wrong type (``traces_exporter=b"console"``, ``exit_timeout="3"``) is a
+    ``TypeError``: a mistake in the code. A value of the right type that is no good (an unknown
+    exporter name, a negative timeout) is one warning and the default, as for the variables.
     """
     global _setup, _setup_arguments
+    _check_type("service_name", service_name, str)
+    traces_exporter = _exporter_names("traces_exporter", traces_exporter)
+    metrics_exporter = _exporter_names("metrics_exporter", metrics_exporter)
+    _check_type("exit_timeout", exit_timeout, numbers.Real)
+    _check_type("prometheus_port", prometheus_port, numbers.Integral)
+    _check_type("max_queue_size", max_queue_size, numbers.Integral)
     given = {
         name: value
         for name, value in (
@@ -106,6 +117,14 @@ def configure(
         traces = environment.traces_exporters(traces_exporter)
         if langsmith_client is not None and "langsmith" not in traces:
             traces = (*traces, "langsmith")
+        if "langsmith" in traces and langsmith_client is None and not environment.langsmith_api_key_in_env():
+            # the client would send every run unauthenticated, be refused, and hold the exit
+            warn_once(
+                "langsmith:no-api-key",
+                "LangSmith export is off: langsmith is named as a traces exporter, but neither "
+                "LANGSMITH_API_KEY nor LANGCHAIN_API_KEY is set (or pass configure(langsmith_client=...))",
+            )
+            traces = tuple(name for name in traces if name != "langsmith")
         setup = Setup(
             traces_exporters=traces,
             metrics_exporters=environment.metrics_exporters(metrics_exporter),
@@ -121,6 +140,31 @@ def configure(
         _register_atexit()
         _setup = setup
         return setup
+
+
+def _check_type(name: str, value: Any, kind: type) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        expected = {str: "a str", numbers.Real: "a number", numbers.Integral: "an int"}[kind]
+        raise TypeError(f"configure({name}=...) takes {expected}, not {type(value).__name__}: {value!r}")
+
+
+def _exporter_names(name: str, value: Any) -> str | tuple[str, ...] | None:
+    """A str (comma-separated names) or an iterable of str, as a tuple; else a TypeError (bytes
+    would be iterated as numbers, each warned about as an unknown exporter)."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            names = tuple(value)
+        except TypeError:
+            pass
+        else:
+            if all(isinstance(item, str) for item in names):
+                return names
+    raise TypeError(
+        f"configure({name}=...) takes a str (comma-separated names) or an iterable of str, "
+        f"not {type(value).__name__}: {value!r}"
+    )
 
 
 def configure_from_environment() -> Setup:
