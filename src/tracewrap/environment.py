@@ -288,7 +288,6 @@ def _delay_ms_env(name: str, default: float) -> float:
 
 # the SDK's defaults (OTEL_BSP_* for spans, OTEL_BLRP_* for log records)
 _BATCH_DEFAULTS = {"OTEL_BSP": (2048, 512, 5000.0), "OTEL_BLRP": (2048, 512, 1000.0)}
-BSP_MAX_QUEUE_SIZE_ENV = "OTEL_BSP_MAX_QUEUE_SIZE"
 
 
 def batching(prefix: str, max_queue_size: int | None = None) -> tuple[int, int, float]:
@@ -302,8 +301,7 @@ def batching(prefix: str, max_queue_size: int | None = None) -> tuple[int, int, 
     is a legitimate setting, whose batches are the whole queue; no warning).
     """
     default_queue, default_batch, default_delay = _BATCH_DEFAULTS[prefix]
-    queue_env = f"{prefix}_MAX_QUEUE_SIZE"
-    queue = _positive_int_env(queue_env, default_queue)
+    queue = _positive_int_env(f"{prefix}_MAX_QUEUE_SIZE", default_queue)
     if max_queue_size is not None:
         if max_queue_size > 0:
             queue = max_queue_size
