@@ -150,8 +150,10 @@ def _forward_from_any_thread() -> None:
     worker outlives the signal and ``terminate()``'s join never returns. Without tracewrap's handler
     the default action would have ended it. Python's C-level handler also writes the signal's number
     to the wakeup fd, from whichever thread it runs in: a thread reading that pipe sends SIGTERM to
-    the main thread itself (``pthread_kill``), which interrupts its wait, until the handler has run.
-    Left alone when the program (asyncio's ``add_signal_handler``) already uses the wakeup fd.
+    the main thread itself (``pthread_kill``), which interrupts its wait, when tracewrap's handler
+    has not run a moment later (:func:`_forward_wanted`). A signal the main thread got is not sent
+    again, nor one for a handler the program installed over tracewrap's. Left alone when the program
+    (asyncio's ``add_signal_handler``) already uses the wakeup fd.
     """
     global _wakeup_read, _wakeup_write
     import signal
@@ -178,8 +180,16 @@ def _forward_from_any_thread() -> None:
     _thread.start_new_thread(_forward_sigterm, (read_fd, threading.main_thread().ident))
 
 
+# How long a SIGTERM may wait for the main thread to handle it before it is forwarded there.
+_FORWARD_AFTER = 0.1
+# Held while the forwarding thread decides and sends, and by tracewrap's handler while it puts the
+# default action back: a forwarded signal reaches the process while the handler is still installed.
+_forwarding = _thread.allocate_lock()
+
+
 def _forward_sigterm(read_fd: int, main_thread: int) -> None:
     import signal
+    import time
 
     while True:
         try:
@@ -188,13 +198,35 @@ def _forward_sigterm(read_fd: int, main_thread: int) -> None:
             return
         if not caught:
             return
-        # while the handler has not run; once it has, it put the default action back, and a
-        # forwarded signal would end the process before its flush
-        if signal.SIGTERM in caught and not _terminated_by:
+        if signal.SIGTERM not in caught:
+            continue
+        # The C-level handler writes the pipe whichever thread the signal reached, the main thread
+        # too (Linux hands a kill() to the main thread when it can): forwarded again, that one would
+        # be delivered twice. The main thread runs the handler at once when it has the signal; only
+        # one still unhandled a moment later is sent on (another thread caught it).
+        deadline = time.monotonic() + _FORWARD_AFTER
+        while _forward_wanted() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with _forwarding:
+            if not _forward_wanted():
+                continue
             try:
                 signal.pthread_kill(main_thread, signal.SIGTERM)
             except (OSError, ValueError):
                 return
+
+
+def _forward_wanted() -> bool:
+    """A SIGTERM is for tracewrap's handler, which has not run yet.
+
+    Not once the handler ran: it put the default action back, and a forwarded signal would end the
+    process before its flush. Not once the program installed its own handler either: SIGTERM is the
+    program's then, handled as it would be without tracewrap (a second delivery of the one signal
+    would run that handler twice: a worker's "second SIGTERM forces the exit" cut its graceful
+    shutdown short, a ``sys.exit`` handler's second exit broke out of its cleanup)."""
+    import signal
+
+    return not _terminated_by and signal.getsignal(signal.SIGTERM) is _flush_then_die
 
 
 def _stop_forwarding_in_child() -> None:
@@ -224,9 +256,10 @@ def _stop_forwarding_in_child() -> None:
 
 def _start_over_in_child() -> None:
     """A fork child is a new process, not told to end (even if forked while its parent was)."""
-    global _terminated_by, _flushing, _leaving, _sigterm_flush
+    global _terminated_by, _flushing, _leaving, _sigterm_flush, _forwarding
     _terminated_by, _flushing, _leaving = 0, False, False
     _sigterm_flush = _thread.allocate_lock()
+    _forwarding = _thread.allocate_lock()
     _stop_forwarding_in_child()
     if _child_end_pid:
         # forked inside a worker that flushes through multiprocessing's exit finalizers: this child
@@ -248,7 +281,12 @@ def _flush_then_die(signum: int, frame: "Any") -> None:
     if _terminated_by:  # one more delivery of the same signal (the forwarding thread's)
         return
     _terminated_by = signum
-    signal.signal(signum, signal.SIG_DFL)  # a second signal kills at once, as without tracewrap
+    # a forward already decided on reaches this process first (this handler, set above, ignores
+    # it): it would end the process before its flush once the default action is back. The
+    # forwarding thread holds the lock only to send; a delivery meanwhile runs this handler nested,
+    # which returns at once.
+    with _forwarding:
+        signal.signal(signum, signal.SIG_DFL)  # a second signal kills at once, as without tracewrap
     # no blocking here: the main thread, which runs this handler, may hold the lock for a moment
     # (_wait_for_the_sigterm_flush); it then flushes itself, and this flush need not be waited for
     holds = _sigterm_flush.acquire(False)

@@ -142,6 +142,46 @@ def test_sigterm_ends_a_worker_whose_exit_waits_for_good(
     _sigterm_ends_the_worker(method, "hung-exit", receiver, server)
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_worker_s_own_sigterm_handler_runs_once_per_signal(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """A worker that installs its own SIGTERM handler, told to end by one SIGTERM, sees its handler run
+    once, shuts down gracefully and leaves with its own exit code; its span leaves with its end flush.
+    The forwarding thread used to send the signal on again (the C-level handler writes the wakeup fd
+    for the main thread's signals too, and only tracewrap's own handler ever stopped the forwarding):
+    the handler ran twice and the worker took its "second SIGTERM" exit, 3."""
+    run = _run_or_dump_stacks(
+        [sys.executable, str(APP.with_name("sigterm_app.py")), method, "own-handler"],
+        _child_env(receiver, server),
+        timeout=90,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.split("RESULT ", 1)[1])["exitcode"] == 11, run.stderr  # 10 + one run
+    receiver.store.wait_for(lambda: _models(receiver)["m-sigterm"] >= 1, timeout=10)
+    assert _models(receiver) == Counter({"m-sigterm": 1})
+    assert "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_worker_whose_sigterm_handler_exits_finishes_its_cleanup(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """A worker whose SIGTERM handler is ``sys.exit(0)`` runs its ``finally`` cleanup to the end and
+    leaves with 0; before, the forwarded second SIGTERM raised another exit inside the cleanup."""
+    run = _run_or_dump_stacks(
+        [sys.executable, str(APP.with_name("sigterm_app.py")), method, "own-exit"],
+        _child_env(receiver, server),
+        timeout=90,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.split("RESULT ", 1)[1])
+    assert (result["exitcode"], result["cleaned_up"]) == (0, True), run.stderr
+    receiver.store.wait_for(lambda: _models(receiver)["m-sigterm"] >= 1, timeout=10)
+    assert _models(receiver) == Counter({"m-sigterm": 1})
+    assert "Traceback" not in run.stderr, run.stderr
+
+
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_sigterm_during_the_exit_flush_waits_for_it(
     method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
