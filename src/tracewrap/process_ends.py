@@ -1,7 +1,8 @@
 """Export at the ends of a process that skip ``atexit``; a neutral module start-up and exporting share.
 
 * ``multiprocessing`` children leave through ``os._exit``, past ``atexit``: ``BaseProcess._bootstrap``
-  flushes what the child recorded before it returns;
+  flushes what the child recorded before it returns; billiard's (Celery's prefork pool) the same, and
+  its pool workers, which leave by ``os._exit`` from inside their target, flush in ``Worker._do_exit``;
 * a pool's ``terminate()`` (``with Pool(...)``) ends its workers with SIGTERM: a worker flushes
   (bounded by ``TRACEWRAP_EXIT_TIMEOUT``) in a thread, then dies by the signal as it would have;
 * uvicorn (0.29+) re-raises the signal that stopped it after its graceful shutdown, past ``atexit``.
@@ -78,13 +79,25 @@ def watch() -> None:
     place in ``atexit``; idempotent."""
     reserve_exit_flush()
     when_imported("multiprocessing.process", _patch_process_bootstrap)
+    when_imported("billiard.process", _patch_process_bootstrap)
+    when_imported("billiard.pool", _patch_billiard_worker_exit)
     when_imported("uvicorn.server", _patch_uvicorn_shutdown)
-    # set up inside a process multiprocessing started (spawn, or a first traced call in a worker),
-    # whose _bootstrap is already running: its own end runs multiprocessing's exit finalizers
-    process_module = sys.modules.get("multiprocessing.process")
-    if process_module is not None and process_module.parent_process() is not None:
+    # set up inside a process multiprocessing or billiard started (spawn, or a first traced call in a
+    # worker), whose _bootstrap is already running: its own end runs multiprocessing's exit finalizers
+    # (billiard's util runs the same ones)
+    if _started_by_multiprocessing():
         _flush_on_sigterm()
         _flush_at_child_end()
+
+
+def _started_by_multiprocessing() -> bool:
+    process_module = sys.modules.get("multiprocessing.process")
+    if process_module is not None and process_module.parent_process() is not None:
+        return True
+    # billiard sets no parent process; a process object it started knows its parent's pid
+    billiard_process = sys.modules.get("billiard.process")
+    current = getattr(billiard_process, "current_process", None)
+    return current is not None and getattr(current(), "_parent_pid", None) is not None
 
 
 _child_end_pid = 0
@@ -357,6 +370,57 @@ def _patch_process_bootstrap(module: "ModuleType") -> None:
 
     _bootstrap._tracewrap_flushes = True  # type: ignore[attr-defined]
     process_class._bootstrap = _bootstrap
+
+
+def _patch_billiard_worker_exit(module: "ModuleType") -> None:
+    """billiard's pool workers (Celery's prefork pool) end inside their process target:
+    ``Worker._do_exit`` reports the worker's death and calls ``os._exit``, whether its loop ended
+    (``maxtasksperchild``, the pool's close) or a signal's exit unwound it (billiard's own SIGTERM
+    handler raises ``SystemExit``): the bootstrap's flush never runs. Flush before it, then end as
+    billiard does."""
+    worker_class: Any = getattr(module, "Worker", None)
+    original = getattr(worker_class, "_do_exit", None)
+    if original is None or getattr(original, "_tracewrap_flushes", False):
+        return
+
+    def _do_exit(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
+        try:
+            _flush_holding_sigterm()
+        finally:  # whatever happened, the worker ends as billiard ends it
+            return_value = original(self, *args, **kwargs)
+        return return_value
+
+    _do_exit._tracewrap_flushes = True  # type: ignore[attr-defined]
+    worker_class._do_exit = _do_exit
+
+
+def _flush_holding_sigterm() -> None:
+    """:func:`_flush_this_process`, with a SIGTERM that lands meanwhile handed to the program's
+    handler once the flush is done (bounded), on this, the main, thread.
+
+    A billiard worker leaving on its own can be told to end as it goes (a pool's ``terminate()``):
+    billiard's handler raises ``SystemExit``, which would cut the flush off wherever the main thread
+    waits in it, and the process ends at once, its export under way with it. As the process ends
+    right after either way, the handler runs after the flush instead."""
+    import signal
+
+    handler = signal.getsignal(signal.SIGTERM)
+    if not callable(handler) or handler is _flush_then_die:  # the default action, or tracewrap's
+        _flush_this_process()
+        return
+    held: list[Any] = []
+
+    def hold(signum: int, frame: "Any") -> None:
+        held.append(frame)
+
+    signal.signal(signal.SIGTERM, hold)
+    try:
+        _flush_this_process()
+    finally:
+        if signal.getsignal(signal.SIGTERM) is hold:
+            signal.signal(signal.SIGTERM, handler)
+        if held:
+            handler(signal.SIGTERM, held[0])
 
 
 def _patch_uvicorn_shutdown(module: "ModuleType") -> None:

@@ -43,6 +43,7 @@ PINNED_LIKE_DEV = (
 UNPINNED = (
     "gunicorn",
     "uvicorn",
+    "billiard",  # Celery's prefork pool
     "opentelemetry-instrumentation",
     "opentelemetry-distro",
     GENAI_INSTRUMENTATION,

@@ -1,5 +1,5 @@
-"""Spans from processes the program starts: multiprocessing fork/spawn children, gunicorn and uvicorn
-workers."""
+"""Spans from processes the program starts: multiprocessing fork/spawn children, billiard (Celery's
+prefork pool) workers, gunicorn and uvicorn workers."""
 
 from __future__ import annotations
 
@@ -182,5 +182,44 @@ def test_every_worker_shape_exports_each_call_once(
         models = Counter(s.attributes["gen_ai.request.model"] for s in receiver.store.spans())
         assert models == Counter(EXPECTED), run.stderr
         assert len(server.requests) == len(EXPECTED)
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_billiard_workers_export_every_span_and_metric(
+    venv: AutoVenv, tmp_path: Path, server: FakeOpenAIServer, method: str
+) -> None:
+    """``tests/exporting/billiard_app.py`` under ``TRACEWRAP_ENABLED=true`` alone, as a Celery prefork
+    worker runs: billiard's bootstrap and its pool workers' ``os._exit`` are hooked when billiard is
+    imported; nothing leaves on a timer, so every worker's spans and metrics arrive through its end flush."""
+    from collections import Counter
+
+    from tests.exporting.test_billiard import APP, COMPLETION_TOKENS, EXPECTED, PROMPT_TOKENS, _per_model
+
+    receiver = OTLPReceiver().start()
+    try:
+        env = {
+            **ON,
+            "TW_BASE_URL": venv.base_url,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",
+            "OTEL_METRIC_EXPORT_INTERVAL": "600000",
+        }
+        run = venv.run([venv.python, str(APP), "auto", method], tmp_path, env, sink=False, timeout=120)
+        assert run.result["called"] == EXPECTED
+        receiver.store.wait_for(lambda: len(receiver.store.spans()) >= len(EXPECTED), timeout=10)
+        models = Counter(s.attributes["gen_ai.request.model"] for s in receiver.store.spans())
+        assert models == Counter(EXPECTED), run.stderr
+        assert len(server.requests) == len(EXPECTED)
+        durations = "gen_ai.client.operation.duration"
+        receiver.store.wait_for(
+            lambda: len(_per_model(receiver, durations, "count")) >= len(EXPECTED), timeout=10
+        )
+        assert _per_model(receiver, durations, "count") == {(model, ""): 1 for model in EXPECTED}
+        assert _per_model(receiver, "gen_ai.client.token.usage", "sum") == {
+            **{(model, "input"): PROMPT_TOKENS for model in EXPECTED},
+            **{(model, "output"): COMPLETION_TOKENS for model in EXPECTED},
+        }
     finally:
         receiver.stop()

@@ -1,0 +1,95 @@
+"""Child program: OpenAI calls made in billiard's worker processes (Celery's prefork pool runs on billiard).
+
+usage: ``billiard_app.py SETUP METHOD [leaving]`` with the fake server's URL in ``TW_BASE_URL``.
+
+* SETUP ``lazy``: ``tracewrap.wrap(openai)`` (the first traced call sets export up from the
+  environment); ``child``: only the workers wrap, each before its first call (as a Celery worker's
+  ``worker_process_init`` handler would), and the parent makes no call: tracewrap starts watching
+  inside a worker whose bootstrap is already running; ``auto``: nothing at all
+  (``TRACEWRAP_ENABLED=true`` does it).
+* METHOD: ``fork`` (billiard's default and Celery's) or ``spawn``.
+
+billiard has its own ``Process`` and ``Pool``: its children leave through ``os._exit`` like
+multiprocessing's, and its pool workers call ``os._exit`` from inside their target (``Worker._do_exit``),
+never returning to the bootstrap. Calls: one in the parent, one in a ``Process``, four through
+``Pool(2, maxtasksperchild=1)`` with close/join (each worker leaves after one task: Celery's
+``--max-tasks-per-child=1``), three through ``with Pool(2)`` (its ``__exit__`` terminates the
+workers: billiard's own SIGTERM handler unwinds them by ``SystemExit``).
+Prints ``RESULT {json}``: the models called, in order, and the pool workers' exit codes.
+
+``leaving``: only one call, in the worker of a ``Pool(1, maxtasksperchild=1)``, which then leaves on
+its own; prints ``WORKER <pid>`` (the test sends it SIGTERM while its exit flush is exporting, as a
+pool's ``terminate()`` can) and ``RESULT {"ended": ...}``, the ``time.monotonic()`` the pool saw it
+gone at.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import billiard
+import openai
+
+import tracewrap
+
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test dumps stacks on a hang
+
+if sys.argv[1] == "lazy":
+    # module level, after billiard's import: a spawn child re-imports this file as __mp_main__ and wraps too
+    tracewrap.wrap(openai)
+
+
+def work(model: str) -> str:
+    if sys.argv[1] == "child":
+        tracewrap.wrap(openai)  # in the worker, first thing (again in a worker with many tasks: a no-op)
+    client = openai.OpenAI(base_url=os.environ["TW_BASE_URL"], api_key="sk-test", max_retries=0)
+    reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content
+    return model
+
+
+def work_and_say_where(model: str) -> int:
+    work(model)
+    return os.getpid()
+
+
+def leaving(context: Any) -> None:
+    pool = context.Pool(1, maxtasksperchild=1)
+    print(f"WORKER {pool.apply_async(work_and_say_where, ('b-leaving',)).get(60)}", flush=True)
+    pool.close()
+    pool.join()
+    print("RESULT " + json.dumps({"ended": time.monotonic()}), flush=True)
+
+
+def main() -> None:
+    context = billiard.get_context(sys.argv[2])
+    if sys.argv[3:] == ["leaving"]:
+        leaving(context)
+        return
+    called = [] if sys.argv[1] == "child" else [work("b-parent")]
+    process = context.Process(target=work, args=("b-process",))
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0, process.exitcode
+    called.append("b-process")
+    pool = context.Pool(2, maxtasksperchild=1)
+    called += pool.map(work, [f"b-recycle-{i}" for i in range(4)])
+    pool.close()
+    pool.join()
+    with context.Pool(2) as pool:  # __exit__ terminates the workers
+        called += pool.map(work, [f"b-with-pool-{i}" for i in range(3)])
+        workers = list(pool._pool)
+    # what billiard's SIGTERM handler leaves with (-(256 - 15) & 0xff, as os._exit takes it), or 0
+    # for a worker that was leaving anyway: the same without tracewrap
+    exitcodes = sorted({w.exitcode for w in workers})
+    print("RESULT " + json.dumps({"called": called, "terminated": exitcodes}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
