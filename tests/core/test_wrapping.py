@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import inspect
 import json
 import pickle
 import threading
 import time
+import types
 
 import openai
 import pytest
@@ -17,6 +19,7 @@ from opentelemetry import trace
 
 import tracewrap
 from tests.core.helpers import API_KEY, MESSAGES, async_client, attrs, sync_client
+from tracewrap.endpoints import KNOWN_PATHS, resolve
 from tracewrap.interception.install import TracedMethod
 from tracewrap.testing import Scenario
 
@@ -165,6 +168,66 @@ def test_derived_clients_are_traced(server, telemetry) -> None:
     client.with_options(timeout=10).chat.completions.create(model="m", messages=MESSAGES)
     client.copy(max_retries=1).responses.create(model="m", input="hi")
     assert [s.name for s in telemetry.spans()] == ["chat m", "chat m"]
+
+
+def _traced_methods(client) -> dict[str, object]:
+    """Every method a default wrap traces on ``client``, by path (those this SDK has)."""
+    methods = {}
+    for path in sorted(KNOWN_PATHS):
+        for resource_path, name, _endpoint in resolve(path):
+            resource = client
+            for part in resource_path.split("."):
+                resource = getattr(resource, part, None)
+            if resource is not None and getattr(resource, name, None) is not None:
+                methods[f"{resource_path}.{name}"] = getattr(resource, name)
+    return methods
+
+
+@pytest.mark.parametrize("how", ["module", "client"])
+def test_traced_async_methods_are_coroutine_functions(server, telemetry, how) -> None:
+    """What introspection says of a traced method: an async one is a coroutine function, however
+    many plain functions the SDK put around its ``async def`` (``chat.completions.create`` is one
+    such: tools that look only one level under it, like LangSmith's ``wrap_openai``, find the
+    ``async def`` bare and tracewrap must not hide it), also looked up on the class and at the request
+    layer; a sync one is not; signatures are the SDK's."""
+
+    def clients():
+        return (
+            openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+            openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+        )
+
+    bare_sync, bare_async = (_traced_methods(client) for client in clients())
+    signatures = {path: inspect.signature(method) for path, method in bare_async.items()}
+    if how == "module":
+        _module(telemetry)
+        sync, aclient = clients()
+    else:
+        sync, aclient = (tracewrap.wrap(client, **telemetry.wrap_kwargs()) for client in clients())
+    traced_sync, traced_async = _traced_methods(sync), _traced_methods(aclient)
+    assert "chat.completions.create" in traced_async and set(traced_async) == set(bare_async)
+    # tracewrap's, which isinstance takes for bound methods as before
+    assert all(type(m) is not types.MethodType for m in traced_async.values())
+    assert all(isinstance(m, types.MethodType) for m in traced_async.values())
+    assert [p for p, m in traced_async.items() if not inspect.iscoroutinefunction(m)] == []
+    assert [p for p, m in traced_sync.items() if inspect.iscoroutinefunction(m)] == []
+    assert {p: inspect.signature(m) for p, m in traced_async.items()} == signatures
+    assert {p: inspect.signature(m) for p, m in traced_sync.items()} == {
+        p: inspect.signature(m) for p, m in bare_sync.items()
+    }
+    if how == "module":  # the class's method (the SDK's own with wrap(client))
+        assert inspect.iscoroutinefunction(type(aclient.chat.completions).create)
+    assert inspect.iscoroutinefunction(aclient.request) and not inspect.iscoroutinefunction(sync.request)
+    method = aclient.chat.completions.create
+    assert inspect.iscoroutinefunction(method.__func__) and callable(method.__func__)
+    assert method.__func__.__code__.co_varnames == type(aclient.chat.completions).create.__code__.co_varnames
+
+    async def call() -> object:
+        return await aclient.chat.completions.create(model="m", messages=MESSAGES)
+
+    completion = asyncio.run(call())
+    assert completion.choices[0].message.content == Scenario().text
+    assert [s.name for s in telemetry.spans()] == ["chat m"]
 
 
 def test_a_resource_is_wrapped_when_the_client_builds_it(server, telemetry) -> None:

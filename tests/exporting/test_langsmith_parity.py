@@ -9,6 +9,7 @@ purpose is asserted as such here and listed in the README ("LangSmith runs").
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 import warnings
@@ -901,7 +902,7 @@ def test_a_call_wrap_openai_traces_gets_one_run(
     client.close()
 
 
-@pytest.mark.parametrize("order", ["patched_sdk_after_wrap_openai", "tracewrap_on_wrap_openai_client"])
+@pytest.mark.parametrize("order", _ORDERS)
 def test_a_call_wrap_openai_traces_gets_one_run_async(
     monkeypatch: pytest.MonkeyPatch,
     recorder: LangSmithRecorder,
@@ -910,10 +911,11 @@ def test_a_call_wrap_openai_traces_gets_one_run_async(
     order: str,
 ) -> None:
     """The same with an async client. wrap_openai's run of an async stream is LangSmith's current run
-    only while the stream is read: tracewrap knows it at the first chunk. (Outside wrap_openai,
-    tracewrap gets wrap_openai's stream wrapper back, not the SDK's stream: a call only there. Under
-    wrap_openai's wrapper, an async method tracewrap wrapped is taken for a sync one by langsmith,
-    whose run then holds the coroutine: not these orders.)"""
+    only while the stream is read: tracewrap knows it at the first chunk. Under wrap_openai's wrapper
+    (the first two orders) langsmith must take tracewrap's method for an async one, as it takes the
+    SDK's: else its run ends at once, its output the coroutine, and tracewrap's run is sent too.
+    (Outside wrap_openai, tracewrap gets wrap_openai's stream wrapper back, not the SDK's stream: a
+    call only there.)"""
     ls_client = _configure(monkeypatch, recorder, receiver)
     transport = _ToFakeServerAsync(server.port)
     client = _both_wrapped(
@@ -949,8 +951,11 @@ def test_a_call_wrap_openai_traces_gets_one_run_async(
     assert [bool(r.get("parent_run_id")) for r in llm] == [False] * (count // 2) + [True] * (count // 2)
     assert all(_meta(r)["ls_method"] == "traceable" and "otel_trace_id" not in _meta(r) for r in llm)
     assert [r["outputs"]["usage_metadata"]["total_tokens"] for r in llm] == [19] * count
+    assert all(r["outputs"]["choices"][0]["message"]["content"] == Scenario().text for r in llm)
+    assert inspect.iscoroutinefunction(client.chat.completions.create)  # wrap_openai's async wrapper
     spans = _tracewrap_spans(receiver, count)
-    assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in spans)
+    usage = [tuple(s.attributes[f"gen_ai.usage.{k}_tokens"] for k in ("input", "output")) for s in spans]
+    assert usage == [(12, 7)] * count
 
 
 def test_an_applications_own_llm_run_is_not_taken_for_wrap_openais(

@@ -39,6 +39,7 @@ import wrapt
 from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, SDK_DEPENDENT_PATHS, Endpoint, resolve
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
+from tracewrap.interception.coroutine_methods import ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
@@ -66,6 +67,10 @@ UNKNOWN_PROVIDER = "openai_compatible"
 
 class TracedMethod(wrapt.FunctionWrapper):
     """Marks a method tracewrap installed, so wrapping again never stacks a second span."""
+
+
+class AsyncTracedMethod(ReportsCoroutine, TracedMethod):
+    """An async one: seen as a coroutine function (:mod:`.coroutine_methods`)."""
 
 
 # Where the SDK keeps the URL its ``base_url`` property returns and its setter replaces (openai 3.x,
@@ -219,10 +224,12 @@ class Installation:
             original = getattr(resource, method)
             if isinstance(original, TracedMethod):
                 continue
-            is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
-            make = async_wrapper if is_async else sync_wrapper
-            wrapper = make(self.site_of(endpoint), deprecation_of(original))
-            setattr(resource, method, TracedMethod(original, wrapper))
+            site_of, deprecation = self.site_of(endpoint), deprecation_of(original)
+            if inspect.iscoroutinefunction(inspect.unwrap(original)):
+                traced = AsyncTracedMethod(original, async_wrapper(site_of, deprecation))
+            else:
+                traced = TracedMethod(original, sync_wrapper(site_of, deprecation))
+            setattr(resource, method, traced)
             for cache in _RAW_CACHES:
                 resource.__dict__.pop(cache, None)
             self.patched.append((resource, method))
@@ -431,9 +438,10 @@ def _wrap_request_layer(client: Any, installation: Installation) -> None:
     def site_of(_client: Any, endpoint: Endpoint) -> CallSite:
         return installation.site(endpoint)
 
-    is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
-    make = async_request_wrapper if is_async else sync_request_wrapper
-    client.request = TracedMethod(original, make(lambda: enabled, site_of))
+    if inspect.iscoroutinefunction(inspect.unwrap(original)):
+        client.request = AsyncTracedMethod(original, async_request_wrapper(lambda: enabled, site_of))
+    else:
+        client.request = TracedMethod(original, sync_request_wrapper(lambda: enabled, site_of))
     installation.patched.append((client, "request"))
 
 

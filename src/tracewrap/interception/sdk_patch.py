@@ -46,6 +46,7 @@ from tracewrap.auto.import_hooks import when_imported
 from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, Endpoint
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
+from tracewrap.interception.coroutine_methods import BoundAsyncMethod, ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
 from tracewrap.interception.install import current_sites, plan_paths
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
@@ -59,6 +60,12 @@ Deferred = dict[str, tuple[str, ...]]  # resource package -> the paths walked wh
 
 class SdkTracedMethod(wrapt.FunctionWrapper):
     """A resource class's method as tracewrap replaced it (kept inert if someone wraps over it)."""
+
+
+class AsyncSdkTracedMethod(ReportsCoroutine, SdkTracedMethod):
+    """An async one: seen as a coroutine function, on the class and bound (:mod:`.coroutine_methods`)."""
+
+    __bound_function_wrapper__ = BoundAsyncMethod
 
 
 @dataclass
@@ -172,12 +179,13 @@ def class_plan(module: Any, paths: tuple[str, ...]) -> Plan:
     return plan
 
 
-def _wrapper(endpoint: Endpoint, original: Any) -> Any:
+def _traced(endpoint: Endpoint, original: Any) -> SdkTracedMethod:
     def site_of(resource: Any) -> CallSite | None:
         return _site_of(resource, endpoint)
 
-    is_async = inspect.iscoroutinefunction(inspect.unwrap(original))
-    return (async_wrapper if is_async else sync_wrapper)(site_of, deprecation_of(original))
+    if inspect.iscoroutinefunction(inspect.unwrap(original)):
+        return AsyncSdkTracedMethod(original, async_wrapper(site_of, deprecation_of(original)))
+    return SdkTracedMethod(original, sync_wrapper(site_of, deprecation_of(original)))
 
 
 def instrument_sdk(module: Any, paths: tuple[str, ...], options: TraceOptions) -> SdkInstallation:
@@ -220,7 +228,7 @@ def _patch_method(installation: SdkInstallation, cls: type, name: str, endpoint:
     original = vars(cls)[name]
     if isinstance(original, SdkTracedMethod):  # left inert by an earlier unwrap: reuse its original
         original = original.__wrapped__
-    setattr(cls, name, SdkTracedMethod(original, _wrapper(endpoint, original)))
+    setattr(cls, name, _traced(endpoint, original))
     installation.patched.append((cls, name, original))
 
 
@@ -265,12 +273,15 @@ def _patch_request_layer(module: Any, installation: SdkInstallation) -> None:
     """``SyncAPIClient.request`` / ``AsyncAPIClient.request``: calls that bypass the resource methods."""
     installation.endpoints = traced_endpoints(installation.paths)
     base = module._base_client
-    layers = ((base.SyncAPIClient, sync_request_wrapper), (base.AsyncAPIClient, async_request_wrapper))
-    for cls, make in layers:
+    layers = (
+        (base.SyncAPIClient, sync_request_wrapper, SdkTracedMethod),
+        (base.AsyncAPIClient, async_request_wrapper, AsyncSdkTracedMethod),
+    )
+    for cls, make, traced in layers:
         original = vars(cls)["request"]
         if isinstance(original, SdkTracedMethod):
             original = original.__wrapped__
-        cls.request = SdkTracedMethod(original, make(_enabled, client_site))
+        cls.request = traced(original, make(_enabled, client_site))
         installation.patched.append((cls, "request", original))
 
 
