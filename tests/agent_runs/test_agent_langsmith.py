@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
+import langsmith
 import openai
 import pytest
 from agents import Runner
@@ -12,8 +15,9 @@ from langsmith import traceable
 import tracewrap
 from tests.agent_runs.helpers import MODES, agent
 from tests.agent_runs.test_agent_runs import AGENT_TURN, broken_weather, get_weather
-from tests.exporting.conftest import clean, langsmith_server, recorder  # noqa: F401 (fixtures)
+from tests.exporting.conftest import clean, langsmith_server, otlp, receiver, recorder  # noqa: F401 (fixtures)
 from tests.exporting.langsmith_recorder import LangSmithRecorder
+from tests.exporting.receivers import OTLPReceiver
 from tests.exporting.test_langsmith import _env
 from tracewrap.testing import FakeOpenAIServer
 
@@ -84,3 +88,150 @@ def test_tool_error_on_its_langsmith_run(
     assert not tool.get("inputs")  # LANGSMITH_HIDE_INPUTS
     (workflow,) = runs["Agent workflow"]
     assert not workflow.get("parent_run_id")
+
+
+# ---------------------------------------------------------------------------------- LangSmith's context
+
+SECRET_PROMPT = "my secret agent prompt 5521"
+TREE = ["Agent workflow", "ChatOpenAI", "ChatOpenAI", "get_weather", "weather"]  # one agent run's runs
+
+
+def _run_agent(server: FakeOpenAIServer, mode: str, prompt: str) -> None:
+    """One agent run on a client of its own, closed after it (its event loop ends with it)."""
+
+    async def main() -> None:
+        client = _client(server)
+        try:
+            await Runner.run(agent(mode, client, tools=[get_weather]), prompt)
+        finally:
+            await client.close()
+
+    asyncio.run(main())
+
+
+def _in_thread(action: Any) -> None:
+    worker = threading.Thread(target=action)
+    worker.start()
+    worker.join()
+
+
+def _otel_span_names(otlp_receiver: OTLPReceiver, count: int) -> list[str]:
+    def ours() -> list[Any]:
+        return [s for s in otlp_receiver.store.spans() if s.scope == "tracewrap"]
+
+    assert otlp_receiver.store.wait_for(lambda: len(ours()) >= count)
+    return sorted(s.name for s in ours())
+
+
+@pytest.mark.parametrize("switch", ["tracing_context", "inside_traceable", "local", "configure"])
+def test_langsmith_switched_off_sends_no_agent_run(
+    switch: str,
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,  # noqa: F811 (the fixture imported above)
+    receiver: OTLPReceiver,  # noqa: F811
+    server: FakeOpenAIServer,
+) -> None:
+    """LangSmith's own switch says no (``tracing_context(enabled=False)`` around the run or around
+    the ``@traceable`` function making it, ``enabled="local"``, ``langsmith.configure(enabled=False)``,
+    process-wide: the run in another thread): no run of the agent run's tree is sent, as none of its
+    model calls' (not the prompt either); its OTel spans are made as ever."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _env(
+        monkeypatch,
+        recorder,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+    )
+    setup = tracewrap.configure()
+    server.enqueue(AGENT_TURN, AGENT_TURN)
+
+    def run() -> None:
+        _run_agent(server, "responses", SECRET_PROMPT)
+
+    if switch == "inside_traceable":
+
+        @traceable(name="handle_request", client=setup.langsmith.client)
+        def handle() -> None:
+            run()
+
+        with langsmith.tracing_context(enabled=False):
+            handle()
+    elif switch in ("tracing_context", "local"):
+        with langsmith.tracing_context(enabled=False if switch == "tracing_context" else "local"):
+            run()
+    else:
+        langsmith.configure(enabled=False)
+        try:
+            _in_thread(run)
+        finally:
+            langsmith.configure(enabled=None)
+    # switched on again: this run's tree is sent, after anything the switched-off one had queued
+    server.enqueue(AGENT_TURN, AGENT_TURN)
+    _run_agent(server, "responses", "Weather in Paris?")
+    runs = _runs(recorder, len(TREE))
+    assert sorted(name for name, found in runs.items() for _ in found) == TREE
+    assert SECRET_PROMPT.encode() not in b"".join(recorder.raw)
+    tree = ["chat gpt-4.1-mini"] * 2 + ["execute_tool get_weather", "invoke_agent weather"]
+    assert _otel_span_names(receiver, 10) == sorted(["invoke_workflow Agent workflow", *tree] * 2)
+
+
+@pytest.mark.parametrize("where", ["tracing_context", "inside_traceable", "configure"])
+def test_agent_runs_take_langsmiths_project_tags_and_metadata(
+    where: str,
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,  # noqa: F811 (the fixture imported above)
+    server: FakeOpenAIServer,
+) -> None:
+    """The project, tags and metadata of LangSmith's context (``tracing_context``, an enclosing
+    ``@traceable`` function's, ``langsmith.configure``'s, also in another thread): every run of the
+    agent run's tree carries the tags and metadata, as its model calls' runs and ``@traceable``'s
+    children do, and the tree goes to that project (a child of ``@traceable``: to its parent's)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _env(monkeypatch, recorder)
+    setup = tracewrap.configure()
+    server.enqueue(AGENT_TURN, AGENT_TURN)
+
+    def run() -> None:
+        _run_agent(server, "chat", "Weather in Paris?")
+
+    if where == "tracing_context":
+        with langsmith.tracing_context(project_name="team-b", tags=["exp-7"], metadata={"tenant": "acme"}):
+            run()
+    elif where == "inside_traceable":
+
+        @traceable(
+            name="handle_request",
+            tags=["parent-tag"],
+            metadata={"tenant": "acme"},
+            client=setup.langsmith.client,
+        )
+        def handle() -> None:
+            with langsmith.tracing_context(tags=["inner-tag"], metadata={"step": 2}):
+                run()
+
+        handle()
+    else:
+        langsmith.configure(project_name="team-c", tags=["global-tag"], metadata={"tenant": "acme"})
+        try:
+            _in_thread(run)
+        finally:
+            langsmith.configure(project_name=None, tags=None, metadata=None)
+    project, tags, metadata = {
+        "tracing_context": ("team-b", ["exp-7"], {"tenant": "acme"}),
+        "inside_traceable": ("tw-tests", ["inner-tag", "parent-tag"], {"tenant": "acme", "step": 2}),
+        "configure": ("team-c", ["global-tag"], {"tenant": "acme"}),
+    }[where]
+    by_name = _runs(recorder, len(TREE) + (where == "inside_traceable"))
+    tree = [run for name, found in by_name.items() if name != "handle_request" for run in found]
+    assert sorted(run["name"] for run in tree) == TREE
+    (workflow,) = by_name["Agent workflow"]
+    if where == "inside_traceable":
+        assert workflow["parent_run_id"] == by_name["handle_request"][0]["id"]
+    else:
+        assert not workflow.get("parent_run_id")
+    for run in tree:
+        assert run["session_name"] == project, run["name"]
+        assert sorted(run.get("tags") or []) == tags, run["name"]
+        found = run["extra"]["metadata"]
+        assert {key: found.get(key) for key in metadata} == metadata, run["name"]
+        assert "ls_method" not in found, run["name"]  # the @traceable parent's own mark

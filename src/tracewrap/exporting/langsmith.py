@@ -137,21 +137,61 @@ def _langsmith() -> _LangSmithContext:
     return _langsmith_context
 
 
-def _current_parent(context: Mapping[str, Any]) -> _Parent | None:
+def _current_parent(current: Any) -> _Parent | None:
+    """The run a call's run is the child of: the agent's it is made for, else LangSmith's current."""
     if agent_parent is not None:
         run = agent_parent()
         if run is not None:
             return _Parent(run=run, start_time=run.start_time)
-    run = context.get("parent")
-    if run is None:
+    if current is None:
         return None
-    return _Parent(run=run, start_time=run.start_time)
+    return _Parent(run=current, start_time=current.start_time)
 
 
 def _sends(enabled: Any) -> bool:
     """LangSmith's switch, as ``@traceable`` reads it: a run is sent only when it is ``True``; None is
     unset (tracewrap's own configuration decides: on); ``False`` and ``"local"`` send nothing."""
     return enabled is None or enabled is True
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What LangSmith's context gives a run that starts now (:func:`run_context`)."""
+
+    current: Any  # LangSmith's current run (an enclosing ``@traceable`` function's), None: none
+    project: str | None  # where a root run goes (None: tracewrap's settings, LANGSMITH_PROJECT)
+    tags: list[str] | None
+    metadata: dict[str, Any] | None  # under the run's own keys; never @traceable's ``ls_method``
+
+
+def run_context() -> RunContext | None:
+    """LangSmith's context for a run starting now, read once, as ``@traceable`` (and so
+    ``wrap_openai``) reads it; None: LangSmith's switch says no run.
+
+    The switch: ``tracing_context(enabled=...)``, else (no current run) ``langsmith.configure(
+    enabled=...)``, the order ``langsmith.utils.tracing_is_enabled`` reads. The project: the
+    context's (``tracing_context(project_name=...)``), else ``configure()``'s. Tags and metadata:
+    the context's (``tracing_context``'s, an enclosing ``@traceable`` function's), else
+    ``configure()``'s; ``ls_method`` left out, the ``@traceable`` parent's own mark. Used by every
+    run tracewrap sends: a call's (:meth:`LangSmithObserver.on_start`) and an agent run's
+    (:func:`tracewrap.integrations.agents_langsmith.start_run`)."""
+    ls = _langsmith()
+    context = ls.read()
+    current = context.get("parent")
+    enabled = context.get("enabled")
+    if enabled is None and current is None:
+        enabled = ls.configured_value("_GLOBAL_TRACING_ENABLED")
+    if not _sends(enabled):
+        return None
+    project = context.get("project_name") or ls.configured_value("_GLOBAL_PROJECT_NAME")
+    tags = context.get("tags") or ls.configured_value("_GLOBAL_TAGS")
+    metadata = context.get("metadata") or ls.configured_value("_GLOBAL_METADATA")
+    return RunContext(
+        current,
+        project or None,
+        list(tags) if tags else None,
+        {k: v for k, v in metadata.items() if k != "ls_method"} if metadata else None,
+    )
 
 
 # ls_model_type values LangSmith's OpenAI wrapper sets (chat, legacy completions)
@@ -227,26 +267,18 @@ class LangSmithObserver:
     def on_start(self, call: ObservedCall) -> None:
         if call.record.operation == API_CALL:  # files, batches...: not a model run (a span only)
             return
-        ls = _langsmith()
-        context = ls.read()  # once per call: LangSmith's switch, current run, project, tags, metadata
-        current = context.get("parent")
-        enabled = context.get("enabled")
-        if enabled is None and current is None:  # the order langsmith.utils.tracing_is_enabled reads
-            enabled = ls.configured_value("_GLOBAL_TRACING_ENABLED")  # langsmith.configure(enabled=)
-        if not _sends(enabled) or (current is not None and made_by_wrap_openai(current, call.kwargs)):
+        context = run_context()  # once per call: LangSmith's switch, current run, project, tags, metadata
+        if context is None or (
+            context.current is not None and made_by_wrap_openai(context.current, call.kwargs)
+        ):
             call.state[id(self)] = _NO_RUN
             return
         trace_id, span_id = _otel_ids(call)
-        started = _Started(_current_parent(context), trace_id, span_id)
+        started = _Started(_current_parent(context.current), trace_id, span_id)
         if started.parent is None:  # a child goes to its parent's project
-            started.project = context.get("project_name") or ls.configured_value("_GLOBAL_PROJECT_NAME")
-        tags = context.get("tags") or ls.configured_value("_GLOBAL_TAGS")
-        if tags:
-            started.tags = list(tags)
-        metadata = context.get("metadata") or ls.configured_value("_GLOBAL_METADATA")
-        if metadata:
-            # a @traceable parent's own mark: this run is not made by @traceable
-            started.metadata = {k: v for k, v in metadata.items() if k != "ls_method"}
+            started.project = context.project
+        started.tags = context.tags
+        started.metadata = context.metadata
         call.state[id(self)] = started
 
     def on_send(self, call: ObservedCall) -> None:

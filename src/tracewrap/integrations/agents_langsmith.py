@@ -5,7 +5,10 @@ The same tree as the OTel spans: the workflow and each agent a ``chain`` run, ea
 :class:`~tracewrap.exporting.langsmith.LangSmithObserver` already sends (it asks
 :func:`tracewrap.integrations.openai_agents.current_agent_run` for their parent). The workflow run
 is a child of the application's ``@traceable`` run when there is one. Each run is posted when it
-starts and patched when it ends, the way ``@traceable`` sends its own.
+starts and patched when it ends, the way ``@traceable`` sends its own. Each follows LangSmith's
+context when it starts, as a call's run does: no run while LangSmith's switch is off
+(``tracing_context(enabled=False)``, ``langsmith.configure(enabled=False)``), a root run in the
+context's project, every run with the context's tags and metadata.
 """
 
 from __future__ import annotations
@@ -31,19 +34,32 @@ def active_observer() -> Any:
 
 
 def start_run(observer: Any, name: str, run_type: str, parent: Any, inputs: dict[str, Any] | None) -> Any:
+    """Post a run that starts now, a child of ``parent`` (None: of LangSmith's current run, if any);
+    None when LangSmith's switch says no run. LangSmith's context is read as for a call's run
+    (:func:`tracewrap.exporting.langsmith.run_context`): the switch, a root run's project, the
+    tags and metadata."""
     from langsmith.run_trees import RunTree
 
+    from tracewrap.exporting.langsmith import run_context
+
+    context = run_context()
+    if context is None:
+        return None
     args: dict[str, Any] = {}
     if parent is None:
-        from langsmith.run_helpers import get_current_run_tree
-
-        parent = get_current_run_tree()  # the application's @traceable, if any
+        parent = context.current  # the application's @traceable, if any
     if parent is not None:
         args["parent_run"] = parent
         if parent.session_name:
             args["project_name"] = parent.session_name
-    elif observer.settings.project:
-        args["project_name"] = observer.settings.project
+    else:
+        project = context.project or observer.settings.project
+        if project:
+            args["project_name"] = project
+    if context.tags:
+        args["tags"] = list(context.tags)
+    if context.metadata:
+        args["extra"] = {"metadata": dict(context.metadata)}
     shown = {} if observer.settings.hide_inputs or inputs is None else inputs
     run = RunTree(name=name, run_type=run_type, inputs=shown, ls_client=observer.client, **args)
     run.post()
