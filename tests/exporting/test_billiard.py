@@ -10,11 +10,7 @@ them, the workers' spans and metrics were lost, all of them with ``maxtasksperch
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +18,7 @@ import pytest
 
 from tracewrap.testing import FakeOpenAIServer
 
+from .common import sigterm_the_leaving_worker
 from .receivers import OTLPReceiver
 from .test_processes import _env_exporting_to, _models, _run_or_dump_stacks
 
@@ -94,22 +91,9 @@ def test_a_billiard_worker_told_to_end_as_it_leaves_finishes_its_export_first(
     ``_do_exit`` after it). tracewrap holds the signal for the flush and hands it to billiard's
     handler after: the worker ends once its export was answered."""
     receiver.store.mode, receiver.store.delay_s = "slow", 3.0
-    process = subprocess.Popen(
-        [sys.executable, str(APP), "lazy", method, "leaving"],
-        env=_env(receiver, server),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, stdout, stderr, signalled = sigterm_the_leaving_worker(
+        [sys.executable, str(APP), "lazy", method, "leaving"], _env(receiver, server), receiver
     )
-    try:
-        assert process.stdout is not None
-        worker = int(process.stdout.readline().split("WORKER ", 1)[1])
-        assert receiver.store.wait_for(lambda: len(receiver.store.raw) >= 1, timeout=30)
-        signalled = time.monotonic()
-        os.kill(worker, signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
     assert process.returncode == 0, stderr
     ended = json.loads(stdout.split("RESULT ", 1)[1])["ended"]
     # the export's answer (3 s, less what passed before the signal) and billiard's last second;

@@ -21,6 +21,7 @@ import pytest
 
 from tracewrap.testing import FakeOpenAIServer
 
+from .common import sigterm_the_leaving_worker
 from .receivers import OTLPReceiver
 
 APP = Path(__file__).with_name("mp_app.py")
@@ -194,22 +195,11 @@ def test_sigterm_during_the_exit_flush_waits_for_it(
     down) and die at once, cutting the export off: the lost pool-worker spans of
     ``test_every_worker_shape_exports_each_call_once`` there, in about one run in three."""
     receiver.store.mode, receiver.store.delay_s = "slow", 2.0
-    process = subprocess.Popen(
+    _process, stdout, stderr, signalled = sigterm_the_leaving_worker(
         [sys.executable, str(APP.with_name("sigterm_app.py")), method, "leaving"],
-        env=_child_env(receiver, server),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        _child_env(receiver, server),
+        receiver,
     )
-    try:
-        assert process.stdout is not None
-        worker = int(process.stdout.readline().split("WORKER ", 1)[1])
-        assert receiver.store.wait_for(lambda: len(receiver.store.raw) >= 1, timeout=30)
-        signalled = time.monotonic()
-        os.kill(worker, signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
     result = json.loads(stdout.split("RESULT ", 1)[1])
     assert result["exitcode"] == -signal.SIGTERM, stderr  # then it died by the signal, as without tracewrap
     assert result["ended"] - signalled > 1.0, stderr  # it waited for its export's answer (2 s)

@@ -177,29 +177,13 @@ class TracedCall:
         if observed is None or self.sent:
             return
         self.sent = True
-        for observer in _OBSERVERS:
-            on_send = getattr(observer, "on_send", None)
-            if on_send is None:
-                continue
-            try:
-                on_send(observed)
-            except Exception as exc:
-                internal_error(f"observer {type(observer).__name__}.on_send", exc)
+        _tell_observers("on_send", observed)
 
     def first_chunk(self) -> None:
         """A stream's first chunk arrived (called by its tracker, in the context the stream is read
         in): observers with an ``on_first_chunk`` hook hear it."""
-        observed = self.observed
-        if observed is None:
-            return
-        for observer in _OBSERVERS:
-            on_first_chunk = getattr(observer, "on_first_chunk", None)
-            if on_first_chunk is None:
-                continue
-            try:
-                on_first_chunk(observed)
-            except Exception as exc:
-                internal_error(f"observer {type(observer).__name__}.on_first_chunk", exc)
+        if self.observed is not None:
+            _tell_observers("on_first_chunk", self.observed)
 
     def read_response(self, response: Any) -> None:
         try:
@@ -356,6 +340,18 @@ class TracedCall:
                 observer.on_end(observed)
             except Exception as exc:
                 internal_error(f"observer {type(observer).__name__}.on_end", exc)
+
+
+def _tell_observers(hook: str, observed: ObservedCall) -> None:
+    """Call the optional ``hook`` of each observer that has it; an observer's error stays its own."""
+    for observer in _OBSERVERS:
+        method = getattr(observer, hook, None)
+        if method is None:
+            continue
+        try:
+            method(observed)
+        except Exception as exc:
+            internal_error(f"observer {type(observer).__name__}.{hook}", exc)
 
 
 _export_checked = False  # the first call that records into the global providers has looked
