@@ -63,7 +63,7 @@ venv openai1 -e ".[test,prometheus,cost]" "openai>=1.60,<2"
 venv phoenix "arize-phoenix==$PHOENIX_VERSION"
 # pydantic 1, which openai 1.x still allows: genai-prices (the cost estimate) needs pydantic 2, so
 # this lane runs the call-path suites, none of which needs it (normalize/fields.py's fallback road)
-venv pydantic1 -e . "openai>=1.60,<2" "pydantic<2" pytest pytest-timeout hypothesis langsmith
+venv pydantic1 -e . "openai>=1.60,<2" "pydantic<2" pytest pytest-timeout hypothesis langsmith trio
 # litellm, langchain-openai, instructor, pydantic-ai, openai-agents, haystack, smolagents, dspy
 # (tests/frameworks runs its apps in this venv's interpreter)
 venv frameworks -e ".[frameworks]" "openai>=3,<4"

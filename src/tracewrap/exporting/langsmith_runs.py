@@ -118,11 +118,7 @@ def _plain(value: Any, redact: Redactor | None, key: str | None = None) -> Any:
         return [_plain(v, redact, key) for v in value]
     dump = getattr(value, "model_dump", None)  # an SDK message object passed back in, a parsed model
     if callable(dump) and not isinstance(value, type):
-        try:
-            dumped = dump(mode="json", warnings=False)
-        except TypeError:  # a model_dump without these keywords
-            dumped = dump()
-        return _plain(dumped, redact, key)
+        return _plain(model_dump_json(dump), redact, key)
     if isinstance(value, (bytes, bytearray, memoryview)):  # an upload (images.edit, audio): data,
         return f"<{len(value)} bytes>"  # not a readable input; LangSmith would send it whole, base64
     if hasattr(value, "read"):  # an open file to upload: its name, never its content
@@ -175,9 +171,20 @@ def dump(response: Any, exclude_none: bool) -> dict[str, Any] | None:
     model_dump = getattr(response, "model_dump", None)
     if not callable(model_dump):
         return None
-    try:  # warnings=False: pydantic's serializer warnings (parsed generics) must not reach the app
-        return model_dump(mode="json", exclude_none=exclude_none, warnings=False)
-    except TypeError:  # a model_dump without these keywords
+    return model_dump_json(model_dump, exclude_none=exclude_none)
+
+
+def model_dump_json(model_dump: Callable[..., Any], **options: Any) -> Any:
+    """``model_dump(mode="json", **options)``, without pydantic's serializer warnings (parsed
+    generics) reaching the app. openai's models on pydantic 1 refuse ``warnings`` (a ValueError;
+    they have none to give), and a foreign model_dump may take no keywords at all."""
+    try:
+        return model_dump(mode="json", warnings=False, **options)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return model_dump(mode="json", **options)
+    except (TypeError, ValueError):
         return model_dump()
 
 

@@ -213,7 +213,10 @@ class ChatStreamAccumulator:
         try:
             envelope = last.model_dump(mode="json", warnings=False)
         except Exception:
-            envelope = dict(last) if isinstance(last, dict) else {}
+            try:  # openai's models on pydantic 1 refuse `warnings` (they have none to give)
+                envelope = last.model_dump(mode="json")
+            except Exception:
+                envelope = dict(last) if isinstance(last, dict) else {}
         envelope.pop("usage", None)
         legacy = envelope.get("object") == "text_completion"
         if not legacy:
