@@ -121,23 +121,9 @@ def content_events_from_env() -> bool:
 
 
 def content_max_length_from_env() -> int:
-    raw = os.environ.get(CONTENT_MAX_LENGTH_ENV)
-    if raw is None:
-        return DEFAULT_CONTENT_MAX_LENGTH
-    try:
-        value = int(raw)
-        if value > 0:
-            return value
-    except ValueError:
-        pass
-    _warn_once(
-        CONTENT_MAX_LENGTH_ENV,
-        "%s=%r is not a positive integer; using %d",
-        CONTENT_MAX_LENGTH_ENV,
-        raw,
-        DEFAULT_CONTENT_MAX_LENGTH,
-    )
-    return DEFAULT_CONTENT_MAX_LENGTH
+    """Empty or unset: the default, as for every other integer setting; anything else not a positive
+    integer: the default, with one warning."""
+    return _positive_int_env(CONTENT_MAX_LENGTH_ENV, DEFAULT_CONTENT_MAX_LENGTH)
 
 
 def estimate_cost_from_env() -> bool:

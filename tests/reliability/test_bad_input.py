@@ -218,7 +218,7 @@ def test_invalid_capture_env_warns_once_and_captures_nothing(
     assert not [r for r in caplog.records if r.exc_info]  # a warning, not a stack trace
 
 
-@pytest.mark.parametrize("value", ["abc", "-5", "0", "1e3", ""])
+@pytest.mark.parametrize("value", ["abc", "-5", "0", "1e3"])
 def test_invalid_content_max_length_env_warns_once_and_uses_default(
     value, monkeypatch, caplog, pipe, fresh_warnings
 ) -> None:
@@ -236,6 +236,19 @@ def test_invalid_content_max_length_env_warns_once_and_uses_default(
     (warning,) = _warnings(caplog, "TRACEWRAP_CONTENT_MAX_LENGTH")
     assert repr(value) in warning and str(DEFAULT_CONTENT_MAX_LENGTH) in warning
     assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_content_max_length_env_is_unset(value, monkeypatch, caplog, pipe, fresh_warnings) -> None:
+    # as every other integer setting (and OpenTelemetry's own): an empty value means "not set"
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+    monkeypatch.setenv("TRACEWRAP_CONTENT_MAX_LENGTH", value)
+    caplog.set_level(logging.WARNING, logger="tracewrap")
+    long_text = "z" * (DEFAULT_CONTENT_MAX_LENGTH + 7)
+    captured = json.loads(_call(pipe, echo_backend(), long_text)["gen_ai.input.messages"])
+    cut = long_text[:DEFAULT_CONTENT_MAX_LENGTH] + "…[truncated 7 chars]"
+    assert captured == [{"role": "user", "parts": [{"type": "text", "content": cut}]}]
+    assert _warnings(caplog, "TRACEWRAP_CONTENT_MAX_LENGTH") == []
 
 
 @pytest.mark.parametrize("variable", ["TRACEWRAP_ENABLED", "OTEL_SDK_DISABLED"])
