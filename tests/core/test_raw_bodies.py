@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from typing import Any
 
 import openai
@@ -178,6 +180,51 @@ def test_json_body_read_raw_async(server, telemetry, api, how) -> None:
             return json.loads(b"".join([chunk async for chunk in response.iter_bytes()]))
 
     check_json_span(telemetry, api, asyncio.run(scenario()))
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+@pytest.mark.parametrize("how", ["parse", "json", "unread"])
+def test_a_streaming_response_goes_with_its_last_reference_as_bare(server, telemetry, how, is_async) -> None:
+    # tracewrap's hooks on the response (its parse, its HTTP response's close and byte iterator)
+    # must not hold it from its own __dict__: what the bare SDK frees without the cyclic GC (the
+    # response; httpx2's response too, httpx's own is in a cycle of its own) is freed so traced
+    def read(response: Any) -> Any:
+        return response.parse().id if how == "parse" else response.json()["id"] if how == "json" else None
+
+    async def read_async(response: Any) -> Any:
+        if how == "parse":
+            return (await response.parse()).id
+        return (await response.json())["id"] if how == "json" else None
+
+    def sync_scenario(client: Any) -> tuple[Any, Any, Any]:
+        with _create(_resource(client, "chat"), "chat") as response:
+            read_id = read(response)
+        return read_id, weakref.ref(response), weakref.ref(response.http_response)
+
+    async def async_scenario(client: Any) -> tuple[Any, Any, Any]:
+        async with _create(_resource(client, "chat"), "chat") as response:
+            read_id = await read_async(response)
+        return read_id, weakref.ref(response), weakref.ref(response.http_response)
+
+    def freed(client: Any) -> tuple[Any, bool, bool]:
+        gc.collect()
+        gc.disable()
+        try:
+            scenario = async_scenario(client) if is_async else None
+            read_id, response, http_response = asyncio.run(scenario) if scenario else sync_scenario(client)
+            return read_id, response() is None, http_response() is None
+        finally:
+            gc.enable()
+
+    make = openai.AsyncOpenAI if is_async else openai.OpenAI
+    bare = freed(make(base_url=server.base_url, api_key="sk-test", max_retries=0))
+    traced = freed((async_client if is_async else sync_client)(server, telemetry))
+    assert traced[1:] == bare[1:] and traced[1] is True
+    a = attrs(telemetry.one_span())
+    if how == "unread":
+        assert a["tracewrap.stream.outcome"] == "closed_early"
+    else:
+        assert a["gen_ai.response.id"] == traced[0] and a["gen_ai.usage.output_tokens"] == 7
 
 
 def check_stream_span(telemetry: Any, api: str, events: int) -> None:

@@ -130,7 +130,12 @@ def _finish_streaming_response(call: TracedCall, response: Any) -> Any:
 
 def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
     """Read the body when the user parses it; end unread if the response is closed first, and as
-    abandoned if it is dropped, neither parsed nor closed (as a stream dropped unread)."""
+    abandoned if it is dropped, neither parsed nor closed (as a stream dropped unread).
+
+    The hooks sit on the response and its HTTP response and hold both (the originals they call are
+    bound to them): a reference cycle. Once the call has ended they only pass calls on, so they take
+    themselves off (:func:`_unhook`): the response then goes with its last reference, as without
+    tracewrap, instead of waiting for the cyclic GC."""
     call.record.http_status_code = _status_code(response)
     original_parse = response.parse
     http_response = response.http_response
@@ -139,14 +144,22 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
     abandon = partial(_end_abandoned, call, time.perf_counter())
     # an entry whose call ends some other way (parsed, closed) only queues a no-op when it goes
     watch_until_end(response, partial(defer, abandon))
+    hooks: list[tuple[Any, str, Any]] = []  # (object, name, the hook set on it), once installed
 
     def read_raw(body: Any) -> None:  # the user read the body another way (.json(), .read()...)
         if not call.ended:
             call.read_response(body)
             call.end()
+            _unhook(hooks)
+
+    def failed(exc: BaseException) -> None:
+        _parse_failed(call, exc)
+        if call.ended:
+            _unhook(hooks)
 
     # reading the body failed (a dropped connection): the call failed as a parse would
-    tap = tap_json_body(http_response, is_async, read_raw, partial(_parse_failed, call), lambda: parsing[0])
+    tap = tap_json_body(http_response, is_async, read_raw, failed, lambda: parsing[0])
+    bytes_name = "aiter_bytes" if is_async else "iter_bytes"
 
     if is_async:
 
@@ -157,13 +170,14 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             except GeneratorExit:  # the awaiting coroutine was closed unfinished (collected): the
                 raise  # response's watch ends it abandoned, outside the GC
             except BaseException as exc:
-                _parse_failed(call, exc)
+                failed(exc)
                 raise
             finally:
                 parsing[0] = False
             if not call.ended:
                 call.read_response(parsed)
                 call.end()
+            _unhook(hooks)
             return parsed
 
         response.parse = parse_async
@@ -178,8 +192,11 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
                         defer(abandon)
                     else:
                         _end_unread(call)
+                        _unhook(hooks)
 
         http_response.aclose = aclose
+        hooks += [(response, "parse", parse_async), (http_response, "aclose", aclose)]
+        hooks.append((http_response, bytes_name, vars(http_response).get(bytes_name)))
         return
 
     def parse(*args: Any, **kwargs: Any) -> Any:
@@ -187,13 +204,14 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
         try:
             parsed = original_parse(*args, **kwargs)
         except BaseException as exc:
-            _parse_failed(call, exc)
+            failed(exc)
             raise
         finally:
             parsing[0] = False
         if not call.ended:
             call.read_response(parsed)
             call.end()
+        _unhook(hooks)
         return parsed
 
     response.parse = parse
@@ -208,8 +226,23 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
                     defer(abandon)
                 else:
                     _end_unread(call)
+                    _unhook(hooks)
 
     http_response.close = close
+    hooks += [(response, "parse", parse), (http_response, "close", close)]
+    hooks.append((http_response, bytes_name, vars(http_response).get(bytes_name)))
+
+
+def _unhook(hooks: list[tuple[Any, str, Any]]) -> None:
+    """Take the hooks off (each one still in place: a later one set over it by someone else stays);
+    the objects' own methods answer again. Called once their call has ended."""
+    try:
+        for obj, name, hook in hooks:
+            if hook is not None and vars(obj).get(name) is hook:
+                delattr(obj, name)
+        hooks.clear()
+    except Exception as exc:
+        internal_error("unhook", exc)
 
 
 def _parse_failed(call: TracedCall, exc: BaseException) -> None:
