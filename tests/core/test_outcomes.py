@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 
 import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
+import tracewrap
 from tests.core.helpers import MESSAGES, Greeting, async_client, attrs, sync_client
 from tracewrap.testing import Scenario
 
@@ -177,6 +179,49 @@ def test_mid_stream_error_is_an_error(server, telemetry) -> None:
     # "in_progress" as the response's status
     assert attrs(responses_span)["tracewrap.stream.outcome"] == "error"
     assert "openai.response.status" not in attrs(responses_span)
+
+
+def test_a_responses_error_event_is_an_error_when_the_reader_stops_at_it(server, telemetry) -> None:
+    """A reader that stops at the ``error`` event instead of reading on to the stream's end (langchain
+    and the Agents SDK raise on it; a user breaks out) still ends the span as an error stream, not
+    as one that completed because nothing was missing."""
+    client = sync_client(server, telemetry)
+    server.enqueue(*(Scenario(outcome="stream_error") for _ in range(4)))
+
+    def stop_at_error(stream) -> str:
+        for event in stream:
+            if event.type == "error":
+                return event.type
+        return "no error event"
+
+    with client.responses.create(model="m", input="hi", stream=True) as stream:  # closed after it
+        assert stop_at_error(stream) == "error"
+    with pytest.raises(ValueError):  # raised on it, closed by the `with`
+        with client.responses.stream(model="m", input="hi") as helper:
+            raise ValueError(stop_at_error(helper))
+    dropped = client.responses.create(model="m", input="hi", stream=True)
+    assert stop_at_error(dropped) == "error"
+    del dropped  # dropped there: abandoned
+    gc.collect()
+    tracewrap.flush()
+
+    async def closed_async() -> str:
+        async with async_client(server, telemetry) as aclient:
+            async with await aclient.responses.create(model="m", input="hi", stream=True) as astream:
+                async for event in astream:
+                    if event.type == "error":
+                        return event.type
+        return "no error event"
+
+    assert asyncio.run(closed_async()) == "error"
+    spans = telemetry.spans()
+    assert len(spans) == 4
+    for span in spans:
+        a = attrs(span)
+        assert a["tracewrap.stream.outcome"] == "error"
+        assert a["error.type"] == "server_error"
+        assert a["gen_ai.response.finish_reasons"] == ("error",)
+        assert span.status.status_code is StatusCode.ERROR
 
 
 def test_async_errors_and_cancellation(server, telemetry) -> None:

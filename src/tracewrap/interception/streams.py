@@ -117,8 +117,11 @@ class StreamTracker:
                     outcome in (CLOSED_EARLY, ABANDONED) and exc is None and _all_arrived(accumulator, record)
                 ):
                     outcome = COMPLETED  # everything arrived; only the [DONE] read was skipped
-                elif outcome == COMPLETED and getattr(accumulator, "errored", False):
-                    outcome = ERROR  # the server sent an error event (the SDK yields it, not raises)
+                if outcome == COMPLETED and getattr(accumulator, "errored", False):
+                    # the server sent an error event (the SDK yields it, not raises), read to the
+                    # end or closed right after it: a reader that raises on it (langchain, the
+                    # Agents SDK) or breaks out closes the stream before its end
+                    outcome = ERROR
             if exc is not None:
                 call.fail(exc)
                 if record.cancelled:
