@@ -53,14 +53,15 @@ PERSON = '{"name":"Ada","age":36}'
 # the apps, in the order one interpreter imports and runs them (instructor first: it must be the
 # first to import openai, through its find_spec probes);
 # what the fake answers: (the app's default scenario, one-shot scenarios for its first requests);
-# json_text answers only structured-output requests, agent_turn calls a tool until its result is in
+# json_text answers only structured-output requests, agent_turn calls a tool until its result is in;
+# a queued stream_error ends a stream with the server's error (the framework raises on it)
 SCENARIOS: dict[str, tuple[Scenario, list[Scenario]]] = {
     "instructor_app": (
         Scenario(),
         [Scenario(outcome="tool_calls", tool_name="Person", tool_arguments=PERSON)],
     ),
     "litellm_app": (Scenario(), []),
-    "langchain_app": (Scenario(json_text=PERSON), []),
+    "langchain_app": (Scenario(json_text=PERSON), [Scenario(outcome="stream_error")]),
     "pydantic_ai_app": (Scenario(agent_turn=True), []),
     "openai_agents_app": (Scenario(agent_turn=True), []),
     "haystack_app": (Scenario(json_text=PERSON), []),
@@ -147,6 +148,14 @@ def _wire_usage(path: str, body: Mapping[str, Any] | None) -> bool:
     return isinstance(options, Mapping) and bool(options.get("include_usage"))
 
 
+def _expected_span(request: Any, error: bool) -> tuple[Any, ...]:
+    """What the span of a request shows: its kind, whether it streamed, whether its answer carried
+    usage (not an error stream's) and how its stream ended."""
+    stream = bool((request.body or {}).get("stream"))
+    outcome = ("error" if error else "completed") if stream else None
+    return (*OPERATIONS[request.path], stream, _wire_usage(request.path, request.body) and not error, outcome)
+
+
 @pytest.mark.parametrize("mode", ["auto", "wrap"])
 @pytest.mark.parametrize("app", list(SCENARIOS))
 def test_framework_traced_without_code_change(
@@ -165,17 +174,18 @@ def test_framework_traced_without_code_change(
     others = Counter(s["name"].split()[0] for s in traced["spans"] if s not in spans)
     assert others == Counter(OTHER_SPANS.get(app, {}))
     assert len(spans) == len(requests) > 0
-    # each request's kind, whether it streamed and whether its answer carried usage, span for span
-    expected = sorted(
-        (*OPERATIONS[r.path], bool((r.body or {}).get("stream")), _wire_usage(r.path, r.body))
-        for r in requests
-    )
+    default, queued = SCENARIOS[app]
+    failed = [i < len(queued) and queued[i].outcome == "stream_error" for i in range(len(requests))]
+    # each request's kind, whether it streamed, whether its answer carried usage and how its stream
+    # ended (an error event: error, though the framework stopped reading at it), span for span
+    expected = sorted(_expected_span(r, error) for r, error in zip(requests, failed, strict=True))
     seen = sorted(
         (
             s["attributes"]["gen_ai.operation.name"],
             s["attributes"].get("openai.api.type"),
             bool(s["attributes"].get("gen_ai.request.stream")),
             "gen_ai.usage.input_tokens" in s["attributes"],
+            s["attributes"].get("tracewrap.stream.outcome"),
         )
         for s in spans
     )
@@ -189,16 +199,17 @@ def test_framework_traced_without_code_change(
             assert attributes["gen_ai.usage.input_tokens"] == 12
             if attributes["gen_ai.operation.name"] == "chat":
                 assert attributes["gen_ai.usage.output_tokens"] == 7
-        if attributes.get("gen_ai.request.stream"):
-            assert attributes["tracewrap.stream.outcome"] == "completed"
         if attributes["gen_ai.operation.name"] == "chat":
             assert attributes["gen_ai.response.id"]
-            assert attributes["gen_ai.response.finish_reasons"] in (["stop"], ["tool_calls"])
+            assert attributes["gen_ai.response.finish_reasons"] in (["stop"], ["tool_calls"], ["error"])
+            assert (attributes["gen_ai.response.finish_reasons"] == ["error"]) is (
+                attributes.get("error.type") == "server_error"
+            )
     # the answers that called a tool: the queued tool-call scenarios, and an agent's turns before
     # the tool's result is in
-    default, queued = SCENARIOS[app]
     tool_calls = sum(s.outcome == "tool_calls" for s in queued) + sum(
         default.agent_turn and not has_tool_result(r.body or {}) for r in requests
     )
     finishes = [s["attributes"].get("gen_ai.response.finish_reasons") for s in spans]
     assert finishes.count(["tool_calls"]) == tool_calls
+    assert finishes.count(["error"]) == sum(failed)

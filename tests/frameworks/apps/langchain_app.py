@@ -6,7 +6,9 @@ structured output (``with_raw_response.parse``) and structured output streamed
 (``beta.chat.completions.stream``), ``ainvoke`` / ``astream`` (the async client). Responses API
 (``use_responses_api=True``): ``invoke`` (``responses.with_raw_response.create``), structured output
 (``responses.with_raw_response.parse``) and streamed, ``stream`` (``responses.create(stream=True)``)
-and the stream with headers (``client.with_raw_response.responses.create``).
+and the stream with headers (``client.with_raw_response.responses.create``). Its first request is a
+Responses stream the server ends with an ``error`` event: langchain raises on that event, closing the
+stream before its end.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def run(base_url: str) -> dict[str, Any]:
         "api_key": "sk-test",
         "max_retries": 0,
     }
+    responses = ChatOpenAI(**common, use_responses_api=True)
+    try:  # the fake answers this first request with an error event (tests/frameworks)
+        list(responses.stream("Say hello"))
+        stream_error = None
+    except ValueError as error:
+        stream_error = str(error)
     llm = ChatOpenAI(**common)
     reply = llm.invoke("Say hello")
     # langchain asks for stream usage (stream_options.include_usage) only with stream_usage=True
@@ -56,10 +64,10 @@ def run(base_url: str) -> dict[str, Any]:
         chunks = [c async for c in counted.astream("Say hello")]
         return [_text(answer), _streamed(chunks)]
 
-    responses = ChatOpenAI(**common, use_responses_api=True)
     responses_headed = ChatOpenAI(**common, use_responses_api=True, include_response_headers=True)
     responses_reply = responses.invoke("Say hello")
     return {
+        "stream_error": stream_error,
         "invoke": [_text(reply), dict(reply.usage_metadata or {})],
         "stream": _streamed(list(llm.stream("Say hello"))),
         "stream_usage": _streamed(list(counted.stream("Say hello"))),
