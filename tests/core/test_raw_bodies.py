@@ -232,6 +232,7 @@ def check_stream_span(telemetry: Any, api: str, events: int) -> None:
     a = attrs(span)
     assert a["tracewrap.stream.outcome"] == "completed"
     assert a["tracewrap.stream.chunks"] == events
+    assert a["http.response.status_code"] == 200  # the caller holds the response, as for a JSON body
     assert a["gen_ai.response.finish_reasons"] == ("stop",)
     assert a["gen_ai.response.id"].startswith("chatcmpl-" if api == "chat" else "resp_")
     assert a["gen_ai.response.time_to_first_chunk"] > 0

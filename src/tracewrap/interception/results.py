@@ -94,6 +94,8 @@ async def finish_async(call: TracedCall, result: Any) -> Any:
     try:
         if isinstance(result, AsyncAPIResponse):
             if _is_stream(result):
+                # the caller holds the response and its status, as with a raw JSON body
+                call.record.http_status_code = _status_code(result)
                 instrument_stream(await result.parse(), call, is_async=True, raw=True)
             else:
                 _hook_lazy_parse(call, result, is_async=True)
@@ -122,6 +124,7 @@ def _finish_legacy_raw(call: TracedCall, raw: Any) -> Any:
 
 def _finish_streaming_response(call: TracedCall, response: Any) -> Any:
     if _is_stream(response):
+        call.record.http_status_code = _status_code(response)  # handed to the caller, as a JSON body's
         instrument_stream(response.parse(), call, is_async=False, raw=True)
     else:
         _hook_lazy_parse(call, response, is_async=False)
