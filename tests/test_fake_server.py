@@ -426,6 +426,18 @@ def test_embeddings_default_and_float(srv: FakeOpenAIServer, client: openai.Open
     assert len(f.data) == 1 and f.data[0].embedding == [1 / 64, 2 / 64, 3 / 64, 4 / 64]
 
 
+def test_embeddings_fail_as_the_scenario_says(srv: FakeOpenAIServer, client: openai.OpenAI) -> None:
+    """The failures a non-streamed call can meet apply to embeddings too (they used to answer 200)."""
+    srv.enqueue(Scenario(outcome="cut"), Scenario(outcome="invalid_json"), Scenario(outcome="stream_error"))
+    with pytest.raises(openai.APIConnectionError):
+        client.embeddings.create(model="e", input="x")
+    with pytest.raises(json.JSONDecodeError):
+        client.embeddings.create(model="e", input="x")
+    with pytest.raises(openai.InternalServerError):
+        client.embeddings.create(model="e", input="x")
+    assert len(srv.requests) == 3
+
+
 def test_legacy_completions(srv: FakeOpenAIServer, client: openai.OpenAI) -> None:
     r = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="hi")
     assert r.object == "text_completion" and r.model == "gpt-3.5-turbo-instruct"

@@ -8,6 +8,7 @@ the server makes up.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -124,6 +125,15 @@ def test_unknown_path_is_404_and_socket_outcomes_are_refused() -> None:
         mock.client().chat.completions.create(model="m", messages=MSGS)
     error = caught.value if isinstance(caught.value, ValueError) else caught.value.__cause__
     assert isinstance(error, ValueError) and "FakeOpenAIServer" in str(error)
+
+
+def test_embeddings_fail_as_on_the_fake_server() -> None:
+    mock = MockOpenAI()
+    mock.enqueue(Scenario(outcome="invalid_json"), Scenario(outcome="stream_error"))
+    with pytest.raises(json.JSONDecodeError):
+        mock.client().embeddings.create(model="e", input="x")
+    with pytest.raises(openai.InternalServerError):
+        mock.client().embeddings.create(model="e", input="x")
 
 
 def test_http_library_is_the_sdks() -> None:

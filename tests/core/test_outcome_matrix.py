@@ -1,8 +1,9 @@
 """Every way of calling x every way a call goes wrong: the span tells what happened, once.
 
 The call styles of ``test_call_matrix.py`` (plain, streamed, ``.stream()`` helpers, ``parse``, raw
-responses parsed or read as lines), made here without checks of their own, against each failure the
-fake server produces. Rather than a table of expected spans, invariants every cell must keep:
+responses parsed or read as lines), legacy completions and embeddings too, made here without checks
+of their own, against each failure the fake server produces. Rather than a table of expected spans,
+invariants every cell must keep:
 
 - one span per call, and no tracewrap internal error (a broken answer is the wire's, not ours);
 - a call whose exception came through the SDK call (not a helper's own check after the stream
@@ -42,6 +43,14 @@ def _responses(c: Any, **extra: Any) -> Any:
     return c.responses.create(model=MODEL, input="hi", **extra)
 
 
+def _completion(resource: Any, **extra: Any) -> Any:
+    return resource.create(model="gpt-3.5-turbo-instruct", prompt="hi", **extra)
+
+
+def _embedding(resource: Any) -> Any:
+    return resource.create(model="text-embedding-3-small", input="hi")
+
+
 SYNC_STYLES: dict[str, Callable[[openai.OpenAI], None]] = {
     "chat create": lambda c: _chat(c),
     "chat stream": lambda c: list(_chat(c, stream=True, stream_options=USAGE)),
@@ -68,6 +77,15 @@ SYNC_STYLES: dict[str, Callable[[openai.OpenAI], None]] = {
     "responses raw lines": lambda c: _read_lines(
         c.responses.with_streaming_response.create(model=MODEL, input="hi", stream=True)
     ),
+    "completions create": lambda c: _completion(c.completions),
+    "completions stream": lambda c: list(_completion(c.completions, stream=True, stream_options=USAGE)),
+    "completions raw": lambda c: _completion(c.completions.with_raw_response).parse(),
+    "completions raw lines": lambda c: _read_lines(
+        _completion(c.completions.with_streaming_response, stream=True, stream_options=USAGE)
+    ),
+    "embeddings create": lambda c: _embedding(c.embeddings),
+    "embeddings raw": lambda c: _embedding(c.embeddings.with_raw_response).parse(),
+    "embeddings raw body": lambda c: _read_body(_embedding(c.embeddings.with_streaming_response)),
 }
 
 
@@ -106,6 +124,16 @@ async def _achat_raw_lines(c: openai.AsyncOpenAI) -> None:
             pass
 
 
+async def _acompletions_stream(c: openai.AsyncOpenAI) -> None:
+    async for _ in await _completion(c.completions, stream=True, stream_options=USAGE):
+        pass
+
+
+async def _aembeddings_raw_body(c: openai.AsyncOpenAI) -> None:
+    async with _embedding(c.embeddings.with_streaming_response) as response:
+        await response.read()
+
+
 async def _achat_parse(c: openai.AsyncOpenAI) -> None:
     await c.chat.completions.parse(model=MODEL, messages=MESSAGES, response_format=Greeting)
 
@@ -117,6 +145,10 @@ ASYNC_STYLES: dict[str, Callable[[openai.AsyncOpenAI], Any]] = {
     "async chat raw lines": _achat_raw_lines,
     "async responses create": lambda c: _responses(c),
     "async responses stream": _aresponses_stream,
+    "async completions create": lambda c: _completion(c.completions),
+    "async completions stream": _acompletions_stream,
+    "async embeddings create": lambda c: _embedding(c.embeddings),
+    "async embeddings raw body": _aembeddings_raw_body,
 }
 
 FAILURES = ["length", "content_filter", "failed", "http_error", "stream_error", "cut", "invalid_json"]

@@ -170,7 +170,7 @@ class MockOpenAI:
         if scenario.outcome == "http_error":
             return self._json(scenario.status_code, error_body(scenario.status_code, scenario.error_message))
         stream = bool(body.get("stream"))
-        if not stream and kind != "embeddings":
+        if not stream:
             if scenario.outcome == "stream_error":
                 return self._json(500, error_body(500, scenario.error_message))
             if scenario.outcome == "invalid_json":

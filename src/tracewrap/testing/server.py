@@ -152,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         stream = bool(body.get("stream")) if kind != "retrieve" else query.get("stream") == "true"
         if stream and body.get("stream") == "false":  # a multipart form field is a string
             stream = False
-        if not stream and kind != "embeddings" and self._non_stream_failure(scenario):
+        if not stream and self._non_stream_failure(scenario):
             return
 
         created = int(time.time())
