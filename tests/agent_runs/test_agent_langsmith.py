@@ -14,7 +14,7 @@ from langsmith import traceable
 
 import tracewrap
 from tests.agent_runs.helpers import MODES, agent
-from tests.agent_runs.test_agent_runs import AGENT_TURN, broken_weather, get_weather
+from tests.agent_runs.test_agent_runs import AGENT_TURN, broken_weather, get_weather, no_homework
 from tests.exporting.conftest import clean, langsmith_server, otlp, receiver, recorder  # noqa: F401 (fixtures)
 from tests.exporting.langsmith_recorder import LangSmithRecorder
 from tests.exporting.receivers import OTLPReceiver
@@ -88,6 +88,32 @@ def test_tool_error_on_its_langsmith_run(
     assert not tool.get("inputs")  # LANGSMITH_HIDE_INPUTS
     (workflow,) = runs["Agent workflow"]
     assert not workflow.get("parent_run_id")
+
+
+def test_handoff_and_guardrail_runs_with_langsmith_alone(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,  # noqa: F811 (the fixture imported above)
+    server: FakeOpenAIServer,
+) -> None:
+    """LangSmith without an OTel exporter: the OTel spans do not record, and the handoff and
+    guardrail runs were named from them (a NonRecordingSpan has no name), so neither was sent."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    client = _client(server)
+    french = agent("chat", client, name="french")
+    triage = agent("chat", client, name="triage", handoffs=[french], input_guardrails=[no_homework])
+    server.enqueue(AGENT_TURN, AGENT_TURN)
+    assert Runner.run_sync(triage, "Bonjour").last_agent is french
+    runs = _runs(recorder, 7)
+    (triage_run,) = runs["triage"]
+    (guard,) = runs["guardrail no_homework"]
+    (handoff,) = runs["handoff triage -> french"]  # to_agent known at its end, as for the span
+    assert (guard["run_type"], handoff["run_type"]) == ("chain", "chain")
+    assert guard["parent_run_id"] == handoff["parent_run_id"] == triage_run["id"]
+    assert guard["outputs"] == {"triggered": False}
+    assert handoff["outputs"] == {"to_agent": "french"}
+    assert len(runs["ChatOpenAI"]) == len(server.requests) == 2
 
 
 # ---------------------------------------------------------------------------------- LangSmith's context

@@ -256,29 +256,10 @@ class TracewrapProcessor:
 
     @staticmethod
     def _start_otel_span(options: TraceOptions, sdk_type: str, data: Any, parent: Any) -> Any:
-        attributes: dict[str, Any]
-        if sdk_type == "agent":
-            name = f"invoke_agent {data.name}"
-            attributes = {GenAI.GEN_AI_OPERATION_NAME: "invoke_agent", GenAI.GEN_AI_AGENT_NAME: data.name}
-        elif sdk_type == "function":
-            name = f"execute_tool {data.name}"
-            attributes = {
-                GenAI.GEN_AI_OPERATION_NAME: "execute_tool",
-                GenAI.GEN_AI_TOOL_NAME: data.name,
-                GenAI.GEN_AI_TOOL_TYPE: "function",
-            }
-        elif sdk_type == "handoff":
-            name = f"handoff {data.from_agent}"
-            attributes = {HANDOFF_FROM: data.from_agent} if data.from_agent else {}
-        elif sdk_type == "guardrail":
-            name = f"guardrail {data.name}"
-            attributes = {GUARDRAIL_NAME: data.name}
-        elif sdk_type == "custom":
-            name, attributes = str(data.name), {}
-        elif sdk_type == "mcp_tools":
-            name, attributes = f"mcp list_tools {data.server}", {}
-        else:
+        mapped = _name_and_attributes(sdk_type, data)
+        if mapped is None:
             return None
+        name, attributes = mapped
         context = trace.set_span_in_context(parent) if parent is not None else None
         return options.instruments.tracer.start_span(
             name, context=context, kind=SpanKind.INTERNAL, attributes=attributes
@@ -345,6 +326,30 @@ class TracewrapProcessor:
                 span.set_attribute(AGENT_TOOLS, list(data.tools))
             if data.handoffs:
                 span.set_attribute(AGENT_HANDOFFS, list(data.handoffs))
+
+
+def _name_and_attributes(sdk_type: str, data: Any) -> tuple[str, dict[str, Any]] | None:
+    """A mapped SDK span's name and start attributes; None for the types that make no span."""
+    if sdk_type == "agent":
+        return f"invoke_agent {data.name}", {
+            GenAI.GEN_AI_OPERATION_NAME: "invoke_agent",
+            GenAI.GEN_AI_AGENT_NAME: data.name,
+        }
+    if sdk_type == "function":
+        return f"execute_tool {data.name}", {
+            GenAI.GEN_AI_OPERATION_NAME: "execute_tool",
+            GenAI.GEN_AI_TOOL_NAME: data.name,
+            GenAI.GEN_AI_TOOL_TYPE: "function",
+        }
+    if sdk_type == "handoff":
+        return f"handoff {data.from_agent}", {HANDOFF_FROM: data.from_agent} if data.from_agent else {}
+    if sdk_type == "guardrail":
+        return f"guardrail {data.name}", {GUARDRAIL_NAME: data.name}
+    if sdk_type == "custom":
+        return str(data.name), {}
+    if sdk_type == "mcp_tools":
+        return f"mcp list_tools {data.server}", {}
+    return None
 
 
 def _where() -> tuple[int, Any]:
@@ -422,7 +427,10 @@ def _start_ls_run(observer: Any, node: _Node, data: Any, parent_run: Any) -> Any
         return ls.start_run(observer, data.name, "tool", parent_run, None)
     if node.type == "agent":
         return ls.start_run(observer, data.name, "chain", parent_run, None)
-    return ls.start_run(observer, node.span.name, "chain", parent_run, None)
+    # named from the SDK's data, not the OTel span: with LangSmith alone that span is not recording
+    # (a NonRecordingSpan has no name)
+    mapped = _name_and_attributes(node.type, data)
+    return ls.start_run(observer, mapped[0] if mapped else node.type, "chain", parent_run, None)
 
 
 def _end_ls_run(observer: Any, node: _Node, data: Any) -> None:
@@ -433,6 +441,8 @@ def _end_ls_run(observer: Any, node: _Node, data: Any) -> None:
             inputs, outputs = ls.tool_inputs(data, options), ls.tool_outputs(data, options)
     elif node.type == "handoff":
         outputs = {"to_agent": data.to_agent}
+        if data.to_agent:  # known only now, as for the span's name
+            node.run.name = f"handoff {data.from_agent} -> {data.to_agent}"
     elif node.type == "guardrail":
         outputs = {"triggered": bool(data.triggered)}
     ls.end_run(observer, node.run, outputs, node.run.error, inputs)
