@@ -274,6 +274,52 @@ def test_a_tools_own_spans_nest_under_execute_tool(server: FakeOpenAIServer, tel
     assert tree.parent(tree.one("db-query")) is tree.one("execute_tool lookup")
 
 
+def test_direct_calls_in_guardrails_and_instructions_nest_in_the_run_under_an_app_span(
+    server: FakeOpenAIServer, telemetry: Telemetry
+) -> None:
+    """A client called directly from an input guardrail, the agent's dynamic instructions or a tool,
+    in a run inside the application's span: each call nests under its guardrail, agent or tool span,
+    as it does with no application span (they went straight under the application's span, beside
+    the workflow, because it was current and in the run's trace)."""
+    client = traced_client(server, telemetry)
+
+    async def classify(model: str) -> None:
+        await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+
+    @input_guardrail
+    async def moderated(ctx: Any, agent: Agent[Any], text: Any) -> GuardrailFunctionOutput:
+        await classify("guard-model")
+        return GuardrailFunctionOutput(output_info="ok", tripwire_triggered=False)
+
+    async def instructions(ctx: Any, agent: Agent[Any]) -> str:
+        await classify("instructions-model")
+        return "Answer briefly."
+
+    @function_tool
+    async def lookup(city: str) -> str:
+        """Looks the city up."""
+        await classify("tool-model")
+        return "sunny"
+
+    weather = agent("chat", client, tools=[lookup], input_guardrails=[moderated])
+    weather.instructions = instructions
+    server.default = AGENT_TURN  # per request, whichever comes first (the guardrail runs beside the model)
+    try:
+        with telemetry.tracer_provider.get_tracer("app").start_as_current_span("handle-request"):
+            Runner.run_sync(weather, "Weather?")
+    finally:
+        server.default = Scenario()
+    tree = Tree(telemetry.spans())
+    agent_span = tree.one("invoke_agent weather")
+    assert tree.parent(tree.one("chat guard-model")) is tree.one("guardrail moderated")
+    assert tree.named("chat instructions-model")
+    assert all(tree.parent(s) is agent_span for s in tree.named("chat instructions-model"))
+    assert tree.parent(tree.one("chat tool-model")) is tree.one("execute_tool lookup")
+    assert tree.children(tree.one("handle-request")) == ["invoke_workflow Agent workflow"]
+    assert len(tree.named("chat gpt-4.1-mini")) == 2
+    assert len(tree.model_spans()) == len(server.requests)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_100_concurrent_runs(mode: str, server: FakeOpenAIServer, telemetry: Telemetry) -> None:
     server.default = AGENT_TURN  # per request: a tool call, then the answer

@@ -72,6 +72,7 @@ class _Node:
         "data",
         "model_seen",
         "models",
+        "outer",
         "owned",
         "run",
         "span",
@@ -94,6 +95,9 @@ class _Node:
         self.models: list[_Node] = []  # agents: model spans whose function calls are not read yet
         self.data: Any = None  # model spans: the SDK's span data, read for call ids
         self.run: Any = None  # the LangSmith run it is (owned) or hangs under, when LangSmith is on
+        # the OTel span current where the SDK span started (the application's, or an enclosing
+        # tool's): still current in its body, it encloses the run rather than nesting in it
+        self.outer: int | None = None
 
 
 class _Run:
@@ -183,6 +187,7 @@ class TracewrapProcessor:
                     return
             parent_span = parent.span if parent is not None else run.root if run is not None else None
             parent_run = parent.run if parent is not None else run.root_run if run is not None else None
+            outer = trace.get_current_span().get_span_context()
             made = self._start_otel_span(options, sdk_type, data, parent_span)
             if made is None:  # an unmapped SDK span: children hang under its nearest mapped ancestor
                 agent = parent.agent if parent is not None else None
@@ -201,6 +206,7 @@ class TracewrapProcessor:
                     self._start_tool(node, data)
                 if run is not None and run.observer is not None:
                     node.run = _ls_call(lambda: _start_ls_run(run.observer, node, data, parent_run))
+            node.outer = outer.span_id if outer.is_valid else None
             with self._lock:
                 self._nodes[sdk_span.span_id] = node
                 if run is None:
@@ -474,10 +480,16 @@ def _parent_of_call(record: CallRecord) -> Any:
         if node is None or node.context is None:
             return None
         if node.type not in _MODEL_SPAN_TYPES:
-            # user code under a tool calling a client itself: its own current span, if it is in
-            # this run's trace, is more precise than the tool's
+            # user code under a tool (or a guardrail, dynamic instructions...) calling a client
+            # itself: a span of its own, started in there and in this run's trace, is more precise
+            # than the node's; the span that was current where the node started (the
+            # application's around the run) encloses the run and is not
             current = trace.get_current_span().get_span_context()
-            if current.is_valid and current.trace_id == node.span.get_span_context().trace_id:
+            if (
+                current.is_valid
+                and current.span_id != node.outer
+                and current.trace_id == node.span.get_span_context().trace_id
+            ):
                 return None
         else:
             agent = node.agent
