@@ -14,12 +14,12 @@ from langsmith import traceable
 
 import tracewrap
 from tests.agent_runs.helpers import MODES, agent
-from tests.agent_runs.test_agent_runs import AGENT_TURN, broken_weather, get_weather, no_homework
+from tests.agent_runs.test_agent_runs import AGENT_TURN, broken_weather, get_weather, no_homework, refund
 from tests.exporting.conftest import clean, langsmith_server, otlp, receiver, recorder  # noqa: F401 (fixtures)
 from tests.exporting.langsmith_recorder import LangSmithRecorder
 from tests.exporting.receivers import OTLPReceiver
 from tests.exporting.test_langsmith import _env
-from tracewrap.testing import FakeOpenAIServer
+from tracewrap.testing import FakeOpenAIServer, Scenario
 
 
 def _runs(recorded: LangSmithRecorder, count: int) -> dict[str, list[dict[str, Any]]]:
@@ -114,6 +114,35 @@ def test_handoff_and_guardrail_runs_with_langsmith_alone(
     assert guard["outputs"] == {"triggered": False}
     assert handoff["outputs"] == {"to_agent": "french"}
     assert len(runs["ChatOpenAI"]) == len(server.requests) == 2
+
+
+def test_resumed_run_is_a_langsmith_tree_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,  # noqa: F811 (the fixture imported above)
+    server: FakeOpenAIServer,
+) -> None:
+    """A run resumed from a RunState gets no trace start from the SDK: its agent is a root, as its
+    span is, with its tool and model call inside (the agent and tool runs were not sent at all, and
+    the model call's run was a stray root)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    turn = Scenario(agent_turn=True, tool_arguments='{"amount":5}', text="Refunded.")
+    server.enqueue(turn, turn)
+    clerk = agent("responses", _client(server), name="clerk", tools=[refund])
+    first = Runner.run_sync(clerk, "Refund 5")
+    state = first.to_state()
+    state.approve(first.interruptions[0])
+    assert Runner.run_sync(clerk, state).final_output == "Refunded."
+    runs = _runs(recorder, 7)  # the first run: workflow, agent, model, the tool's approval request
+    (workflow,) = runs["Agent workflow"]
+    first_agent, resumed = sorted(runs["clerk"], key=lambda r: r["start_time"])
+    asked, ran = sorted(runs["refund"], key=lambda r: r["start_time"])
+    assert first_agent["parent_run_id"] == workflow["id"] and asked["parent_run_id"] == first_agent["id"]
+    assert not resumed.get("parent_run_id")
+    assert ran["parent_run_id"] == resumed["id"] and ran["outputs"] == {"output": "refunded 5"}
+    parents = sorted(r["parent_run_id"] for r in runs["ChatOpenAI"])
+    assert parents == sorted([first_agent["id"], resumed["id"]])
 
 
 # ---------------------------------------------------------------------------------- LangSmith's context

@@ -179,14 +179,18 @@ class TracewrapProcessor:
             data = sdk_span.span_data
             sdk_type = data.type
             trace_key = sdk_span.trace_id
+            observer = ls.active_observer()
             with self._lock:
                 parent = self._nodes.get(sdk_span.parent_id) if sdk_span.parent_id else None
                 run = self._runs.get(trace_key)
                 if len(self._nodes) >= _MAX_NODES:
                     warn_once("agents:nodes", "tracewrap: too many unfinished agent spans; new ones untraced")
                     return
-            parent_span = parent.span if parent is not None else run.root if run is not None else None
-            parent_run = parent.run if parent is not None else run.root_run if run is not None else None
+                if run is None:
+                    # a resumed run (no trace start): its top spans are roots, in LangSmith too
+                    run = self._runs.setdefault(trace_key, _Run(None, observer))
+            parent_span = parent.span if parent is not None else run.root
+            parent_run = parent.run if parent is not None else run.root_run
             outer = trace.get_current_span().get_span_context()
             made = self._start_otel_span(options, sdk_type, data, parent_span)
             if made is None:  # an unmapped SDK span: children hang under its nearest mapped ancestor
@@ -204,13 +208,11 @@ class TracewrapProcessor:
                     node.call_ids = {}
                 elif sdk_type == "function":
                     self._start_tool(node, data)
-                if run is not None and run.observer is not None:
+                if run.observer is not None:
                     node.run = _ls_call(lambda: _start_ls_run(run.observer, node, data, parent_run))
             node.outer = outer.span_id if outer.is_valid else None
             with self._lock:
                 self._nodes[sdk_span.span_id] = node
-                if run is None:
-                    run = self._runs.setdefault(trace_key, _Run(None))
                 run.nodes.add(sdk_span.span_id)
         except Exception as exc:
             lifecycle.internal_error("agents on_span_start", exc)
