@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import agents
+import openai
 import pytest
 from agents import (
     Agent,
@@ -230,6 +231,38 @@ def test_max_turns_exceeded(mode: str, server: FakeOpenAIServer, telemetry: Tele
     assert agent_span.attributes["error.type"] == "MaxTurnsExceeded"
     assert len(tree.model_spans()) == len(server.requests) == 1
     assert tree.roots() == [tree.one("invoke_workflow Agent workflow")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "streamed"])
+def test_model_error_on_the_agent_span(
+    mode: str, streamed: bool, server: FakeOpenAIServer, telemetry: Telemetry
+) -> None:
+    """A failed model call: its own span has the real error, its agent span ModelError with the SDK's
+    fixed message (the SDK's generic "Error in agent run", which arrives after, replaced it: _OTHER)."""
+    server.enqueue(Scenario(outcome="stream_error" if streamed else "http_error"))
+    weather = agent(mode, traced_client(server, telemetry))
+
+    async def main() -> None:
+        if not streamed:
+            await Runner.run(weather, "Weather?")
+            return
+        result = Runner.run_streamed(weather, "Weather?")
+        async for _ in result.stream_events():
+            pass
+
+    with pytest.raises(Exception) as raised:
+        asyncio.run(main())
+    assert isinstance(raised.value, (openai.APIError, agents.exceptions.AgentsException)), raised.value
+    tree = Tree(telemetry.spans())
+    (model,) = tree.model_spans()
+    agent_span = tree.one("invoke_agent weather")
+    assert tree.parent(model) is agent_span and model.status.status_code is StatusCode.ERROR
+    assert agent_span.status.status_code is StatusCode.ERROR
+    assert agent_span.attributes["error.type"] == "ModelError"
+    expected = "Error streaming response" if streamed else "Error getting response"
+    assert agent_span.status.description == expected
+    assert len(server.requests) == 1
 
 
 def test_content_only_when_captured_with_limit_and_redaction(

@@ -56,7 +56,11 @@ _ERROR_TYPES = {
     "Error running tool": "ToolError",
     "Error running tool (non-fatal)": "ToolError",
     "Error getting response": "ModelError",
+    "Error streaming response": "ModelError",
 }
+# the SDK's agent-span error for any failed run; it keeps a more specific one already there, and so
+# do we: a model call's error hangs on the agent span before it (its response span is unmapped)
+_GENERIC_AGENT_ERROR = "Error in agent run"
 _MODEL_SPAN_TYPES = frozenset({"response", "generation"})
 _MAX_NODES = 100_000  # runs never ended (a process killed mid-run) must not grow the maps forever
 
@@ -238,7 +242,7 @@ class TracewrapProcessor:
             error = sdk_span.error
             if node.data is not None:
                 self._remember_call_ids(node, ended=True)
-            if error and node.span is not None:
+            if error and node.span is not None and not _keeps_earlier_error(node, error):
                 # an unmapped span's error (the turn's tripwire) belongs to the span it hangs under
                 message = _set_error(node.span, error)
                 if node.run is not None:
@@ -408,6 +412,16 @@ def _function_calls(data: Any) -> list[tuple[str, str]]:
             if isinstance(item, dict) and item.get("type") == "function_call":
                 found.append((item.get("name"), item.get("call_id")))
     return found
+
+
+def _keeps_earlier_error(node: _Node, error: Any) -> bool:
+    """The SDK's generic agent error arriving where a more specific one was already set."""
+    if not isinstance(error, dict) or error.get("message") != _GENERIC_AGENT_ERROR:
+        return False
+    status = getattr(node.span, "status", None)  # a NonRecordingSpan has none
+    if status is not None and status.status_code is StatusCode.ERROR:
+        return True
+    return node.run is not None and bool(node.run.error)
 
 
 def _set_error(span: Any, error: Any) -> str:
