@@ -1,0 +1,61 @@
+"""Celery app: tasks that call OpenAI, for a real ``celery worker`` (tests/exporting/test_celery.py).
+
+The broker is kombu's filesystem transport and the result backend Celery's file backend, both in
+``TW_CELERY_DIR``: no network service. ``TW_SETUP=wrap``: ``tracewrap.wrap(openai)`` here, in the
+tasks' module the worker imports; ``auto``: nothing (``TRACEWRAP_ENABLED=true`` does it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import openai
+from celery import Celery
+
+import tracewrap
+
+CHAT = "tw.chat"
+IMPORTED_IN = os.getpid()  # a forked pool process got this module from the worker; a spawned one imports it
+
+
+def make_app(directory: str) -> Celery:
+    """The app, for the worker and for the test that sends it tasks (same broker, same backend)."""
+    queue, results = Path(directory, "queue"), Path(directory, "results")
+    queue.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
+    app = Celery("tw_celery", broker="filesystem://", backend=f"file://{results}")
+    app.conf.broker_transport_options = {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "polling_interval": 0.1,
+        "store_processed": False,
+    }
+    app.conf.worker_hijack_root_logger = False
+    app.conf.broker_connection_retry_on_startup = True
+    return app
+
+
+if "TW_CELERY_DIR" in os.environ:
+    app = make_app(os.environ["TW_CELERY_DIR"])
+    app.conf.worker_pool_start_method = os.environ.get("TW_START_METHOD", "fork")
+
+    if os.environ.get("TW_SETUP") == "wrap":
+        tracewrap.wrap(openai)
+
+    @app.task(name=CHAT)
+    def chat(model: str) -> dict[str, Any]:
+        client = openai.OpenAI(base_url=os.environ["TW_BASE_URL"], api_key="sk-test", max_retries=0)
+        try:
+            reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        finally:
+            client.close()
+        assert reply.usage is not None
+        return {
+            "model": model,
+            "response_model": reply.model,
+            "pid": os.getpid(),
+            "total_tokens": reply.usage.total_tokens,
+            "spawned": os.getpid() == IMPORTED_IN,
+        }
