@@ -29,6 +29,7 @@ def make_app(directory: str) -> Celery:
     app.conf.broker_transport_options = {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
+        "control_folder": str(Path(directory, "control")),  # (else ./control, in the checkout)
         "polling_interval": 0.1,
         "store_processed": False,
     }
