@@ -170,6 +170,89 @@ def test_derived_clients_are_traced(server, telemetry) -> None:
     assert [s.name for s in telemetry.spans()] == ["chat m", "chat m"]
 
 
+def _what_a_copy_sends(server, client) -> list[str | None]:
+    """The API key each call of a shallow copy of ``client`` (its key changed) is sent with: a
+    resource the copy builds, the request layer, a client it derives, then the original's call."""
+    from openai.types.chat import ChatCompletion
+
+    twin = copy.copy(client)
+    twin.api_key = "sk-the-copy"
+    server.clear()
+    twin.chat.completions.create(model="built-by-copy", messages=MESSAGES)
+    twin.post("/chat/completions", body={"model": "posted", "messages": MESSAGES}, cast_to=ChatCompletion)
+    twin.with_options(timeout=5).responses.create(model="derived", input="hi")
+    client.embeddings.create(model="original", input="hi")
+    return [request.headers.get("authorization") for request in server.requests]
+
+
+def test_a_shallow_copy_of_a_wrapped_client_sends_as_itself(server, telemetry) -> None:
+    """``copy.copy(client)`` of a client ``wrap(client)`` traced sends with the copy's own settings,
+    as bare (its request layer and ``with_options`` were the original's bound methods, kept in the
+    client's ``__dict__``, so the copy sent with the original's key and derived from it), and is
+    traced, with the options of the client it copies."""
+    bare = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    expected = _what_a_copy_sends(server, bare)
+    assert expected == ["Bearer sk-the-copy"] * 3 + [f"Bearer {API_KEY}"]
+    client = sync_client(server, telemetry, provider="own")
+    assert _what_a_copy_sends(server, client) == expected
+    assert not {"request", "copy", "with_options"} & set(vars(client))  # the SDK's methods, on its class
+    spans = telemetry.spans()
+    assert [s.name for s in spans] == [
+        "chat built-by-copy",
+        "chat posted",
+        "chat derived",
+        "embeddings original",
+    ]
+    assert {attrs(s)["gen_ai.provider.name"] for s in spans} == {"own"}
+    assert openai.OpenAI.copy is vars(openai.OpenAI)["copy"].original  # the class's: the SDK's function
+
+
+def test_a_shallow_copy_of_a_wrapped_async_client_sends_as_itself(server, telemetry) -> None:
+    async def sends(client) -> list[str | None]:
+        twin = copy.copy(client)
+        twin.api_key = "sk-the-copy"
+        server.clear()
+        await twin.chat.completions.create(model="built-by-copy", messages=MESSAGES)
+        await twin.with_options(timeout=5).responses.create(model="derived", input="hi")
+        await client.embeddings.create(model="original", input="hi")
+        return [request.headers.get("authorization") for request in server.requests]
+
+    expected = asyncio.run(
+        sends(openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0))
+    )
+    assert expected == ["Bearer sk-the-copy"] * 2 + [f"Bearer {API_KEY}"]
+    assert asyncio.run(sends(async_client(server, telemetry))) == expected
+    assert [s.name for s in telemetry.spans()] == [
+        "chat built-by-copy",
+        "chat derived",
+        "embeddings original",
+    ]
+
+
+@pytest.mark.parametrize("first", ["client", "module"])
+def test_the_request_layer_of_a_client_wrapped_on_its_own_keeps_its_options(server, telemetry, first) -> None:
+    """``client.post(...)`` of a client ``wrap(client)`` traced: one span, with that client's
+    options, whichever of ``wrap(client)`` and ``wrap(openai)`` came first; other clients' posts
+    get the process-wide options."""
+    own = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    other = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    if first == "client":
+        tracewrap.wrap(own, provider="own", **telemetry.wrap_kwargs())
+        _module(telemetry, provider="module-wide")
+    else:
+        _module(telemetry, provider="module-wide")
+        tracewrap.wrap(own, provider="own", **telemetry.wrap_kwargs())
+    _post(own)
+    _post(other)
+    _post(copy.copy(own))
+    assert [attrs(s)["gen_ai.provider.name"] for s in telemetry.spans()] == ["own", "module-wide", "own"]
+    assert len(server.requests) == 3
+    tracewrap.unwrap(openai)
+    _post(own)
+    _post(other)
+    assert [attrs(s)["gen_ai.provider.name"] for s in telemetry.spans()][3:] == ["own"]
+
+
 def _traced_methods(client) -> dict[str, object]:
     """Every method a default wrap traces on ``client``, by path (those this SDK has)."""
     methods = {}

@@ -6,7 +6,16 @@ named by a traced path with a ``wrapt.FunctionWrapper`` around the bound origina
 object itself is untouched, so ``isinstance`` and everything else hold. The SDK caches its
 ``with_raw_response`` / ``with_streaming_response`` wrappers per resource and builds them around the
 method it finds; dropping those caches makes them rebuild around ours. The client's own ``request``
-is wrapped too, for calls that reach it without a traced resource object (:mod:`.request_layer`).
+is wrapped too, for calls that reach it without a traced resource object (:mod:`.request_layer`),
+and its ``copy`` / ``with_options``, so the clients they derive are traced too.
+
+Those three are methods of the client itself, bound to it, so they are not stored on the client:
+a shallow copy of it (``copy.copy(client)``) copies its ``__dict__``, and a bound method found there
+would send the copy's requests with the original's API key, headers and ``base_url``, and derive
+clients from the original. Instead the client class's method is replaced, once, by a
+:class:`ClientMethod`: the SDK's own bound method for any client ``wrap`` did not trace (and on the
+class), the traced one for a client it did, built for the client it is looked up on. A copy
+(which carries the original's mark) is traced as the original was, as itself, when first used.
 
 A resource the client has not built yet is not built by ``wrap``: the SDK builds each one on first
 use (``client.responses``, a ``functools.cached_property`` of the client class) and openai 3.x only
@@ -178,6 +187,10 @@ def current_sites(client: Any, options: TraceOptions, known: ClientSites | None)
     return new_sites(client, options)
 
 
+# a traced form of a client method, from the SDK's method bound to the client (ClientMethod)
+ClientMethodFactory = Callable[[Any], Any]
+
+
 @dataclass
 class Installation:
     paths: tuple[str, ...]
@@ -188,6 +201,11 @@ class Installation:
     # per resource the client had not built at wrap time (``"responses"``): the paths under it,
     # wrapped on every object built for it (two threads may both build one: either may be stored)
     pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the client's own methods traced (``request``, ``copy``, ``with_options``): how, by name, and
+    # those built, per ClientMethod (one per class of the MRO defining the name: a subclass's
+    # ``request`` calling ``super().request`` reaches the SDK's, traced as its own)
+    method_factories: dict[str, ClientMethodFactory] = field(default_factory=dict)
+    methods: dict[Any, Any] = field(default_factory=dict)
 
     def current(self) -> ClientSites:
         """The client's call sites, for where its ``base_url`` points now."""
@@ -255,6 +273,80 @@ class Installation:
             internal_error(f"tracing client.{name}", exc)
 
 
+class ClientMethod:
+    """A client class's method (``request``, ``copy``, ``with_options``) as ``wrap(client)`` leaves
+    it: looked up on a client ``wrap`` traced, that client's traced method; on any other client and
+    on the class, what the SDK's gives (the function, a plain bound method). Other attributes are
+    the SDK's function's (``inspect``, and ``wrap(openai)``, which wraps ``request`` over this)."""
+
+    def __init__(self, original: Any, name: str) -> None:
+        self.original = original
+        self.name = name
+        self.__wrapped__ = original
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        original = self.original
+        if instance is None:
+            return original.__get__(None, owner)
+        installation = instance.__dict__.get(_MARK)
+        if installation is None:
+            return original.__get__(instance, owner)
+        if installation.client is not instance:  # a copy of a traced client: traced as itself
+            installation = own_installation(instance)
+            if installation is None:
+                return original.__get__(instance, owner)
+        traced = installation.methods.get(self)
+        if traced is None:
+            factory = installation.method_factories.get(self.name)
+            if factory is None:
+                return original.__get__(instance, owner)
+            traced = installation.methods[self] = factory(original.__get__(instance, owner))
+        return traced
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "original":  # (not set yet: never forward it)
+            raise AttributeError(name)
+        return getattr(self.original, name)
+
+
+def _hook_client_method(cls: type, name: str) -> bool:
+    """Replace the client class's method ``name`` (where the MRO defines it) by a ClientMethod."""
+    with _hooking:
+        for klass in cls.__mro__:
+            original = vars(klass).get(name)
+            if original is None:
+                continue
+            if not isinstance(original, ClientMethod):
+                if not hasattr(original, "__get__"):
+                    return False
+                setattr(klass, name, ClientMethod(original, name))
+            return True
+    return False
+
+
+_adopting = threading.Lock()
+
+
+def own_installation(client: Any) -> Installation | None:
+    """``client``'s installation; a client that carries another's (a ``copy.copy`` of a traced
+    client) is traced anew as itself, with that client's paths and options (never raises)."""
+    installation = installation_of(client)
+    if installation is None or installation.client is client:
+        return installation
+    with _adopting:
+        installation = installation_of(client)
+        if installation is None or installation.client is client:
+            return installation
+        attributes = client.__dict__
+        try:
+            del attributes[_MARK]
+            # what the copy's __dict__ took from the original's: its sites (where the original sent)
+            return installation_of(wrap_client(client, installation.paths, installation.options))
+        except Exception as exc:
+            internal_error("tracing a copied client", exc)
+            return None
+
+
 class TracedResourceProperty(functools.cached_property):  # type: ignore[type-arg]
     """A client class's resource property (``OpenAI.chat``) as ``wrap(client)`` leaves it: builds
     the resource as the SDK's did and, for a wrapped client, has it wrapped before it is stored."""
@@ -265,7 +357,7 @@ class TracedResourceProperty(functools.cached_property):  # type: ignore[type-ar
         @functools.wraps(build)
         def build_traced(client: Any) -> Any:
             resource = build(client)
-            installation = installation_of(client)
+            installation = own_installation(client)
             if installation is not None:
                 installation.resource_built(client, name, resource)
             return resource
@@ -391,8 +483,8 @@ def wrap_client(client: Any, paths: Iterable[str], options: TraceOptions) -> Any
     installation = Installation(paths, options, client, new_sites(client, options), pending=later)
     installation.wrap_methods(plan)
     _drop_cached_wrappers(client, now)
-    _wrap_request_layer(client, installation)
-    _hook_copies(client, installation)
+    _trace_request_layer(client, installation)
+    _trace_copies(installation)
     websocket.install()  # Responses WebSocket mode: traced per connection, for this client's options
     for name in later:
         _hook_resource(type(client), name)
@@ -427,39 +519,39 @@ def _drop_cached_wrappers(client: Any, paths: Iterable[str]) -> None:
                 owner.__dict__.pop(cache, None)
 
 
-def _wrap_request_layer(client: Any, installation: Installation) -> None:
+def _trace_request_layer(client: Any, installation: Installation) -> None:
     """This client's ``request``: calls that bypass its traced resource objects (``client.post(...)``,
     ``client.beta.chat.completions`` / ``client.beta.responses``, whose resource objects are others)."""
-    original = getattr(client, "request", None)
-    if original is None or isinstance(original, TracedMethod):
+    if not _hook_client_method(type(client), "request"):
         return
     enabled = traced_endpoints(installation.paths)
 
     def site_of(_client: Any, endpoint: Endpoint) -> CallSite:
         return installation.site(endpoint)
 
-    if inspect.iscoroutinefunction(inspect.unwrap(original)):
-        client.request = AsyncTracedMethod(original, async_request_wrapper(lambda: enabled, site_of))
-    else:
-        client.request = TracedMethod(original, sync_request_wrapper(lambda: enabled, site_of))
-    installation.patched.append((client, "request"))
+    def traced(original: Any) -> TracedMethod:
+        if inspect.iscoroutinefunction(inspect.unwrap(original)):
+            return AsyncTracedMethod(original, async_request_wrapper(lambda: enabled, site_of))
+        return TracedMethod(original, sync_request_wrapper(lambda: enabled, site_of))
+
+    installation.method_factories["request"] = traced
 
 
-def _hook_copies(client: Any, installation: Installation) -> None:
+def _trace_copies(installation: Installation) -> None:
     """``client.with_options(...)`` / ``client.copy(...)`` build new clients: trace those too."""
+
+    def derived(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        new_client = wrapped(*args, **kwargs)
+        if new_client is not instance and is_client(new_client):
+            wrap_client(new_client, installation.paths, installation.options)
+        return new_client
+
+    def traced(original: Any) -> Any:
+        return wrapt.FunctionWrapper(original, derived)
+
     for name in ("copy", "with_options"):
-        original = getattr(client, name, None)
-        if original is None:
-            continue
-
-        def derived(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            new_client = wrapped(*args, **kwargs)
-            if new_client is not client and is_client(new_client):
-                wrap_client(new_client, installation.paths, installation.options)
-            return new_client
-
-        setattr(client, name, wrapt.FunctionWrapper(original, derived))
-        installation.patched.append((client, name))
+        if _hook_client_method(type(installation.client), name):
+            installation.method_factories[name] = traced
 
 
 def unwrap_client(client: Any) -> Any:
@@ -472,5 +564,6 @@ def unwrap_client(client: Any) -> Any:
             owner.__dict__.pop(cache, None)
     _drop_cached_wrappers(client, installation.paths)
     installation.pending.clear()
+    installation.methods.clear()
     del client.__dict__[_MARK]
     return client

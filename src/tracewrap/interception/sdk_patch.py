@@ -48,7 +48,7 @@ from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import BoundAsyncMethod, ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
-from tracewrap.interception.install import current_sites, plan_paths
+from tracewrap.interception.install import _MARK, current_sites, plan_paths
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, internal_error
@@ -115,6 +115,15 @@ def client_site(client: Any, endpoint: Endpoint) -> CallSite | None:
     if site is None:
         site = sites.site(endpoint)
     return site
+
+
+def _request_site(client: Any, endpoint: Endpoint) -> CallSite | None:
+    """:func:`client_site` at the request layer, except for a client ``wrap(client)`` traced: its
+    own request layer traces it, with its options (when ``wrap(client)`` came first, that layer is
+    inside this one: :class:`~tracewrap.interception.install.ClientMethod`)."""
+    if _MARK in getattr(client, "__dict__", ()):
+        return None
+    return client_site(client, endpoint)
 
 
 def _probe_clients(module: Any) -> list[Any]:
@@ -281,7 +290,7 @@ def _patch_request_layer(module: Any, installation: SdkInstallation) -> None:
         original = vars(cls)["request"]
         if isinstance(original, SdkTracedMethod):
             original = original.__wrapped__
-        cls.request = traced(original, make(_enabled, client_site))
+        cls.request = traced(original, make(_enabled, _request_site))
         installation.patched.append((cls, "request", original))
 
 
