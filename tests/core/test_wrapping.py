@@ -778,3 +778,66 @@ def test_a_computed_base_url_is_followed(telemetry, mode) -> None:
         WHERE[OPENAI_URL],
         *[WHERE[GROQ_URL]] * 3,
     ]
+
+
+def _looks(method) -> tuple:
+    """What introspection says of a method."""
+    return (
+        type(method),
+        method.__name__,
+        method.__qualname__,
+        method.__doc__,
+        str(inspect.signature(method)),
+        inspect.iscoroutinefunction(method),
+        type(method.__self__).__name__,
+    )
+
+
+def _raw_methods(client) -> list[tuple]:
+    with client.chat.completions.with_streaming_response.create(model="m", messages=MESSAGES) as raw:
+        looks = [_looks(raw.parse), _looks(raw.http_response.close), _looks(raw.http_response.iter_bytes)]
+        assert raw.parse().choices[0].message.content == Scenario().text
+    with client.chat.completions.with_streaming_response.create(
+        model="m", messages=MESSAGES, stream=True
+    ) as raw:
+        stream = raw.parse()
+        looks += [_looks(stream.response.close), _looks(raw.http_response.iter_bytes)]
+        assert len(list(stream)) > 1
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    looks.append(_looks(stream.response.close))
+    stream.close()
+    return looks
+
+
+async def _async_raw_methods(client) -> list[tuple]:
+    async with client.chat.completions.with_streaming_response.create(model="m", messages=MESSAGES) as raw:
+        looks = [_looks(raw.parse), _looks(raw.http_response.aclose), _looks(raw.http_response.aiter_bytes)]
+        assert (await raw.parse()).choices[0].message.content == Scenario().text
+    stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    looks.append(_looks(stream.response.aclose))
+    await stream.close()
+    await client.close()
+    return looks
+
+
+@pytest.mark.parametrize("how", ["module", "client"])
+def test_the_methods_hooked_on_a_response_look_as_the_sdks(server, telemetry, how) -> None:
+    """A raw response's ``parse`` and its HTTP response's ``close`` / ``aclose`` / ``iter_bytes``,
+    which tracewrap replaces on those objects, are still bound methods with the SDK's name,
+    docstring and signature (``parse`` was ``(*args, **kwargs)``, ``_hook_lazy_parse.<locals>.parse``)."""
+
+    def clients():
+        return (
+            openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+            openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+        )
+
+    bare, abare = clients()
+    expected = _raw_methods(bare), asyncio.run(_async_raw_methods(abare))
+    if how == "module":
+        _module(telemetry)
+        sync, aclient = clients()
+    else:
+        sync, aclient = (tracewrap.wrap(client, **telemetry.wrap_kwargs()) for client in clients())
+    assert (_raw_methods(sync), asyncio.run(_async_raw_methods(aclient))) == expected
+    assert len(telemetry.spans()) == 5

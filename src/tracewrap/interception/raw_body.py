@@ -22,6 +22,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from tracewrap.interception.in_place import bound_like
+
 MAX_BODY = 16 * 1024 * 1024  # a JSON body larger than this is passed through unread
 
 
@@ -149,17 +151,17 @@ class BodyTap:
         if is_async:
             original_async = http_response.aiter_bytes
 
-            def aiter_bytes(*args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+            def aiter_bytes(_response: Any, *args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
                 return _TappedAsync(self, original_async(*args, **kwargs))
 
-            http_response.aiter_bytes = aiter_bytes
+            http_response.aiter_bytes = bound_like(aiter_bytes, original_async)
             return
         original = http_response.iter_bytes
 
-        def iter_bytes(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+        def iter_bytes(_response: Any, *args: Any, **kwargs: Any) -> Iterator[bytes]:
             return self._tapped(original(*args, **kwargs))
 
-        http_response.iter_bytes = iter_bytes
+        http_response.iter_bytes = bound_like(iter_bytes, original)
 
     def _tapped(self, source: Iterator[bytes]) -> Iterator[bytes]:
         if self.passing():

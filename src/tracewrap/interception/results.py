@@ -18,6 +18,7 @@ import time
 from functools import partial
 from typing import Any
 
+from tracewrap.interception.in_place import bound_like
 from tracewrap.interception.raw_body import tap_json_body
 from tracewrap.interception.streams import ABANDONED, CLOSED_EARLY, instrument_stream
 from tracewrap.telemetry.deferred import collecting, defer, watch_until_end
@@ -166,7 +167,7 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
 
     if is_async:
 
-        async def parse_async(*args: Any, **kwargs: Any) -> Any:
+        async def parse_async(_response: Any, *args: Any, **kwargs: Any) -> Any:
             parsing[0] = True
             try:
                 parsed = await original_parse(*args, **kwargs)
@@ -183,10 +184,10 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
             _unhook(hooks)
             return parsed
 
-        response.parse = parse_async
+        response.parse = bound_like(parse_async, original_parse)
         original_aclose = http_response.aclose
 
-        async def aclose() -> None:
+        async def aclose(_response: Any) -> None:
             try:
                 await original_aclose()
             finally:
@@ -197,12 +198,11 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
                         _end_unread(call)
                         _unhook(hooks)
 
-        http_response.aclose = aclose
-        hooks += [(response, "parse", parse_async), (http_response, "aclose", aclose)]
-        hooks.append((http_response, bytes_name, vars(http_response).get(bytes_name)))
+        http_response.aclose = bound_like(aclose, original_aclose)
+        _remember(hooks, (response, "parse"), (http_response, "aclose"), (http_response, bytes_name))
         return
 
-    def parse(*args: Any, **kwargs: Any) -> Any:
+    def parse(_response: Any, *args: Any, **kwargs: Any) -> Any:
         parsing[0] = True
         try:
             parsed = original_parse(*args, **kwargs)
@@ -217,10 +217,10 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
         _unhook(hooks)
         return parsed
 
-    response.parse = parse
+    response.parse = bound_like(parse, original_parse)
     original_close = http_response.close
 
-    def close() -> None:
+    def close(_response: Any) -> None:
         try:
             original_close()
         finally:
@@ -231,9 +231,13 @@ def _hook_lazy_parse(call: TracedCall, response: Any, is_async: bool) -> None:
                     _end_unread(call)
                     _unhook(hooks)
 
-    http_response.close = close
-    hooks += [(response, "parse", parse), (http_response, "close", close)]
-    hooks.append((http_response, bytes_name, vars(http_response).get(bytes_name)))
+    http_response.close = bound_like(close, original_close)
+    _remember(hooks, (response, "parse"), (http_response, "close"), (http_response, bytes_name))
+
+
+def _remember(hooks: list[tuple[Any, str, Any]], *places: tuple[Any, str]) -> None:
+    """Note the hook now set at each (object, name), to take it off later (:func:`_unhook`)."""
+    hooks.extend((obj, name, vars(obj).get(name)) for obj, name in places)
 
 
 def _unhook(hooks: list[tuple[Any, str, Any]]) -> None:

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from tracewrap.interception.in_place import bound_like
 from tracewrap.interception.raw_body import tap_event_stream
 from tracewrap.normalize.accumulator import Accumulator
 from tracewrap.telemetry.deferred import collecting, defer, forget, watch_until_end
@@ -308,7 +309,7 @@ def _hook_close(http_response: Any, source: Any, traced: Any, tracker: StreamTra
     if is_async:
         original_aclose = http_response.aclose
 
-        async def aclose() -> None:
+        async def aclose(_response: Any) -> None:
             try:
                 await original_aclose()
             finally:
@@ -322,12 +323,12 @@ def _hook_close(http_response: Any, source: Any, traced: Any, tracker: StreamTra
                 else:
                     tracker.end_if_open(CLOSED_EARLY)
 
-        http_response.aclose = aclose
+        http_response.aclose = bound_like(aclose, original_aclose)
         return
 
     original_close = http_response.close
 
-    def close() -> None:
+    def close(_response: Any) -> None:
         try:
             original_close()
         finally:
@@ -336,4 +337,4 @@ def _hook_close(http_response: Any, source: Any, traced: Any, tracker: StreamTra
             elif not traced.gi_running and not (tracker.tap is not None and tracker.tap.reading):
                 tracker.end_if_open(CLOSED_EARLY)
 
-    http_response.close = close
+    http_response.close = bound_like(close, original_close)

@@ -1,0 +1,32 @@
+"""A method replaced on one object (``response.parse``, ``http_response.close``...), still looking
+like the method it replaces.
+
+tracewrap hooks a few methods of the very objects the SDK hands the user (a raw response's
+``parse``, its HTTP response's ``close`` / ``aclose`` / ``iter_bytes``...) by setting an attribute of
+that object. A plain function there would be what ``inspect.signature(response.parse)``, ``help()``,
+``__qualname__`` and ``type()`` report (``(*args, **kwargs)``, ``_hook_lazy_parse.<locals>.parse``,
+a function), where bare they report the SDK's bound method. :func:`bound_like` makes the replacement
+a bound method of the same object, named, documented and signed as the original.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable
+from typing import Any
+
+
+def bound_like(function: Callable[..., Any], original: Any) -> Any:
+    """``function`` (taking the object first, as a method) bound as ``original``, a bound method,
+    is, with ``original``'s name, docstring and signature; anything else than a bound method:
+    ``function`` bound to None, as it is."""
+    underlying = getattr(original, "__func__", None)
+    instance = getattr(original, "__self__", None)
+    if not isinstance(original, types.MethodType) or underlying is None or instance is None:
+        return functools.partial(function, None)
+    try:
+        functools.update_wrapper(function, underlying)  # __wrapped__: inspect.signature follows it
+    except Exception:  # pragma: no cover - an SDK method that refuses its attributes: only looks differ
+        pass
+    return types.MethodType(function, instance)
