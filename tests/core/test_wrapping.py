@@ -841,3 +841,23 @@ def test_the_methods_hooked_on_a_response_look_as_the_sdks(server, telemetry, ho
         sync, aclient = (tracewrap.wrap(client, **telemetry.wrap_kwargs()) for client in clients())
     assert (_raw_methods(sync), asyncio.run(_async_raw_methods(aclient))) == expected
     assert len(telemetry.spans()) == 5
+
+
+@pytest.mark.parametrize("how", ["module", "client"])
+def test_traced_methods_have_the_sdks_repr(server, telemetry, how) -> None:
+    """``repr`` of a traced method is the SDK method's, as every other attribute is (it named
+    tracewrap's proxy: ``<BoundFunctionWrapper at 0x... for method at 0x...>``)."""
+    if how == "module":
+        _module(telemetry)
+    clients = [
+        openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+        openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+    ]
+    if how == "client":
+        clients = [tracewrap.wrap(client, **telemetry.wrap_kwargs()) for client in clients]
+    for client in clients:
+        for resource in (client.chat.completions, client.responses, client.embeddings):
+            assert repr(resource.create) == f"<bound method {type(resource).__name__}.create of {resource!r}>"
+            assert repr(type(resource).create).startswith(f"<function {type(resource).__name__}.create at 0x")
+        assert repr(client.with_options).startswith(f"<bound method {type(client).__name__}.copy of <openai.")
+    assert repr(clients[0].request).startswith("<bound method SyncAPIClient.request of <openai.OpenAI object")

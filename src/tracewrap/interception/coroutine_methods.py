@@ -25,6 +25,8 @@ from typing import Any
 
 import wrapt
 
+from tracewrap.interception.in_place import ReprOfWrapped
+
 
 def coroutine_code(code: CodeType) -> CodeType:
     """``code`` as the code of a coroutine function (itself when it is one)."""
@@ -56,5 +58,5 @@ class ReportsCoroutine:
         return CoroutineFunctionView(self.__wrapped__.__func__)
 
 
-class BoundAsyncMethod(ReportsCoroutine, wrapt.BoundFunctionWrapper):
+class BoundAsyncMethod(ReportsCoroutine, ReprOfWrapped, wrapt.BoundFunctionWrapper):
     """What a class's traced async method (``wrap(openai)``) gives when looked up on an instance."""

@@ -7,6 +7,11 @@ that object. A plain function there would be what ``inspect.signature(response.p
 ``__qualname__`` and ``type()`` report (``(*args, **kwargs)``, ``_hook_lazy_parse.<locals>.parse``,
 a function), where bare they report the SDK's bound method. :func:`bound_like` makes the replacement
 a bound method of the same object, named, documented and signed as the original.
+
+The ``wrapt`` proxies tracewrap puts in place of the SDK's methods (on its classes, on a client's
+resource objects) forward every attribute to the method they wrap, but not ``repr``, which names
+the proxy (``<BoundFunctionWrapper at 0x... for method at 0x...>``): :class:`ReprOfWrapped` gives
+them the SDK's (``<bound method Completions.create of <...Completions object at 0x...>>``).
 """
 
 from __future__ import annotations
@@ -30,3 +35,13 @@ def bound_like(function: Callable[..., Any], original: Any) -> Any:
     except Exception:  # pragma: no cover - an SDK method that refuses its attributes: only looks differ
         pass
     return types.MethodType(function, instance)
+
+
+class ReprOfWrapped:
+    """Mixed into tracewrap's method proxies (before the wrapt class): the wrapped method's repr."""
+
+    __slots__ = ()
+    __wrapped__: Any
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)

@@ -50,6 +50,7 @@ from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
+from tracewrap.interception.in_place import ReprOfWrapped
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, internal_error
@@ -74,7 +75,7 @@ KNOWN_HOSTS = {
 UNKNOWN_PROVIDER = "openai_compatible"
 
 
-class TracedMethod(wrapt.FunctionWrapper):
+class TracedMethod(ReprOfWrapped, wrapt.FunctionWrapper):
     """Marks a method tracewrap installed, so wrapping again never stacks a second span."""
 
 
@@ -547,7 +548,7 @@ def _trace_copies(installation: Installation) -> None:
         return new_client
 
     def traced(original: Any) -> Any:
-        return wrapt.FunctionWrapper(original, derived)
+        return TracedMethod(original, derived)
 
     for name in ("copy", "with_options"):
         if _hook_client_method(type(installation.client), name):
