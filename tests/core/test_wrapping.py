@@ -11,6 +11,7 @@ import pickle
 import threading
 import time
 import types
+import typing
 
 import openai
 import pytest
@@ -861,3 +862,34 @@ def test_traced_methods_have_the_sdks_repr(server, telemetry, how) -> None:
             assert repr(type(resource).create).startswith(f"<function {type(resource).__name__}.create at 0x")
         assert repr(client.with_options).startswith(f"<bound method {type(client).__name__}.copy of <openai.")
     assert repr(clients[0].request).startswith("<bound method SyncAPIClient.request of <openai.OpenAI object")
+
+
+@pytest.mark.parametrize("how", ["module", "client"])
+def test_traced_methods_have_the_sdks_annotations(server, telemetry, how) -> None:
+    """``typing.get_type_hints`` of a traced method (what pydantic's ``validate_call`` and tool
+    builders read) is the SDK method's, sync and async, on the instance and the class: an async
+    one's ``__annotations__`` were those of tracewrap's proxy class (``{'__wrapped__': 'Any'}``, a
+    NameError to ``get_type_hints``)."""
+
+    def clients():
+        return (
+            openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+            openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0),
+        )
+
+    def hints(client) -> dict[str, object]:
+        methods = _traced_methods(client)
+        found = {path: typing.get_type_hints(method) for path, method in methods.items()}
+        for path, method in methods.items():  # on the class too (wrap(openai) traces it there)
+            on_class = getattr(type(method.__self__), path.rpartition(".")[2])
+            found[f"class {path}"] = typing.get_type_hints(on_class)
+        return found
+
+    expected = [hints(client) for client in clients()]
+    assert all(len(h["chat.completions.create"]) > 20 for h in expected)
+    if how == "module":
+        _module(telemetry)
+        traced = clients()
+    else:
+        traced = tuple(tracewrap.wrap(client, **telemetry.wrap_kwargs()) for client in clients())
+    assert [hints(client) for client in traced] == expected

@@ -43,20 +43,20 @@ class CoroutineFunctionView(wrapt.CallableObjectProxy):
         return coroutine_code(self.__wrapped__.__code__)
 
 
-class ReportsCoroutine:
-    """Mixed into the proxy classes of traced async methods (before the wrapt class)."""
+class ReportsCoroutine(ReprOfWrapped):
+    """Mixed into the proxy classes of traced async methods (before the wrapt class). No annotation
+    in its body: :class:`ReprOfWrapped` says why."""
 
     __slots__ = ()
-    __wrapped__: Any
 
     @property
     def __code__(self) -> CodeType:  # a function (or a method seen through its class)
-        return coroutine_code(self.__wrapped__.__code__)
+        return coroutine_code(self.__wrapped__.__code__)  # type: ignore[attr-defined]
 
     @property
     def __func__(self) -> Any:  # a bound method: what ``inspect`` reads its flags from
-        return CoroutineFunctionView(self.__wrapped__.__func__)
+        return CoroutineFunctionView(self.__wrapped__.__func__)  # type: ignore[attr-defined]
 
 
-class BoundAsyncMethod(ReportsCoroutine, ReprOfWrapped, wrapt.BoundFunctionWrapper):
+class BoundAsyncMethod(ReportsCoroutine, wrapt.BoundFunctionWrapper):
     """What a class's traced async method (``wrap(openai)``) gives when looked up on an instance."""

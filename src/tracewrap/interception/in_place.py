@@ -41,7 +41,13 @@ class ReprOfWrapped:
     """Mixed into tracewrap's method proxies (before the wrapt class): the wrapped method's repr."""
 
     __slots__ = ()
-    __wrapped__: Any
 
     def __repr__(self) -> str:
-        return repr(self.__wrapped__)
+        return repr(self.__wrapped__)  # type: ignore[attr-defined]
+
+    # No annotation in the body of a class mixed into a proxy: the class's ``__annotations__`` would
+    # be what ``method.__annotations__`` finds (``typing.get_type_hints(method)`` raised NameError),
+    # not the method's, which wrapt forwards; and the method's, said here, whatever reads the class.
+    @property
+    def __annotations__(self) -> Any:  # type: ignore[override]
+        return self.__wrapped__.__annotations__  # type: ignore[attr-defined]
