@@ -893,3 +893,34 @@ def test_traced_methods_have_the_sdks_annotations(server, telemetry, how) -> Non
     else:
         traced = tuple(tracewrap.wrap(client, **telemetry.wrap_kwargs()) for client in clients())
     assert [hints(client) for client in traced] == expected
+
+
+def _calls_under_class_patches(server, client) -> list[object]:
+    """What a client's calls return while its resource class's method is patched and after: the
+    resource is first built inside the patch."""
+    from unittest import mock
+
+    from openai.resources.chat.completions import Completions
+
+    seen: list[object] = []
+    with mock.patch.object(Completions, "create", autospec=True, return_value="mocked") as create:
+        seen.append(client.chat.completions.create(model="m", messages=MESSAGES))
+    seen.append(create.call_count)
+    seen.append(client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content)
+    with mock.patch.object(Completions, "create", autospec=True, return_value="again"):
+        seen.append(client.chat.completions.create(model="m", messages=MESSAGES))
+    seen.append(client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content)
+    seen.append(len(server.requests))
+    return seen
+
+
+def test_a_wrapped_client_calls_the_method_its_class_has_at_the_call(server, telemetry) -> None:
+    """``wrap(client)`` wraps the methods of the client's resource objects: what they call is the
+    method their class has at the call, as bare, not the one it had when the resource was wrapped (a
+    resource built inside ``mock.patch.object(Completions, "create")`` kept calling the mock after the
+    patch ended, and a patch made after the wrap was never called)."""
+    expected = _calls_under_class_patches(server, openai.OpenAI(api_key=API_KEY, base_url=server.base_url))
+    assert expected == ["mocked", 1, Scenario().text, "again", Scenario().text, 2]
+    server.clear()
+    assert _calls_under_class_patches(server, sync_client(server, telemetry)) == expected
+    assert [s.name for s in telemetry.spans() if attrs(s).get("gen_ai.response.model")] == ["chat m"] * 2

@@ -47,7 +47,7 @@ import wrapt
 
 from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, SDK_DEPENDENT_PATHS, Endpoint, resolve
 from tracewrap.interception import websocket
-from tracewrap.interception.calls import async_wrapper, sync_wrapper
+from tracewrap.interception.calls import WrapperFunction, async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
 from tracewrap.interception.in_place import ReprOfWrapped
@@ -245,10 +245,15 @@ class Installation:
                 continue
             site_of, deprecation = self.site_of(endpoint), deprecation_of(original)
             if inspect.iscoroutinefunction(inspect.unwrap(original)):
-                traced = AsyncTracedMethod(original, async_wrapper(site_of, deprecation))
+                wrapper = async_wrapper(site_of, deprecation)
+                proxy: type[TracedMethod] = AsyncTracedMethod
             else:
-                traced = TracedMethod(original, sync_wrapper(site_of, deprecation))
-            setattr(resource, method, traced)
+                wrapper, proxy = sync_wrapper(site_of, deprecation), TracedMethod
+            # the class's method: followed if the class changes it (not a deprecated one, which calls
+            # its undecorated function, its warning's stacklevel counting the frames to the caller)
+            if deprecation is None and method not in vars(resource):
+                wrapper = _following_the_class(method, getattr(type(resource), method, None), wrapper)
+            setattr(resource, method, proxy(original, wrapper))
             for cache in _RAW_CACHES:
                 resource.__dict__.pop(cache, None)
             self.patched.append((resource, method))
@@ -346,6 +351,26 @@ def own_installation(client: Any) -> Installation | None:
         except Exception as exc:
             internal_error("tracing a copied client", exc)
             return None
+
+
+def _following_the_class(name: str, wrapped_then: Any, wrapper: WrapperFunction) -> WrapperFunction:
+    """``wrapper`` around the method the resource's class has at the call, where that is not the
+    one it had when the resource was wrapped (``wrapped_then``). Bare, an instance finds its class's
+    method as it is now: a ``mock.patch.object(Completions, "create")`` made after the client was
+    wrapped is called, and one that ended is not (a resource built during such a patch kept the
+    mock for good); a class-level wrapper installed later runs (one span: it passes a traced call
+    through). One class attribute look-up per call."""
+
+    def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if instance is not None:
+            owner = type(instance)
+            now = getattr(owner, name, wrapped_then)
+            if now is not wrapped_then:
+                bind = getattr(now, "__get__", None)
+                wrapped = bind(instance, owner) if bind is not None else now
+        return wrapper(wrapped, instance, args, kwargs)
+
+    return traced
 
 
 class TracedResourceProperty(functools.cached_property):  # type: ignore[type-arg]
