@@ -924,3 +924,47 @@ def test_a_wrapped_client_calls_the_method_its_class_has_at_the_call(server, tel
     server.clear()
     assert _calls_under_class_patches(server, sync_client(server, telemetry)) == expected
     assert [s.name for s in telemetry.spans() if attrs(s).get("gen_ai.response.model")] == ["chat m"] * 2
+
+
+def _copied_and_pickled(client) -> list[object]:
+    """What copying and pickling the SDK's methods gives: ``(outcome, name)`` per try."""
+    from openai.resources.chat.completions import Completions
+
+    def outcome(make) -> tuple[str, str]:
+        try:
+            made = make()
+        except Exception as exc:  # the client's lock, as bare: only the exception's class compared
+            return "raised", type(exc).__name__
+        return "made", made.__qualname__
+
+    method = client.chat.completions.create
+    seen = [
+        outcome(lambda: pickle.loads(pickle.dumps(Completions.create))),
+        outcome(lambda: copy.copy(Completions.create)),
+        outcome(lambda: copy.deepcopy(Completions.create)),
+        outcome(lambda: copy.copy(method)),
+        outcome(lambda: copy.copy(client.request)),
+        outcome(lambda: pickle.dumps(method)),  # (a deep copy would too, leaving half-built objects)
+    ]
+    completion = copy.copy(method)(model="copied", messages=MESSAGES)
+    seen.append(completion.choices[0].message.content)
+    return seen
+
+
+@pytest.mark.parametrize("how", ["module", "client"])
+def test_traced_methods_copy_and_pickle_as_the_sdks(server, telemetry, how) -> None:
+    """``copy.copy`` / ``copy.deepcopy`` / ``pickle`` of a traced method do what they do to the
+    SDK's (wrapt's proxies refused them all with NotImplementedError): a class's method copies and
+    pickles by name, a bound one as its object's attribute (traced: its call has its span), and a
+    client's lock refuses a deep copy or pickle as bare."""
+    bare = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    expected = _copied_and_pickled(bare)
+    assert expected[:5] == [("made", "Completions.create")] * 4 + [("made", "SyncAPIClient.request")]
+    assert expected[5:] == [("raised", "TypeError"), Scenario().text]
+    if how == "module":
+        _module(telemetry)
+        client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    else:
+        client = sync_client(server, telemetry)
+    assert _copied_and_pickled(client) == expected
+    assert [s.name for s in telemetry.spans()] == ["chat copied"]

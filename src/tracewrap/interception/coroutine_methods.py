@@ -25,7 +25,7 @@ from typing import Any
 
 import wrapt
 
-from tracewrap.interception.in_place import ReprOfWrapped
+from tracewrap.interception.in_place import SeenAsWrapped
 
 
 def coroutine_code(code: CodeType) -> CodeType:
@@ -43,9 +43,9 @@ class CoroutineFunctionView(wrapt.CallableObjectProxy):
         return coroutine_code(self.__wrapped__.__code__)
 
 
-class ReportsCoroutine(ReprOfWrapped):
+class ReportsCoroutine(SeenAsWrapped):
     """Mixed into the proxy classes of traced async methods (before the wrapt class). No annotation
-    in its body: :class:`ReprOfWrapped` says why."""
+    in its body: :class:`SeenAsWrapped` says why."""
 
     __slots__ = ()
 

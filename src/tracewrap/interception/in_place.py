@@ -10,12 +10,15 @@ a bound method of the same object, named, documented and signed as the original.
 
 The ``wrapt`` proxies tracewrap puts in place of the SDK's methods (on its classes, on a client's
 resource objects) forward every attribute to the method they wrap, but not ``repr``, which names
-the proxy (``<BoundFunctionWrapper at 0x... for method at 0x...>``): :class:`ReprOfWrapped` gives
-them the SDK's (``<bound method Completions.create of <...Completions object at 0x...>>``).
+the proxy (``<BoundFunctionWrapper at 0x... for method at 0x...>``), and they refuse ``copy.copy``,
+``copy.deepcopy`` and ``pickle`` (``NotImplementedError: object proxy must define __copy__()``),
+where the SDK's function is copied as itself and pickled by name, and its bound method is copied
+and pickled as its object's attribute of that name. :class:`SeenAsWrapped` gives them the SDK's.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import types
 from collections.abc import Callable
@@ -37,13 +40,31 @@ def bound_like(function: Callable[..., Any], original: Any) -> Any:
     return types.MethodType(function, instance)
 
 
-class ReprOfWrapped:
-    """Mixed into tracewrap's method proxies (before the wrapt class): the wrapped method's repr."""
+class SeenAsWrapped:
+    """Mixed into tracewrap's method proxies (before the wrapt class): the wrapped method's repr,
+    annotations, copies and pickling."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         return repr(self.__wrapped__)  # type: ignore[attr-defined]
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        wrapped = self.__wrapped__  # type: ignore[attr-defined]
+        if isinstance(wrapped, types.MethodType):  # (getattr, (its object, its name)): traced again
+            return wrapped.__reduce_ex__(protocol)
+        owner = getattr(self, "_self_owner", None)  # a class's method, looked up on the class
+        if isinstance(owner, type):
+            return getattr, (owner, wrapped.__name__)
+        return wrapped.__reduce_ex__(protocol)
+
+    def __copy__(self) -> Any:
+        wrapped = self.__wrapped__  # type: ignore[attr-defined]
+        return copy.copy(wrapped) if isinstance(wrapped, types.MethodType) else self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        wrapped = self.__wrapped__  # type: ignore[attr-defined]
+        return copy.deepcopy(wrapped, memo) if isinstance(wrapped, types.MethodType) else self
 
     # No annotation in the body of a class mixed into a proxy: the class's ``__annotations__`` would
     # be what ``method.__annotations__`` finds (``typing.get_type_hints(method)`` raised NameError),

@@ -50,7 +50,7 @@ from tracewrap.interception import websocket
 from tracewrap.interception.calls import WrapperFunction, async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
-from tracewrap.interception.in_place import ReprOfWrapped
+from tracewrap.interception.in_place import SeenAsWrapped
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, internal_error
@@ -75,7 +75,7 @@ KNOWN_HOSTS = {
 UNKNOWN_PROVIDER = "openai_compatible"
 
 
-class TracedMethod(ReprOfWrapped, wrapt.FunctionWrapper):
+class TracedMethod(SeenAsWrapped, wrapt.FunctionWrapper):
     """Marks a method tracewrap installed, so wrapping again never stacks a second span."""
 
 
