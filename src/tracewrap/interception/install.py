@@ -252,7 +252,7 @@ class Installation:
             # the class's method: followed if the class changes it (not a deprecated one, which calls
             # its undecorated function, its warning's stacklevel counting the frames to the caller)
             if deprecation is None and method not in vars(resource):
-                wrapper = _following_the_class(method, getattr(type(resource), method, None), wrapper)
+                wrapper = _following_the_class(type(resource), method, wrapper)
             setattr(resource, method, proxy(original, wrapper))
             for cache in _RAW_CACHES:
                 resource.__dict__.pop(cache, None)
@@ -353,21 +353,35 @@ def own_installation(client: Any) -> Installation | None:
             return None
 
 
-def _following_the_class(name: str, wrapped_then: Any, wrapper: WrapperFunction) -> WrapperFunction:
+def _class_attribute(owner: type, name: str) -> Any:
+    """``name`` as the first class of ``owner``'s MRO holds it (no descriptor called), else None."""
+    for klass in owner.__mro__:
+        found = vars(klass).get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def _following_the_class(owner: type, name: str, wrapper: WrapperFunction) -> WrapperFunction:
     """``wrapper`` around the method the resource's class has at the call, where that is not the
-    one it had when the resource was wrapped (``wrapped_then``). Bare, an instance finds its class's
-    method as it is now: a ``mock.patch.object(Completions, "create")`` made after the client was
-    wrapped is called, and one that ended is not (a resource built during such a patch kept the
-    mock for good); a class-level wrapper installed later runs (one span: it passes a traced call
-    through). One class attribute look-up per call."""
+    one it had when the resource was wrapped. Bare, an instance finds its class's method as it is
+    now: a ``mock.patch.object(Completions, "create")`` made after the client was wrapped is called,
+    and one that ended is not (a resource built during such a patch kept the mock for good); a
+    class-level wrapper installed later runs (one span: it passes a traced call through). Per call:
+    a look-up in the dictionary of the class defining the method (and of any class above it)."""
+    then = _class_attribute(owner, name)
+    mro = owner.__mro__
+    defining = next((klass for klass in mro if vars(klass).get(name) is then), owner)
+    above = tuple(vars(klass) for klass in mro[: mro.index(defining)])
+    holder = vars(defining)
 
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if instance is not None:
-            owner = type(instance)
-            now = getattr(owner, name, wrapped_then)
-            if now is not wrapped_then:
-                bind = getattr(now, "__get__", None)
-                wrapped = bind(instance, owner) if bind is not None else now
+            cls = type(instance)
+            if cls is not owner or holder.get(name) is not then or any(name in held for held in above):
+                now = _class_attribute(cls, name)  # changed: bound as an instance's look-up binds it
+                bind = getattr(type(now), "__get__", None)
+                wrapped = bind(now, instance, cls) if bind is not None else now
         return wrapper(wrapped, instance, args, kwargs)
 
     return traced
