@@ -378,7 +378,11 @@ def _following_the_class(owner: type, name: str, wrapper: WrapperFunction) -> Wr
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if instance is not None:
             cls = type(instance)
-            if cls is not owner or holder.get(name) is not then or any(name in held for held in above):
+            if (
+                cls is not owner
+                or holder.get(name) is not then
+                or (above and any(name in held for held in above))  # (usually none above)
+            ):
                 now = _class_attribute(cls, name)  # changed: bound as an instance's look-up binds it
                 bind = getattr(type(now), "__get__", None)
                 wrapped = bind(now, instance, cls) if bind is not None else now
