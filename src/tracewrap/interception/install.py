@@ -318,16 +318,15 @@ class ClientMethod:
 def _hook_client_method(cls: type, name: str) -> bool:
     """Replace the client class's method ``name`` (where the MRO defines it) by a ClientMethod."""
     with _hooking:
-        for klass in cls.__mro__:
-            original = vars(klass).get(name)
-            if original is None:
-                continue
-            if not isinstance(original, ClientMethod):
-                if not hasattr(original, "__get__"):
-                    return False
-                setattr(klass, name, ClientMethod(original, name))
-            return True
-    return False
+        klass = _defining_class(cls, name)
+        if klass is None:
+            return False
+        original = vars(klass)[name]
+        if not isinstance(original, ClientMethod):
+            if not hasattr(original, "__get__"):
+                return False
+            setattr(klass, name, ClientMethod(original, name))
+        return True
 
 
 _adopting = threading.Lock()
@@ -353,13 +352,18 @@ def own_installation(client: Any) -> Installation | None:
             return None
 
 
+def _defining_class(owner: type, name: str) -> type | None:
+    """The first class of ``owner``'s MRO whose own dictionary holds ``name`` (not None), else None."""
+    for klass in owner.__mro__:
+        if vars(klass).get(name) is not None:
+            return klass
+    return None
+
+
 def _class_attribute(owner: type, name: str) -> Any:
     """``name`` as the first class of ``owner``'s MRO holds it (no descriptor called), else None."""
-    for klass in owner.__mro__:
-        found = vars(klass).get(name)
-        if found is not None:
-            return found
-    return None
+    klass = _defining_class(owner, name)
+    return None if klass is None else vars(klass)[name]
 
 
 def _following_the_class(owner: type, name: str, wrapper: WrapperFunction) -> WrapperFunction:
@@ -369,9 +373,9 @@ def _following_the_class(owner: type, name: str, wrapper: WrapperFunction) -> Wr
     and one that ended is not (a resource built during such a patch kept the mock for good); a
     class-level wrapper installed later runs (one span: it passes a traced call through). Per call:
     a look-up in the dictionary of the class defining the method (and of any class above it)."""
-    then = _class_attribute(owner, name)
+    defining = _defining_class(owner, name) or owner
+    then = vars(defining).get(name)
     mro = owner.__mro__
-    defining = next((klass for klass in mro if vars(klass).get(name) is then), owner)
     above = tuple(vars(klass) for klass in mro[: mro.index(defining)])
     holder = vars(defining)
 
@@ -480,15 +484,12 @@ _hooking = threading.Lock()
 def _hook_resource(cls: type, name: str) -> None:
     """Replace the class's property ``name`` (where the MRO defines it) by a TracedResourceProperty."""
     with _hooking:
-        for klass in cls.__mro__:
-            original = vars(klass).get(name)
-            if original is None:
-                continue
-            if isinstance(original, functools.cached_property) and not isinstance(
-                original, TracedResourceProperty
-            ):
-                setattr(klass, name, TracedResourceProperty(original))
-            return
+        klass = _defining_class(cls, name)
+        original = None if klass is None else vars(klass)[name]
+        if isinstance(original, functools.cached_property) and not isinstance(
+            original, TracedResourceProperty
+        ):
+            setattr(klass, name, TracedResourceProperty(original))
 
 
 def _has_path(client: Any, path: str) -> bool:
