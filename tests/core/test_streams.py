@@ -392,3 +392,32 @@ def test_a_stream_still_open_when_asyncio_run_ends_is_abandoned(server, telemetr
     tracewrap.flush()
     outcomes = [attrs(s)["tracewrap.stream.outcome"] for s in telemetry.spans()]
     assert outcomes == ["abandoned"] * 8
+
+
+def test_a_stream_that_ends_before_every_choice_finished_is_incomplete(server, telemetry) -> None:
+    """n=2, the body ends cleanly after only one choice's finish (no usage chunk, no [DONE]: the SDK
+    ends its iteration as for a whole stream). Once a choice other than the first finished, the
+    server answers several choices, so the missing finish means the stream was cut: incomplete, an
+    error, counted under ``error``, with only the finish that arrived on the span. A stream cut
+    after the first choice alone cannot be told from a server that ignores ``n``: completed."""
+    client = sync_client(server, telemetry)
+    finishes = []
+    for unfinished in ((0,), (1,), ()):
+        server.enqueue(Scenario(chunks=3, unfinished_choices=unfinished))
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, n=2, stream=True)
+        finishes.append([(c.index, c.finish_reason) for ch in stream for c in ch.choices if c.finish_reason])
+    assert finishes == [[(1, "stop")], [(0, "stop")], [(0, "stop"), (1, "stop")]]
+    spans = telemetry.spans()
+    assert [attrs(s)["tracewrap.stream.outcome"] for s in spans] == ["incomplete", "completed", "completed"]
+    assert [attrs(s)["gen_ai.response.finish_reasons"] for s in spans] == [
+        ("stop",),
+        ("stop",),
+        ("stop", "stop"),
+    ]
+    assert [attrs(s).get("error.type") for s in spans] == ["incomplete_stream", None, None]
+    assert [s.status.status_code for s in spans] == [StatusCode.ERROR, StatusCode.UNSET, StatusCode.UNSET]
+    counted = {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
+    assert counted == {"error": 1, "stop": 2}

@@ -35,7 +35,7 @@ CLOSED_EARLY = "closed_early"
 ABANDONED = "abandoned"
 ERROR = "error"
 CANCELLED = "cancelled"  # the caller's task was cancelled while it read the stream
-INCOMPLETE = "incomplete"  # the stream ended with no finish reason / terminal event: cut off
+INCOMPLETE = "incomplete"  # the stream ended short of its finish reasons / terminal event: cut off
 INCOMPLETE_STREAM_ERROR = "incomplete_stream"
 
 
@@ -129,7 +129,9 @@ class StreamTracker:
                     outcome = CANCELLED
             elif outcome == INCOMPLETE and record.error_type is None:
                 record.error_type = INCOMPLETE_STREAM_ERROR
-                record.error_message = "the stream ended without a finish reason or terminal event"
+                record.error_message = (
+                    "the stream ended without its terminal event or a finish reason for every choice"
+                )
             record.stream_outcome = outcome
             record.chunk_count = self.count
             if self.count:

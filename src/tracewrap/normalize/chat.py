@@ -101,6 +101,7 @@ class ChatStreamAccumulator:
         "_envelope_read",
         "_last",
         "_reasons",
+        "_short",
         "_texts",
         "_tool_calls",
         "_usage",
@@ -111,6 +112,7 @@ class ChatStreamAccumulator:
         self._capture = capture_content
         self.skips_plain_chunks = False  # until the envelope is read
         self._reasons: dict[int, str] = {}
+        self._short = False  # finish found choices that never finished (see finish)
         self._texts: dict[int, list[str]] = {}
         self._tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
         self._usage: Any = None
@@ -185,9 +187,12 @@ class ChatStreamAccumulator:
 
     @property
     def finished(self) -> bool:
-        """Whether a finish reason arrived: a stream that ends without one was cut off. (Lenient on
-        purpose: a compatible server may ignore ``n`` or ``include_usage``.)"""
-        return bool(self._reasons)
+        """Whether the stream's end arrived (read after :meth:`finish`): a finish reason, and one for
+        every choice asked for (``n``) once the server shows it answers several (a choice other
+        than the first finished). A stream that ends short of that was cut off. (Lenient on purpose
+        where the finishes cannot tell: a compatible server may ignore ``n`` and answer one choice,
+        or ignore ``include_usage``; so a stream cut after only the first choice's finish counts.)"""
+        return bool(self._reasons) and not self._short
 
     def all_arrived(self, record: CallRecord) -> bool:
         """Whether a stream its reader closed had nothing left to send: every choice the request
@@ -249,8 +254,12 @@ class ChatStreamAccumulator:
         reasons = self._reasons
         if len(reasons) == 1:  # one choice: no sort, no generator
             record.finish_reasons = tuple(reasons.values())
+            if 0 not in reasons:  # a later choice finished, the first did not
+                self._short = _fewer_than_asked(reasons, record)
         elif reasons:
+            # only the choices that finished: a missing one is left out, never given a reason
             record.finish_reasons = tuple([reasons[i] for i in sorted(reasons)])
+            self._short = _fewer_than_asked(reasons, record)
         if self._usage is not None:
             read_usage_into(self._usage, record.usage)
         if self._capture:
@@ -266,3 +275,9 @@ class ChatStreamAccumulator:
                 }
                 for i in indexes
             ]
+
+
+def _fewer_than_asked(reasons: dict[int, str], record: CallRecord) -> bool:
+    """Whether fewer choices finished than the request asked for (``n``)."""
+    expected = record.request_attributes.get(GEN_AI_REQUEST_CHOICE_COUNT)
+    return isinstance(expected, int) and len(reasons) < expected

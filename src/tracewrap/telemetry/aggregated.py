@@ -170,9 +170,10 @@ class CounterTable:
         cache_read = usage.cache_read_tokens
         reasoning = usage.reasoning_tokens
         # the finishes counter's reason, one for every call: CallRecord.main_finish_reason's, else
-        # "cancelled" or "none"
+        # "cancelled" or "none"; a stream cut off before every choice finished (n > 1) is "error",
+        # as one cut off before any finish is: the finishes that did arrive are on its span
         reasons = record.finish_reasons
-        if reasons:
+        if reasons and record.stream_outcome != "incomplete":
             reason = reasons[0] if len(reasons) == 1 else main_reason(reasons)
         elif record.error_type is not None:
             reason = "error"

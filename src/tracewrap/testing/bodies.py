@@ -118,6 +118,9 @@ class Scenario:
     # chat streams: Azure OpenAI's first chunk, the prompt's content-filter results alone, with an
     # empty id, model and object and no choices
     prompt_filter_chunk: bool = False
+    # chat streams: these choices' finish chunks are never sent, and the body ends (cleanly, without
+    # the usage chunk or [DONE]) right after the other choices' finishes: a connection ended early
+    unfinished_choices: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -212,7 +215,7 @@ def error_body(status_code: int, message: str | None = None) -> JsonDict:
 
 def stream_ends_with_done(scenario: Scenario) -> bool:
     """Whether a chat/legacy stream for this scenario finishes with ``data: [DONE]``."""
-    return scenario.outcome not in ("cut", "stream_error")
+    return scenario.outcome not in ("cut", "stream_error") and not scenario.unfinished_choices
 
 
 def encode_sse(
@@ -451,8 +454,12 @@ def chat_completion_events(
         return events
     finish = _CHAT_FINISH.get(scenario.outcome, "stop")
     events.extend(
-        chunk([choice(i, {}, reason)]) for i, reason in enumerate(_choice_finishes(scenario, finish, n))
+        chunk([choice(i, {}, reason)])
+        for i, reason in enumerate(_choice_finishes(scenario, finish, n))
+        if i not in scenario.unfinished_choices
     )
+    if scenario.unfinished_choices:
+        return events
     if include_usage and scenario.usage:
         events.append((None, {**base, "choices": [], "usage": _chat_usage(scenario)}))
     return events
