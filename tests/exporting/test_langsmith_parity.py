@@ -888,7 +888,10 @@ def test_a_call_wrap_openai_traces_gets_one_run(
 ) -> None:
     """A client wrap_openai traces and tracewrap traces too (a LangSmith user turning tracewrap on):
     wrap_openai's run is the call's one ``llm`` run, so LangSmith counts its tokens once, whichever
-    wrapper is outside; tracewrap's OTel span is made as ever."""
+    wrapper is outside; tracewrap's OTel span is made as ever, a stream's too: outside wrap_openai,
+    tracewrap gets langsmith's stream wrapper back and traces the SDK's stream inside it (before,
+    the span ended at once, with no usage, finish or stream outcome). The stream the user gets
+    still works as a context manager, left after its first chunk."""
     ls_client = _configure(monkeypatch, recorder, receiver)
     transport = _ToFakeServer(server.port)
     client = _both_wrapped(
@@ -903,20 +906,28 @@ def test_a_call_wrap_openai_traces_gets_one_run(
 
     _secret_calls(client)  # two root runs
     pipeline()  # two children
+    with client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True) as stream:
+        first = next(iter(stream))
+    assert first.choices[0].delta.role == "assistant"
     assert tracewrap.flush(5.0) and ls_client.flush() is not False
-    llm = _llm_runs_of(recorder, 5)
-    assert len(llm) == 4, recorder.runs
+    llm = _llm_runs_of(recorder, 6)
+    assert len(llm) == 5, recorder.runs
     (parent,) = [r for r in recorder.runs.values() if r["name"] == "pipeline"]
-    assert [bool(r.get("parent_run_id")) for r in llm] == [False, False, True, True]
-    assert all(r["parent_run_id"] == parent["id"] for r in llm[2:])
+    assert [bool(r.get("parent_run_id")) for r in llm] == [False, False, True, True, False]
+    assert all(r["parent_run_id"] == parent["id"] for r in llm[2:4])
     for run in llm:  # wrap_openai's
         assert _meta(run)["ls_method"] == "traceable" and "otel_trace_id" not in _meta(run)
-        assert run["outputs"]["usage_metadata"]["total_tokens"] == 19
-    assert sum(r["outputs"]["usage_metadata"]["total_tokens"] for r in llm) == 4 * 19
-    spans = _tracewrap_spans(receiver, 4)
-    # (outside wrap_openai, tracewrap gets its stream wrapper, not the SDK's Stream: no stream read)
-    read = spans if order != "tracewrap_on_wrap_openai_client" else spans[::2]
-    assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in read)
+    assert [r["outputs"]["usage_metadata"]["total_tokens"] for r in llm[:4]] == [19] * 4
+    spans = _tracewrap_spans(receiver, 5)
+    assert [s.attributes.get("gen_ai.usage.input_tokens") for s in spans] == [12] * 4 + [None]
+    assert [s.attributes.get("tracewrap.stream.outcome") for s in spans] == [
+        None,
+        "completed",
+        None,
+        "completed",
+        "closed_early",
+    ]
+    assert [s.attributes.get("gen_ai.response.finish_reasons") for s in spans[:4]] == [("stop",)] * 4
     client.close()
 
 
@@ -932,8 +943,8 @@ def test_a_call_wrap_openai_traces_gets_one_run_async(
     only while the stream is read: tracewrap knows it at the first chunk. Under wrap_openai's wrapper
     (the first two orders) langsmith must take tracewrap's method for an async one, as it takes the
     SDK's: else its run ends at once, its output the coroutine, and tracewrap's run is sent too.
-    (Outside wrap_openai, tracewrap gets wrap_openai's stream wrapper back, not the SDK's stream: a
-    call only there.)"""
+    Outside wrap_openai, tracewrap gets wrap_openai's stream wrapper back and traces the SDK's stream
+    inside it (before, it saw no chunk: its span had no usage and a second, empty run was sent)."""
     ls_client = _configure(monkeypatch, recorder, receiver)
     transport = _ToFakeServerAsync(server.port)
     client = _both_wrapped(
@@ -941,14 +952,13 @@ def test_a_call_wrap_openai_traces_gets_one_run_async(
         openai.AsyncOpenAI(api_key=API_KEY, max_retries=0, http_client=http.AsyncClient(transport=transport)),
         ls_client,
     )
-    streams = order != "tracewrap_on_wrap_openai_client"
 
     async def calls() -> None:
         await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-        if streams:
-            stream = await client.chat.completions.create(
-                model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-            )
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        async with stream:
             async for _ in stream:
                 pass
 
@@ -963,7 +973,7 @@ def test_a_call_wrap_openai_traces_gets_one_run_async(
 
     asyncio.run(main())
     assert tracewrap.flush(5.0) and ls_client.flush() is not False
-    count = 4 if streams else 2
+    count = 4
     llm = _llm_runs_of(recorder, count + 1)
     assert len(llm) == count, recorder.runs
     assert [bool(r.get("parent_run_id")) for r in llm] == [False] * (count // 2) + [True] * (count // 2)
@@ -974,6 +984,8 @@ def test_a_call_wrap_openai_traces_gets_one_run_async(
     spans = _tracewrap_spans(receiver, count)
     usage = [tuple(s.attributes[f"gen_ai.usage.{k}_tokens"] for k in ("input", "output")) for s in spans]
     assert usage == [(12, 7)] * count
+    outcomes = [s.attributes.get("tracewrap.stream.outcome") for s in spans]
+    assert outcomes == [None, "completed"] * 2
 
 
 def test_an_applications_own_llm_run_is_not_taken_for_wrap_openais(

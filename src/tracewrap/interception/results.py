@@ -81,6 +81,12 @@ def finish_sync(call: TracedCall, result: Any) -> Any:
                 return _finish_legacy_raw(call, result)
             if isinstance(result, APIResponse):
                 return _finish_streaming_response(call, result)
+            # langsmith's traced stream (``wrap_openai`` under tracewrap's wrapper): the SDK's
+            # stream inside it is traced in place, before langsmith's generator first reads it
+            inner = getattr(result, "__ls_stream__", None)
+            if isinstance(inner, (Stream, AsyncStream)):
+                instrument_stream(inner, call, is_async=isinstance(inner, AsyncStream))
+                return result
         # a model, or anything else the SDK returns (a list page, a compatible server's dict...)
         call.site.endpoint.read_response(result, call.record, call.capture_content)
         if call.observed is not None:
