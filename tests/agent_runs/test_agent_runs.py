@@ -17,6 +17,7 @@ from agents import (
     Runner,
     function_tool,
     input_guardrail,
+    tool_namespace,
 )
 from agents.tracing.scope import Scope
 from opentelemetry import context as otel_context
@@ -113,6 +114,32 @@ def test_run_with_function_tool(mode: str, server: FakeOpenAIServer, telemetry: 
     result = asyncio.run(Runner.run(weather, "Weather in Paris?"))
     assert result.final_output == "It is sunny in Paris."
     _check_tool_run(Tree(telemetry.spans()), server, mode)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_tool_in_a_namespace_gets_its_call_id(
+    streamed: bool, server: FakeOpenAIServer, telemetry: Telemetry
+) -> None:
+    """A function tool grouped by ``tool_namespace`` (Responses only): the model calls it by name and
+    namespace, and the SDK names its function span ``namespace.name``; the call id, read from the
+    model's response by name, must be found under that name too (before: no gen_ai.tool.call.id)."""
+    server.enqueue(AGENT_TURN, AGENT_TURN)
+    tools = tool_namespace(name="weather_tools", description="Weather lookups", tools=[get_weather])
+    weather = agent("responses", traced_client(server, telemetry), tools=tools)
+
+    async def main() -> str:
+        if not streamed:
+            return str((await Runner.run(weather, "Weather in Paris?")).final_output)
+        result = Runner.run_streamed(weather, "Weather in Paris?")
+        async for _ in result.stream_events():
+            pass
+        return str(result.final_output)
+
+    assert asyncio.run(main()) == "It is sunny in Paris."
+    assert server.requests[0].body["tools"][0]["type"] == "namespace"
+    tool = Tree(telemetry.spans()).one("execute_tool weather_tools.get_weather")
+    assert tool.attributes["gen_ai.tool.name"] == "weather_tools.get_weather"
+    assert tool.attributes["gen_ai.tool.call.id"] == _request_call_id(server.requests[1].body or {})
 
 
 @pytest.mark.parametrize("mode", MODES)

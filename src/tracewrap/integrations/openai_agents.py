@@ -399,7 +399,7 @@ def _function_calls(data: Any) -> list[tuple[str, str]]:
     if response is not None:
         for item in getattr(response, "output", None) or ():
             if getattr(item, "type", None) == "function_call":
-                found.append((item.name, item.call_id))
+                found.append((_trace_name(item.name, getattr(item, "namespace", None)), item.call_id))
         return found
     for message in getattr(data, "output", None) or ():  # chat completions: dicts
         if not isinstance(message, dict):
@@ -410,8 +410,18 @@ def _function_calls(data: Any) -> list[tuple[str, str]]:
                 found.append((function["name"], call["id"]))
         for item in message.get("output") or ():  # a streamed chat, dumped as a Response
             if isinstance(item, dict) and item.get("type") == "function_call":
-                found.append((item.get("name"), item.get("call_id")))
+                found.append((_trace_name(item.get("name"), item.get("namespace")), item.get("call_id")))
     return found
+
+
+def _trace_name(name: Any, namespace: Any) -> Any:
+    """The name the SDK gives the function span of a call to ``name``: a tool in a namespace
+    (``tool_namespace``, Responses) runs as ``namespace.name``, except in the one the SDK makes up
+    for a deferred top-level tool, which bears the tool's own name (the SDK's ``tool_trace_name``).
+    The call ids are matched to tool spans by that name."""
+    if isinstance(namespace, str) and namespace and namespace != name:
+        return f"{namespace}.{name}"
+    return name
 
 
 def _keeps_earlier_error(node: _Node, error: Any) -> bool:

@@ -259,7 +259,20 @@ def _tool_name(scenario: Scenario, request: Mapping[str, Any]) -> str:
             name = fn.get("name") if isinstance(fn, Mapping) else tool.get("name")
             if name:
                 return str(name)
+    namespace = _first_namespace(request)
+    if namespace is not None:
+        return str(namespace[1])
     return "get_weather"
+
+
+def _first_namespace(request: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Responses: the first ``namespace`` tool holding a function, as (namespace, function name)."""
+    for tool in request.get("tools") or []:
+        if isinstance(tool, Mapping) and tool.get("type") == "namespace":
+            for inner in tool.get("tools") or []:
+                if isinstance(inner, Mapping) and inner.get("type") == "function" and inner.get("name"):
+                    return str(tool.get("name")), str(inner["name"])
+    return None
 
 
 def _arg_pieces(scenario: Scenario) -> list[str]:
@@ -627,6 +640,9 @@ def _output_items(scenario: Scenario, request: Mapping[str, Any], id: str) -> li
                 "name": _tool_name(scenario, request),
             }
         )
+        namespace = _first_namespace(request)
+        if namespace is not None and namespace[1] == items[-1]["name"]:
+            items[-1]["namespace"] = namespace[0]  # a function of a namespace tool is called by both
     elif scenario.hosted_tool_call is not None:
         items.append({"id": f"ht_{suffix}", "type": scenario.hosted_tool_call, "status": "completed"})
     else:
