@@ -9,7 +9,7 @@ from typing import Any
 import langsmith
 import openai
 import pytest
-from agents import Runner
+from agents import Runner, function_tool
 from langsmith import traceable
 
 import tracewrap
@@ -68,6 +68,67 @@ def test_agent_run_is_one_langsmith_tree_under_traceable(
     assert {r["trace_id"] for r in recorder.runs.values()} == {app["id"]}
     assert tool["inputs"] == {"input": '{"city":"Paris"}'} and tool["outputs"] == {"output": "sunny in Paris"}
     assert all(r["end_time"] for r in recorder.runs.values())
+
+
+_HI = [{"role": "user", "content": "hi"}]
+_IN_TOOL: dict[str, Any] = {}  # the clients the tools' @traceable functions call the model with
+
+
+@traceable(name="lookup")
+def _lookup(city: str) -> str:
+    _IN_TOOL["sync"].chat.completions.create(model="gpt-4o-mini", messages=_HI)
+    return f"sunny in {city}"
+
+
+@traceable(name="lookup")
+async def _alookup(city: str) -> str:
+    await _IN_TOOL["async"].chat.completions.create(model="gpt-4o-mini", messages=_HI)
+    return f"sunny in {city}"
+
+
+@function_tool(name_override="get_weather")
+def _weather_sync(city: str) -> str:
+    """The weather in a city."""
+    return _lookup(city)
+
+
+@function_tool(name_override="get_weather")
+async def _weather_async(city: str) -> str:
+    """The weather in a city."""
+    return await _alookup(city)
+
+
+@pytest.mark.parametrize("tool", ["sync", "async"])
+@pytest.mark.parametrize("mode", MODES)
+def test_traceable_inside_a_tool_nests_under_the_tools_run(
+    mode: str,
+    tool: str,
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,  # noqa: F811 (the fixture imported above)
+    server: FakeOpenAIServer,
+) -> None:
+    """A ``@traceable`` function the tool's body calls is a child of the tool's run, in the agent
+    run's trace (before: a root run, a trace of its own), and a model call made inside it is its
+    child (not the tool's)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    _env(monkeypatch, recorder)
+    tracewrap.configure()
+    _IN_TOOL["sync"] = tracewrap.wrap(
+        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    )
+    _IN_TOOL["async"] = _client(server)
+    server.enqueue(AGENT_TURN, Scenario(), AGENT_TURN)
+    weather = agent(mode, _client(server), tools=[_weather_sync if tool == "sync" else _weather_async])
+    assert asyncio.run(Runner.run(weather, "Weather in Paris?")).final_output == "It is sunny in Paris."
+    runs = _runs(recorder, 7)
+    (workflow,) = runs["Agent workflow"]
+    (tool_run,) = runs["get_weather"]
+    (lookup,) = runs["lookup"]
+    assert lookup["parent_run_id"] == tool_run["id"]
+    (inner,) = [r for r in runs["ChatOpenAI"] if r["inputs"].get("messages") == _HI]
+    assert inner["parent_run_id"] == lookup["id"]
+    assert {r["trace_id"] for r in recorder.runs.values()} == {workflow["id"]}
+    assert lookup["outputs"] == {"output": "sunny in Paris"} and lookup["end_time"]
 
 
 def test_tool_error_on_its_langsmith_run(

@@ -138,14 +138,24 @@ def _langsmith() -> _LangSmithContext:
 
 
 def _current_parent(current: Any) -> _Parent | None:
-    """The run a call's run is the child of: the agent's it is made for, else LangSmith's current."""
+    """The run a call's run is the child of: the agent's it is made for, else LangSmith's current.
+    LangSmith's current run wins where it lies inside the agent's (a ``@traceable`` function called
+    in a tool, whose runs nest under the tool's run): the call is made inside it."""
     if agent_parent is not None:
         run = agent_parent()
-        if run is not None:
+        if run is not None and not _inside(current, run):
             return _Parent(run=run, start_time=run.start_time)
     if current is None:
         return None
     return _Parent(run=current, start_time=current.start_time)
+
+
+def _inside(run: Any, ancestor: Any) -> bool:
+    """Whether ``run`` is a descendant of ``ancestor``: its dotted order extends the ancestor's."""
+    if run is None or run is ancestor:
+        return False
+    order, above = getattr(run, "dotted_order", None), getattr(ancestor, "dotted_order", None)
+    return isinstance(order, str) and isinstance(above, str) and order.startswith(above + ".")
 
 
 def _sends(enabled: Any) -> bool:

@@ -66,6 +66,28 @@ def start_run(observer: Any, name: str, run_type: str, parent: Any, inputs: dict
     return run
 
 
+def enter_run(run: Any) -> Any:
+    """Make ``run`` LangSmith's current run, as ``tracing_context(parent=run)`` (LangSmith's way to
+    nest under a run made by hand) does, until :func:`leave_run`: the runs a tool's body sends with
+    ``@traceable`` are then its run's children, in its trace. Returns the context entered."""
+    from langsmith.run_helpers import tracing_context
+
+    entered = tracing_context(parent=run)
+    entered.__enter__()
+    return entered
+
+
+def leave_run(entered: Any, run: Any) -> bool:
+    """Restore LangSmith's context as :func:`enter_run` found it, if ``run`` is still its current run
+    (nothing entered since is left open); False if not, and nothing is changed."""
+    from langsmith.run_helpers import get_current_run_tree
+
+    if get_current_run_tree() is not run:
+        return False
+    entered.__exit__(None, None, None)
+    return True
+
+
 def end_run(
     observer: Any,
     run: Any,

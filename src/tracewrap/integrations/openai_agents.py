@@ -74,6 +74,7 @@ class _Node:
         "call_ids",
         "context",
         "data",
+        "ls_entered",
         "model_seen",
         "models",
         "outer",
@@ -99,6 +100,7 @@ class _Node:
         self.models: list[_Node] = []  # agents: model spans whose function calls are not read yet
         self.data: Any = None  # model spans: the SDK's span data, read for call ids
         self.run: Any = None  # the LangSmith run it is (owned) or hangs under, when LangSmith is on
+        self.ls_entered: Any = None  # function spans: LangSmith's context entered for the tool's body
         # the OTel span current where the SDK span started (the application's, or an enclosing
         # tool's): still current in its body, it encloses the run rather than nesting in it
         self.outer: int | None = None
@@ -214,6 +216,9 @@ class TracewrapProcessor:
                     self._start_tool(node, data)
                 if run.observer is not None:
                     node.run = _ls_call(lambda: _start_ls_run(run.observer, node, data, parent_run))
+                    if sdk_type == "function" and node.run is not None and node.token is not None:
+                        # the tool's body runs next, here: its @traceable runs nest under its run
+                        node.ls_entered = _ls_call(lambda: ls.enter_run(node.run))
             node.outer = outer.span_id if outer.is_valid else None
             with self._lock:
                 self._nodes[sdk_span.span_id] = node
@@ -296,6 +301,9 @@ class TracewrapProcessor:
     def _detach(node: _Node) -> None:
         token, node.token = node.token, None
         attached, where = node.attached
+        entered, node.ls_entered = node.ls_entered, None
+        if entered is not None and where == _where():  # entered last, left first
+            _ls_call(lambda: ls.leave_run(entered, node.run))
         # only in the thread and task that attached it, with nothing attached since still on top;
         # anywhere else detaching fails (the peers' "Failed to detach context"): drop the token
         if where == _where() and otel_context.get_current() is attached:
