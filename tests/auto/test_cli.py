@@ -95,3 +95,16 @@ def test_unknown_command_is_a_usage_error() -> None:
 def test_run_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "--help"]) == 0
     assert "TRACEWRAP_ENABLED=true" in capsys.readouterr().out
+
+
+def test_python_dash_m_tracewrap_is_the_command() -> None:
+    """``python -m tracewrap`` works where the console script is not installed (``pip install
+    --target``, a zip app): it was "No module named tracewrap.__main__"."""
+    argv = [sys.executable, "-m", "tracewrap", "run", "--help"]
+    done = subprocess.run(argv, env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: tracewrap run") and "TRACEWRAP_ENABLED=true" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "tracewrap"], env=dict(os.environ), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "usage: tracewrap" in done.stderr  # argparse: a command is required
