@@ -193,7 +193,9 @@ def _pairs(values: dict[str, float]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tracewrap demo", description=__doc__.split("\n\n")[0])
+    # the module docstring's first line, without its reST quotes (--help printed ``tracewrap demo``)
+    description = __doc__.split("\n\n")[0].replace("``", "")
+    parser = argparse.ArgumentParser(prog="tracewrap demo", description=description)
     parser.add_argument("--verbose", action="store_true", help="print every attribute of each span")
     parser.add_argument(
         "--capture-content", action="store_true", help="record prompts and outputs (off by default)"

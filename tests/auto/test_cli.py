@@ -108,3 +108,11 @@ def test_python_dash_m_tracewrap_is_the_command() -> None:
         [sys.executable, "-m", "tracewrap"], env=dict(os.environ), capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "usage: tracewrap" in done.stderr  # argparse: a command is required
+
+
+def test_demo_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["demo", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "tracewrap demo: trace a realistic mix of OpenAI calls" in out and "``" not in out
