@@ -93,7 +93,7 @@ def wrap(
     again with other options applies them. ``wrap(client)`` traces one client, and its options win
     for that client. ``paths`` replaces the default set of traced dotted paths, ``extra_paths``
     extends it. While every default path is traced, any other request the client sends (files,
-    batches, ``responses.cancel``...) is a generic ``api_call`` span named ``{METHOD} {route}``
+    batches, ``responses.delete``...) is a generic ``api_call`` span named ``{METHOD} {route}``
     (:mod:`tracewrap.routes`); a ``paths`` naming fewer turns those off.
     ``capture_content`` overrides ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
     (``no_content`` | ``span_only`` | ``event_only`` | ``span_and_event``).

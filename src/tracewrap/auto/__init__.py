@@ -3,7 +3,8 @@
 Three ways in, all ending in :func:`instrument`:
 
 * ``TRACEWRAP_ENABLED=true python app.py``: the wheel's ``tracewrap_autoinstrument.pth`` runs
-  :mod:`tracewrap.auto.startup` at interpreter start-up;
+  :mod:`tracewrap.auto.boot` at interpreter start-up (:mod:`tracewrap.auto.startup` once the program
+  imports ``openai``);
 * ``tracewrap run -- python app.py``: the same through a ``sitecustomize`` (no ``.pth`` needed);
 * ``opentelemetry-instrument python app.py``: the ``tracewrap`` ``opentelemetry_instrumentor``
   entry point (:class:`tracewrap.instrumentor.TraceWrapInstrumentor`).
