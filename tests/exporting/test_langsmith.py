@@ -365,6 +365,28 @@ def test_run_names_are_configurable_and_azure_has_its_own(
     assert runs[3]["extra"]["metadata"]["ls_provider"] == "azure"
 
 
+def test_embeddings_run_name_is_configurable_for_azure_too(
+    monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
+) -> None:
+    """TRACEWRAP_LANGSMITH_EMBEDDINGS_NAME, documented beside the chat and completions names: a
+    chosen name replaces the default for every provider, Azure's included."""
+    _env(monkeypatch, recorder, TRACEWRAP_LANGSMITH_EMBEDDINGS_NAME="MyEmbeddings")
+    tracewrap.configure()
+    make_client().embeddings.create(model="text-embedding-3-small", input="hi")
+    azure = tracewrap.wrap(
+        openai.OpenAI(base_url=server.base_url, api_key="az-key", max_retries=0), provider="azure.ai.openai"
+    )
+    azure.embeddings.create(model="text-embedding-3-small", input="hi")
+    azure.close()
+    assert tracewrap.flush(5.0)
+    runs = sorted(recorder.wait_for_runs(2), key=lambda r: r["start_time"])
+    assert [(r["name"], r["run_type"]) for r in runs] == [
+        ("MyEmbeddings", "embedding"),
+        ("MyEmbeddings", "embedding"),
+    ]
+    assert [r["extra"]["metadata"]["ls_provider"] for r in runs] == ["openai_compatible", "azure"]
+
+
 def test_default_client_shared_only_when_tracewrap_sets_langsmith_up(
     monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, receiver: OTLPReceiver
 ) -> None:
