@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,7 +84,10 @@ def test_bad_counts_never_raise() -> None:
     assert estimate_cost_usd(None, None, "x", 1.5, None) is None  # type: ignore[arg-type]
 
 
-def test_missing_package_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("fresh_warnings")
+def test_missing_package_is_none_and_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     real_import = builtins.__import__
 
     def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -92,7 +96,12 @@ def test_missing_package_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    assert estimate_cost_usd("openai", "gpt-4o-mini", 1000, 100, None) is None
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        assert estimate_cost_usd("openai", "gpt-4o-mini", 1000, 100, None) is None
+        assert estimate_cost_usd("openai", "gpt-4o", 1000, 100, None) is None
+    # asked for and never coming: said once (it was silent: every span simply had no cost)
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "tracewrap"]
+    assert "genai-prices is not installed" in warning and "tracewrap[cost]" in warning
     set_price_override("gpt-4o-mini", 1.0, 1.0)
     assert estimate_cost_usd("openai", "gpt-4o-mini", 1_000_000, 0, None) == pytest.approx(1.0)
 

@@ -158,6 +158,13 @@ def _from_genai_prices(provider: str, model: str, counts: dict[str, int], tier: 
     try:  # lazy: genai-prices is an optional extra and loads its price snapshot on first use
         from genai_prices import Usage, calc_price
     except ImportError:
+        # the estimate was asked for (estimate_cost / TRACEWRAP_ESTIMATE_COST): say once why it never
+        # comes, instead of leaving every span without it in silence
+        warn_once(
+            "cost:genai-prices-missing",
+            "the cost estimate is on but genai-prices is not installed (pip install 'tracewrap[cost]'); "
+            "calls get no cost estimate unless tracewrap.cost.set_price_override() prices their model",
+        )
         return None
     if not model or provider == _UNKNOWN_PROVIDER:
         return None
