@@ -154,7 +154,9 @@ def _watch_process_ends() -> None:
 
 
 def unwrap(target: Any) -> Any:
-    """Undo ``wrap``: ``unwrap(openai)`` restores the SDK's classes, a client loses its wrappers."""
+    """Undo ``wrap``: ``unwrap(openai)`` restores the SDK's classes, a client loses its own wrappers
+    and options (under ``wrap(openai)`` it is still traced, with the process-wide ones); anything
+    else is returned unchanged."""
     from types import ModuleType
 
     from tracewrap.interception.install import unwrap_client

@@ -164,6 +164,17 @@ def test_unwrap_restores_the_client(server, telemetry) -> None:
     assert len(telemetry.spans()) == 1
 
 
+def test_unwrap_client_under_wrap_openai_keeps_the_process_wide_tracing(server, telemetry) -> None:
+    """As the README says: unwrapping one client drops its own options; wrap(openai) still traces it."""
+    _module(telemetry)
+    client = sync_client(server, telemetry, provider="mine")
+    client.embeddings.create(model="e", input="x")
+    assert tracewrap.unwrap(client) is client
+    client.embeddings.create(model="e", input="x")
+    assert [attrs(s)["gen_ai.provider.name"] for s in telemetry.spans()] == ["mine", "openai_compatible"]
+    assert tracewrap.unwrap(None) is None and tracewrap.unwrap("openai") == "openai"  # not ours: as it is
+
+
 def test_derived_clients_are_traced(server, telemetry) -> None:
     client = sync_client(server, telemetry)
     client.with_options(timeout=10).chat.completions.create(model="m", messages=MESSAGES)
