@@ -123,14 +123,16 @@ def wrap(
         provider=provider,
         estimate_cost=estimate_cost,
     )
+    from tracewrap.endpoints import resolve
+
+    for path in chosen:
+        # a malformed path is an error now, also one whose walk is deferred, and also with the kill
+        # switch on: a mistake in the code must not pass where tracing is off and fail where it is on
+        resolve(path)
     if not tracing_enabled():
         return target
     install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
     _watch_process_ends()
-    from tracewrap.endpoints import resolve
-
-    for path in chosen:
-        resolve(path)  # a malformed path is an error now, also one whose walk is deferred
     if is_module:
         from tracewrap.interception.sdk_patch import instrument_sdk
 

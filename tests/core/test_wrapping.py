@@ -445,6 +445,22 @@ def test_kill_switch(server, telemetry, monkeypatch) -> None:
     assert telemetry.spans() == []
 
 
+@pytest.mark.parametrize(("name", "value"), [("TRACEWRAP_ENABLED", "false"), ("OTEL_SDK_DISABLED", "true")])
+def test_bad_arguments_fail_with_the_kill_switch_on_too(server, monkeypatch, name, value) -> None:
+    """A mistake in the code fails whether tracing is on or off (a malformed path passed silently
+    under the kill switch, then failed where tracing was turned on), as tracewrap.auto.instrument()."""
+    monkeypatch.setenv(name, value)
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    for target in (client, openai):
+        with pytest.raises(ValueError, match="is not a dotted path"):
+            tracewrap.wrap(target, paths=["chat completions"])
+        with pytest.raises(ValueError, match="must name a method on a resource"):
+            tracewrap.wrap(target, extra_paths=["embeddings"])
+        with pytest.raises(ValueError, match="capture_content"):
+            tracewrap.wrap(target, capture_content="everything")
+    assert tracewrap.wrap(client) is client and "create" not in vars(client.chat.completions)
+
+
 def _comparable(request) -> tuple:
     volatile = {"x-stainless-retry-count", "x-stainless-read-timeout", "content-length", "host"}
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in volatile}
