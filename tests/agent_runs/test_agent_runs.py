@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import agents
@@ -481,3 +485,20 @@ def test_resumed_run_after_approval(server: FakeOpenAIServer, telemetry: Telemet
     # the resumed run has no trace start of its own: its agent is the root of its own trace
     assert resumed_agent.parent is None and tree.parent(ran) is resumed_agent
     assert tree.children(resumed_agent) == ["chat gpt-4.1-mini", "execute_tool refund"]
+
+
+def test_tracewrap_alone_recipe_before_wrap(server: FakeOpenAIServer) -> None:
+    """processor() called before wrap() returned None: the SDK then logged "Error in trace processor"
+    for every span and the run had no agent spans. It now makes the processor, which records once
+    wrap() runs."""
+    app = Path(__file__).with_name("processor_first_app.py")
+    done = subprocess.run(
+        [sys.executable, str(app), server.base_url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Error in trace processor" not in done.stderr, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {
+        "answer": Scenario().text,
+        "spans": ["chat gpt-4.1-mini", "invoke_agent weather", "invoke_workflow Agent workflow"],
+    }

@@ -32,6 +32,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tracewrap.environment import agents_tracing_enabled
 from tracewrap.integrations import agents_langsmith as ls
 from tracewrap.integrations import agents_options
 from tracewrap.logs import warn_once
@@ -549,8 +550,20 @@ _register_lock = threading.Lock()
 
 
 def processor() -> TracewrapProcessor | None:
-    """tracewrap's processor once ``agents`` is imported, e.g. to keep it alone:
-    ``agents.set_trace_processors([processor()])`` (OpenAI's export off, tracewrap's spans on)."""
+    """tracewrap's processor, e.g. to keep it alone: ``agents.set_trace_processors([processor()])``
+    (OpenAI's export off, tracewrap's spans on).
+
+    Made here if tracewrap has not added it yet (the recipe run before ``wrap()``, or before
+    ``agents`` was imported, got None, and the SDK then logged an error for every span of every run):
+    it records once ``wrap()`` / ``instrument()`` gives it options. None only with
+    ``TRACEWRAP_AGENTS=false`` or where the ``agents`` package cannot be imported.
+    """
+    if _PROCESSOR is None and agents_tracing_enabled():
+        try:
+            import agents
+        except ImportError:
+            return None
+        return register(agents)
     return _PROCESSOR
 
 
