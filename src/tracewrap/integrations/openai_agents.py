@@ -561,9 +561,10 @@ def processor() -> TracewrapProcessor | None:
     if _PROCESSOR is None and agents_tracing_enabled():
         try:
             import agents
-        except ImportError:
+
+            return register(agents)
+        except ImportError:  # no openai-agents (or another package named agents)
             return None
-        return register(agents)
     return _PROCESSOR
 
 
