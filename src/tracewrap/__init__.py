@@ -182,7 +182,8 @@ def configure(**kwargs: Any) -> Any:
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Export everything finished so far, waiting at most ``timeout`` seconds."""
+    """Export everything finished so far (tracewrap's pipelines and the application's own global
+    providers), waiting at most ``timeout`` seconds; False when something did not make it."""
     from tracewrap.exporting.config import flush as _flush
 
     return _flush(timeout)

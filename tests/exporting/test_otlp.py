@@ -247,6 +247,66 @@ def test_existing_global_providers_are_used_not_replaced(
     app_meter_provider.shutdown()
 
 
+@pytest.mark.parametrize("configured", [False, True])
+def test_flush_flushes_the_applications_own_providers(configured: bool, server: FakeOpenAIServer) -> None:
+    """README: ``tracewrap.flush()`` at the end of a serverless handler. With the application's own
+    providers (which tracewrap records into) it returned True and flushed nothing: spans and metric
+    points waited for the next scheduled export, which a frozen handler never reaches."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        MetricExporter,
+        MetricExportResult,
+        PeriodicExportingMetricReader,
+    )
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    class Points(MetricExporter):
+        def __init__(self) -> None:
+            super().__init__(preferred_temporality={}, preferred_aggregation={})
+            self.names: list[str] = []
+
+        def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> Any:
+            for rm in metrics_data.resource_metrics:
+                self.names += [m.name for sm in rm.scope_metrics for m in sm.metrics]
+            return MetricExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+            pass
+
+    spans, points = InMemorySpanExporter(), Points()
+    app_tracer_provider = TracerProvider()
+    app_tracer_provider.add_span_processor(BatchSpanProcessor(spans, schedule_delay_millis=3_600_000))
+    reader = PeriodicExportingMetricReader(points, export_interval_millis=3_600_000)
+    app_meter_provider = MeterProvider(metric_readers=[reader])
+    trace.set_tracer_provider(app_tracer_provider)
+    metrics.set_meter_provider(app_meter_provider)
+    if configured:
+        tracewrap.configure()  # adopts them
+    tracewrap.wrap(openai)
+    client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    client.close()
+    assert spans.get_finished_spans() == ()  # still queued: the next export is an hour away
+    assert tracewrap.flush(5.0)
+    assert [s.name for s in spans.get_finished_spans()] == ["chat gpt-4o-mini"]
+    assert "gen_ai.client.operation.duration" in points.names
+    app_tracer_provider.shutdown()
+    app_meter_provider.shutdown()
+
+
+def test_flush_after_shutdown_is_true(receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tracewrap's own providers stay the global ones after shutdown(): flush() leaves them alone."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    setup = tracewrap.configure()
+    assert setup.tracer_provider is trace.get_tracer_provider()
+    tracewrap.shutdown(2.0)
+    assert tracewrap.flush(2.0)
+
+
 def test_invalid_values_warn_once_and_fall_back(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numbers
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -62,6 +61,9 @@ _lock = threading.Lock()
 _setup: Setup | None = None
 _setup_arguments: dict[str, Any] = {}
 _atexit_registered = False
+# every provider configure() made and set globally: still the global one after shutdown(), when
+# flush() must not flush it as if it were the application's (a shut-down provider answers False)
+_made: list[Any] = []
 
 
 def configure(
@@ -234,6 +236,7 @@ def _set_up_traces(setup: Setup, max_queue_size: int | None) -> None:
         return
     trace.set_tracer_provider(provider)
     setup.tracer_provider = provider
+    _made.append(provider)
 
 
 def _set_up_metrics(setup: Setup, prometheus_port: int | None) -> None:
@@ -258,6 +261,7 @@ def _set_up_metrics(setup: Setup, prometheus_port: int | None) -> None:
     provider = MeterProvider(metric_readers=readers, resource=setup.resource, shutdown_on_exit=False)
     metrics.set_meter_provider(provider)
     setup.meter_provider = provider
+    _made.append(provider)
 
 
 def _metric_reader(name: str, setup: Setup, prometheus_port: int | None) -> MetricReader:
@@ -349,13 +353,33 @@ def _flush_jobs(setup: Setup, timeout: float) -> dict[str, Callable[[], Any]]:
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Export what has finished so far; False when something did not make it within ``timeout``."""
+    """Export what has finished so far; False when something did not make it within ``timeout``.
+
+    tracewrap's own pipelines and the application's global providers, which tracewrap records into
+    when the application set them up (a serverless handler's ``tracewrap.flush()`` returned True with
+    their spans still queued), side by side under the one deadline.
+    """
     run_deferred()  # streams the GC found dropped: their spans end before the flush
     setup = _setup
-    if setup is None or not setup.enabled:
+    if setup is not None and not setup.enabled:
         return True
     timeout = environment.bounded_wait(timeout)  # flush(float("inf")): a day, not an OverflowError
-    return run_all(_flush_jobs(setup, timeout), timeout)
+    jobs = _flush_jobs(setup, timeout) if setup is not None else {}
+    millis = int(timeout * 1000)
+    jobs.update({name: partial(job, millis) for name, job in _global_flush_jobs(setup).items()})
+    return run_all(jobs, timeout) if jobs else True
+
+
+def _global_flush_jobs(setup: Setup | None) -> dict[str, Callable[[int], Any]]:
+    """``force_flush(millis)`` of the global tracer and meter providers that are not tracewrap's own
+    (the application's, a distro's): the SDK's, or any with a ``force_flush``."""
+    own = [*_made] if setup is None else [setup.tracer_provider, setup.meter_provider, *_made]
+    jobs: dict[str, Callable[[int], Any]] = {}
+    for name, provider in (("spans", trace.get_tracer_provider()), ("metrics", metrics.get_meter_provider())):
+        force_flush = getattr(provider, "force_flush", None)
+        if force_flush is not None and not any(provider is mine for mine in own):
+            jobs[f"flush-global-{name}"] = force_flush
+    return jobs
 
 
 def shutdown(timeout: float = 5.0) -> None:
@@ -418,30 +442,15 @@ def flush_at_process_end(timeout: float | None = None) -> None:
     """Export what this process recorded within ``timeout`` (``TRACEWRAP_EXIT_TIMEOUT``) in all;
     never raises.
 
-    Both tracewrap's own exporters and the global providers: ``configure()`` adopts a provider the
-    application installed, and that one is only flushed through the global API. A global provider
-    that is tracewrap's own was flushed already; the others get what is left of ``timeout``, run as
-    the flush is (the SDK's batch processors ignore the timeout they are given: against a dead
-    endpoint a direct call waited an export timeout per batch, 20-60 s in a worker's end).
+    Both tracewrap's own exporters and the global providers (:func:`flush`): ``configure()`` adopts
+    a provider the application installed, and that one is only flushed through the global API. All
+    run on runner threads under the one deadline (the SDK's batch processors ignore the timeout they
+    are given: against a dead endpoint a direct call waited an export timeout per batch, 20-60 s in
+    a worker's end).
     """
     try:
         timeout = environment.exit_timeout() if timeout is None else environment.bounded_wait(timeout)
-        deadline = time.monotonic() + timeout
         flush(timeout)
-        setup = _setup
-        own = () if setup is None else (setup.tracer_provider, setup.meter_provider)
-        jobs: dict[str, Callable[[], Any]] = {}
-        for name, provider in (
-            ("spans", trace.get_tracer_provider()),
-            ("metrics", metrics.get_meter_provider()),
-        ):
-            force_flush = getattr(provider, "force_flush", None)
-            if force_flush is not None and not any(provider is mine for mine in own):
-                jobs[f"flush-global-{name}"] = force_flush
-        left = deadline - time.monotonic()
-        if jobs and left > 0:
-            millis = int(left * 1000)
-            run_all({name: partial(job, millis) for name, job in jobs.items()}, left)
     except Exception as exc:
         say(f"could not flush telemetry at process exit ({type(exc).__name__}: {exc})")
 
