@@ -350,6 +350,8 @@ def test_invalid_values_warn_once_and_fall_back(
         ("exit_timeout", True),
         ("prometheus_port", 9464.0),
         ("max_queue_size", "256"),
+        ("langsmith_client", "lsv2_pt_key"),  # was accepted: every call then an internal error
+        ("langsmith_client", object()),
     ],
 )
 def test_an_argument_of_the_wrong_type_is_a_type_error(argument: str, value: Any) -> None:

@@ -95,6 +95,12 @@ def configure(
     _check_type("exit_timeout", exit_timeout, numbers.Real)
     _check_type("prometheus_port", prometheus_port, numbers.Integral)
     _check_type("max_queue_size", max_queue_size, numbers.Integral)
+    if langsmith_client is not None and not callable(getattr(langsmith_client, "create_run", None)):
+        # it was accepted, then every call logged an internal error and no run was sent
+        raise TypeError(
+            "configure(langsmith_client=...) takes a langsmith.Client, "
+            f"not {type(langsmith_client).__name__}: {langsmith_client!r}"
+        )
     given = {
         name: value
         for name, value in (
