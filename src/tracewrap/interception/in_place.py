@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,19 @@ def bound_like(function: Callable[..., Any], original: Any) -> Any:
     return types.MethodType(function, instance)
 
 
+def _class_named_by(function: Any) -> type | None:
+    """The class a method's qualified name names in its module (``Completions`` for
+    ``Completions.create``), as pickle finds a function by name; None for anything else."""
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    path = str(getattr(function, "__qualname__", "")).split(".")[:-1]
+    if module is None or not path or "<locals>" in path:
+        return None
+    found: Any = module
+    for part in path:
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) else None
+
+
 class SeenAsWrapped:
     """Mixed into tracewrap's method proxies (before the wrapt class): the wrapped method's repr,
     annotations, copies and pickling."""
@@ -54,6 +68,8 @@ class SeenAsWrapped:
         if isinstance(wrapped, types.MethodType):  # (getattr, (its object, its name)): traced again
             return wrapped.__reduce_ex__(protocol)
         owner = getattr(self, "_self_owner", None)  # a class's method, looked up on the class
+        if not isinstance(owner, type):  # wrapt 1.x keeps no owner: the class its name says
+            owner = _class_named_by(wrapped)
         if isinstance(owner, type):
             return getattr, (owner, wrapped.__name__)
         return wrapped.__reduce_ex__(protocol)
