@@ -346,12 +346,7 @@ def test_run_names_are_configurable_and_azure_has_its_own(
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi")
     client.embeddings.create(model="text-embedding-3-small", input="hi")
-    # the provider an AzureOpenAI client gets (the fake server has no /deployments paths)
-    azure = tracewrap.wrap(
-        openai.OpenAI(base_url=server.base_url, api_key="az-key", max_retries=0), provider="azure.ai.openai"
-    )
-    azure.embeddings.create(model="text-embedding-3-small", input="hi")
-    azure.close()
+    _azure_embeddings(server)
     assert tracewrap.flush(5.0)
     runs = sorted(recorder.wait_for_runs(4), key=lambda r: r["start_time"])
     assert [(r["name"], r["run_type"]) for r in runs] == [
@@ -365,6 +360,16 @@ def test_run_names_are_configurable_and_azure_has_its_own(
     assert runs[3]["extra"]["metadata"]["ls_provider"] == "azure"
 
 
+def _azure_embeddings(server: FakeOpenAIServer) -> None:
+    """One embeddings call with the provider an AzureOpenAI client gets (the fake server has no
+    /deployments paths)."""
+    azure = tracewrap.wrap(
+        openai.OpenAI(base_url=server.base_url, api_key="az-key", max_retries=0), provider="azure.ai.openai"
+    )
+    azure.embeddings.create(model="text-embedding-3-small", input="hi")
+    azure.close()
+
+
 def test_embeddings_run_name_is_configurable_for_azure_too(
     monkeypatch: pytest.MonkeyPatch, recorder: LangSmithRecorder, server: FakeOpenAIServer, make_client: Any
 ) -> None:
@@ -373,11 +378,7 @@ def test_embeddings_run_name_is_configurable_for_azure_too(
     _env(monkeypatch, recorder, TRACEWRAP_LANGSMITH_EMBEDDINGS_NAME="MyEmbeddings")
     tracewrap.configure()
     make_client().embeddings.create(model="text-embedding-3-small", input="hi")
-    azure = tracewrap.wrap(
-        openai.OpenAI(base_url=server.base_url, api_key="az-key", max_retries=0), provider="azure.ai.openai"
-    )
-    azure.embeddings.create(model="text-embedding-3-small", input="hi")
-    azure.close()
+    _azure_embeddings(server)
     assert tracewrap.flush(5.0)
     runs = sorted(recorder.wait_for_runs(2), key=lambda r: r["start_time"])
     assert [(r["name"], r["run_type"]) for r in runs] == [
