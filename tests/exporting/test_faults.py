@@ -134,6 +134,12 @@ def test_a_queue_smaller_than_the_default_batch_still_exports(
     assert [s.name for s in receiver.store.spans()] == ["chat gpt-4o-mini"] * 3
 
 
+def _metric_readers(provider: Any) -> tuple[Any, ...]:
+    """The SDK meter provider's readers (private: kept in its config before opentelemetry-sdk 1.45)."""
+    readers = getattr(provider, "_metric_readers", None)
+    return tuple(readers if readers is not None else provider._sdk_config.metric_readers)
+
+
 def test_batch_settings_the_sdk_would_refuse_fall_back_with_one_warning(
     monkeypatch: pytest.MonkeyPatch,
     receiver: OTLPReceiver,
@@ -151,7 +157,7 @@ def test_batch_settings_the_sdk_would_refuse_fall_back_with_one_warning(
         setup = tracewrap.configure(max_queue_size=0)  # not a queue: the default, one warning
         (processor,) = setup.span_processors
         assert _processor_settings(processor) == (2048, 2048, 5000.0)
-        (reader,) = setup.meter_provider._metric_readers  # type: ignore[union-attr]
+        (reader,) = _metric_readers(setup.meter_provider)
         assert reader._export_interval_millis == 60000
         _calls(make_client, 2)
         assert tracewrap.flush(5.0)
