@@ -61,9 +61,26 @@ ENABLED_ENV = "TRACEWRAP_ENABLED"
 SDK_DISABLED_ENV = "OTEL_SDK_DISABLED"
 
 
+def _enabled_flag(default: bool) -> bool:
+    """``TRACEWRAP_ENABLED``, read by the two rules that share it: unset means off for zero-code
+    tracing, on for ``wrap()``. A value that is not a boolean is read as unset by both, and the one
+    warning says so for both (it said "using False" and ``wrap()`` went on tracing)."""
+    raw = _env(ENABLED_ENV)
+    if raw is not None and raw.lower() not in TRUE_WORDS and raw.lower() not in FALSE_WORDS:
+        _warn_once(
+            ENABLED_ENV,
+            "%s=%r is not a boolean (true/false); read as unset: no zero-code tracing, "
+            "and wrap() / instrument() still trace",
+            ENABLED_ENV,
+            raw,
+        )
+        return default
+    return env_flag(ENABLED_ENV, default)
+
+
 def tracing_enabled() -> bool:
     """The kill switch: ``TRACEWRAP_ENABLED=false`` or ``OTEL_SDK_DISABLED=true`` turns tracing off."""
-    return env_flag(ENABLED_ENV, True) and not env_flag(SDK_DISABLED_ENV, False)
+    return _enabled_flag(True) and not env_flag(SDK_DISABLED_ENV, False)
 
 
 def auto_instrumentation_requested() -> bool:
@@ -72,7 +89,7 @@ def auto_instrumentation_requested() -> bool:
     The ``.pth`` line only checks that the variable is set to other than a false word, then asks
     this (so ``TRACEWRAP_ENABLED=ture`` is warned about, as under ``tracewrap run``).
     """
-    return env_flag(ENABLED_ENV, False) and not env_flag(SDK_DISABLED_ENV, False)
+    return _enabled_flag(False) and not env_flag(SDK_DISABLED_ENV, False)
 
 
 AGENTS_ENV = "TRACEWRAP_AGENTS"

@@ -37,6 +37,24 @@ def test_enabled(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected:
     assert environment.auto_instrumentation_requested() is expected
 
 
+@pytest.mark.parametrize("first", ["zero-code", "kill switch"])
+def test_a_value_that_is_not_a_boolean_is_unset_for_both_rules_and_said_once(
+    monkeypatch: pytest.MonkeyPatch, fresh_warnings: None, caplog: pytest.LogCaptureFixture, first: str
+) -> None:
+    """``TRACEWRAP_ENABLED=ture``: no zero-code tracing, and ``wrap()`` still traces (both read it as
+    unset); whichever reads it first, one warning that says both (it said "using False")."""
+    monkeypatch.setenv("TRACEWRAP_ENABLED", "ture")
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    reads = [environment.auto_instrumentation_requested, environment.tracing_enabled]
+    with caplog.at_level("WARNING", logger="tracewrap"):
+        seen = [read() for read in (reads if first == "zero-code" else reads[::-1])]
+    assert seen == ([False, True] if first == "zero-code" else [True, False])
+    assert [r.getMessage() for r in caplog.records] == [
+        "TRACEWRAP_ENABLED='ture' is not a boolean (true/false); read as unset: no zero-code tracing, "
+        "and wrap() / instrument() still trace"
+    ]
+
+
 def _pth_code() -> str:
     pth = Path(environment.__file__).parent / "auto" / "tracewrap_autoinstrument.pth"
     return next(line for line in pth.read_text().splitlines() if line and not line.startswith("#"))
