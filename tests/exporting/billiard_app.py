@@ -79,7 +79,12 @@ def main() -> None:
     assert process.exitcode == 0, process.exitcode
     called.append("b-process")
     pool = context.Pool(2, maxtasksperchild=1)
-    called += pool.map(work, [f"b-recycle-{i}" for i in range(4)])
+    # one apply_async per call, as Celery sends tasks: a map is one job, and billiard takes a worker
+    # that leaves after its part (maxtasksperchild) for lost when the rest takes over its
+    # lost_worker_timeout (10 s), failing the whole map (WorkerLostError, exitcode 0 or 155) on a
+    # loaded machine, where each replacement worker starts slowly (spawn: imports openai anew)
+    sent = [pool.apply_async(work, (f"b-recycle-{i}",)) for i in range(4)]
+    called += [result.get(60) for result in sent]
     pool.close()
     pool.join()
     with context.Pool(2) as pool:  # __exit__ terminates the workers
