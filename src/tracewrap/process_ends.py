@@ -386,6 +386,16 @@ def _patch_billiard_worker_exit(module: "ModuleType") -> None:
     def _do_exit(self: "Any", *args: "Any", **kwargs: "Any") -> "Any":
         try:
             _flush_holding_sigterm()
+        except BaseException:
+            # The program's SIGTERM handler ran before the flush held the signal: a pool's
+            # terminate() can land there as a worker leaves on its own (``with Pool``'s has its task
+            # handler send each worker a sentinel, then SIGTERMs them). billiard's handler raises
+            # SystemExit, which skipped the flush: the worker ended with its export unsent. It has
+            # put the default action back (a further SIGTERM ends the worker, as billiard means it
+            # to); flush now.
+            if not _leaving:  # (not begun: past its start, the signal is held or the flush done)
+                _flush_this_process()
+            raise
         finally:  # whatever happened, the worker ends as billiard ends it
             return_value = original(self, *args, **kwargs)
         return return_value

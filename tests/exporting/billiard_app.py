@@ -21,6 +21,9 @@ Prints ``RESULT {json}``: the models called, in order, and the pool workers' exi
 its own; prints ``WORKER <pid>`` (the test sends it SIGTERM while its exit flush is exporting, as a
 pool's ``terminate()`` can) and ``RESULT {"ended": ...}``, the ``time.monotonic()`` the pool saw it
 gone at.
+
+``signalled``: one call, in the worker of a ``Pool(1, maxtasksperchild=1)``, which then leaves on
+its own and gets a SIGTERM as its exit flush begins (sent from within, at that moment).
 """
 
 from __future__ import annotations
@@ -67,10 +70,37 @@ def leaving(context: Any) -> None:
     print("RESULT " + json.dumps({"ended": time.monotonic()}), flush=True)
 
 
+def signalled_as_it_leaves(context: Any) -> None:
+    pool = context.Pool(1, maxtasksperchild=1)
+    pool.apply_async(work_then_signal_at_the_exit_flush, ("b-signalled",)).get(60)
+    pool.close()
+    pool.join()
+
+
+def work_then_signal_at_the_exit_flush(model: str) -> str:
+    """In the worker: the call, then a SIGTERM that reaches billiard's handler as the worker, leaving
+    on its own, begins its exit flush (where tracewrap first reads SIGTERM's handler), as a pool's
+    ``terminate()`` can send it at that moment; only the moment is forced, and only once."""
+    work(model)
+    getsignal = signal.getsignal
+
+    def signal_first(signum: Any) -> Any:
+        signal.getsignal = getsignal
+        if signum == signal.SIGTERM:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled on return: billiard's handler raises here
+        return getsignal(signum)
+
+    signal.getsignal = signal_first
+    return model
+
+
 def main() -> None:
     context = billiard.get_context(sys.argv[2])
     if sys.argv[3:] == ["leaving"]:
         leaving(context)
+        return
+    if sys.argv[3:] == ["signalled"]:
+        signalled_as_it_leaves(context)
         return
     called = [] if sys.argv[1] == "child" else [work("b-parent")]
     process = context.Process(target=work, args=("b-process",))

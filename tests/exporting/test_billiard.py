@@ -102,3 +102,23 @@ def test_a_billiard_worker_told_to_end_as_it_leaves_finishes_its_export_first(
     receiver.store.wait_for(lambda: _models(receiver)["b-leaving"] >= 1, timeout=10)
     assert _models(receiver) == Counter({"b-leaving": 1})
     assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_billiard_worker_told_to_end_as_its_exit_flush_begins_still_exports(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """A pool worker leaving on its own gets SIGTERM just as its exit flush begins, before the flush
+    holds the signal for itself: ``with Pool``'s ``terminate()`` sends each worker a sentinel, then
+    SIGTERM, and a worker that took the sentinel can be there (a with-Pool worker's span went missing
+    so, once, on a loaded CI run). billiard's handler raised ``SystemExit`` out of the flush before
+    it exported anything, and the worker ended with its span unsent. Now it flushes, then ends."""
+    run = _run_or_dump_stacks(
+        [sys.executable, str(APP), "lazy", method, "signalled"], _env(receiver, server), timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    receiver.store.wait_for(lambda: _models(receiver)["b-signalled"] >= 1, timeout=10)
+    assert _models(receiver) == Counter({"b-signalled": 1}), run.stderr
+    durations = "gen_ai.client.operation.duration"
+    assert _per_model(receiver, durations, "count") == {("b-signalled", ""): 1}
+    assert "Traceback" not in run.stderr, run.stderr
