@@ -397,11 +397,53 @@ def _patch_billiard_worker_exit(module: "ModuleType") -> None:
                 _flush_this_process()
             raise
         finally:  # whatever happened, the worker ends as billiard ends it
+            try:
+                _term_signal_waits_for_the_main_thread()
+            except Exception as exc:
+                _say(
+                    f"cannot keep this worker's end signal for its main thread ({type(exc).__name__}: {exc})"
+                )
             return_value = original(self, *args, **kwargs)
         return return_value
 
     _do_exit._tracewrap_flushes = True  # type: ignore[attr-defined]
     worker_class._do_exit = _do_exit
+
+
+def _term_signal_waits_for_the_main_thread() -> None:
+    """Let billiard's guard of its death notice hold in a process with tracewrap's threads.
+
+    ``Worker._do_exit`` writes its death notice to the pool's result queue with the pool's end
+    signal (``TERM_SIGNAL``) blocked, because the pool answers that notice with that very signal:
+    dying half-way through the write would leave the queue's lock held, and the pool and every
+    other worker would wait for it for good. A signal mask is a thread's own: the threads of
+    tracewrap's export (the SDK's batch processor and metric reader, the flush runners) do not block
+    the signal, the kernel hands it to one of them, and its default action ends the process there
+    and then (a Celery worker told to end by SIGTERM hung at its warm shutdown, every pool process
+    with it). Where the default action is set (billiard's own handler puts it back once it ran), a
+    handler takes its place that sends each delivery on to the main thread, where it waits while
+    billiard blocks it (the handler stays: the pool's answer to the notice may come while the lock
+    is still held); once unblocked, the handler puts the default action back and the signal ends
+    the process, as billiard meant it to."""
+    import signal
+    import threading
+
+    common = sys.modules.get("billiard.common")
+    signum = getattr(common, "TERM_SIGNAL", signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signum) is signal.SIG_DFL:
+        signal.signal(signum, _on_to_the_main_thread)
+
+
+def _on_to_the_main_thread(signum: int, frame: "Any") -> None:
+    import signal
+    import threading
+
+    # Python runs a handler in the main thread, whichever thread the kernel gave the signal to
+    if signum not in signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+        signal.signal(signum, signal.SIG_DFL)  # the main thread takes it now: the process ends
+    signal.pthread_kill(threading.main_thread().ident, signum)  # type: ignore[arg-type]
 
 
 def _flush_holding_sigterm() -> None:

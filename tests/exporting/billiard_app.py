@@ -24,6 +24,15 @@ gone at.
 
 ``signalled``: one call, in the worker of a ``Pool(1, maxtasksperchild=1)``, which then leaves on
 its own and gets a SIGTERM as its exit flush begins (sent from within, at that moment).
+
+``death-notice``: one call, in the worker of a ``Pool(1)``; the worker is told to end by SIGTERM
+(billiard's handler puts the default action back and unwinds it to ``Worker._do_exit``) while the
+parent holds the lock of the pool's result queue, so the worker waits for it in the write of its
+death notice, the signal blocked in its main thread; once it is, a second SIGTERM (the one the pool
+answers a death notice with, which can land while the worker still holds that lock) and the lock
+released. Prints ``RESULT {"pid": ..., "notices": [...]}``: the pids whose death notice the pool
+got. A worker that died at the second signal left none (and, had it held the lock, a pool that
+waited for it for good: a Celery worker hung so at its warm shutdown).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -94,6 +104,44 @@ def work_then_signal_at_the_exit_flush(model: str) -> str:
     return model
 
 
+def _blocks_sigterm(pid: int) -> bool:
+    """The process's main thread has SIGTERM blocked (billiard's ``_do_exit`` writing its notice)."""
+    try:
+        status = open(f"/proc/{pid}/task/{pid}/status").read()  # noqa: SIM115 (read at once)
+    except OSError:
+        return False
+    blocked = int(status.split("SigBlk:", 1)[1].split()[0], 16)
+    return bool(blocked & (1 << (signal.SIGTERM - 1)))
+
+
+def death_notice(context: Any) -> None:
+    from billiard.pool import DEATH
+
+    pool = context.Pool(1)
+    pid = pool.apply_async(work_and_say_where, ("b-death",)).get(60)
+    notices: list[int] = []
+    noticed = threading.Event()
+    handlers = pool._result_handler.state_handlers
+    on_death = handlers[DEATH]
+
+    def record(dead: int, exitcode: int) -> None:
+        notices.append(dead)
+        noticed.set()
+        on_death(dead, exitcode)  # the pool's own answer: SIGTERM to the worker
+
+    handlers[DEATH] = record
+    with pool._outqueue._wlock:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while not _blocks_sigterm(pid):
+            assert time.monotonic() < deadline, "the worker never reached its death notice"
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGTERM)
+    noticed.wait(15)
+    pool.terminate()
+    print("RESULT " + json.dumps({"pid": pid, "notices": notices}), flush=True)
+
+
 def main() -> None:
     context = billiard.get_context(sys.argv[2])
     if sys.argv[3:] == ["leaving"]:
@@ -101,6 +149,9 @@ def main() -> None:
         return
     if sys.argv[3:] == ["signalled"]:
         signalled_as_it_leaves(context)
+        return
+    if sys.argv[3:] == ["death-notice"]:
+        death_notice(context)
         return
     called = [] if sys.argv[1] == "child" else [work("b-parent")]
     process = context.Process(target=work, args=("b-process",))

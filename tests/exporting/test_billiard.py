@@ -122,3 +122,25 @@ def test_a_billiard_worker_told_to_end_as_its_exit_flush_begins_still_exports(
     durations = "gen_ai.client.operation.duration"
     assert _per_model(receiver, durations, "count") == {("b-signalled", ""): 1}
     assert "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_billiard_worker_s_death_notice_is_written_whole_before_its_end_signal(
+    method: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """billiard's ``_do_exit`` blocks SIGTERM in the worker's main thread while it writes its death
+    notice: the pool answers that notice with SIGTERM, and a worker dying half-way would leave the
+    result queue's lock held, the pool and the other workers waiting for it for good. tracewrap's
+    export threads do not block it: the kernel handed them the signal, whose default action (billiard's
+    handler had run) ended the worker there: no notice arrived, and a real Celery worker told to end
+    by SIGTERM (``kill -TERM -<pgid>``, systemd's default) hung at its warm shutdown, with the dead
+    worker holding the lock. Now the main thread takes the signal once billiard unblocks it."""
+    run = _run_or_dump_stacks(
+        [sys.executable, str(APP), "lazy", method, "death-notice"], _env(receiver, server), timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.split("RESULT ", 1)[1])
+    assert result["notices"] == [result["pid"]], run.stderr
+    receiver.store.wait_for(lambda: _models(receiver)["b-death"] >= 1, timeout=10)
+    assert _models(receiver) == Counter({"b-death": 1})  # exported before the notice, as before
+    assert "Traceback" not in run.stderr, run.stderr
