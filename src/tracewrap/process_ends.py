@@ -430,8 +430,8 @@ def _term_signal_waits_for_the_main_thread() -> None:
 
     common = sys.modules.get("billiard.common")
     signum = getattr(common, "TERM_SIGNAL", signal.SIGTERM)
-    if threading.current_thread() is not threading.main_thread():
-        return
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        return  # (Windows: billiard blocks nothing there)
     if signal.getsignal(signum) is signal.SIG_DFL:
         signal.signal(signum, _on_to_the_main_thread)
 
