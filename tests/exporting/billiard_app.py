@@ -104,14 +104,18 @@ def work_then_signal_at_the_exit_flush(model: str) -> str:
     return model
 
 
-def _blocks_sigterm(pid: int) -> bool:
-    """The process's main thread has SIGTERM blocked (billiard's ``_do_exit`` writing its notice)."""
+def _blocks_sigterm_alone(pid: int) -> bool:
+    """The process's main thread blocks SIGTERM, as billiard's ``_do_exit`` does for its notice.
+
+    Not every signal: glibc blocks them all for a moment while a thread starts (the exit flush starts
+    some), a moment in which a second SIGTERM would still find billiard's default action, not the
+    notice's write (CI, loaded: one look took it for the write, the worker died, no notice)."""
     try:
         status = open(f"/proc/{pid}/task/{pid}/status").read()  # noqa: SIM115 (read at once)
     except OSError:
         return False
     blocked = int(status.split("SigBlk:", 1)[1].split()[0], 16)
-    return bool(blocked & (1 << (signal.SIGTERM - 1)))
+    return bool(blocked & (1 << (signal.SIGTERM - 1))) and not blocked & (1 << (signal.SIGHUP - 1))
 
 
 def death_notice(context: Any) -> None:
@@ -133,13 +137,8 @@ def death_notice(context: Any) -> None:
     with pool._outqueue._wlock:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
-        # blocked and staying so: the notice's write holds the block until the lock is released,
-        # where glibc blocks every signal for a moment each time a thread starts (the flush's do),
-        # which a single look could take for it (CI, loaded: the second signal then came before)
-        steady = 0
-        while steady < 10:
+        while not _blocks_sigterm_alone(pid):
             assert time.monotonic() < deadline, "the worker never reached its death notice"
-            steady = steady + 1 if _blocks_sigterm(pid) else 0
             time.sleep(0.01)
         os.kill(pid, signal.SIGTERM)
     noticed.wait(15)
