@@ -119,28 +119,44 @@ def test_a_celery_worker_exports_every_task(
 
 
 @pytest.mark.parametrize(("setup", "start_method"), [("wrap", "fork"), ("auto", "spawn")])
+@pytest.mark.parametrize("stop", ["warm", "cold"])
 def test_a_celery_worker_stopped_while_busy_exports_every_task(
+    stop: str,
     setup: str,
     start_method: str,
     tmp_path: Path,
     receiver: OTLPReceiver,
     server: FakeOpenAIServer,
 ) -> None:
-    """Stopped by SIGTERM (warm shutdown) while both pool processes wait for OpenAI's answer (5 s):
-    the shutdown lets the tasks finish, then closes the pool. (A cold shutdown, SIGQUIT, is not
-    covered: its pool's second SIGTERM can end a worker writing its death notice, README.)"""
-    models = [f"c-warm-{i}" for i in range(2)]
+    """Stopped while both pool processes wait for OpenAI's answer (5 s). ``warm`` (SIGTERM): the
+    shutdown lets the tasks finish, then closes the pool. ``cold`` (SIGQUIT): the pool terminates
+    its processes at once, billiard's SIGTERM handler unwinds each out of its call; the interrupted
+    calls' spans still arrive, as errors."""
+    models = [f"c-{stop}-{i}" for i in range(2)]
     server.enqueue(Scenario(delay_s=5.0), Scenario(delay_s=5.0))
     worker = _start_worker(tmp_path, receiver, server, setup, start_method)
+    answers = []
     try:
         sent = [make_app(str(tmp_path)).send_task(CHAT, args=(model,)) for model in models]
         assert receiver.store.wait_for(lambda: len(server.requests) >= len(models), timeout=60)
-        worker.send_signal(signal.SIGTERM)
-        answers = [result.get(timeout=60, interval=0.05) for result in sent]
+        worker.send_signal(signal.SIGTERM if stop == "warm" else signal.SIGQUIT)
+        if stop == "warm":
+            answers = [result.get(timeout=60, interval=0.05) for result in sent]
     finally:
         output = _wait_for_exit(worker, tmp_path)
     assert worker.returncode == 0, output
     assert len(server.requests) == len(models)
-    assert sorted(a["model"] for a in answers) == models
-    assert all(a["spawned"] == (start_method == "spawn") for a in answers)
-    _assert_every_task_exported(receiver, models, output)
+    if stop == "warm":
+        assert sorted(a["model"] for a in answers) == models
+        assert all(a["spawned"] == (start_method == "spawn") for a in answers)
+        _assert_every_task_exported(receiver, models, output)
+        return
+    receiver.store.wait_for(lambda: sum(_models(receiver).values()) >= len(models), timeout=10)
+    assert _models(receiver) == Counter(models), output
+    for span in receiver.store.spans():
+        assert span.status_code == 2  # ERROR: the call never got its answer
+        assert span.attributes["error.type"] == "SystemExit"
+        assert "gen_ai.usage.input_tokens" not in span.attributes
+    durations = "gen_ai.client.operation.duration"
+    receiver.store.wait_for(lambda: len(_per_model(receiver, durations, "count")) >= len(models), timeout=10)
+    assert _per_model(receiver, durations, "count") == {(model, ""): 1 for model in models}
