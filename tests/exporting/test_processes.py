@@ -400,4 +400,6 @@ def test_a_worker_ends_within_the_exit_timeout_when_the_endpoint_never_answers(
     last = float(process.stdout.split("LAST ", 1)[1].split()[0])
     result = json.loads(process.stdout.split("RESULT ", 1)[1])
     assert result["exitcode"] == 0
-    assert result["ended"] - last < 5.0, (result["ended"] - last, process.stderr)
+    # 1 s of flush plus the worker's own end, up to 5.4 s seen for spawn at a load average of 8 on
+    # 2 cores; unbounded it waited one 10 s export timeout per batch
+    assert result["ended"] - last < 8.0, (result["ended"] - last, process.stderr)
