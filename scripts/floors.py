@@ -18,13 +18,16 @@ FLOOR = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*>=\s*([^,;\s]+)\s*$")
 
 
 def pinned_floors(pyproject: Path) -> list[str]:
-    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    project = tomllib.loads(pyproject.read_text())
+    dependencies = project["project"]["dependencies"]
+    # a feature's floor above its dependency's (LangSmith export): that one is what is tested
+    feature_floors = project.get("tool", {}).get("tracewrap", {}).get("tested-floors", {})
     pins = []
     for requirement in dependencies:
         found = FLOOR.match(requirement)
         if found is None:  # the oldest lane must pin every one of them
             raise SystemExit(f"floors.py: no plain '>=' floor in {requirement!r}")
-        pins.append(f"{found[1]}=={found[2]}")
+        pins.append(f"{found[1]}=={feature_floors.get(found[1], found[2])}")
     return pins
 
 

@@ -69,6 +69,61 @@ def test_langsmith_named_without_an_api_key_is_one_warning_and_not_set_up(
         assert recorder.runs == {}
 
 
+@pytest.mark.parametrize("installed", ["0.5.2", "0.10.15", "0.10.16", "0.15.1"])
+def test_langsmith_export_needs_its_floor_else_one_warning_and_not_set_up(
+    installed: str,
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    make_client: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """pyproject accepts langsmith 0.3 (openai 1.x on pydantic 1 has 0.5 at most), but an older
+    client than 0.10.16 held the exit and sent no run at flush(): there, one warning and no
+    LangSmith export; the OTel spans as ever."""
+    import logging
+
+    from tracewrap import logs
+    from tracewrap.exporting import config
+
+    monkeypatch.setattr(logs, "_warned", set())
+    monkeypatch.setattr(config, "_installed_version", lambda name: installed if name == "langsmith" else None)
+    _env(monkeypatch, recorder)
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        setup = tracewrap.configure()
+        make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert tracewrap.flush(5.0)
+    warnings = [r.getMessage() for r in caplog.records if "langsmith 0.10.16 or newer" in r.getMessage()]
+    if installed in ("0.5.2", "0.10.15"):
+        assert setup.langsmith is None and "langsmith" not in setup.traces_exporters
+        assert warnings == [
+            "LangSmith export is off: it needs langsmith 0.10.16 or newer, and "
+            f"{installed} is installed (pip install -U 'langsmith>=0.10.16', which needs pydantic 2); "
+            "older clients hold the process exit and send no run at flush()"
+        ]
+        assert recorder.runs == {}
+    else:
+        assert setup.langsmith is not None and warnings == []
+        assert len([r for r in recorder.wait_for_runs(1) if r.get("run_type") == "llm"]) == 1
+
+
+def test_the_langsmith_export_floor_is_the_one_the_oldest_lane_installs() -> None:
+    import re
+    from pathlib import Path
+
+    from tracewrap.exporting.config import LANGSMITH_EXPORT_FLOOR, _release
+
+    text = (Path(__file__).parents[2] / "pyproject.toml").read_text()  # (no tomllib on 3.10)
+    table = text.split("[tool.tracewrap.tested-floors]", 1)[1].split("\n[", 1)[0]
+    tested = re.search(r'^langsmith = "([^"]+)"$', table, re.MULTILINE)[1]  # type: ignore[index]
+    assert _release(tested) == LANGSMITH_EXPORT_FLOOR
+    assert [_release(v) for v in ("0.10.16rc1", "1.2", "0.7.37.post1", "x")] == [
+        (0, 10, 16),
+        (1, 2),
+        (0, 7, 37),
+        (),
+    ]
+
+
 @pytest.mark.parametrize("zstd", [True, False])
 def test_llm_run_fields(
     zstd: bool,

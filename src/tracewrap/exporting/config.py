@@ -133,6 +133,8 @@ def configure(
                 "LANGSMITH_API_KEY nor LANGCHAIN_API_KEY is set (or pass configure(langsmith_client=...))",
             )
             traces = tuple(name for name in traces if name != "langsmith")
+        if "langsmith" in traces and not langsmith_exports():
+            traces = tuple(name for name in traces if name != "langsmith")
         setup = Setup(
             traces_exporters=traces,
             metrics_exporters=environment.metrics_exporters(metrics_exporter),
@@ -330,6 +332,55 @@ def _set_up_logs(setup: Setup) -> None:
         return  # as for spans: no provider that records into nothing
     _logs.set_logger_provider(provider)
     setup.logger_provider = provider
+
+
+# LangSmith export needs this langsmith or newer: older clients have no daemon sender threads
+# (before 0.7.0, exit waited for their retries), no flush timeout (before 0.7.37, flush() sent no
+# runs) and wrap_openai tags no ls_agent_type (before 0.10.16). The dependency itself accepts older
+# ones: openai 1.x on pydantic 1 gets langsmith 0.5 at most (0.6 on need pydantic 2). The oldest CI
+# lane installs this version (pyproject.toml's [tool.tracewrap.tested-floors]).
+LANGSMITH_EXPORT_FLOOR = (0, 10, 16)
+
+
+def langsmith_exports() -> bool:
+    """Whether the installed langsmith can carry LangSmith export (one warning when not)."""
+    installed = _installed_version("langsmith")
+    if installed is None or _release(installed) >= LANGSMITH_EXPORT_FLOOR:
+        return True  # (not installed: the set-up's own import error says so)
+    floor = ".".join(map(str, LANGSMITH_EXPORT_FLOOR))
+    warn_once(
+        "langsmith:too-old",
+        f"LangSmith export is off: it needs langsmith {floor} or newer, and {installed} is installed "
+        f"(pip install -U 'langsmith>={floor}', which needs pydantic 2); older clients hold the "
+        "process exit and send no run at flush()",
+    )
+    return False
+
+
+def _installed_version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def _release(text: str) -> tuple[int, ...]:
+    """The leading numbers of a version (``0.10.16rc1`` → ``(0, 10, 16)``)."""
+    numbers = []
+    for part in text.split("."):
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) < len(part):
+            break
+    return tuple(numbers)
 
 
 def _set_up_langsmith(setup: Setup, client: Any) -> None:
