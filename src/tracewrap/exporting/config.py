@@ -9,6 +9,7 @@ batcher); flushes and the process exit are bounded by a deadline (:mod:`.bounded
 from __future__ import annotations
 
 import numbers
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -368,19 +369,8 @@ def _installed_version(distribution: str) -> str | None:
 
 def _release(text: str) -> tuple[int, ...]:
     """The leading numbers of a version (``0.10.16rc1`` → ``(0, 10, 16)``)."""
-    numbers = []
-    for part in text.split("."):
-        digits = ""
-        for char in part:
-            if not char.isdigit():
-                break
-            digits += char
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if len(digits) < len(part):
-            break
-    return tuple(numbers)
+    found = re.match(r"\d+(?:\.\d+)*", text)
+    return tuple(int(number) for number in found[0].split(".")) if found else ()
 
 
 def _set_up_langsmith(setup: Setup, client: Any) -> None:
