@@ -264,3 +264,62 @@ def test_a_call_in_an_atexit_handler_registered_before_the_first_call_is_exporte
     assert sum(point.count for _, point in points) == 2
     runs = [r for r in recorder.wait_for_runs(2) if r.get("run_type") == "llm"]
     assert sorted(r["extra"]["metadata"]["ls_model_name"] for r in runs) == ["at-exit", "main"]
+
+
+SLOW_LAST_FRAME_APP = textwrap.dedent(
+    """
+    import atexit
+    import sys
+    import time
+
+    import langsmith
+    import openai
+    import tracewrap
+
+    send = langsmith.Client._send_compressed_multipart_req
+
+
+    def far_endpoint_send(self, *args, **kwargs):  # a frame takes 0.5 s to leave, as over a far link
+        time.sleep(0.5)
+        return send(self, *args, **kwargs)
+
+
+    langsmith.Client._send_compressed_multipart_req = far_endpoint_send
+    tracewrap.wrap(openai)
+    client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-test", max_retries=0)
+    client.chat.completions.create(model="last", messages=[{"role": "user", "content": "hi"}])
+    # the program's own exit work, run before tracewrap's exit flush: meanwhile langsmith's
+    # compression thread sees the main thread gone and sends the last frame itself
+    atexit.register(time.sleep, 0.3)
+    print("done")
+    """
+)
+
+
+def test_the_last_langsmith_frame_sent_by_langsmith_s_own_thread_at_exit_arrives(
+    tmp_path: Path, recorder: LangSmithRecorder, server: FakeOpenAIServer
+) -> None:
+    """At exit langsmith's compression thread takes the last frame and sends it itself, outside what
+    ``Client.flush`` waits for: the exit flush found nothing left, returned, and the process ended
+    while the frame was still leaving (the run of a one-call script was lost behind a slow link).
+    The exit flush now also waits, within the exit timeout, for the client's own threads."""
+    import os
+
+    app = tmp_path / "slow_last_frame.py"
+    app.write_text(SLOW_LAST_FRAME_APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+        LANGSMITH_TRACING="true",
+        LANGSMITH_API_KEY="lsv2_pt_SECRET_key_1",
+        LANGSMITH_ENDPOINT=recorder.url,
+    )
+    done = subprocess.run(
+        [sys.executable, str(app), server.base_url], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr
+    assert recorder.zstd  # the compressed road, where langsmith's own thread sends the last frame
+    runs = [r for r in recorder.wait_for_runs(1, timeout=3.0) if r.get("run_type") == "llm"]
+    assert [r["extra"]["metadata"]["ls_model_name"] for r in runs] == ["last"]

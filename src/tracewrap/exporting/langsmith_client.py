@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import weakref
 from typing import Any
 
 from tracewrap.exporting.bounded import run_bounded
@@ -53,10 +55,42 @@ def flush_bounded(client: Any, timeout: float) -> bool:
 
 
 def close_bounded(client: Any, timeout: float) -> bool:
-    """Flush within ``timeout``, then stop the client's threads without waiting for the network."""
+    """Flush within ``timeout``, stop the client's threads, and wait for them in what is left of it.
+
+    The wait matters at exit: once the main thread is gone, langsmith's compression thread takes the
+    last frame and, the thread pool refusing work by then, sends it itself, outside what
+    ``Client.flush`` waits for. ``flush`` then finds nothing left and returns at once, and the process
+    ended while that frame was still leaving.
+    """
+    deadline = time.monotonic() + timeout
     done = flush_bounded(client, timeout)
     run_bounded("langsmith-cleanup", lambda: client.cleanup(timeout=0), 0.2)
+    for thread in _compression_threads_of(client):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        done = done and not thread.is_alive()
     return done
+
+
+# what the thread that compresses and sends the client's frames runs; its other threads' sends are
+# queue items, which ``Client.flush`` waits for
+_COMPRESSION_THREAD = "tracing_control_thread_func_compress_parallel"
+
+
+def _compression_threads_of(client: Any) -> list[threading.Thread]:
+    """langsmith's compression thread for ``client`` (started with a weak reference to it)."""
+    found = []
+    for thread in threading.enumerate():
+        # a Thread keeps its target and arguments while the target runs (CPython's Thread.run)
+        target, args = getattr(thread, "_target", None), getattr(thread, "_args", None)
+        if (
+            getattr(target, "__name__", None) == _COMPRESSION_THREAD
+            and isinstance(args, tuple)
+            and args
+            and isinstance(args[0], weakref.ref)
+            and args[0]() is client
+        ):
+            found.append(thread)
+    return found
 
 
 def share_as_default_client(client: Any) -> bool:
