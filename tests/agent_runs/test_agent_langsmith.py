@@ -9,8 +9,9 @@ from typing import Any
 import langsmith
 import openai
 import pytest
-from agents import Runner, function_tool
+from agents import GuardrailFunctionOutput, Runner, function_tool, handoff, input_guardrail
 from langsmith import traceable
+from opentelemetry import trace as otel_trace
 
 import tracewrap
 from tests.agent_runs.helpers import MODES, agent
@@ -175,6 +176,67 @@ def test_handoff_and_guardrail_runs_with_langsmith_alone(
     assert guard["outputs"] == {"triggered": False}
     assert handoff["outputs"] == {"to_agent": "french"}
     assert len(runs["ChatOpenAI"]) == len(server.requests) == 2
+
+
+_seen_current_span: dict[str, str] = {}  # the OTel span current in the application's code, by where
+
+
+def _note_current_span(where: str) -> None:
+    _seen_current_span[where] = format(otel_trace.get_current_span().get_span_context().span_id, "016x")
+
+
+@traceable(name="screen")
+def _screen(text: str) -> bool:
+    _note_current_span("guardrail")
+    return "homework" in text
+
+
+@input_guardrail(name="screened")
+def _screened(ctx: Any, agent_: Any, text: Any) -> GuardrailFunctionOutput:
+    return GuardrailFunctionOutput(output_info=None, tripwire_triggered=_screen(str(text)))
+
+
+@traceable(name="note_handoff")
+def _note_handoff() -> None:
+    _note_current_span("handoff")
+
+
+def test_traceable_inside_a_guardrail_or_a_handoff_nests_under_its_run(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,  # noqa: F811 (the fixture imported above)
+    receiver: OTLPReceiver,  # noqa: F811
+    server: FakeOpenAIServer,
+) -> None:
+    """The application's code in a guardrail and in a handoff's ``on_handoff``, as in a tool's body:
+    a ``@traceable`` function it calls is a child of the guardrail's or the handoff's run (before: a
+    root run, a trace of its own), and the OTel span current there is the guardrail's or the handoff's
+    span, so the spans it starts are their children (before: the application's span around the run)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    otlp_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint, "OTEL_METRICS_EXPORTER": "none"}
+    _env(monkeypatch, recorder, **otlp_env)
+    tracewrap.configure()
+    client = _client(server)
+    french = agent("chat", client, name="french")
+    on_french = handoff(french, on_handoff=lambda ctx: _note_handoff())
+    triage = agent("chat", client, name="triage", handoffs=[on_french], input_guardrails=[_screened])
+    server.enqueue(AGENT_TURN, AGENT_TURN)
+    _seen_current_span.clear()
+    assert Runner.run_sync(triage, "Bonjour").last_agent is french
+    runs = _runs(recorder, 9)
+    (workflow,) = runs["Agent workflow"]
+    (guard,) = runs["guardrail screened"]
+    (handoff_run,) = runs["handoff triage -> french"]
+    (screen,) = runs["screen"]
+    (note,) = runs["note_handoff"]
+    assert screen["parent_run_id"] == guard["id"] and screen["outputs"] == {"output": False}
+    assert note["parent_run_id"] == handoff_run["id"]
+    assert {r["trace_id"] for r in recorder.runs.values()} == {workflow["id"]}
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 7)
+    spans = {s.name: s for s in receiver.store.spans()}
+    assert _seen_current_span == {
+        "guardrail": spans["guardrail screened"].span_id,
+        "handoff": spans["handoff triage -> french"].span_id,
+    }
 
 
 def test_resumed_run_is_a_langsmith_tree_of_its_own(

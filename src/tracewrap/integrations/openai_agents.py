@@ -63,6 +63,8 @@ _ERROR_TYPES = {
 # do we: a model call's error hangs on the agent span before it (its response span is unmapped)
 _GENERIC_AGENT_ERROR = "Error in agent run"
 _MODEL_SPAN_TYPES = frozenset({"response", "generation"})
+# SDK spans whose span runs the application's code in the task that starts and ends it
+_RUNS_APPLICATION_CODE = frozenset({"function", "guardrail", "handoff"})
 _MAX_NODES = 100_000  # runs never ended (a process killed mid-run) must not grow the maps forever
 
 
@@ -215,10 +217,12 @@ class TracewrapProcessor:
                     node.call_ids = {}
                 elif sdk_type == "function":
                     self._start_tool(node, data)
+                if sdk_type in _RUNS_APPLICATION_CODE:
+                    self._attach(node)
                 if run.observer is not None:
                     node.run = _ls_call(lambda: _start_ls_run(run.observer, node, data, parent_run))
-                    if sdk_type == "function" and node.run is not None and node.token is not None:
-                        # the tool's body runs next, here: its @traceable runs nest under its run
+                    if node.run is not None and node.token is not None:
+                        # the application's code runs next, here: its @traceable runs nest under this run
                         node.ls_entered = _ls_call(lambda: ls.enter_run(node.run))
             node.outer = outer.span_id if outer.is_valid else None
             with self._lock:
@@ -293,8 +297,11 @@ class TracewrapProcessor:
             pending = agent.call_ids.get(data.name)
             if pending:
                 node.span.set_attribute(GenAI.GEN_AI_TOOL_CALL_ID, pending.popleft())
-        # the tool's own code runs in this task (or a task / thread copying its context): its spans
-        # and its direct model calls nest under execute_tool
+
+    @staticmethod
+    def _attach(node: _Node) -> None:
+        # the application's code (a tool's body, a guardrail, on_handoff) runs in this task (or a
+        # task / thread copying its context): its spans and its direct model calls nest under the node
         node.attached = (node.context, _where())
         node.token = otel_context.attach(node.context)
 
