@@ -118,6 +118,21 @@ def _blocks_sigterm_alone(pid: int) -> bool:
     return bool(blocked & (1 << (signal.SIGTERM - 1))) and not blocked & (1 << (signal.SIGHUP - 1))
 
 
+def _signal_masks(pid: int) -> dict[str, str]:
+    """Each thread's blocked signals, and the signals the process has a handler for (hex masks):
+    what a death notice that did not arrive is read against."""
+    masks = {}
+    for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+        try:
+            status = open(f"/proc/{pid}/task/{tid}/status").read()  # noqa: SIM115 (read at once)
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        masks[f"{tid} {fields.get('Name', '').strip()}"] = fields.get("SigBlk", "").strip()
+        masks["caught"] = fields.get("SigCgt", "").strip()
+    return masks
+
+
 def death_notice(context: Any) -> None:
     from billiard.pool import DEATH
 
@@ -140,10 +155,11 @@ def death_notice(context: Any) -> None:
         while not _blocks_sigterm_alone(pid):
             assert time.monotonic() < deadline, "the worker never reached its death notice"
             time.sleep(0.01)
+        masks = _signal_masks(pid)
         os.kill(pid, signal.SIGTERM)
     noticed.wait(15)
     pool.terminate()
-    print("RESULT " + json.dumps({"pid": pid, "notices": notices}), flush=True)
+    print("RESULT " + json.dumps({"pid": pid, "notices": notices, "masks": masks}), flush=True)
 
 
 def main() -> None:
