@@ -114,11 +114,9 @@ def _waits_with_sigterm_blocked(pid: int) -> bool:
     notice, with or without tracewrap (1 in about 50 runs, loaded: no notice). glibc also blocks
     every signal for a moment while a thread starts (the exit flush starts some). Waiting for the
     lock, the thread sleeps, with SIGTERM blocked and SIGHUP not."""
-    try:
-        status = open(f"/proc/{pid}/task/{pid}/status").read()  # noqa: SIM115 (read at once)
-    except OSError:
+    fields = _thread_status(pid, pid)
+    if not fields:
         return False
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     blocked = int(fields["SigBlk"], 16)
     return (
         fields["State"].split()[0] == "S"
@@ -127,18 +125,27 @@ def _waits_with_sigterm_blocked(pid: int) -> bool:
     )
 
 
+def _thread_status(pid: int, tid: int | str) -> dict[str, str]:
+    """A thread's /proc status fields (name: value), or none once it is gone."""
+    try:
+        status = open(f"/proc/{pid}/task/{tid}/status").read()  # noqa: SIM115 (read at once)
+    except OSError:
+        return {}
+    return {
+        name: value.strip()
+        for name, value in (line.split(":", 1) for line in status.splitlines() if ":" in line)
+    }
+
+
 def _signal_masks(pid: int) -> dict[str, str]:
     """Each thread's blocked signals, and the signals the process has a handler for (hex masks):
     what a death notice that did not arrive is read against."""
     masks = {}
     for tid in sorted(os.listdir(f"/proc/{pid}/task")):
-        try:
-            status = open(f"/proc/{pid}/task/{tid}/status").read()  # noqa: SIM115 (read at once)
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        masks[f"{tid} {fields.get('Name', '').strip()}"] = fields.get("SigBlk", "").strip()
-        masks["caught"] = fields.get("SigCgt", "").strip()
+        fields = _thread_status(pid, tid)
+        if fields:
+            masks[f"{tid} {fields['Name']}"] = fields["SigBlk"]
+            masks["caught"] = fields["SigCgt"]
     return masks
 
 

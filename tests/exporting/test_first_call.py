@@ -8,6 +8,7 @@ says what it did not apply.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -24,6 +25,14 @@ from .langsmith_recorder import LangSmithRecorder
 from .receivers import OTLPReceiver
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _app_env(**settings: str) -> dict[str, str]:
+    """An application's environment: none of the test run's OTEL_, TRACEWRAP_ or LANGSMITH_ settings,
+    this checkout's src first on the path, then ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    return {**env, **settings}
 
 
 def _call(server: FakeOpenAIServer, model: str = "gpt-4o-mini") -> None:
@@ -134,9 +143,7 @@ def _run_app(
 def test_a_program_with_only_wrap_exports_at_exit_or_says_why_not(
     tmp_path: Path, receiver: OTLPReceiver, server: FakeOpenAIServer
 ) -> None:
-    import os
-
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
+    base = _app_env()
     quiet = _run_app(tmp_path, server, base)
     assert quiet.returncode == 0 and quiet.stdout.strip() == "done"
     assert quiet.stderr.count("no exporter is configured") == 1, quiet.stderr  # once, not per call
@@ -174,12 +181,9 @@ def test_what_is_still_open_at_exit_is_exported_abandoned(
 ) -> None:
     """A stream half-read and a streaming response never read, both still held as the program exits:
     their spans are queued as abandoned before the exit flush, which exports them."""
-    import os
-
     app = tmp_path / "open_at_exit.py"
     app.write_text(OPEN_AT_EXIT_APP)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
-    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.http_endpoint
+    env = _app_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
     done = subprocess.run(
         [sys.executable, str(app), server.base_url], env=env, capture_output=True, text=True, timeout=60
     )
@@ -233,13 +237,9 @@ def test_a_call_in_an_atexit_handler_registered_before_the_first_call_is_exporte
     """atexit runs the last registered first: the exit flush registered at the first call ran before
     the program's handler and shut the exporters down, and the handler's call was lost (span, metric
     points and LangSmith run). The flush's hook is registered when tracewrap starts now."""
-    import os
-
     app = tmp_path / "at_exit.py"
     app.write_text(AT_EXIT_APP)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    env = _app_env(
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
         OTEL_BSP_SCHEDULE_DELAY="60000",  # nothing leaves before exit: only the exit flush sends
         LANGSMITH_TRACING="true",
@@ -303,13 +303,9 @@ def test_the_last_langsmith_frame_sent_by_langsmith_s_own_thread_at_exit_arrives
     ``Client.flush`` waits for: the exit flush found nothing left, returned, and the process ended
     while the frame was still leaving (the run of a one-call script was lost behind a slow link).
     The exit flush now also waits, within the exit timeout, for the client's own threads."""
-    import os
-
     app = tmp_path / "slow_last_frame.py"
     app.write_text(SLOW_LAST_FRAME_APP)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    env = _app_env(
         OTEL_TRACES_EXPORTER="none",
         OTEL_METRICS_EXPORTER="none",
         LANGSMITH_TRACING="true",
