@@ -11,15 +11,18 @@ The user always gets the SDK's own result or its very exception object.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
+from functools import partial
+from inspect import CORO_CREATED, getcoroutinestate
+from types import CoroutineType
 from typing import Any
 
 from opentelemetry import context as otel_context
 
 from tracewrap.interception.deprecation import Deprecation
 from tracewrap.interception.results import closed_unfinished, fail, finish_async, finish_sync
-from tracewrap.telemetry.deferred import collecting
+from tracewrap.telemetry.deferred import collecting, defer, forget, watch_until_end
 from tracewrap.telemetry.lifecycle import CallSite, TracedCall, internal_error, start
 
 # the traced call in flight in this context (None: none): anything traced it reaches passes through.
@@ -63,14 +66,13 @@ def run_traced(
     return finish_sync(call, result)
 
 
-async def run_traced_async(
-    call: TracedCall, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+async def run_traced_async(call: TracedCall, sdk_call: Awaitable[Any]) -> Any:
+    """:func:`run_traced` for an async method: awaits the coroutine the SDK method returned."""
     flag = _in_traced_call.set(weakref.ref(call))
     token = otel_context.attach(call.context)
     restore = True
     try:
-        result = await wrapped(*args, **kwargs)
+        result = await sdk_call
     except GeneratorExit:
         # closed unfinished: its task destroyed while pending, then collected (or coro.close()).
         # Closed by the GC, in another context: resetting this one's tokens there would be a context
@@ -109,22 +111,56 @@ def sync_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wra
 
 
 def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> WrapperFunction:
-    """As :func:`sync_wrapper`."""
+    """As :func:`sync_wrapper`, for a method that returns a coroutine. Not itself async: the SDK's
+    method is called at once, so a wrong argument raises at the call, not at ``await``, as bare
+    (the SDK's ``required_args`` check, a coroutine function's own binding). The span starts when
+    the coroutine is awaited, as the SDK's request does; inside a traced call, or for a client
+    that is not traced, the caller gets the SDK's very coroutine."""
 
-    async def traced(
+    def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        sdk_call = wrapped(*args, **kwargs)
         if _in_traced_call.get() is not None:
-            return await wrapped(*args, **kwargs)
+            return sdk_call
         site = site_of(instance)
-        call = start(site, kwargs, is_async=True) if site is not None else None
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        if args:
-            read_args(args, call)
-        return await run_traced_async(call, wrapped, args, kwargs)
+        if site is None:
+            return sdk_call
+        watch: list[weakref.ref[Any]] = []
+        coroutine = _traced_coroutine(site, sdk_call, args, kwargs, watch)
+        if sdk_call.__class__ is CoroutineType:  # (a stand-in's awaitable may be anything)
+            # named as the SDK's (a task's repr, a never-awaited warning)
+            coroutine.__name__ = sdk_call.__name__
+            coroutine.__qualname__ = sdk_call.__qualname__
+            # ours may end without ever running (closed, thrown into by a task cancelled before
+            # its first step, dropped): the SDK's is then closed unstarted, as bare it would have
+            # been (no "never awaited" warning of its own). Queued: the watch runs inside the GC
+            watch.append(watch_until_end(coroutine, partial(defer, partial(_close_unstarted, sdk_call))))
+        return coroutine
 
     return traced if deprecation is None else _warning_first(traced, deprecation)
+
+
+async def _traced_coroutine(
+    site: CallSite,
+    sdk_call: Awaitable[Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    watch: list[weakref.ref[Any]],
+) -> Any:
+    if watch:  # running: it awaits the SDK's coroutine (closing it if closed meanwhile)
+        forget(watch[0])
+    call = start(site, kwargs, is_async=True)
+    if call is None:
+        return await sdk_call
+    if args:
+        read_args(args, call)
+    return await run_traced_async(call, sdk_call)
+
+
+def _close_unstarted(sdk_call: Coroutine[Any, Any, Any]) -> None:
+    if getcoroutinestate(sdk_call) == CORO_CREATED:
+        sdk_call.close()
 
 
 def _warning_first(traced: WrapperFunction, deprecation: Deprecation) -> WrapperFunction:

@@ -193,6 +193,6 @@ def async_request_wrapper(enabled: Callable[[], frozenset[Endpoint]], site_of: C
         call = _begin(instance, args, kwargs, enabled(), site_of, True)
         if call is None:
             return await wrapped(*args, **kwargs)
-        return await run_traced_async(call, wrapped, args, kwargs)
+        return await run_traced_async(call, wrapped(*args, **kwargs))
 
     return traced
