@@ -56,13 +56,20 @@ fi
 cp /etc/resolv.conf "$SID/etc/resolv.conf"
 cp /etc/ssl/certs/ca-certificates.crt "$SID/etc/ssl/certs/ca-certificates.crt"
 [ -f /etc/pip.conf ] && cp /etc/pip.conf "$SID/etc/pip.conf"
-if [ ! -x "$SID/usr/bin/python$VERSION" ]; then
+# Debian's builds of the compiled dependencies PyPI has no wheel of for the newest Python (langsmith's
+# orjson and zstandard on 3.15; orjson builds with Rust, which is not here): the venvs see them
+# (--system-site-packages) and pip takes them as installed. Built for every Python sid supports.
+DEBIAN_BUILDS="python3-orjson python3-zstandard"
+if [ ! -x "$SID/usr/bin/python$VERSION" ] || [ ! -d "$SID/usr/lib/python3/dist-packages/zstandard" ] \
+    || [ ! -d "$SID/usr/lib/python3/dist-packages/orjson" ]; then
     # sid's Release file is past its Valid-Until when the mirror is a snapshot: packages still verify
     in_sid apt-get -qq -o Acquire::Check-Valid-Until=false update
+    # shellcheck disable=SC2086  # (a list of package names)
     in_sid env DEBIAN_FRONTEND=noninteractive apt-get -qq -o Acquire::Check-Valid-Until=false \
-        install -y "python$VERSION" "python$VERSION-venv" >/dev/null
+        install -y "python$VERSION" "python$VERSION-venv" $DEBIAN_BUILDS >/dev/null
 fi
-stamp=$(cat pyproject.toml src/tracewrap/auto/tracewrap_autoinstrument.pth | sha1sum | cut -c1-16)
+stamp=$(cat pyproject.toml src/tracewrap/auto/tracewrap_autoinstrument.pth scripts/sid_python.sh \
+    | sha1sum | cut -c1-16)
 VENV=/opt/venvs/py${VERSION/./}-$stamp
 flock -u "$lock"
 
@@ -71,7 +78,7 @@ exec {lock}>"$SID$VENV.lock"
 flock "$lock"
 if [ ! -f "$SID$VENV/.complete" ]; then
     rm -rf "$SID$VENV"
-    in_sid bash -c "cd '$ROOT' && python$VERSION -m venv '$VENV' && '$VENV/bin/pip' install -q -U pip \
+    in_sid bash -c "cd '$ROOT' && python$VERSION -m venv --system-site-packages '$VENV' && '$VENV/bin/pip' install -q -U pip \
         && '$VENV/bin/pip' install -q -e '.[test,prometheus,cost,agents]' 'openai>=3,<4'" \
         2> >(grep -v "^WARNING: Location" >&2)
     touch "$SID$VENV/.complete"

@@ -131,12 +131,14 @@ for version in "${OTHER_PYTHONS[@]}"; do
     "$py" -m pytest -q --ignore=tests/frameworks "${only[@]}" "$@"
 done
 
-# Python 3.14, newer than Debian 12 or this machine's pyenv has: Debian sid's own build, in a chroot
-# (scripts/sid_python.sh). The Phoenix test stays on the lanes above: its server runs in its own venv
-# out here, and what it reads is the same spans. (3.15 waits for wheels: zstandard, which langsmith
-# needs, has none for it yet and sid's root has no compiler.)
-step "pytest, everything, on Python 3.14 (Debian sid's, in a chroot; openai 3.x)"
-scripts/sid_python.sh 3.14 -q --ignore=tests/frameworks --ignore=tests/exporting/test_phoenix.py "$@"
+# Pythons 3.14 and 3.15, newer than Debian 12 or this machine's pyenv has: Debian sid's own builds, in
+# a chroot (scripts/sid_python.sh; on 3.15 with Debian's builds of orjson and zstandard, which PyPI
+# has no 3.15 wheel of). The Phoenix test stays on the lanes above: its server runs in its own venv
+# out here, and what it reads is the same spans.
+for version in 3.14 3.15; do
+    step "pytest, everything, on Python $version (Debian sid's, in a chroot; openai 3.x)"
+    scripts/sid_python.sh "$version" -q --ignore=tests/frameworks --ignore=tests/exporting/test_phoenix.py "$@"
+done
 
 step "pytest, the call path, on $("${VENV[pydantic1]}/bin/python" -c 'import pydantic, openai; print("pydantic", pydantic.VERSION, "openai", openai.__version__)')"
 "${VENV[pydantic1]}/bin/python" -m pytest -q "$@" \

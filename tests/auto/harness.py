@@ -181,10 +181,21 @@ def _constraints(path: Path) -> Path:
     return path
 
 
+def _sees_system_site_packages() -> bool:
+    config = Path(sys.prefix) / "pyvenv.cfg"
+    if sys.prefix == sys.base_prefix or not config.is_file():
+        return False
+    return "include-system-site-packages = true" in config.read_text()
+
+
 def _create_venv(out: Path, wheel: Path) -> tuple[Path, Path]:
     root = out / "venv"
-    # no pip inside the venv: the runner's pip installs into it (--python), which saves ~4 s
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
+    # no pip inside the venv: the runner's pip installs into it (--python), which saves ~4 s. It
+    # sees the system's packages when the venv running the tests does: the Python 3.15 lane takes
+    # Debian's builds of what PyPI has no 3.15 wheel of (scripts/sid_python.sh)
+    shared = ["--system-site-packages"] if _sees_system_site_packages() else []
+    venv = [sys.executable, "-m", "venv", "--without-pip", *shared, str(root)]
+    subprocess.run(venv, check=True, timeout=120)
     python = root / "bin" / "python"
     subprocess.run(
         [
