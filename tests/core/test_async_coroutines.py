@@ -96,3 +96,21 @@ def test_a_coroutine_that_never_runs_warns_as_bare(server, telemetry, mode) -> N
     assert _warnings_of(dropped) == ["coroutine 'AsyncCompletions.create' was never awaited"]
     assert telemetry.spans() == []
     assert server.requests == []
+
+
+def test_a_coroutine_still_held_at_exit_can_still_be_awaited(server, telemetry) -> None:
+    """At exit tracewrap ends what its watches still hold (streams); a traced coroutine not run yet
+    is not closed then: an atexit handler registered before it may still await it."""
+    from tracewrap.telemetry import deferred
+
+    client = _client(server, telemetry, "client")
+    coroutine = client.chat.completions.create(model="m", messages=MESSAGES)
+    deferred._open_at_exit()  # what the process exit runs (then its flush drains the queue)
+    run_deferred()
+
+    async def later() -> str:
+        return (await coroutine).choices[0].finish_reason
+
+    assert asyncio.run(later()) == "stop"
+    (span,) = telemetry.spans()
+    assert span.name == "chat m"

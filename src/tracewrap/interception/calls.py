@@ -135,7 +135,11 @@ def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wr
             # ours may end without ever running (closed, thrown into by a task cancelled before
             # its first step, dropped): the SDK's is then closed unstarted, as bare it would have
             # been (no "never awaited" warning of its own). Queued: the watch runs inside the GC
-            watch.append(watch_until_end(coroutine, partial(defer, partial(_close_unstarted, sdk_call))))
+            try:
+                close = partial(defer, partial(_close_unstarted, sdk_call, watch))
+                watch.append(watch_until_end(coroutine, close))
+            except Exception as exc:  # (no thread left to start at interpreter shutdown...)
+                internal_error("async_wrapper", exc)
         return coroutine
 
     return traced if deprecation is None else _warning_first(traced, deprecation)
@@ -158,8 +162,9 @@ async def _traced_coroutine(
     return await run_traced_async(call, sdk_call)
 
 
-def _close_unstarted(sdk_call: Coroutine[Any, Any, Any]) -> None:
-    if getcoroutinestate(sdk_call) == CORO_CREATED:
+def _close_unstarted(sdk_call: Coroutine[Any, Any, Any], watch: list[weakref.ref[Any]]) -> None:
+    # (the watch also fires at exit for a coroutine still held, which may yet be awaited: not that one)
+    if watch[0]() is None and getcoroutinestate(sdk_call) == CORO_CREATED:
         sdk_call.close()
 
 
