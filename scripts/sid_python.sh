@@ -81,6 +81,10 @@ if [ ! -f "$SID$VENV/.complete" ]; then
     in_sid bash -c "cd '$ROOT' && python$VERSION -m venv --system-site-packages '$VENV' && '$VENV/bin/pip' install -q -U pip \
         && '$VENV/bin/pip' install -q -e '.[test,prometheus,cost,agents]' 'openai>=3,<4'" \
         2> >(grep -v "^WARNING: Location" >&2)
+    # The venv is shared by every checkout, but its editable install names the one that built it,
+    # which the chroot of another does not have (Python 3.15's site says so on every start, into
+    # the stderr the tests read): the checkout's src comes from PYTHONPATH (in_sid) instead
+    rm -f "$SID$VENV"/lib/python*/site-packages/_editable_impl_tracewrap.pth
     touch "$SID$VENV/.complete"
 fi
 flock -u "$lock"
