@@ -105,54 +105,109 @@ step "ruff"
 "$V3" -m ruff check src tests benchmarks scripts examples
 "$V3" -m ruff format --check src tests benchmarks scripts examples
 
+# The lanes: one pytest run each (an interpreter and a set of versions). A lane keeps about three
+# quarters of one core busy (the rest is waiting on the processes, servers and timeouts its tests
+# drive; measured with /usr/bin/time), so two run at once ($TRACEWRAP_LANES, default 2), longest
+# first; each lane's output is printed whole when it ends, and every lane runs even when one fails.
+
 # the whole suite, the memory soak included, on each SDK major (the soak's old MemoryError was a
 # span ended inside the GC: docs/gc-safety.md)
 # (the framework matrix runs its apps in the frameworks venv whichever venv runs pytest: once is enough)
-for v in 1 2 3; do
-    py=${VENV[openai$v]}/bin/python
+lane_openai() {
+    local v=$1; shift
+    local py=${VENV[openai$v]}/bin/python skip=()
     step "pytest, everything, on $("$py" -c 'import openai; print("openai", openai.__version__)')"
     # real Celery and gunicorn workers test how processes end, not the SDK: on openai 3.x (and
     # every Python below), not again on 1.x and 2.x
-    if [ "$v" = 3 ]; then skip=(); else
+    if [ "$v" != 3 ]; then
         skip=(--ignore=tests/frameworks --ignore=tests/exporting/test_celery.py --ignore=tests/exporting/test_gunicorn.py)
     fi
     "$py" -m pytest -q "${skip[@]}" "$@"
-done
+}
 
-for version in "${OTHER_PYTHONS[@]}"; do
+lane_python() {
+    local version=$1; shift
     if [ -z "${OTHER_PY[$version]}" ]; then
         step "Python $version: no interpreter found (python$version on PATH or under pyenv): its lane did NOT run"
-        continue
+        return
     fi
-    py=${VENV[py${version/./}]}/bin/python
+    local py=${VENV[py${version/./}]}/bin/python only=()
     step "pytest, everything, on $("$py" -c 'import sys, openai; print("Python", sys.version.split()[0], "openai", openai.__version__)')"
-    only=()  # grafana-foundation-sdk (the dashboards' model round trip) needs Python 3.11+
+    # grafana-foundation-sdk (the dashboards' model round trip) needs Python 3.11+
     [ "$version" = 3.10 ] && only=(--deselect tests/dashboards/test_dashboard_static.py::test_round_trips_through_grafana_foundation_sdk_models)
     "$py" -m pytest -q --ignore=tests/frameworks "${only[@]}" "$@"
-done
+}
 
 # Pythons 3.14 and 3.15, newer than Debian 12 or this machine's pyenv has: Debian sid's own builds, in
 # a chroot (scripts/sid_python.sh; on 3.15 with Debian's builds of orjson and zstandard, which PyPI
 # has no 3.15 wheel of). The Phoenix test stays on the lanes above: its server runs in its own venv
 # out here, and what it reads is the same spans.
-for version in 3.14 3.15; do
+lane_sid() {
+    local version=$1; shift
     step "pytest, everything, on Python $version (Debian sid's, in a chroot; openai 3.x)"
     scripts/sid_python.sh "$version" -q --ignore=tests/frameworks --ignore=tests/exporting/test_phoenix.py "$@"
-done
+}
 
-step "pytest, the call path, on $("${VENV[pydantic1]}/bin/python" -c 'import pydantic, openai; print("pydantic", pydantic.VERSION, "openai", openai.__version__)')"
-"${VENV[pydantic1]}/bin/python" -m pytest -q "$@" \
-    tests/core/test_fields.py tests/core/test_accumulators.py tests/core/test_call_matrix.py \
-    tests/core/test_streams.py tests/core/test_outcomes.py tests/core/test_cancellation.py \
-    tests/core/test_raw_bodies.py tests/core/test_request_layer.py tests/core/test_api_calls.py \
-    tests/core/test_wrapping.py
+lane_pydantic1() {
+    local py=${VENV[pydantic1]}/bin/python
+    step "pytest, the call path, on $("$py" -c 'import pydantic, openai; print("pydantic", pydantic.VERSION, "openai", openai.__version__)')"
+    "$py" -m pytest -q "$@" \
+        tests/core/test_fields.py tests/core/test_accumulators.py tests/core/test_call_matrix.py \
+        tests/core/test_streams.py tests/core/test_outcomes.py tests/core/test_cancellation.py \
+        tests/core/test_raw_bodies.py tests/core/test_request_layer.py tests/core/test_api_calls.py \
+        tests/core/test_wrapping.py
+}
 
-py=${VENV[oldest]}/bin/python
-step "pytest, the call path and the exporters, on the declared floors: $FLOORS"
-"$py" scripts/floors.py --check >/dev/null
-"$py" -m pytest -q "$@" tests/core tests/exporting tests/reliability tests/websocket tests/agent_runs \
-    --ignore=tests/exporting/test_celery.py --ignore=tests/exporting/test_gunicorn.py \
-    --ignore=tests/exporting/test_phoenix.py
+lane_oldest() {
+    local py=${VENV[oldest]}/bin/python
+    step "pytest, the call path and the exporters, on the declared floors: $FLOORS"
+    "$py" scripts/floors.py --check >/dev/null
+    "$py" -m pytest -q "$@" tests/core tests/exporting tests/reliability tests/websocket tests/agent_runs \
+        --ignore=tests/exporting/test_celery.py --ignore=tests/exporting/test_gunicorn.py \
+        --ignore=tests/exporting/test_phoenix.py
+}
+
+LANE_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/tracewrap-lanes.XXXXXX")
+declare -A LANE_OF=()  # pid -> the lane it runs
+FAILED_LANES=()
+
+# reap: wait for whichever running lane ends first, then print its output and its verdict
+reap() {
+    local pid status=0
+    wait -n -p pid || status=$?
+    local name=${LANE_OF[$pid]}
+    unset "LANE_OF[$pid]"
+    cat "$LANE_LOGS/$name.log"
+    if [ "$status" = 0 ]; then
+        step "lane $name passed"
+    else
+        step "lane $name FAILED (exit $status)"
+        FAILED_LANES+=("$name")
+    fi
+}
+
+# run_lanes "NAME ARG..."...: each lane_NAME function with its arguments (and this script's), as lanes
+run_lanes() {
+    local lane log
+    for lane in "$@"; do
+        while ((${#LANE_OF[@]} >= ${TRACEWRAP_LANES:-2})); do reap; done
+        log=${lane// /-}
+        step "lane $log started"
+        # shellcheck disable=SC2086  # (the lane's name and its arguments, split on purpose)
+        (set -euo pipefail; lane_$lane "${ARGS[@]}") >"$LANE_LOGS/$log.log" 2>&1 &
+        LANE_OF[$!]=$log
+    done
+    while ((${#LANE_OF[@]})); do reap; done
+}
+
+ARGS=("$@")
+run_lanes "openai 3" "python 3.13" "python 3.10" "python 3.12" "sid 3.14" "sid 3.15" "openai 2" "openai 1" \
+    "oldest" "pydantic1"
+rm -rf "$LANE_LOGS"
+if ((${#FAILED_LANES[@]})); then
+    step "FAILED lanes: ${FAILED_LANES[*]}"
+    exit 1
+fi
 
 step "benchmark (short mode; figures printed, not asserted)"
 "$V3" benchmarks/overhead.py --quick
