@@ -995,3 +995,70 @@ def test_traced_methods_copy_and_pickle_as_the_sdks(server, telemetry, how) -> N
         client = sync_client(server, telemetry)
     assert _copied_and_pickled(client) == expected
     assert [s.name for s in telemetry.spans()] == ["chat copied"]
+
+
+def _through_weak_methods(make_clients: typing.Callable[[], tuple[typing.Any, typing.Any]]) -> list[object]:
+    """What ``weakref.WeakMethod`` (blinker's and other signal libraries' hold on a bound method)
+    gives back for the methods of the clients ``make_clients`` makes (a sync and an async one), and
+    what calling that gives; then the same once the clients are gone."""
+    import gc
+    import weakref
+
+    client, aclient = make_clients()
+    methods = [client.chat.completions.create, aclient.chat.completions.create]
+    refs = [weakref.WeakMethod(method) for method in methods]
+    gc.collect()  # what a weak reference holds must outlive a collection while the client lives
+    given = [ref() for ref in refs]
+    seen: list[object] = [
+        [(given[i] == method, given[i].__self__ is method.__self__) for i, method in enumerate(methods)],
+        given[0](model="weak", messages=MESSAGES).choices[0].message.content,
+        asyncio.run(given[1](model="weak-async", messages=MESSAGES)).choices[0].message.content,
+    ]
+    del client, aclient, methods, given
+    gc.collect()
+    seen.append([ref() for ref in refs])
+    return seen
+
+
+@pytest.mark.parametrize("how", ["module", "client"])
+def test_a_weak_method_gives_back_the_traced_method(server, telemetry, how) -> None:
+    """``weakref.WeakMethod(client.chat.completions.create)`` gives the method back as
+    ``type(method)(function, instance)``: wrapt's proxies took other arguments, so under
+    ``wrap(openai)`` it raised TypeError, under ``wrap(client)`` it gave a proxy calling the resource
+    object as its wrapper, and a traced async method's ``__func__`` (made at each read) died at once.
+    Now it is the traced method (its call has its span), and it dies with the client, as bare."""
+
+    def bare() -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
+        made = (openai.OpenAI, openai.AsyncOpenAI)
+        return tuple(cls(api_key=API_KEY, base_url=server.base_url, max_retries=0) for cls in made)  # type: ignore[return-value]
+
+    expected = _through_weak_methods(bare)
+    assert expected == [[(True, True)] * 2, Scenario().text, Scenario().text, [None, None]]
+    if how == "module":
+        _module(telemetry)
+        traced = bare
+    else:
+        traced = lambda: (sync_client(server, telemetry), async_client(server, telemetry))  # noqa: E731
+    assert _through_weak_methods(traced) == expected
+    assert sorted(s.name for s in telemetry.spans()) == ["chat weak", "chat weak-async"]
+
+
+@pytest.mark.parametrize("how", ["bare", "module", "client"])
+def test_a_weak_method_whose_method_was_replaced_gives_the_function_bound(server, telemetry, how) -> None:
+    """A weak method gives back the function it was made from, bound, even where the object's
+    attribute has been replaced since (as bare). tracewrap's traced method is not that function
+    bound any more, so the SDK's function is called as it is; its request is traced by the client's
+    request layer, as any call that bypasses the traced methods: one span, as ever."""
+    import weakref
+
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0)
+    if how == "module":
+        _module(telemetry)
+    elif how == "client":
+        client = sync_client(server, telemetry)
+    ref = weakref.WeakMethod(client.chat.completions.create)
+    client.chat.completions.create = lambda **_: "replaced"
+    method = ref()
+    assert method(model="weak", messages=MESSAGES).choices[0].message.content == Scenario().text
+    assert method.__self__ is client.chat.completions and len(server.requests) == 1
+    assert [s.name for s in telemetry.spans()] == ([] if how == "bare" else ["chat weak"])

@@ -25,7 +25,7 @@ from typing import Any
 
 import wrapt
 
-from tracewrap.interception.in_place import SeenAsWrapped
+from tracewrap.interception.in_place import RebuiltAsMethod, SeenAsWrapped
 
 
 def coroutine_code(code: CodeType) -> CodeType:
@@ -55,8 +55,17 @@ class ReportsCoroutine(SeenAsWrapped):
 
     @property
     def __func__(self) -> Any:  # a bound method: what ``inspect`` reads its flags from
-        return CoroutineFunctionView(self.__wrapped__.__func__)  # type: ignore[attr-defined]
+        function = self.__wrapped__.__func__  # type: ignore[attr-defined]
+        # one view per method, kept by the proxy that lives as long as the method (the class's, for a
+        # class's method bound anew at each look-up): ``weakref.WeakMethod`` holds it weakly
+        parent = getattr(self, "_self_parent", None)
+        keeper = self if parent is None else parent
+        view = getattr(keeper, "_self_function_view", None)
+        if view is None or view.__wrapped__ is not function:
+            view = CoroutineFunctionView(function)
+            keeper._self_function_view = view
+        return view
 
 
-class BoundAsyncMethod(ReportsCoroutine, wrapt.BoundFunctionWrapper):
+class BoundAsyncMethod(RebuiltAsMethod, ReportsCoroutine, wrapt.BoundFunctionWrapper):
     """What a class's traced async method (``wrap(openai)``) gives when looked up on an instance."""

@@ -50,7 +50,7 @@ from tracewrap.interception import websocket
 from tracewrap.interception.calls import WrapperFunction, async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
-from tracewrap.interception.in_place import SeenAsWrapped
+from tracewrap.interception.in_place import RebuiltAsMethod, SeenAsWrapped
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, internal_error
@@ -75,8 +75,9 @@ KNOWN_HOSTS = {
 UNKNOWN_PROVIDER = "openai_compatible"
 
 
-class TracedMethod(SeenAsWrapped, wrapt.FunctionWrapper):
-    """Marks a method tracewrap installed, so wrapping again never stacks a second span."""
+class TracedMethod(RebuiltAsMethod, SeenAsWrapped, wrapt.FunctionWrapper):
+    """Marks a method tracewrap installed, so wrapping again never stacks a second span. Built as
+    ``TracedMethod(method, wrapper=...)``: two arguments alone rebuild a method (:class:`RebuiltAsMethod`)."""
 
 
 class AsyncTracedMethod(ReportsCoroutine, TracedMethod):
@@ -253,7 +254,7 @@ class Installation:
             # its undecorated function, its warning's stacklevel counting the frames to the caller)
             if deprecation is None and method not in vars(resource):
                 wrapper = _following_the_class(type(resource), method, wrapper)
-            setattr(resource, method, proxy(original, wrapper))
+            setattr(resource, method, proxy(original, wrapper=wrapper))
             for cache in _RAW_CACHES:
                 resource.__dict__.pop(cache, None)
             self.patched.append((resource, method))
@@ -576,8 +577,8 @@ def _trace_request_layer(client: Any, installation: Installation) -> None:
 
     def traced(original: Any) -> TracedMethod:
         if inspect.iscoroutinefunction(inspect.unwrap(original)):
-            return AsyncTracedMethod(original, async_request_wrapper(lambda: enabled, site_of))
-        return TracedMethod(original, sync_request_wrapper(lambda: enabled, site_of))
+            return AsyncTracedMethod(original, wrapper=async_request_wrapper(lambda: enabled, site_of))
+        return TracedMethod(original, wrapper=sync_request_wrapper(lambda: enabled, site_of))
 
     installation.method_factories["request"] = traced
 
@@ -592,7 +593,7 @@ def _trace_copies(installation: Installation) -> None:
         return new_client
 
     def traced(original: Any) -> Any:
-        return TracedMethod(original, derived)
+        return TracedMethod(original, wrapper=derived)
 
     for name in ("copy", "with_options"):
         if _hook_client_method(type(installation.client), name):

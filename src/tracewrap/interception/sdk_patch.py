@@ -48,7 +48,7 @@ from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import BoundAsyncMethod, ReportsCoroutine
 from tracewrap.interception.deprecation import deprecation_of
-from tracewrap.interception.in_place import SeenAsWrapped
+from tracewrap.interception.in_place import RebuiltAsMethod, SeenAsWrapped
 from tracewrap.interception.install import _MARK, current_sites, plan_paths
 from tracewrap.interception.request_layer import async_request_wrapper, sync_request_wrapper, traced_endpoints
 from tracewrap.options import TraceOptions
@@ -59,7 +59,7 @@ Plan = dict[tuple[type, str], Endpoint]  # (class, method name) -> endpoint
 Deferred = dict[str, tuple[str, ...]]  # resource package -> the paths walked when it is imported
 
 
-class BoundSyncMethod(SeenAsWrapped, wrapt.BoundFunctionWrapper):
+class BoundSyncMethod(RebuiltAsMethod, SeenAsWrapped, wrapt.BoundFunctionWrapper):
     """What a class's traced sync method gives when looked up on an instance."""
 
 
