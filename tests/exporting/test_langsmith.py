@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import openai
@@ -137,6 +138,14 @@ def test_llm_run_fields(
     setup = tracewrap.configure()
     assert setup.traces_exporters == ("langsmith",) and setup.tracer_provider is None
     assert setup.langsmith.client._use_daemon_threads  # cannot hold the process at exit
+    if zstd:
+        # langsmith compresses once its control thread has read the server's /info; what is sent
+        # before goes uncompressed (langsmith's own design, with or without tracewrap), which a loaded
+        # machine showed: wait for it, so every post below is compressed
+        deadline = time.monotonic() + 10
+        while setup.langsmith.client.compressed_traces is None:
+            assert time.monotonic() < deadline, "langsmith never turned compression on"
+            time.sleep(0.01)
     client = make_client()
     server.enqueue(Scenario(prompt_tokens=40, completion_tokens=9, cached_tokens=32, reasoning_tokens=4))
     reply = client.chat.completions.create(
