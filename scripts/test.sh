@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh            # lint, the full suite on openai 1.x, 2.x and 3.x, benchmarks --quick
 #   scripts/test.sh -k stream  # extra arguments go to every pytest run
+#   TRACEWRAP_LANES=1 scripts/test.sh   # the test lanes one after another (default: two at once)
 #
 # Set-up is idempotent: venvs live in $TRACEWRAP_VENVS (default ~/.cache/tracewrap/venvs, shared by
 # every checkout on the machine, so a fresh clone does not rebuild them) and are rebuilt when their
