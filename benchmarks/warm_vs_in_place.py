@@ -98,7 +98,7 @@ def bench_for(key: str) -> Bench:
     # bound SDK method), rebuilt around the stand-in bound to the same resource: the same wrapper,
     # reached through the same wrapt hop, finds the same call site
     resource = installed.__wrapped__.__self__
-    traced = _client_with(type(installed)(MethodType(answer, resource), installed._self_wrapper))
+    traced = _client_with(type(installed)(MethodType(answer, resource), wrapper=installed._self_wrapper))
     columns = [
         Column("bare", "bare", plain),
         Column("floor", "conventions floor", plain, floor=True, conventions=True),
