@@ -1043,6 +1043,15 @@ def test_a_weak_method_gives_back_the_traced_method(server, telemetry, how) -> N
     assert sorted(s.name for s in telemetry.spans()) == ["chat weak", "chat weak-async"]
 
 
+def test_a_traced_method_built_around_a_method_and_a_wrapper_is_not_a_rebuild(server, telemetry) -> None:
+    """Two arguments rebuild a method only when the second is the instance (``WeakMethod``'s
+    ``(function, instance)``); wrapt's own ``(wrapped, wrapper)`` still builds a proxy calling it."""
+    method = sync_client(server, telemetry).chat.completions.create
+    again = type(method)(method.__wrapped__, method._self_wrapper)
+    assert again(model="rebuilt", messages=MESSAGES).choices[0].message.content == Scenario().text
+    assert [s.name for s in telemetry.spans()] == ["chat rebuilt"]
+
+
 @pytest.mark.parametrize("how", ["bare", "module", "client"])
 def test_a_weak_method_whose_method_was_replaced_gives_the_function_bound(server, telemetry, how) -> None:
     """A weak method gives back the function it was made from, bound, even where the object's

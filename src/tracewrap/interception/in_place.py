@@ -107,7 +107,8 @@ class RebuiltAsMethod:
     that name as tracewrap left it (traced); where that is not ``function`` bound (the instance's
     method was replaced since), ``function`` bound to ``instance`` as it is, as a bound method would
     be rebuilt (its request is still traced, by the request layer). Any other arguments are
-    wrapt's; tracewrap's own pass the wrapper by keyword. No annotation in its body:
+    wrapt's (a callable second one is a wrapper: an SDK resource or client is not callable);
+    tracewrap's own pass the wrapper by keyword. No annotation in its body:
     :class:`SeenAsWrapped` says why."""
 
     __slots__ = ()
@@ -115,7 +116,7 @@ class RebuiltAsMethod:
     # (wrapt builds a class's bound method at every look-up: this Python-level step costs ~0.24 µs
     # there, under wrap(openai); wrap(client)'s methods are built once per resource object)
     def __init__(self, *args, **kwargs):
-        if len(args) != 2 or kwargs:
+        if len(args) != 2 or kwargs or callable(args[1]):  # (wrapt's (wrapped, wrapper) is not this)
             super().__init__(*args, **kwargs)
             return
         function, instance = args
