@@ -202,8 +202,10 @@ run_lanes() {
 }
 
 ARGS=("$@")
-run_lanes "openai 3" "python 3.13" "python 3.10" "python 3.12" "sid 3.14" "sid 3.15" "openai 2" "openai 1" \
-    "oldest" "pydantic1"
+LANES=("openai 3")
+for version in "${OTHER_PYTHONS[@]}"; do LANES+=("python $version"); done
+LANES+=("sid 3.14" "sid 3.15" "openai 2" "openai 1" "oldest" "pydantic1")
+run_lanes "${LANES[@]}"
 rm -rf "$LANE_LOGS"
 if ((${#FAILED_LANES[@]})); then
     step "FAILED lanes: ${FAILED_LANES[*]}"
