@@ -34,6 +34,18 @@ def silent_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
+@pytest.fixture
+def breakable_receiver() -> Iterator[OTLPReceiver]:
+    """A receiver of the test's own, stopped at its end, for a test that makes its receiver slow or
+    failing. Past ``shutdown()``'s deadline the SDK's batch processor goes on draining its queue in
+    the background, and its exporter retries the 500s it got: those exports arrived in the shared
+    receiver seconds later, inside a later test (30 stray spans, in one CI run). Stopped, this
+    receiver refuses them instead."""
+    receiver = OTLPReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
 def _calls(make_client: Any, n: int = CALLS) -> float:
     client = make_client()
     started = time.perf_counter()
@@ -56,12 +68,12 @@ def _otlp_env(monkeypatch: pytest.MonkeyPatch, endpoint: str, protocol: str = "h
 def test_broken_receiver_does_not_slow_or_break_calls(
     mode: str,
     monkeypatch: pytest.MonkeyPatch,
-    receiver: OTLPReceiver,
+    breakable_receiver: OTLPReceiver,
     silent_port: int,
     server: FakeOpenAIServer,
     make_client: Any,
 ) -> None:
-    _otlp_env(monkeypatch, receiver.http_endpoint)
+    _otlp_env(monkeypatch, breakable_receiver.http_endpoint)
     tracewrap.configure()
     healthy = _calls(make_client)
     assert tracewrap.flush(5.0)
@@ -70,15 +82,15 @@ def test_broken_receiver_does_not_slow_or_break_calls(
     from .conftest import reset_globals
 
     reset_globals()
-    receiver.clear()
-    endpoint = receiver.http_endpoint
+    breakable_receiver.clear()
+    endpoint = breakable_receiver.http_endpoint
     if mode == "refused":
         endpoint = f"http://127.0.0.1:{free_port()}"
     elif mode == "silent":
         endpoint = f"http://127.0.0.1:{silent_port}"
     else:
-        receiver.store.mode = mode
-        receiver.store.delay_s = 3.0
+        breakable_receiver.store.mode = mode
+        breakable_receiver.store.delay_s = 3.0
     _otlp_env(monkeypatch, endpoint)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "30")  # a long exporter timeout must not matter
     tracewrap.configure()
@@ -97,11 +109,14 @@ def test_broken_receiver_does_not_slow_or_break_calls(
 
 
 def test_queue_is_bounded_and_drops_are_counted(
-    monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, server: FakeOpenAIServer, make_client: Any
+    monkeypatch: pytest.MonkeyPatch,
+    breakable_receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    make_client: Any,
 ) -> None:
-    receiver.store.mode = "slow"
-    receiver.store.delay_s = 3.0
-    _otlp_env(monkeypatch, receiver.http_endpoint)
+    breakable_receiver.store.mode = "slow"
+    breakable_receiver.store.delay_s = 3.0
+    _otlp_env(monkeypatch, breakable_receiver.http_endpoint)
     setup = tracewrap.configure(max_queue_size=16)
     (processor,) = setup.span_processors
     _calls(make_client, 200)
