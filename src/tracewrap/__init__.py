@@ -103,7 +103,7 @@ def wrap(
     from types import ModuleType
 
     from tracewrap.environment import tracing_enabled
-    from tracewrap.integrations import install_agents_tracing
+    from tracewrap.integrations import install_integrations
     from tracewrap.interception.install import is_client, wrap_client
     from tracewrap.options import build_options, choose_paths
 
@@ -131,7 +131,7 @@ def wrap(
         resolve(path)
     if not tracing_enabled():
         return target
-    install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
+    install_integrations(options)  # Agents SDK runs as one trace; LangChain's own LangSmith runs
     _watch_process_ends()
     if is_module:
         from tracewrap.interception.sdk_patch import instrument_sdk

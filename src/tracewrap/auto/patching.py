@@ -12,7 +12,7 @@ from typing import Any
 
 from tracewrap.endpoints import resolve
 from tracewrap.environment import tracing_enabled
-from tracewrap.integrations import install_agents_tracing
+from tracewrap.integrations import install_integrations
 from tracewrap.options import Redactor, build_options, choose_paths
 
 
@@ -62,7 +62,7 @@ def instrument(
     from tracewrap.interception.sdk_patch import instrument_sdk
 
     instrument_sdk(openai, chosen, options)
-    install_agents_tracing(options)  # OpenAI Agents SDK runs as one trace, once `agents` is imported
+    install_integrations(options)  # Agents SDK runs as one trace; LangChain's own LangSmith runs
     return True
 
 

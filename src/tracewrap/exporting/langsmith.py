@@ -14,7 +14,8 @@ A call ``wrap_openai`` already makes a run for gets no second run: LangSmith wou
 twice. Its ``llm`` run is LangSmith's current run when the call starts (wrap_openai's wrapper
 outside tracewrap's) or when the SDK sends the request (``on_send``: tracewrap's wrapper outside);
 for an async stream, only while the stream is read, so an async stream's run is posted at its first
-chunk (``on_first_chunk``), once that is known.
+chunk (``on_first_chunk``), once that is known. Nor does a call that a LangChain chat model makes
+while LangChain traces to LangSmith get a run of ours (:mod:`tracewrap.integrations.langchain`).
 
 Names, run types, inputs, outputs and ``ls_*`` metadata follow ``wrap_openai`` (see
 :mod:`.langsmith_runs` and the README's LangSmith section for what differs on purpose).
@@ -40,6 +41,7 @@ from tracewrap.exporting.langsmith_client import (
     repair_after_fork,
     share_as_default_client,
 )
+from tracewrap.integrations.langchain import recorded_by_langchain
 from tracewrap.observers import ObservedCall
 from tracewrap.routes import API_CALL
 from tracewrap.telemetry.attributes import span_name
@@ -278,8 +280,10 @@ class LangSmithObserver:
         if call.record.operation == API_CALL:  # files, batches...: not a model run (a span only)
             return
         context = run_context()  # once per call: LangSmith's switch, current run, project, tags, metadata
-        if context is None or (
-            context.current is not None and made_by_wrap_openai(context.current, call.kwargs)
+        if (
+            context is None
+            or (context.current is not None and made_by_wrap_openai(context.current, call.kwargs))
+            or recorded_by_langchain()
         ):
             call.state[id(self)] = _NO_RUN
             return

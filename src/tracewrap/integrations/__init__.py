@@ -4,6 +4,9 @@
 (``openai-agents``, import name ``agents``) as soon as that package is imported, so a run becomes
 one trace of agent, tool, handoff and guardrail spans around the model-call spans tracewrap
 already makes. ``TRACEWRAP_AGENTS=false`` turns it off.
+
+:func:`~tracewrap.integrations.langchain.watch_langchain_runs` marks the ``llm`` runs LangChain's
+own tracer sends to LangSmith, so the calls made in them get no second LangSmith run from tracewrap.
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ _options: TraceOptions | None = None
 def agents_options() -> TraceOptions | None:
     """The options agent spans are made with: those of the latest ``wrap()`` / ``instrument()``."""
     return _options
+
+
+def install_integrations(options: TraceOptions) -> None:
+    """What ``wrap()`` and auto-instrumentation install beside the SDK's patches, each at its
+    package's import: the Agents SDK's tracing processor, the watch on LangChain's own runs."""
+    from tracewrap.integrations.langchain import watch_langchain_runs
+
+    install_agents_tracing(options)
+    watch_langchain_runs()
 
 
 def install_agents_tracing(options: TraceOptions) -> bool:
