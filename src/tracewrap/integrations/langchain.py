@@ -65,9 +65,11 @@ def _on_tracer_import(module: Any) -> None:
     try:
         import wrapt
 
+        tracer_class = getattr(module, "LangChainTracer", None)
         # on_llm_start is the base tracer's; wrapping it by this path patches LangChainTracer alone
         for method in ("on_chat_model_start", "on_llm_start"):
-            wrapt.wrap_function_wrapper(module, f"LangChainTracer.{method}", _mark_model_run)
+            if callable(getattr(tracer_class, method, None)):  # a LangChain without it: two runs, as before
+                wrapt.wrap_function_wrapper(module, f"LangChainTracer.{method}", _mark_model_run)
     except Exception as exc:  # never fail the application's import of langchain
         internal_error("langchain integration", exc)
 
