@@ -7,17 +7,25 @@ tasks' module the worker imports; ``auto``: nothing (``TRACEWRAP_ENABLED=true`` 
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import openai
 from celery import Celery
+from celery.signals import worker_process_init
 
 import tracewrap
 
 CHAT = "tw.chat"
 IMPORTED_IN = os.getpid()  # a forked pool process got this module from the worker; a spawned one imports it
+# a hung worker's stacks in its log: the test sends SIGWINCH to the worker's process group before it
+# kills it. Celery and billiard take SIGUSR1 and SIGUSR2 (billiard's pool processes end on either);
+# SIGWINCH they leave alone, and a process without this handler ignores it
+faulthandler.register(signal.SIGWINCH, all_threads=True)
 
 
 def make_app(directory: str) -> Celery:
@@ -41,6 +49,10 @@ def make_app(directory: str) -> Celery:
 if "TW_CELERY_DIR" in os.environ:
     app = make_app(os.environ["TW_CELERY_DIR"])
     app.conf.worker_pool_start_method = os.environ.get("TW_START_METHOD", "fork")
+
+    @worker_process_init.connect
+    def _stacks_on_sigwinch(**_: Any) -> None:  # each pool process, forked or spawned
+        faulthandler.register(signal.SIGWINCH, file=sys.__stderr__, all_threads=True)  # not Celery's proxy
 
     if os.environ.get("TW_SETUP") == "wrap":
         tracewrap.wrap(openai)

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -55,14 +56,22 @@ def _start_worker(
 
 
 def _wait_for_exit(worker: subprocess.Popen[bytes], tmp_path: Path) -> str:
-    """The worker's log once it has ended; the whole group killed if it does not within 60 s."""
+    """The worker's log once it has ended. If it has not within 60 s, the test fails with the log
+    and every process's stacks (faulthandler, on SIGWINCH: celery_app), the whole group killed."""
+    log = tmp_path / "worker.log"
     try:
         worker.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGWINCH)
+        time.sleep(2)
+        pytest.fail(
+            f"the worker did not end within 60 s; its log and stacks:\n{log.read_text(errors='replace')}"
+        )
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(30)
-    return (tmp_path / "worker.log").read_text(errors="replace")
+    return log.read_text(errors="replace")
 
 
 def _assert_every_task_exported(receiver: OTLPReceiver, models: list[str], output: str) -> None:
