@@ -22,10 +22,14 @@ import tracewrap
 
 CHAT = "tw.chat"
 IMPORTED_IN = os.getpid()  # a forked pool process got this module from the worker; a spawned one imports it
-# a hung worker's stacks in its log: the test sends SIGWINCH to the worker's process group before it
-# kills it. Celery and billiard take SIGUSR1 and SIGUSR2 (billiard's pool processes end on either);
-# SIGWINCH they leave alone, and a process without this handler ignores it
-faulthandler.register(signal.SIGWINCH, all_threads=True)
+
+
+def _stacks_on_sigwinch(**_: Any) -> None:
+    """A hung worker's stacks in its log: the test sends SIGWINCH to the worker's process group
+    before it kills it. Celery and billiard take SIGUSR1 and SIGUSR2 (billiard's pool processes end
+    on either); SIGWINCH they leave alone, and a process without this handler ignores it. Written to
+    the real stderr (the log): in a pool process ``sys.stderr`` is Celery's logging proxy."""
+    faulthandler.register(signal.SIGWINCH, file=sys.__stderr__, all_threads=True)
 
 
 def make_app(directory: str) -> Celery:
@@ -50,9 +54,8 @@ if "TW_CELERY_DIR" in os.environ:
     app = make_app(os.environ["TW_CELERY_DIR"])
     app.conf.worker_pool_start_method = os.environ.get("TW_START_METHOD", "fork")
 
-    @worker_process_init.connect
-    def _stacks_on_sigwinch(**_: Any) -> None:  # each pool process, forked or spawned
-        faulthandler.register(signal.SIGWINCH, file=sys.__stderr__, all_threads=True)  # not Celery's proxy
+    _stacks_on_sigwinch()  # the worker's process
+    worker_process_init.connect(_stacks_on_sigwinch)  # and each pool process, forked or spawned
 
     if os.environ.get("TW_SETUP") == "wrap":
         tracewrap.wrap(openai)
