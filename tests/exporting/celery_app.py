@@ -21,6 +21,7 @@ from celery.signals import worker_process_init
 import tracewrap
 
 CHAT = "tw.chat"
+POOL_PROCESSES = "pool-processes"  # a folder in TW_CELERY_DIR: a file per pool process started
 IMPORTED_IN = os.getpid()  # a forked pool process got this module from the worker; a spawned one imports it
 
 
@@ -56,6 +57,13 @@ if "TW_CELERY_DIR" in os.environ:
 
     _stacks_on_sigwinch()  # the worker's process
     worker_process_init.connect(_stacks_on_sigwinch)  # and each pool process, forked or spawned
+
+    @worker_process_init.connect
+    def _say_started(**_: Any) -> None:
+        """One file per pool process that has started (POOL_PROCESSES), for the test to count."""
+        started = Path(os.environ["TW_CELERY_DIR"], POOL_PROCESSES)
+        started.mkdir(exist_ok=True)
+        (started / str(os.getpid())).touch()
 
     if os.environ.get("TW_SETUP") == "wrap":
         tracewrap.wrap(openai)

@@ -24,7 +24,7 @@ import pytest
 from tracewrap.testing import FakeOpenAIServer
 from tracewrap.testing.bodies import Scenario
 
-from .celery_app import CHAT, make_app
+from .celery_app import CHAT, POOL_PROCESSES, make_app
 from .receivers import OTLPReceiver
 from .test_billiard import COMPLETION_TOKENS, PROMPT_TOKENS, _env, _per_model
 from .test_processes import ROOT, _models
@@ -53,6 +53,23 @@ def _start_worker(
         return subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+
+def _wait_for_pool_processes(tmp_path: Path, count: int) -> None:
+    """Until ``count`` pool processes have started (celery_app notes each one).
+
+    A warm shutdown that begins while billiard's supervisor is starting the replacement of a
+    recycled pool process (``--max-tasks-per-child``) can wait for that process for good: the pool's
+    task handler sends one sentinel per process it has *at that moment*, and the replacement joins
+    the pool after the sentinels went out. That is billiard's race, with or without tracewrap (a
+    worker with no tracewrap at all hung the same way with the supervisor's start slowed down). It
+    hung this test once on a loaded CI run (Python 3.10, spawn), so the test stops the worker only once
+    no replacement is on its way: what it tests is the export, not that race."""
+    started = tmp_path / POOL_PROCESSES
+    deadline = time.monotonic() + 60
+    while len(list(started.glob("*"))) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(started.glob("*"))) == count
 
 
 def _wait_for_exit(worker: subprocess.Popen[bytes], tmp_path: Path) -> str:
@@ -112,6 +129,8 @@ def test_a_celery_worker_exports_every_task(
         models = [f"c-{setup}-{i}" for i in range(4)]
         sent = [make_app(str(tmp_path)).send_task(CHAT, args=(model,)) for model in models]
         answers = [result.get(timeout=60, interval=0.05) for result in sent]
+        # the two first pool processes, and with recycling one more after each task
+        _wait_for_pool_processes(tmp_path, 2 + len(models) if recycle else 2)
         worker.send_signal(signal.SIGTERM)  # warm shutdown
     finally:
         output = _wait_for_exit(worker, tmp_path)
