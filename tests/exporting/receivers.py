@@ -60,6 +60,7 @@ class Store:
     delay_s: float = 5.0
     generation: int = 0  # bumped by clear(): requests from before it are answered, not recorded
     raw: list[bytes] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # each request's, beside ``raw`` (gRPC: the signal's)
     headers: list[dict[str, str]] = field(default_factory=list)
     traces: list[trace_service_pb2.ExportTraceServiceRequest] = field(default_factory=list)
     metrics: list[metrics_service_pb2.ExportMetricsServiceRequest] = field(default_factory=list)
@@ -141,6 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         generation = store.generation
         with store.lock:
             store.raw.append(body)
+            store.paths.append(self.path)
             store.headers.append({k.lower(): v for k, v in self.headers.items()})
         if store.mode == "reset":
             self.connection.setsockopt(
@@ -201,16 +203,17 @@ def _servicer(base: type, reply_type: Any, field_name: str, store: Store) -> Any
 
     class Service(base):  # type: ignore[misc,valid-type]
         def Export(self, request: Any, context: Any) -> Any:
-            _grpc_record(store, request, context, getattr(store, field_name))
+            _grpc_record(store, request, context, field_name)
             return reply_type()
 
     return Service()
 
 
-def _grpc_record(store: Store, request: Any, context: Any, into: list[Any]) -> None:
+def _grpc_record(store: Store, request: Any, context: Any, field_name: str) -> None:
     generation = store.generation
     with store.lock:
         store.raw.append(request.SerializeToString())
+        store.paths.append(f"/v1/{field_name}")
         store.headers.append({k: str(v) for k, v in context.invocation_metadata()})
     if store.mode == "slow":
         time.sleep(store.delay_s)
@@ -219,7 +222,7 @@ def _grpc_record(store: Store, request: Any, context: Any, into: list[Any]) -> N
     if generation != store.generation:  # as over HTTP: accepted, not recorded
         return
     with store.lock:
-        into.append(request)
+        getattr(store, field_name).append(request)
 
 
 class OTLPReceiver:
@@ -262,7 +265,7 @@ class OTLPReceiver:
     def clear(self) -> None:
         fresh = Store()
         with self.store.lock:
-            for name in ("raw", "headers", "traces", "metrics", "logs"):
+            for name in ("raw", "paths", "headers", "traces", "metrics", "logs"):
                 getattr(self.store, name).clear()
             self.store.mode = fresh.mode
             self.store.delay_s = fresh.delay_s

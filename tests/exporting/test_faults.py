@@ -124,6 +124,39 @@ def test_queue_is_bounded_and_drops_are_counted(
     assert setup.dropped_spans() >= 200 - 16 - 8 * 2  # at most two batches were taken by the exporter
 
 
+@pytest.mark.parametrize("signal", ["traces", "logs"])
+def test_shutdown_past_its_deadline_stops_exporting(
+    signal: str,
+    monkeypatch: pytest.MonkeyPatch,
+    breakable_receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    make_client: Any,
+) -> None:
+    """A receiver answering each export after 3 s, four batches queued: ``shutdown(1.0)`` returns in
+    time, and after it no further batch is sent. Before, the SDK's batch processor went on sending
+    the queue in the background, one batch after another (its public ``shutdown()`` takes no
+    timeout; with OpenTelemetry 1.42's exporter, which retries a 500, the retries too)."""
+    _otlp_env(monkeypatch, breakable_receiver.http_endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "30")
+    if signal == "logs":  # content events: a log record per call
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+        monkeypatch.setenv("OTEL_LOGS_EXPORTER", "otlp")
+        monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "8")
+        monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "100")
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "event_only")
+    breakable_receiver.store.mode, breakable_receiver.store.delay_s = "slow", 3.0
+    tracewrap.configure()
+    _calls(make_client)  # 30 calls: four batches of at most 8
+    path, store = f"/v1/{signal}", breakable_receiver.store
+    assert store.wait_for(lambda: path in store.paths)  # the first batch is being answered
+    started = time.perf_counter()
+    tracewrap.shutdown(1.0)
+    assert time.perf_counter() - started < 1.5
+    sent = store.paths.count(path)
+    time.sleep(3.5)  # the first batch's answer has come: the next would have been sent
+    assert store.paths.count(path) == sent == 1
+
+
 def _processor_settings(processor: Any) -> tuple[int, int, float]:
     inner = processor._batch_processor  # the SDK's own fields: what it really runs with
     return inner._max_queue_size, inner._max_export_batch_size, inner._schedule_delay_millis

@@ -52,6 +52,7 @@ class Setup:
     prometheus_server: Any = None
     exit_timeout: float = environment.DEFAULT_EXIT_TIMEOUT
     span_processors: list[CountingBatchSpanProcessor] = field(default_factory=list)
+    log_processors: list[Any] = field(default_factory=list)  # the SDK's BatchLogRecordProcessor
 
     def dropped_spans(self) -> int:
         """Spans lost because the export queue was full (the exporter was too slow or unreachable)."""
@@ -321,11 +322,11 @@ def _set_up_logs(setup: Setup) -> None:
             else:
                 exporter = ConsoleLogExporter(out=sys.stderr)
             queue, batch, delay = environment.batching("OTEL_BLRP")
-            provider.add_log_record_processor(
-                BatchLogRecordProcessor(
-                    exporter, max_queue_size=queue, schedule_delay_millis=delay, max_export_batch_size=batch
-                )
+            processor = BatchLogRecordProcessor(
+                exporter, max_queue_size=queue, schedule_delay_millis=delay, max_export_batch_size=batch
             )
+            setup.log_processors.append(processor)
+            provider.add_log_record_processor(processor)
             added += 1
         except Exception as exc:
             logger.warning("could not set up the %s log exporter: %r", name, exc)
@@ -430,7 +431,9 @@ def _global_flush_jobs(setup: Setup | None) -> dict[str, Callable[[int], Any]]:
 
 
 def shutdown(timeout: float = 5.0) -> None:
-    """Flush and stop tracewrap's exporters, taking at most ``timeout`` seconds; idempotent."""
+    """Flush and stop tracewrap's exporters, taking at most ``timeout`` seconds; idempotent. What is
+    still queued or retried at the deadline is dropped: nothing is sent after this returns but the
+    answer to an export already under way."""
     global _setup
     run_deferred()
     with _lock:
@@ -441,11 +444,13 @@ def shutdown(timeout: float = 5.0) -> None:
     millis = int(timeout * 1000)
     jobs: dict[str, Callable[[], Any]] = {}
     if setup.tracer_provider is not None:
-        jobs["shutdown-spans"] = lambda: _shutdown_tracer_provider(setup, millis)
+        provider = setup.tracer_provider
+        jobs["shutdown-spans"] = lambda: _shutdown_provider(provider, setup.span_processors, millis)
     if setup.meter_provider is not None:
         jobs["shutdown-metrics"] = lambda: setup.meter_provider.shutdown(millis)  # type: ignore[union-attr]
     if setup.logger_provider is not None:
-        jobs["shutdown-logs"] = setup.logger_provider.shutdown
+        logs = setup.logger_provider
+        jobs["shutdown-logs"] = lambda: _shutdown_provider(logs, setup.log_processors, millis)
     if setup.langsmith is not None:
         remove_observer(setup.langsmith)
         jobs["shutdown-langsmith"] = lambda: setup.langsmith.close(timeout)
@@ -457,11 +462,27 @@ def shutdown(timeout: float = 5.0) -> None:
         logger.warning("%d spans were dropped because the export queue was full", dropped)
 
 
-def _shutdown_tracer_provider(setup: Setup, millis: int) -> None:
-    # neither shutdown() takes a timeout: the daemon thread running this is the bound
-    del millis
-    if setup.tracer_provider is not None:
-        setup.tracer_provider.shutdown()
+def _shutdown_provider(provider: Any, batch_processors: list[Any], millis: int) -> None:
+    for processor in batch_processors:
+        _shut_down_within(processor, millis)
+    provider.shutdown()  # the rest (a console's processor); takes no timeout
+
+
+def _shut_down_within(processor: Any, millis: int) -> None:
+    """A batch processor's shutdown, bounded by ``millis``: the SDK's own bounded one.
+
+    The public ``shutdown()`` of the SDK's span and log batch processors takes no timeout and waits
+    out every batch still queued, the exporter's retries included: past ``shutdown()``'s deadline
+    their exports went on in the background, seconds later. The batch processor inside them waits
+    for its worker ``millis`` at most, then exports no further batch and shuts the exporter down,
+    which ends its retries. It is private, so read defensively: without it, the public shutdown
+    (bounded then only by the runner thread's deadline, as before)."""
+    inner = getattr(processor, "_batch_processor", None)
+    bounded = getattr(inner, "shutdown", None)
+    if bounded is None:
+        processor.shutdown()
+        return
+    bounded(timeout_millis=millis)
 
 
 def _register_atexit() -> None:
