@@ -38,16 +38,12 @@ def main() -> None:
 
     if mode == "wrap":
         tracewrap.wrap(openai)
+    from apps.langchain_app import chat_settings  # this script's folder is on sys.path
     from langchain_core.runnables import RunnableConfig, RunnableLambda
     from langchain_core.tracers.langchain import LangChainTracer, wait_for_all_tracers
     from langchain_openai import ChatOpenAI
 
-    common: dict[str, Any] = {
-        "model": "gpt-4o-mini",
-        "base_url": base_url,
-        "api_key": "sk-test",
-        "max_retries": 0,
-    }
+    common = chat_settings(base_url)
     chat = ChatOpenAI(**common, stream_usage=True)
     texts = [
         chat.invoke("hi").text,

@@ -36,13 +36,13 @@ def _streamed(chunks: list[Any]) -> list[Any]:
     return ["".join(_text(c) for c in chunks), usage]
 
 
+def chat_settings(base_url: str) -> dict[str, Any]:
+    """``ChatOpenAI``'s arguments against the fake server (``langchain_langsmith_app`` too)."""
+    return {"model": "gpt-4o-mini", "base_url": base_url, "api_key": "sk-test", "max_retries": 0}
+
+
 def run(base_url: str) -> dict[str, Any]:
-    common: dict[str, Any] = {
-        "model": "gpt-4o-mini",
-        "base_url": base_url,
-        "api_key": "sk-test",
-        "max_retries": 0,
-    }
+    common = chat_settings(base_url)
     responses = ChatOpenAI(**common, use_responses_api=True)
     try:  # the fake answers this first request with an error event (tests/frameworks)
         list(responses.stream("Say hello"))
