@@ -106,24 +106,27 @@ def runs(servers: dict[str, FakeOpenAIServer]) -> Callable[[str, str], dict[str,
     return run
 
 
+def app_env(mode: str) -> dict[str, str]:
+    """An app interpreter's environment: none of this one's telemetry settings (no export to OpenAI,
+    no LangSmith tracing), tracewrap from this checkout, ``TRACEWRAP_ENABLED=true`` under ``auto``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_", "LANGCHAIN_", "OPENAI_"))
+    }
+    env.update(PYTHONPATH=str(ROOT / "src"), PYTHONDONTWRITEBYTECODE="1")
+    if mode == "auto":
+        env["TRACEWRAP_ENABLED"] = "true"
+    return env
+
+
 def _run(python: Path, servers: dict[str, FakeOpenAIServer], mode: str) -> dict[str, Any]:
     assert python.exists(), f"a frameworks venv is missing ({python}): run scripts/test.sh to build it"
     for app, server in servers.items():
         server.clear()
         server.enqueue(*SCENARIOS[app][1])
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_", "OPENAI_"))  # no export to OpenAI
-    }
-    env.update(
-        PYTHONPATH=str(ROOT / "src"),
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-        PYTHONDONTWRITEBYTECODE="1",
-        HAYSTACK_TELEMETRY_ENABLED="False",
-    )
-    if mode == "auto":
-        env["TRACEWRAP_ENABLED"] = "true"
+    env = app_env(mode)
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", HAYSTACK_TELEMETRY_ENABLED="False")
     child = subprocess.run(
         [str(python), str(HERE / "runner.py"), mode, *(f"{app}={s.base_url}" for app, s in servers.items())],
         env=env,

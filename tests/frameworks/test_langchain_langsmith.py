@@ -12,7 +12,6 @@ export on (``OTEL_TRACES_EXPORTER=langsmith``), every call is tracewrap's run bu
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from tests.exporting.langsmith_recorder import LangSmithRecorder
 from tracewrap.testing import FakeOpenAIServer, Scenario
 
-from .test_frameworks import PYTHONS, ROOT
+from .test_frameworks import PYTHONS, app_env
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -43,23 +42,12 @@ def recorder() -> Iterator[LangSmithRecorder]:
 def _run_app(mode: str, langchain_tracing: bool, recorder: LangSmithRecorder) -> tuple[dict[str, Any], int]:
     python = PYTHONS["frameworks"]
     assert python.exists(), f"the frameworks venv is missing ({python}): run scripts/test.sh to build it"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "TRACEWRAP_", "LANGSMITH_", "LANGCHAIN_", "OPENAI_"))
-    }
-    env.update(
-        PYTHONPATH=str(ROOT / "src"),
-        PYTHONDONTWRITEBYTECODE="1",
-        LANGSMITH_API_KEY="ls-test",
-        LANGSMITH_ENDPOINT=recorder.url,
-    )
+    env = app_env(mode)
+    env.update(LANGSMITH_API_KEY="ls-test", LANGSMITH_ENDPOINT=recorder.url)
     if langchain_tracing:
         env["LANGSMITH_TRACING"] = "true"  # LangChain's tracer, and tracewrap's export with it
     else:
         env["OTEL_TRACES_EXPORTER"] = "langsmith"  # tracewrap's export alone
-    if mode == "auto":
-        env["TRACEWRAP_ENABLED"] = "true"
     with FakeOpenAIServer(Scenario()) as server:
         child = subprocess.run(
             [str(python), str(APP), mode, server.base_url],
