@@ -114,3 +114,22 @@ def test_a_coroutine_still_held_at_exit_can_still_be_awaited(server, telemetry) 
     assert asyncio.run(later()) == "stop"
     (span,) = telemetry.spans()
     assert span.name == "chat m"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_method_that_returns_nothing_awaitable_hands_it_back_as_bare(server, telemetry, mode) -> None:
+    """A test that patches the SDK's class with a plain ``MagicMock`` after the client was wrapped:
+    its value comes back as it is (not a coroutine of tracewrap's that would fail when awaited)."""
+    from unittest import mock
+
+    from openai.resources.chat.completions import AsyncCompletions
+
+    client = _client(server, telemetry, mode)
+    client.chat.completions  # noqa: B018  (built, and traced, before the class is patched)
+
+    def call() -> None:
+        with mock.patch.object(AsyncCompletions, "create", new=mock.MagicMock(return_value="FAKE")):
+            assert client.chat.completions.create(model="m", messages=MESSAGES) == "FAKE"
+
+    assert _warnings_of(call) == []
+    assert telemetry.spans() == [] and server.requests == []

@@ -126,6 +126,8 @@ def async_wrapper(site_of: SiteOf, deprecation: Deprecation | None = None) -> Wr
         site = site_of(instance)
         if site is None:
             return sdk_call
+        if sdk_call.__class__ is not CoroutineType and not hasattr(sdk_call, "__await__"):
+            return sdk_call  # nothing to await (a test's MagicMock over the method): as bare
         watch: list[weakref.ref[Any]] = []
         coroutine = _traced_coroutine(site, sdk_call, args, kwargs, watch)
         if sdk_call.__class__ is CoroutineType:  # (a stand-in's awaitable may be anything)
