@@ -24,9 +24,9 @@ from tracewrap.exporting.langsmith import LangSmithObserver, LangSmithSettings
 from tracewrap.normalize.content import responses_input_messages
 from tracewrap.record import CallRecord
 from tracewrap.telemetry.content import content_attributes, redact_record
-from tracewrap.testing import MockOpenAI
+from tracewrap.testing import MockOpenAI, Scenario
 
-from .helpers import API_KEY, Pipeline, all_span_text, echo_backend
+from .helpers import API_KEY, MESSAGES, Pipeline, all_span_text, echo_backend
 
 AUTH_SECRET = "auth-SECRET-header-value-4242"
 CUSTOM_SECRET = "custom-SECRET-header-value-7777"
@@ -325,3 +325,63 @@ def test_the_prompts_own_tool_calls_are_recorded_as_a_chat_prompts_are() -> None
         {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "sunny"}]},
         {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c2", "response": "no match"}]},
     ]
+
+
+PROXY_TOKEN = "proxy-SECRET-token-3131"
+
+
+def test_a_key_the_server_quotes_in_its_error_is_cut_out(server, pipe) -> None:
+    """A compatible server or a proxy may quote the key it refused in its error ("Incorrect API key
+    provided: sk-..."): the span's status (the error's message, as LangSmith's ``error`` is) has the
+    client's key, and a credential header it sends by default, cut out; the rest of the text stays."""
+    from tracewrap.telemetry.lifecycle import REDACTED_CREDENTIAL
+
+    clients = [
+        openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0),
+        openai.OpenAI(
+            base_url=server.base_url,
+            api_key="unused-by-the-proxy",
+            default_headers={"Proxy-Authorization": f"Bearer {PROXY_TOKEN}"},
+            max_retries=0,
+        ),
+        openai.AzureOpenAI(
+            azure_endpoint=f"http://127.0.0.1:{server.port}",
+            api_key=API_KEY,
+            api_version="2024-10-21",
+            max_retries=0,
+        ),
+    ]
+    quoted = [API_KEY, PROXY_TOKEN, API_KEY]
+    for client, secret in zip(clients, quoted, strict=True):
+        message = f"Incorrect API key provided: {secret}. Find your key in your account."
+        server.enqueue(Scenario(outcome="http_error", status_code=401, error_message=message))
+        with pytest.raises(openai.AuthenticationError) as raised:
+            tracewrap.wrap(client, **pipe.kwargs()).chat.completions.create(model="m", messages=MESSAGES)
+        assert secret in str(raised.value)  # the user's exception is the SDK's, untouched
+    spans = pipe.traced_spans()
+    assert len(spans) == 3
+    for span in spans:
+        assert span.status.description is not None
+        assert f"Incorrect API key provided: {REDACTED_CREDENTIAL}. Find your key" in span.status.description
+        assert span.attributes["error.type"] == "AuthenticationError"
+    text = all_span_text(spans)
+    assert API_KEY not in text and PROXY_TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "bad proxy https://user:p@ss@proxy.example:8080/x?token=t1 here",
+            "bad proxy https://proxy.example:8080/x here",
+        ),
+        ("wss://u:pw@api.example.com/v1/realtime?model=m#frag", "wss://api.example.com/v1/realtime"),
+        ("https://host.example/path@v2?q=a@b", "https://host.example/path@v2"),
+        ("no url at all", "no url at all"),
+    ],
+)
+def test_an_errors_urls_lose_their_userinfo_query_and_fragment(message: str, expected: str) -> None:
+    """Up to the authority's last ``@``: a password may hold an unencoded one (it left ``ss@`` before)."""
+    from tracewrap.telemetry.lifecycle import without_url_secrets
+
+    assert without_url_secrets(message) == expected

@@ -37,6 +37,7 @@ import functools
 import inspect
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -431,7 +432,11 @@ def client_info(client: Any, options: TraceOptions) -> ClientInfo:
         port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
     except ValueError:
         port = None
-    return ClientInfo(options.provider or provider_for(host, client), host, port)
+    try:
+        reference: weakref.ref[Any] | None = weakref.ref(client)
+    except TypeError:  # (a client class without weak references)
+        reference = None
+    return ClientInfo(options.provider or provider_for(host, client), host, port, reference)
 
 
 def is_client(obj: Any) -> bool:

@@ -19,6 +19,7 @@ import re
 import sys
 import threading
 import time
+import weakref
 from asyncio import CancelledError
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -57,14 +58,23 @@ class ClientInfo:
     are built and again once its ``base_url`` has changed (``interception.install.ClientSites``).
 
     ``provider`` is the name in force: ``wrap(provider=...)`` if given, else the one its host means.
+    ``client``: a weak reference to the client, read only to cut its credentials out of a failed
+    call's error message (:func:`without_credentials`).
     """
 
-    __slots__ = ("provider", "server_address", "server_port")
+    __slots__ = ("client", "provider", "server_address", "server_port")
 
-    def __init__(self, provider: str, server_address: str | None, server_port: int | None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        server_address: str | None,
+        server_port: int | None,
+        client: weakref.ref[Any] | None = None,
+    ) -> None:
         self.provider = provider
         self.server_address = server_address
         self.server_port = server_port
+        self.client = client
 
 
 class CallSite:
@@ -76,6 +86,7 @@ class CallSite:
     """
 
     __slots__ = (
+        "client",
         "endpoint",
         "options",
         "provider",
@@ -91,6 +102,7 @@ class CallSite:
         self.provider = client.provider
         self.server_address = client.server_address
         self.server_port = client.server_port
+        self.client = client.client
         self.shared_attributes = attrs_of.shared_attributes(self.new_record())
         # a generic call's method and route: on its span only (metrics keep the operation's series)
         self.span_attributes = self.shared_attributes
@@ -109,8 +121,9 @@ class CallSite:
 
 
 # a URL in an error's message (a WebSocket library's InvalidURI / InvalidProxy quotes it whole):
-# scheme, then optional userinfo, host and path, then optional query and fragment
-_URL = re.compile(r"""([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^\s/@'"<>]*@)?([^\s?#'"<>]*)(?:[?#][^\s'"<>]*)?""")
+# scheme, then optional userinfo (up to the authority's last "@": a password may hold an unencoded
+# one), host and path, then optional query and fragment
+_URL = re.compile(r"""([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^\s/?#'"<>]*@)?([^\s?#'"<>]*)(?:[?#][^\s'"<>]*)?""")
 
 
 def without_url_secrets(message: str) -> str:
@@ -119,6 +132,44 @@ def without_url_secrets(message: str) -> str:
     if "://" not in message:
         return message
     return _URL.sub(r"\1\2", message)
+
+
+# the headers that carry a client's credentials (OpenAI's and Azure's keys, AD tokens, a proxy's),
+# and the client attributes that hold its keys: their values are cut out of an error's message
+_CREDENTIAL_HEADERS = ("authorization", "api-key", "proxy-authorization")
+_CREDENTIAL_ATTRIBUTES = ("api_key", "admin_api_key")
+REDACTED_CREDENTIAL = "<redacted credential>"
+
+
+def without_credentials(message: str, exc: BaseException, client: Any = None) -> str:
+    """``message`` without the credentials of the request ``exc`` failed on and of ``client``: a
+    compatible server or a proxy may quote the key it refused ("Incorrect API key provided:
+    sk-..."). Read for this only, on a failed call: the failed request's credential headers
+    (openai 1.x / 2.x errors hold the HTTP request; 3.x adds its key past it) and the client's keys
+    and default credential headers."""
+    values: list[Any] = []
+    for source in (
+        lambda: exc.request.headers,  # type: ignore[attr-defined]  # (httpx raises if unset)
+        lambda: client.default_headers,
+    ):
+        try:
+            headers = source()
+            values += [headers.get(name) for name in _CREDENTIAL_HEADERS]
+        except Exception:
+            pass
+    for name in _CREDENTIAL_ATTRIBUTES:
+        try:
+            values.append(getattr(client, name, None))
+        except Exception:
+            pass
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        # the whole value, and its token without the scheme ("Bearer sk-...")
+        for secret in (value, value.partition(" ")[2].strip()):
+            if len(secret) >= 8 and secret in message:
+                message = message.replace(secret, REDACTED_CREDENTIAL)
+    return message
 
 
 def is_cancellation(exc: BaseException) -> bool:
@@ -203,7 +254,9 @@ class TracedCall:
         if isinstance(status, int):
             record.http_status_code = status
         try:
-            record.error_message = without_url_secrets(str(exc))[:1000]
+            client = self.site.client
+            message = without_credentials(without_url_secrets(str(exc)), exc, client and client())
+            record.error_message = message[:1000]
         except Exception:
             record.error_message = None
 
