@@ -72,6 +72,9 @@ class CallRecord:
 
     # streams: how it ended (completed, closed_early, abandoned, error, incomplete) and its timing
     stream_outcome: str | None = None
+    # a stream ended before every choice it asked for (``n``) finished: the finish_reasons above
+    # are the choices' that did
+    choices_unfinished: bool = False
     time_to_first_chunk: float | None = None
     chunk_count: int = 0
     time_per_output_chunk: float | None = None

@@ -92,6 +92,38 @@ def test_stream_cancelled_mid_way(server, telemetry, api) -> None:
     assert attrs(span)["tracewrap.stream.chunks"] == len(got) >= 1
 
 
+def test_a_stream_cancelled_after_its_finish_counts_as_cancelled(server, telemetry) -> None:
+    """Cancelled after the finish chunk (``length``), while the usage chunk is still to come: the
+    caller gave up on the call, which the finishes counter says as the span does (``cancelled``),
+    whatever had arrived; the finish that did is on the span."""
+    client = async_client(server, telemetry)
+    server.enqueue(Scenario(chunks=2, outcome="length", chunk_delay_s=0.3))
+    finished = asyncio.Event()
+
+    async def read() -> None:
+        stream = await client.chat.completions.create(
+            model="m", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        async for chunk in stream:
+            if any(choice.finish_reason for choice in chunk.choices):
+                finished.set()
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(read())
+        await finished.wait()
+        task.cancel()  # while the reader waits for the usage chunk
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    span = telemetry.one_span()
+    assert_cancelled(span, telemetry)
+    a = attrs(span)
+    assert a["tracewrap.stream.outcome"] == "cancelled"
+    assert a["gen_ai.response.finish_reasons"] == ("length",)
+    assert "gen_ai.usage.input_tokens" not in a
+
+
 def test_sdk_timeout_stays_an_error(server, telemetry) -> None:
     bare = openai.AsyncOpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0, timeout=0.2)
     client = wrap(bare, **telemetry.wrap_kwargs())

@@ -309,6 +309,79 @@ def test_a_parse_refused_for_its_finish_still_counts_the_billed_completion(
         assert finished == {"error": 3} and tokens == {}
 
 
+@pytest.mark.parametrize("outcome", ["length", "content_filter"])
+@pytest.mark.parametrize("usage", [False, True])
+def test_a_stream_helper_refused_for_its_finish_is_that_error(server, telemetry, outcome, usage) -> None:
+    """``chat.completions.stream(response_format=...)`` raises LengthFinishReasonError /
+    ContentFilterFinishReasonError out of the reader's ``with`` block for a completion cut at
+    ``max_tokens`` or filtered: the call failed with that error, as the same completion through
+    ``parse()`` does (it read as a stream completed, or closed early by its reader), counted under
+    its finish reason. An exception of the reader's own in the same block leaves it closed early."""
+    refusal = {
+        "length": openai.LengthFinishReasonError,
+        "content_filter": openai.ContentFilterFinishReasonError,
+    }
+    extra = {"stream_options": {"include_usage": True}} if usage else {}
+    server.enqueue(Scenario(outcome=outcome, chunks=3), Scenario(outcome=outcome, chunks=3))
+    with pytest.raises(refusal[outcome]):
+        with sync_client(server, telemetry).chat.completions.stream(
+            model="m", messages=MESSAGES, response_format=Greeting, **extra
+        ) as stream:
+            for _ in stream:
+                pass
+
+    async def read_async() -> None:
+        async with async_client(server, telemetry).chat.completions.stream(
+            model="m", messages=MESSAGES, response_format=Greeting, **extra
+        ) as stream:
+            async for _ in stream:
+                pass
+
+    with pytest.raises(refusal[outcome]):
+        asyncio.run(read_async())
+    server.enqueue(Scenario(chunks=3))
+    with pytest.raises(KeyError):  # the reader's own error: not the call's
+        with sync_client(server, telemetry).chat.completions.stream(
+            model="m", messages=MESSAGES, response_format=Greeting
+        ) as stream:
+            for _ in stream:
+                raise KeyError("the reader's")
+    refused, own = telemetry.spans()[:2], telemetry.spans()[2]
+    for span in refused:
+        a = attrs(span)
+        assert span.status.status_code is StatusCode.ERROR
+        assert a["error.type"] == refusal[outcome].__name__
+        assert a["tracewrap.stream.outcome"] == "error"
+        assert a["gen_ai.response.finish_reasons"] == (outcome,)
+    assert own.status.status_code is StatusCode.UNSET
+    assert attrs(own)["tracewrap.stream.outcome"] == "closed_early" and "error.type" not in attrs(own)
+    finished = {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
+    assert finished == {outcome: 2, "none": 1}
+    errors = [p.attributes.get("error.type") for p in telemetry.points("gen_ai.client.operation.duration")]
+    assert sorted(errors, key=str) == sorted([refusal[outcome].__name__, None], key=str)
+
+
+def test_choices_listed_out_of_order_are_read_in_index_order(server, telemetry) -> None:
+    """A compatible server may list ``n`` choices in any order: the span's finish reasons follow the
+    choices' ``index`` (as a stream's do), and the call is counted under its first choice's."""
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(last_choice_finish="tool_calls", choices_reversed=True))
+    server.enqueue(Scenario(last_choice_finish="tool_calls", chunks=3))
+    response = client.chat.completions.create(model="m", messages=MESSAGES, n=2)
+    assert [(c.index, c.finish_reason) for c in response.choices] == [(1, "tool_calls"), (0, "stop")]
+    list(client.chat.completions.create(model="m", messages=MESSAGES, n=2, stream=True))
+    reasons = [attrs(s)["gen_ai.response.finish_reasons"] for s in telemetry.spans()]
+    assert reasons == [("stop", "tool_calls"), ("stop", "tool_calls")]
+    finished = {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
+    assert finished == {"stop": 2}
+
+
 def test_a_call_with_several_choices_is_counted_once_under_its_notable_finish(server, telemetry) -> None:
     """``n=2``, one choice truncated: the span lists both reasons; the finishes counter counts the call
     once, as ``length`` whichever choice it was (a dashboard's truncation panel must see it)."""

@@ -7,6 +7,7 @@ import gc
 import tracemalloc
 from typing import Any
 
+import pytest
 from opentelemetry import context as otel_context
 from opentelemetry.trace import StatusCode
 
@@ -426,3 +427,62 @@ def test_a_stream_that_ends_before_every_choice_finished_is_incomplete(server, t
         for p in telemetry.points("tracewrap.client.finishes")
     }
     assert counted == {"error": 1, "stop": 2}
+
+
+@pytest.mark.parametrize("capture", ["no_content", "span_only"])
+def test_a_usage_chunk_without_the_envelope_leaves_the_one_the_stream_sent(
+    server, telemetry, capture
+) -> None:
+    """A compatible server's usage chunk may hold only ``object``, ``choices`` and ``usage``: the
+    response id, model, fingerprint and tier the earlier chunks reported stay on the span and the
+    metric points (they were lost when the envelope was read from the usage chunk alone)."""
+    client = sync_client(server, telemetry, capture_content=capture)
+    server.enqueue(Scenario(chunks=3, model="gpt-4o-mini-2024-07-18", bare_usage_chunk=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert chunks[-1].usage is not None and not chunks[-1].id and not chunks[-1].model  # the bare one
+    a = attrs(telemetry.one_span())
+    assert a["gen_ai.response.id"] == chunks[0].id and a["gen_ai.response.id"].startswith("chatcmpl-")
+    assert a["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert a["openai.response.system_fingerprint"] == "fp_test"
+    assert a["openai.response.service_tier"] == "default"
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (12, 7)
+    models = {
+        p.attributes.get("gen_ai.response.model")
+        for name in ("gen_ai.client.operation.duration", "gen_ai.client.token.usage")
+        for p in telemetry.points(name)
+    }
+    assert models == {"gpt-4o-mini-2024-07-18"}
+
+
+def test_a_stream_dropped_before_every_choice_finished_counts_as_an_error(server, telemetry) -> None:
+    """n=2, the connection drops after only the second choice's finish (``length``): the call failed
+    and is counted under ``error``, as the same stream ended cleanly at that point is (incomplete);
+    the finish that arrived is on its span, not on the truncation count."""
+    client = sync_client(server, telemetry)
+    for drop in (False, True):
+        server.enqueue(
+            Scenario(chunks=3, unfinished_choices=(0,), last_choice_finish="length", drop_unfinished=drop)
+        )
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, n=2, stream=True)
+        raised = None
+        try:
+            for _ in stream:
+                pass
+        except Exception as exc:  # 3.x: openai.APIConnectionError; 1.x/2.x: httpx.RemoteProtocolError
+            raised = exc
+        assert (raised is not None) == drop
+    spans = telemetry.spans()
+    assert [attrs(s)["tracewrap.stream.outcome"] for s in spans] == ["incomplete", "error"]
+    assert [attrs(s)["gen_ai.response.finish_reasons"] for s in spans] == [("length",), ("length",)]
+    assert attrs(spans[0])["error.type"] == "incomplete_stream"
+    assert attrs(spans[1])["error.type"] in ("APIConnectionError", "RemoteProtocolError")
+    assert all(s.status.status_code is StatusCode.ERROR for s in spans)
+    counted = {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
+    assert counted == {"error": 2}

@@ -19,6 +19,7 @@ stream's collection runs no tracewrap code at all.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -112,8 +113,10 @@ class StreamTracker:
                 accumulator.finish(record)
                 if call.observed is not None:  # observers see the final object (LangSmith's outputs)
                     call.observed.response = accumulator.final()
-                if outcome == COMPLETED and not accumulator.finished:
-                    outcome = INCOMPLETE
+                if not accumulator.finished:
+                    record.choices_unfinished = record.finish_reasons is not None
+                    if outcome == COMPLETED:
+                        outcome = INCOMPLETE
                 elif (
                     outcome in (CLOSED_EARLY, ABANDONED) and exc is None and _all_arrived(accumulator, record)
                 ):
@@ -146,6 +149,20 @@ class StreamTracker:
         if not self.call.ended:
             self.end(outcome)
 
+    def closed_by_reader(self) -> None:
+        """The reader closed the stream before its end: ``closed_early``, unless it is closed as the
+        SDK's ``.stream()`` helper raises its refusal of a parsed completion out of the reader's
+        ``with`` block (the completion cut at ``max_tokens`` or filtered): the call failed with that
+        error, as the same completion through ``parse()`` does. Any other exception in flight is the
+        reader's own."""
+        if self.call.ended:
+            return
+        exc = sys.exc_info()[1]
+        if exc is not None and is_sdk_refusal(exc):
+            self.end(ERROR, exc)
+        else:
+            self.end(CLOSED_EARLY)
+
     def end_abandoned(self) -> None:
         """Run from the deferred queue: the stream was dropped; it ended when it was last used."""
         if not self.call.ended:
@@ -156,6 +173,15 @@ class StreamTracker:
         if not self.queued and not self.call.ended:
             self.queued = True
             defer(self.abandon)
+
+
+# what the SDK's parsing helpers raise for a completion they refuse to parse
+_SDK_REFUSALS = frozenset({"LengthFinishReasonError", "ContentFilterFinishReasonError"})
+
+
+def is_sdk_refusal(exc: BaseException) -> bool:
+    cls = type(exc)
+    return cls.__name__ in _SDK_REFUSALS and cls.__module__.split(".", 1)[0] == "openai"
 
 
 def _all_arrived(accumulator: Accumulator, record: Any) -> bool:
@@ -323,7 +349,7 @@ def _hook_close(http_response: Any, source: Any, traced: Any, tracker: StreamTra
                     # ending with the stream open; in no fixed order with ours, which says abandoned)
                     tracker.abandoned_in_gc()
                 else:
-                    tracker.end_if_open(CLOSED_EARLY)
+                    tracker.closed_by_reader()
 
         http_response.aclose = bound_like(aclose, original_aclose)
         return
@@ -337,6 +363,6 @@ def _hook_close(http_response: Any, source: Any, traced: Any, tracker: StreamTra
             if collecting():  # the SDK's generator closes it as the GC collects the stream
                 tracker.abandoned_in_gc()
             elif not traced.gi_running and not (tracker.tap is not None and tracker.tap.reading):
-                tracker.end_if_open(CLOSED_EARLY)
+                tracker.closed_by_reader()
 
     http_response.close = bound_like(close, original_close)

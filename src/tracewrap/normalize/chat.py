@@ -52,12 +52,25 @@ def read_chat_completion(response: Any, record: CallRecord, capture_content: boo
                 reason = field(choice, "finish_reason")
             if isinstance(reason, str) and reason:
                 reasons.append(reason)
+        if len(reasons) > 1:  # in choice order (``index``), as a stream's are, whatever the list's
+            reasons = _by_index(choices)
     record.finish_reasons = tuple(reasons) or None
     usage = get("usage")
     if usage is not None:
         read_usage_into(usage, record.usage)
     if capture_content and choices and isinstance(choices, (list, tuple)):
         record.output_messages = [_output_message(choice) for choice in choices]
+
+
+def _by_index(choices: list[Any] | tuple[Any, ...]) -> list[str]:
+    """The choices' finish reasons ordered by their ``index`` (one without an index: 0), each
+    choice's position in the list breaking ties."""
+    indexed = []
+    for position, choice in enumerate(choices):
+        reason = field(choice, "finish_reason")
+        if isinstance(reason, str) and reason:
+            indexed.append((as_int(field(choice, "index")) or 0, position, reason))
+    return [reason for _index, _position, reason in sorted(indexed)]
 
 
 def _output_message(choice: Any) -> dict[str, Any]:
@@ -87,7 +100,9 @@ class ChatStreamAccumulator:
     """Folds ``chat.completion.chunk`` (or streamed ``text_completion``) objects as they pass.
 
     Keeps only scalars and one finish reason per choice; text is kept only when content capture
-    is on, so memory does not grow with the length of the stream.
+    is on, so memory does not grow with the length of the stream. Two chunks are kept for their
+    envelope (id, model, fingerprint, tier): the first with an ``id``, and the last with usage,
+    whose non-empty fields win (a compatible server's usage chunk may carry no envelope at all).
 
     With content capture off, once the envelope is read (the first chunk with an ``id``), :meth:`add`
     changes nothing for a chunk whose ``usage`` is None and whose choices have no ``finish_reason``:
@@ -98,8 +113,9 @@ class ChatStreamAccumulator:
 
     __slots__ = (
         "_capture",
+        "_envelope",
         "_envelope_read",
-        "_last",
+        "_last_usage",
         "_reasons",
         "_short",
         "_texts",
@@ -117,7 +133,8 @@ class ChatStreamAccumulator:
         self._tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
         self._usage: Any = None
         self._envelope_read = False
-        self._last: Any = None
+        self._envelope: Any = None  # the first chunk with an id (else the first chunk)
+        self._last_usage: Any = None  # the last chunk that carried usage
 
     def add(self, chunk: Any) -> None:
         if not self._envelope_read:
@@ -149,7 +166,7 @@ class ChatStreamAccumulator:
         # or (vLLM's continuous usage stats) on every chunk, and the last one wins
         if usage is not None:
             self._usage = usage
-            self._last = chunk  # the usage chunk carries the final envelope too
+            self._last_usage = chunk  # the usage chunk carries the final envelope, where it has one
 
     def _read_envelope_of(self, chunk: Any) -> None:
         """The first chunk is kept for its envelope, unless a later one has the ``id`` it lacks."""
@@ -158,8 +175,8 @@ class ChatStreamAccumulator:
         except Exception:
             chunk_id = field(chunk, "id")
         has_id = isinstance(chunk_id, str) and chunk_id != ""
-        if has_id or self._last is None:
-            self._last = chunk
+        if has_id or self._envelope is None:
+            self._envelope = chunk
         if has_id:
             self._envelope_read = True
             self.skips_plain_chunks = not self._capture
@@ -209,10 +226,13 @@ class ChatStreamAccumulator:
     def final(self) -> dict[str, Any] | None:
         """The completion the stream amounts to, as the SDK dumps a non-streamed one (a dict).
 
-        The envelope (id, model, created, ...) comes from the last chunk kept; the choices from
-        what was folded in (text only when content capture is on). Usage is left to the record.
+        The envelope (id, model, created, ...) comes from the usage chunk if it has an ``id``, else
+        from the first chunk that had one; the choices from what was folded in (text only when
+        content capture is on). Usage is left to the record.
         """
-        last = self._last
+        last = self._last_usage
+        if last is None or not isinstance(field(last, "id"), str) or not field(last, "id"):
+            last = self._envelope
         if last is None:
             return None
         try:
@@ -249,8 +269,11 @@ class ChatStreamAccumulator:
         return envelope
 
     def finish(self, record: CallRecord) -> None:
-        if self._last is not None:
-            _read_envelope(fields_of(self._last).get, record)
+        if self._envelope is not None:
+            _read_envelope(fields_of(self._envelope).get, record)
+        last_usage = self._last_usage
+        if last_usage is not None and last_usage is not self._envelope:
+            _read_envelope(fields_of(last_usage).get, record)  # its non-empty fields win
         reasons = self._reasons
         if len(reasons) == 1:  # one choice: no sort, no generator
             record.finish_reasons = tuple(reasons.values())

@@ -169,16 +169,19 @@ class CounterTable:
         output_tokens = usage.output_tokens
         cache_read = usage.cache_read_tokens
         reasoning = usage.reasoning_tokens
-        # the finishes counter's reason, one for every call: CallRecord.main_finish_reason's, else
-        # "cancelled" or "none"; a stream cut off before every choice finished (n > 1) is "error",
-        # as one cut off before any finish is: the finishes that did arrive are on its span
+        # the finishes counter's reason, one for every call: "cancelled" when its caller gave up
+        # (whatever had arrived), else CallRecord.main_finish_reason's, else "none"; a stream that
+        # failed before every choice finished (n > 1: cut off, a dropped connection) is "error", as
+        # one that failed before any finish is: the finishes that did arrive are on its span
         reasons = record.finish_reasons
-        if reasons and record.stream_outcome != "incomplete":
+        if record.cancelled:
+            reason = "cancelled"
+        elif reasons and (record.error_type is None or not record.choices_unfinished):
             reason = reasons[0] if len(reasons) == 1 else main_reason(reasons)
         elif record.error_type is not None:
             reason = "error"
         else:
-            reason = "cancelled" if record.cancelled else "none"
+            reason = "none"
         with self.lock:
             if input_tokens is not None:
                 entry.input = input_tokens if entry.input is None else entry.input + input_tokens

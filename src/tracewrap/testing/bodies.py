@@ -121,6 +121,15 @@ class Scenario:
     # chat streams: these choices' finish chunks are never sent, and the body ends (cleanly, without
     # the usage chunk or [DONE]) right after the other choices' finishes: a connection ended early
     unfinished_choices: tuple[int, ...] = ()
+    # with unfinished_choices: the connection drops there (no final chunk) instead of the body
+    # ending cleanly
+    drop_unfinished: bool = False
+    # chat streams: the usage chunk holds only ``object``, ``choices`` and ``usage``, none of the
+    # envelope (id, model, fingerprint, tier) OpenAI repeats in it: as some compatible servers send it
+    bare_usage_chunk: bool = False
+    # chat with n > 1, not streamed: the choices listed last index first (OpenAI lists them in
+    # order; nothing says a compatible server must)
+    choices_reversed: bool = False
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -370,6 +379,8 @@ def chat_completion_body(
             for i, reason in enumerate(_choice_finishes(scenario, finish, _choice_count(request)))
         ],
     }
+    if scenario.choices_reversed:
+        body["choices"].reverse()
     if scenario.usage:
         body["usage"] = _chat_usage(scenario)
     body["service_tier"] = scenario.service_tier
@@ -474,7 +485,8 @@ def chat_completion_events(
     if scenario.unfinished_choices:
         return events
     if include_usage and scenario.usage:
-        events.append((None, {**base, "choices": [], "usage": _chat_usage(scenario)}))
+        envelope = {"object": base["object"]} if scenario.bare_usage_chunk else base
+        events.append((None, {**envelope, "choices": [], "usage": _chat_usage(scenario)}))
     return events
 
 

@@ -165,7 +165,12 @@ class MockOpenAI:
             return self._json(400, error_body(400, "The request body is not a JSON object."))
         chosen = queued or (self.scenario_for(body) if self.scenario_for else self.default)
         scenario = agent_step(chosen, body)
-        if scenario.delay_s or scenario.chunk_delay_s or scenario.outcome == "cut":
+        if (
+            scenario.delay_s
+            or scenario.chunk_delay_s
+            or scenario.outcome == "cut"
+            or scenario.drop_unfinished
+        ):
             raise ValueError("delays and cut connections need a socket: use FakeOpenAIServer")
         if scenario.outcome == "http_error":
             return self._json(scenario.status_code, error_body(scenario.status_code, scenario.error_message))

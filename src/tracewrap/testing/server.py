@@ -297,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
             if i and scenario.chunk_delay_s > 0:
                 time.sleep(scenario.chunk_delay_s)
             self._write_chunk(encode_sse([event], chat_style, done=False, line_end=scenario.line_end))
-        if scenario.outcome == "cut":
+        if scenario.outcome == "cut" or (scenario.unfinished_choices and scenario.drop_unfinished):
             self._abort()  # no terminal event, no [DONE], no final 0-length chunk
             return
         if chat_style and stream_ends_with_done(scenario):
