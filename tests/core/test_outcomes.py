@@ -421,3 +421,33 @@ def test_a_response_ending_with_a_call_the_server_ran_is_a_stop(server, telemetr
     client.responses.create(model="m", input="hi")  # the local shell: the app runs it too
     reasons = [attrs(s)["gen_ai.response.finish_reasons"] for s in telemetry.spans()]
     assert reasons == [("stop",)] * len(hosted) + [("tool_calls",), ("tool_calls",)]
+
+
+def test_a_prompt_the_content_filter_refused_counts_as_filtered(server, telemetry) -> None:
+    """Azure OpenAI refuses a prompt its content filter flags with a 400 whose code is
+    ``content_filter``: the call is the SDK's error, and its finish is ``content_filter`` (the
+    filtering dashboards see it); any other 400 stays a plain error."""
+    import openai
+
+    azure = openai.AzureOpenAI(
+        azure_endpoint=f"http://127.0.0.1:{server.port}", api_key="k", api_version="2024-10-21", max_retries=0
+    )
+    client = tracewrap.wrap(azure, **telemetry.wrap_kwargs())
+    server.enqueue(
+        Scenario(outcome="http_error", status_code=400, error_code="content_filter"),
+        Scenario(outcome="http_error", status_code=400),
+    )
+    for _ in range(2):
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    filtered, other = telemetry.spans()
+    for span in (filtered, other):
+        assert span.status.status_code is StatusCode.ERROR
+        assert attrs(span)["error.type"] == "BadRequestError"
+    assert attrs(filtered)["gen_ai.response.finish_reasons"] == ("content_filter",)
+    assert "gen_ai.response.finish_reasons" not in attrs(other)
+    finished = {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }
+    assert finished == {"content_filter": 1, "error": 1}

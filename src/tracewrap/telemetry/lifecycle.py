@@ -253,6 +253,10 @@ class TracedCall:
         status = getattr(exc, "status_code", None)
         if isinstance(status, int):
             record.http_status_code = status
+            # a prompt the service's content filter refused (Azure OpenAI: a 400 whose code is
+            # "content_filter"): filtered, as an answer cut by the filter is, not only a failed request
+            if getattr(exc, "code", None) == "content_filter" and record.finish_reasons is None:
+                record.finish_reasons = ("content_filter",)
         try:
             client = self.site.client
             message = without_credentials(without_url_secrets(str(exc)), exc, client and client())

@@ -76,6 +76,8 @@ class Scenario:
     outcome: Outcome = "ok"
     status_code: int = 500
     error_message: str | None = None
+    # an http_error's ``code`` (Azure OpenAI's refused prompt: 400 with "content_filter")
+    error_code: str | None = None
     text: str = "Hello! How can I help?"
     json_text: str | None = None
     chunks: int | None = None
@@ -207,8 +209,9 @@ _ERROR_KINDS: dict[int, tuple[str, str | None, str]] = {
 }
 
 
-def error_body(status_code: int, message: str | None = None) -> JsonDict:
-    """The exact ``{"error": {...}}`` body OpenAI returns for an HTTP error status."""
+def error_body(status_code: int, message: str | None = None, code: str | None = None) -> JsonDict:
+    """The exact ``{"error": {...}}`` body OpenAI returns for an HTTP error status (``code``: its
+    ``code`` instead of the status's usual one)."""
     default = (
         ("server_error", None, STREAM_ERROR_MESSAGE)
         if status_code >= 500
@@ -218,8 +221,15 @@ def error_body(status_code: int, message: str | None = None) -> JsonDict:
             "Invalid request.",
         )
     )
-    err_type, code, default_message = _ERROR_KINDS.get(status_code, default)
-    return {"error": {"message": message or default_message, "type": err_type, "param": None, "code": code}}
+    err_type, usual_code, default_message = _ERROR_KINDS.get(status_code, default)
+    return {
+        "error": {
+            "message": message or default_message,
+            "type": err_type,
+            "param": None,
+            "code": code or usual_code,
+        }
+    }
 
 
 def stream_ends_with_done(scenario: Scenario) -> bool:

@@ -173,7 +173,10 @@ class MockOpenAI:
         ):
             raise ValueError("delays and cut connections need a socket: use FakeOpenAIServer")
         if scenario.outcome == "http_error":
-            return self._json(scenario.status_code, error_body(scenario.status_code, scenario.error_message))
+            return self._json(
+                scenario.status_code,
+                error_body(scenario.status_code, scenario.error_message, scenario.error_code),
+            )
         stream = bool(body.get("stream"))
         if not stream:
             if scenario.outcome == "stream_error":

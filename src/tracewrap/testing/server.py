@@ -146,7 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
         if scenario.delay_s > 0:
             time.sleep(scenario.delay_s)
         if scenario.outcome == "http_error":
-            self._send_json(scenario.status_code, error_body(scenario.status_code, scenario.error_message))
+            self._send_json(
+                scenario.status_code,
+                error_body(scenario.status_code, scenario.error_message, scenario.error_code),
+            )
             return
 
         stream = bool(body.get("stream")) if kind != "retrieve" else query.get("stream") == "true"
@@ -211,7 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         scenario = fake._next_scenario()
         if scenario.outcome == "http_error":
-            self._send_json(scenario.status_code, error_body(scenario.status_code, scenario.error_message))
+            self._send_json(
+                scenario.status_code,
+                error_body(scenario.status_code, scenario.error_message, scenario.error_code),
+            )
             return
         handler, object_id = matched
         status, payload = handler(object_id, query, body)
