@@ -13,10 +13,10 @@ estimate must never break the call being traced.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from tracewrap.fork_safe import module_lock
 from tracewrap.logs import warn_once
 
 __all__ = ["clear_price_overrides", "estimate_cost_usd", "set_price_override"]
@@ -50,7 +50,7 @@ class _Price:
 
 
 _overrides: dict[str, _Price] = {}
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 
 
 def set_price_override(

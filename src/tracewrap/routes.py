@@ -15,9 +15,9 @@ digit or ``-``) and becomes ``{id}``. So names stay few whatever the ids; and at
 from __future__ import annotations
 
 import re
-import threading
 
 from tracewrap.endpoints import Endpoint
+from tracewrap.fork_safe import module_lock
 from tracewrap.normalize.api_calls import read_api_call, read_api_call_request
 
 API_CALL = "api_call"  # gen_ai.operation.name of a generic call (tracewrap's name, documented)
@@ -49,7 +49,7 @@ _VERSION = re.compile(r"v\d{1,2}\Z")  # "/v1/files" when a library passes an abs
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 _endpoints: dict[tuple[str, str], Endpoint] = {}
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 
 
 def route_template(path: str) -> str:

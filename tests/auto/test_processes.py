@@ -223,3 +223,23 @@ def test_billiard_workers_export_every_span_and_metric(
         }
     finally:
         receiver.stop()
+
+
+def test_a_fork_during_the_export_set_up_does_not_hang_the_child(venv: AutoVenv, tmp_path: Path) -> None:
+    """A fork taken while another thread's first call sets export up (holding tracewrap's set-up
+    lock): the child's own first call goes on, and both calls' spans are exported. The child waited
+    for good before (tracewrap.fork_safe)."""
+    receiver = OTLPReceiver().start()
+    try:
+        env = {
+            **ON,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
+            "OTEL_METRICS_EXPORTER": "none",
+        }
+        run = venv.run([venv.python, "fork_during_setup.py"], tmp_path, env, sink=False, timeout=120)
+        assert run.result == {"done": ["m-thread"], "child_exitcode": 0}, run.stderr
+        receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 2, timeout=10)
+        spans = [s for s in receiver.store.spans() if s.scope == "tracewrap"]
+        assert sorted(s.attributes["gen_ai.request.model"] for s in spans) == ["m-fork-child", "m-thread"]
+    finally:
+        receiver.stop()

@@ -10,6 +10,7 @@ fake server over sockets.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -209,3 +210,47 @@ def test_32_threads_with_streams_fake_server(roomy_server: FakeOpenAIServer, pip
         assert a["tracewrap.stream.outcome"] == "completed"
         assert a["gen_ai.usage.input_tokens"] == 12
     pipe.assert_all_ended_once()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_a_fork_child_gets_every_module_lock_new() -> None:
+    """Every module lock made by tracewrap.fork_safe, held by another thread at the fork: each is free
+    in the child (before, a held lock stayed held there, and the child's first taker waited for good)."""
+    import importlib
+
+    from tracewrap import fork_safe
+
+    for module in ("exporting.config", "cost", "routes", "integrations.langchain", "interception.install"):
+        importlib.import_module(f"tracewrap.{module}")
+    locks = [namespace[name] for namespace, name, _ in fork_safe._renewed]
+    renewed = {(namespace["__name__"], name) for namespace, name, _ in fork_safe._renewed}
+    assert renewed >= {
+        ("tracewrap.exporting.config", "_lock"),  # the export set-up's (the hang this was found by)
+        ("tracewrap.telemetry.instruments", "_lock"),
+        ("tracewrap.telemetry.counting", "_lock"),
+        ("tracewrap.interception.install", "_hooking"),
+        ("tracewrap.interception.sdk_patch", "_lock"),
+    }
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        for lock in locks:
+            lock.acquire()
+        holding.set()
+        release.wait(30)
+        for lock in locks:
+            lock.release()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: every lock free (a timeout, not a hang, if one is not)
+            free = all(namespace[name].acquire(timeout=2) for namespace, name, _ in fork_safe._renewed)
+            os._exit(0 if free else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join(30)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numbers
 import re
 import sys
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,6 +27,7 @@ from tracewrap import environment, process_ends
 from tracewrap.environment import is_placeholder, tracing_enabled
 from tracewrap.exporting.bounded import run_all, start_exit_runners
 from tracewrap.exporting.dropping import CountingBatchSpanProcessor
+from tracewrap.fork_safe import module_lock
 from tracewrap.logs import logger, say, warn_once
 from tracewrap.observers import add_observer, remove_observer
 from tracewrap.telemetry.deferred import run_deferred
@@ -59,7 +59,7 @@ class Setup:
         return sum(p.dropped for p in self.span_processors)
 
 
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 _setup: Setup | None = None
 _setup_arguments: dict[str, Any] = {}
 _atexit_registered = False

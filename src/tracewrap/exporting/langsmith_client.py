@@ -19,9 +19,10 @@ import weakref
 from typing import Any
 
 from tracewrap.exporting.bounded import run_bounded
+from tracewrap.fork_safe import module_lock
 
 _DAEMON_ENV = "LANGSMITH_USE_DAEMON"
-_env_lock = threading.Lock()
+_env_lock = module_lock(globals(), "_env_lock")
 
 
 def _clear_env_cache() -> None:

@@ -11,16 +11,16 @@ own tracer sends to LangSmith, so the calls made in them get no second LangSmith
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from tracewrap.environment import agents_tracing_enabled
+from tracewrap.fork_safe import module_lock
 
 if TYPE_CHECKING:
     from tracewrap.options import TraceOptions
 
 
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 _hook_registered = False
 _options: TraceOptions | None = None
 

@@ -20,12 +20,13 @@ is on or not: it costs a context variable's ``set`` per model run LangChain trac
 
 from __future__ import annotations
 
-import threading
 import weakref
 from contextvars import ContextVar
 from typing import Any
 
-_lock = threading.Lock()
+from tracewrap.fork_safe import module_lock
+
+_lock = module_lock(globals(), "_lock")
 _hook_registered = False
 
 # LangChain's latest llm run started in this context: (its tracer, weakly; the run id as the

@@ -33,6 +33,7 @@ from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracewrap.environment import agents_tracing_enabled
+from tracewrap.fork_safe import module_lock
 from tracewrap.integrations import agents_langsmith as ls
 from tracewrap.integrations import agents_options
 from tracewrap.logs import warn_once
@@ -553,7 +554,7 @@ def _no_sdk_span() -> Any:
 
 _current_sdk_span = _no_sdk_span
 _PROCESSOR: TracewrapProcessor | None = None
-_register_lock = threading.Lock()
+_register_lock = module_lock(globals(), "_register_lock")
 
 
 def processor() -> TracewrapProcessor | None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-import threading
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from urllib.parse import urlsplit
 import wrapt
 
 from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, SDK_DEPENDENT_PATHS, Endpoint, resolve
+from tracewrap.fork_safe import module_lock
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import WrapperFunction, async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import ReportsCoroutine
@@ -331,7 +331,7 @@ def _hook_client_method(cls: type, name: str) -> bool:
         return True
 
 
-_adopting = threading.Lock()
+_adopting = module_lock(globals(), "_adopting")
 
 
 def own_installation(client: Any) -> Installation | None:
@@ -484,7 +484,7 @@ def _built(client: Any, name: str) -> bool:
     return not lazy or name in vars(client)
 
 
-_hooking = threading.Lock()
+_hooking = module_lock(globals(), "_hooking")
 
 
 def _hook_resource(cls: type, name: str) -> None:

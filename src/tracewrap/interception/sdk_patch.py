@@ -44,6 +44,7 @@ import wrapt
 
 from tracewrap.auto.import_hooks import when_imported
 from tracewrap.endpoints import CONNECT_PATHS, KNOWN_PATHS, Endpoint
+from tracewrap.fork_safe import module_lock
 from tracewrap.interception import websocket
 from tracewrap.interception.calls import async_wrapper, sync_wrapper
 from tracewrap.interception.coroutine_methods import BoundAsyncMethod, ReportsCoroutine
@@ -92,7 +93,7 @@ def _enabled() -> frozenset[Endpoint]:
 
 
 _installation: SdkInstallation | None = None
-_lock = threading.RLock()
+_lock = module_lock(globals(), "_lock", threading.RLock)
 
 
 def current() -> SdkInstallation | None:

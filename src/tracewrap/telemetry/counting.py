@@ -26,9 +26,9 @@ traced there (fetch spans, durations) but its usage is counted nowhere.
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 
+from tracewrap.fork_safe import module_lock
 from tracewrap.record import CallRecord, Usage
 
 TERMINAL = frozenset({"completed", "incomplete", "failed", "cancelled"})
@@ -37,7 +37,7 @@ BACKGROUND = "openai.request.background"  # the request attribute, set when the 
 MAX_PENDING = 10_000  # oldest forgotten first: a response polled after that many others is not counted
 
 _pending: OrderedDict[str, str | None] = OrderedDict()  # response id -> the create's request model
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 
 
 def _remember(response_id: str, model: str | None) -> None:

@@ -6,7 +6,6 @@ application that sets its providers after ``wrap()`` is still honoured.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections import OrderedDict
 from typing import Any
@@ -17,6 +16,7 @@ from opentelemetry.metrics._internal import _ProxyMeterProvider
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as GenAIMetrics
 
 from tracewrap._version import __version__
+from tracewrap.fork_safe import module_lock
 from tracewrap.telemetry.aggregated import CounterTable, table_for
 
 # advisory buckets from the GenAI conventions; the SDK's defaults (0 … 10000) are wrong for seconds
@@ -107,7 +107,7 @@ class Instruments:
 # and dropped one after another keeps at most MAX_CACHED entries, not one per provider ever seen.
 MAX_CACHED = 32
 _cache: OrderedDict[tuple[int, int], tuple[Instruments, Any, Any]] = OrderedDict()
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 
 
 def _ref(provider: Any) -> Any:
