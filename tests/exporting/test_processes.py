@@ -376,9 +376,11 @@ def test_threads_making_their_first_calls_at_once_all_wait_for_the_export_set_up
 def test_a_worker_ends_within_the_exit_timeout_when_the_endpoint_never_answers(
     method: str, server: FakeOpenAIServer
 ) -> None:
-    """The worker's end flush is bounded by ``TRACEWRAP_EXIT_TIMEOUT`` (1 s here) in all. It used to
-    flush the global providers again, unbounded (the SDK's batch processor ignores its timeout): one
-    export timeout per batch, 20 s for this worker."""
+    """The worker's end flushes are bounded by ``TRACEWRAP_EXIT_TIMEOUT`` (5 s here) in all. They used
+    to flush the global providers again, unbounded (the SDK's batch processor ignores its timeout):
+    one export timeout per batch, 20 s for this worker; then each of its end flushes (its target's
+    end, its bootstrap's, a spawned worker's ``atexit``) waited the whole timeout in turn: 10 s
+    (fork), 15 s (spawn)."""
     import socket
 
     silent = socket.socket()
@@ -386,7 +388,7 @@ def test_a_worker_ends_within_the_exit_timeout_when_the_endpoint_never_answers(
     silent.listen(64)  # connections complete in the kernel's backlog; nothing ever answers
     try:
         env = _env_exporting_to(f"http://127.0.0.1:{silent.getsockname()[1]}", server)
-        env.update(TRACEWRAP_EXIT_TIMEOUT="1", OTEL_EXPORTER_OTLP_TIMEOUT="10")
+        env.update(TRACEWRAP_EXIT_TIMEOUT="5", OTEL_EXPORTER_OTLP_TIMEOUT="20")
         process = subprocess.run(
             [sys.executable, str(EDGES), "dead-endpoint", method],
             env=env,
@@ -400,6 +402,22 @@ def test_a_worker_ends_within_the_exit_timeout_when_the_endpoint_never_answers(
     last = float(process.stdout.split("LAST ", 1)[1].split()[0])
     result = json.loads(process.stdout.split("RESULT ", 1)[1])
     assert result["exitcode"] == 0
-    # 1 s of flush plus the worker's own end, up to 5.4 s seen for spawn at a load average of 8 on
-    # 2 cores; unbounded it waited one 10 s export timeout per batch
-    assert result["ended"] - last < 8.0, (result["ended"] - last, process.stderr)
+    # 5 s of flush plus the worker's own end (4.4 s seen for spawn at a load average of 8 on 2 cores)
+    assert result["ended"] - last < 9.5, (result["ended"] - last, process.stderr)
+
+
+def test_the_end_flushes_of_one_process_share_one_exit_timeout(monkeypatch) -> None:
+    """The first end flush starts the deadline, the next ones get what remains; a fork's child (another
+    pid) starts its own."""
+    from tracewrap.exporting import config
+
+    clock = [100.0]
+    monkeypatch.setattr(config.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(config, "_end_deadline", None)
+    assert config.end_time_left(3.0) == 3.0
+    clock[0] += 2.5  # the first flush waited 2.5 s
+    assert config.end_time_left(3.0) == 0.5
+    clock[0] += 1.0
+    assert config.end_time_left(3.0) == 0.0
+    monkeypatch.setattr(config.os, "getpid", lambda: -1)  # a fork's child
+    assert config.end_time_left(3.0) == 3.0

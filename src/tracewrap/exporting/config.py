@@ -9,8 +9,10 @@ batcher); flushes and the process exit are bounded by a deadline (:mod:`.bounded
 from __future__ import annotations
 
 import numbers
+import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -518,7 +520,7 @@ def flush_at_process_end(timeout: float | None = None) -> None:
     """
     try:
         timeout = environment.exit_timeout() if timeout is None else environment.bounded_wait(timeout)
-        flush(timeout)
+        flush(end_time_left(timeout))
     except Exception as exc:
         say(f"could not flush telemetry at process exit ({type(exc).__name__}: {exc})")
 
@@ -527,4 +529,21 @@ def _at_exit() -> None:
     setup = _setup
     if setup is not None:
         # bounded: exporters still stuck after it are abandoned; a SIGTERM meanwhile waits for it
-        process_ends.flush_at_exit(lambda: shutdown(setup.exit_timeout))
+        process_ends.flush_at_exit(lambda: shutdown(end_time_left(setup.exit_timeout)))
+
+
+# (pid, deadline): the end flushes of one process share one exit timeout
+_end_deadline: tuple[int, float] | None = None
+
+
+def end_time_left(timeout: float) -> float:
+    """What this process's end flushes have left of ``timeout``: the first one starts the deadline,
+    the ones after it get what remains. A multiprocessing child flushes when its target returns, in
+    its bootstrap and (spawned) at ``atexit``: against a dead endpoint each waited the whole
+    ``TRACEWRAP_EXIT_TIMEOUT`` in turn (6-10 s for 3 s), and a ``Pool(maxtasksperchild=1)`` waited
+    that long for every worker it replaced. A fork's child (another pid) has a deadline of its own."""
+    global _end_deadline
+    now, pid = time.monotonic(), os.getpid()
+    if _end_deadline is None or _end_deadline[0] != pid:
+        _end_deadline = (pid, now + timeout)
+    return max(0.0, min(timeout, _end_deadline[1] - now))
