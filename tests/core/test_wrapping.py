@@ -175,6 +175,34 @@ def test_unwrap_client_under_wrap_openai_keeps_the_process_wide_tracing(server, 
     assert tracewrap.unwrap(None) is None and tracewrap.unwrap("openai") == "openai"  # not ours: as it is
 
 
+@pytest.mark.parametrize("order", ["module-first", "client-first"])
+def test_an_async_client_wrapped_under_wrap_openai_is_one_span_per_call(server, telemetry, order) -> None:
+    """``wrap(client)`` of an AsyncOpenAI under ``wrap(openai)``, in either order: one span per call,
+    with the client's options (each call was traced twice: the client's wrapper made its coroutine
+    around the class's before either ran, and the inner one started a call of its own when awaited)."""
+    if order == "module-first":
+        _module(telemetry)
+        client = async_client(server, telemetry, provider="mine")
+    else:
+        client = async_client(server, telemetry, provider="mine")
+        _module(telemetry)
+
+    async def calls() -> None:
+        await client.chat.completions.create(model="m", messages=MESSAGES)
+        async for _ in await client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+            pass
+        await client.responses.create(model="m", input="hi")
+        await client.embeddings.create(model="e", input="x")
+
+    asyncio.run(calls())
+    spans = telemetry.spans()
+    assert len(server.requests) == 4
+    assert [s.name for s in spans] == ["chat m", "chat m", "chat m", "embeddings e"]
+    assert {attrs(s)["gen_ai.provider.name"] for s in spans} == {"mine"}
+    durations = telemetry.points("gen_ai.client.operation.duration")
+    assert sum(p.count for p in durations) == 4  # each call counted once
+
+
 def test_derived_clients_are_traced(server, telemetry) -> None:
     client = sync_client(server, telemetry)
     client.with_options(timeout=10).chat.completions.create(model="m", messages=MESSAGES)

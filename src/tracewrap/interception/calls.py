@@ -156,6 +156,10 @@ async def _traced_coroutine(
 ) -> Any:
     if watch:  # running: it awaits the SDK's coroutine (closing it if closed meanwhile)
         forget(watch[0])
+    if _in_traced_call.get() is not None:
+        # awaited inside another traced call: a second wrapper over this one (wrap(client) of an
+        # AsyncOpenAI under wrap(openai)) made its coroutine around ours before either ran
+        return await sdk_call
     call = start(site, kwargs, is_async=True)
     if call is None:
         return await sdk_call
