@@ -203,6 +203,47 @@ def test_an_async_client_wrapped_under_wrap_openai_is_one_span_per_call(server, 
     assert sum(p.count for p in durations) == 4  # each call counted once
 
 
+def _patch_like_instructor(client: openai.OpenAI) -> None:
+    """Set on the resource itself, as ``instructor.patch(client)`` does: a function over the method
+    it found there, which takes an argument of its own, calls the SDK twice (a retry after a failed
+    validation) and returns its own object, not the SDK's answer."""
+    create = client.chat.completions.create
+
+    @functools.wraps(create)
+    def structured(*args, response_model=None, **kwargs):
+        first = create(*args, **kwargs)
+        second = create(*args, **kwargs)
+        return {"model": response_model, "ids": [first.id, second.id]}
+
+    client.chat.completions.create = structured
+
+
+@pytest.mark.parametrize("order", ["patch-then-wrap", "wrap-then-patch"])
+def test_a_patch_someone_set_on_the_resource_is_traced_call_by_call_and_kept_by_unwrap(
+    server, telemetry, order
+) -> None:
+    """``wrap(client)`` over a resource someone patched (instructor) leaves that patch alone and traces
+    each SDK call it makes (it traced the patch's whole call as one span that read its own object:
+    no response, no usage, one span for two requests); ``unwrap(client)`` takes only tracewrap's layer
+    off (it took the patch off too, or left the SDK's method where the patch had been)."""
+    client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+    if order == "patch-then-wrap":
+        _patch_like_instructor(client)
+        tracewrap.wrap(client, **telemetry.wrap_kwargs())
+    else:
+        tracewrap.wrap(client, **telemetry.wrap_kwargs())
+        _patch_like_instructor(client)
+    answer = client.chat.completions.create(model="m", messages=MESSAGES, response_model="Person")
+    spans = telemetry.spans()
+    assert answer["model"] == "Person" and len(server.requests) == 2
+    assert [attrs(s)["gen_ai.response.id"] for s in spans] == answer["ids"]
+    assert all(attrs(s)["gen_ai.usage.input_tokens"] == 12 for s in spans)
+    tracewrap.unwrap(client)
+    again = client.chat.completions.create(model="m", messages=MESSAGES, response_model="Person")
+    assert again["model"] == "Person" and len(server.requests) == 4  # the patch still there
+    assert len(telemetry.spans()) == 2  # and tracewrap's layer gone
+
+
 def test_derived_clients_are_traced(server, telemetry) -> None:
     client = sync_client(server, telemetry)
     client.with_options(timeout=10).chat.completions.create(model="m", messages=MESSAGES)

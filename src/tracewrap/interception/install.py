@@ -57,6 +57,7 @@ from tracewrap.options import TraceOptions
 from tracewrap.telemetry.lifecycle import CallSite, ClientInfo, internal_error
 
 _MARK = "_tracewrap_installation"
+_UNWRAPPED = object()  # an unwrapped client's sites' url: no client's base_url is it
 _RAW_CACHES = ("with_raw_response", "with_streaming_response")
 CLIENT_CLASSES = ("OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI")
 
@@ -200,7 +201,9 @@ class Installation:
     options: TraceOptions
     client: Any
     sites: ClientSites
-    patched: list[tuple[Any, str]] = field(default_factory=list)
+    # (resource, method name, tracewrap's proxy set there): what unwrap takes off again
+    patched: list[tuple[Any, str, Any]] = field(default_factory=list)
+    active: bool = True  # False once unwrapped: a proxy someone else's patch still holds passes through
     # per resource the client had not built at wrap time (``"responses"``): the paths under it,
     # wrapped on every object built for it (two threads may both build one: either may be stored)
     pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -228,11 +231,13 @@ class Installation:
         sites = self.current()
         last = (sites, sites.site(endpoint))  # one tuple: threads see a site with its own sites
 
-        def site_of(_resource: Any) -> CallSite:
+        def site_of(_resource: Any) -> CallSite | None:
             nonlocal last
             sites, site = last
             if attributes.get(sites.url_key) is sites.url:
                 return site
+            if not self.active:  # (unwrap makes the test above fail)
+                return None
             sites = self.current()
             site = sites.site(endpoint)
             last = (sites, site)
@@ -245,6 +250,11 @@ class Installation:
             original = getattr(resource, method)
             if isinstance(original, TracedMethod):
                 continue
+            if method in vars(resource):
+                # someone else's patch on this very resource (instructor.patch(client), a test's
+                # stub): what it returns is its own, not the SDK's answer, so it is left as it is and
+                # the SDK calls it makes are traced one by one at the client's request layer
+                continue
             site_of, deprecation = self.site_of(endpoint), deprecation_of(original)
             if inspect.iscoroutinefunction(inspect.unwrap(original)):
                 wrapper = async_wrapper(site_of, deprecation)
@@ -253,12 +263,13 @@ class Installation:
                 wrapper, proxy = sync_wrapper(site_of, deprecation), TracedMethod
             # the class's method: followed if the class changes it (not a deprecated one, which calls
             # its undecorated function, its warning's stacklevel counting the frames to the caller)
-            if deprecation is None and method not in vars(resource):
+            if deprecation is None:
                 wrapper = _following_the_class(type(resource), method, wrapper)
-            setattr(resource, method, proxy(original, wrapper=wrapper))
+            traced = proxy(original, wrapper=wrapper)
+            setattr(resource, method, traced)
             for cache in _RAW_CACHES:
                 resource.__dict__.pop(cache, None)
-            self.patched.append((resource, method))
+            self.patched.append((resource, method, traced))
 
     def resource_built(self, client: Any, name: str, resource: Any) -> None:
         """``client`` built its resource ``name``: wrap the paths under it (never raises)."""
@@ -609,8 +620,11 @@ def unwrap_client(client: Any) -> Any:
     installation = installation_of(client)
     if installation is None:
         return client
-    for owner, name in installation.patched:
-        owner.__dict__.pop(name, None)
+    installation.active = False
+    installation.sites.url = _UNWRAPPED  # every traced method's next call asks site_of again
+    for owner, name, traced in installation.patched:
+        if owner.__dict__.get(name) is traced:  # a patch set over ours since stays, ours inert in it
+            del owner.__dict__[name]
         for cache in _RAW_CACHES:
             owner.__dict__.pop(cache, None)
     _drop_cached_wrappers(client, installation.paths)
