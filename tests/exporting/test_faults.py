@@ -25,6 +25,9 @@ EXIT_APP = Path(__file__).with_name("exit_app.py")
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
+UNDELIVERED = "tracewrap: telemetry not all delivered"
+
+
 @pytest.fixture(scope="module")
 def silent_port() -> Iterator[int]:
     """Accepts TCP connections (the kernel's backlog does) and never answers: the worst backend."""
@@ -291,10 +294,12 @@ def test_process_exit_is_bounded(sink: str, silent_port: int, server: FakeOpenAI
         env.update(
             LANGSMITH_TRACING="true", LANGSMITH_API_KEY="k", LANGSMITH_ENDPOINT=f"http://127.0.0.1:{port}"
         )
-    exit_seconds, _ = _run_exit_app(env, server.base_url, 20, *(["traceable"] if traceable else []))
+    exit_seconds, run = _run_exit_app(env, server.base_url, 20, *(["traceable"] if traceable else []))
     # 1 s budget + interpreter teardown (up to ~1.6 s seen on a loaded 2-core machine); unbounded,
     # LangSmith alone takes ~15 s (refused) to minutes (silent)
     assert exit_seconds < 1 + 3, (sink, exit_seconds)
+    # what was lost is said, once (it was logged at INFO only: a silent collector lost it unseen)
+    assert run.stderr.count(UNDELIVERED) == 1, run.stderr[-3000:]
 
 
 def test_exit_flushes_everything_to_a_healthy_receiver(
@@ -306,8 +311,9 @@ def test_exit_flushes_everything_to_a_healthy_receiver(
         "OTEL_METRICS_EXPORTER": "otlp",
         "OTEL_BSP_SCHEDULE_DELAY": "60000",  # nothing leaves before exit: the atexit flush must send it
     }
-    exit_seconds, _ = _run_exit_app(env, server.base_url, calls=7)
+    exit_seconds, run = _run_exit_app(env, server.base_url, calls=7)
     assert exit_seconds < 2.5
+    assert UNDELIVERED not in run.stderr
     spans = [s for s in receiver.store.spans() if s.scope == "tracewrap"]
     assert len(spans) == 7
     assert receiver.store.metric_points("gen_ai.client.operation.duration")

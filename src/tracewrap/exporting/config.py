@@ -436,12 +436,17 @@ def shutdown(timeout: float = 5.0) -> None:
     """Flush and stop tracewrap's exporters, taking at most ``timeout`` seconds; idempotent. What is
     still queued or retried at the deadline is dropped: nothing is sent after this returns but the
     answer to an export already under way."""
+    _shutdown(timeout)
+
+
+def _shutdown(timeout: float) -> bool:
+    """:func:`shutdown`; False when an exporter did not finish in time."""
     global _setup
     run_deferred()
     with _lock:
         setup, _setup = _setup, None
     if setup is None or not setup.enabled:
-        return
+        return True
     timeout = environment.bounded_wait(timeout)
     millis = int(timeout * 1000)
     jobs: dict[str, Callable[[], Any]] = {}
@@ -458,10 +463,11 @@ def shutdown(timeout: float = 5.0) -> None:
         jobs["shutdown-langsmith"] = lambda: setup.langsmith.close(timeout)
     if setup.prometheus_server is not None:
         jobs["shutdown-prometheus"] = setup.prometheus_server.shutdown
-    run_all(jobs, timeout)
+    finished = run_all(jobs, timeout)
     dropped = setup.dropped_spans()
     if dropped:
         logger.warning("%d spans were dropped because the export queue was full", dropped)
+    return finished
 
 
 def _shutdown_provider(provider: Any, batch_processors: list[Any], millis: int) -> None:
@@ -520,7 +526,8 @@ def flush_at_process_end(timeout: float | None = None) -> None:
     """
     try:
         timeout = environment.exit_timeout() if timeout is None else environment.bounded_wait(timeout)
-        flush(end_time_left(timeout))
+        if not flush(end_time_left(timeout)):
+            _say_undelivered(timeout)
     except Exception as exc:
         say(f"could not flush telemetry at process exit ({type(exc).__name__}: {exc})")
 
@@ -529,7 +536,28 @@ def _at_exit() -> None:
     setup = _setup
     if setup is not None:
         # bounded: exporters still stuck after it are abandoned; a SIGTERM meanwhile waits for it
-        process_ends.flush_at_exit(lambda: shutdown(end_time_left(setup.exit_timeout)))
+        process_ends.flush_at_exit(lambda: _shutdown_at_exit(setup.exit_timeout))
+
+
+def _shutdown_at_exit(timeout: float) -> None:
+    if not _shutdown(end_time_left(timeout)):
+        _say_undelivered(timeout)
+
+
+_said_undelivered: int | None = None  # the pid that said it
+
+
+def _say_undelivered(timeout: float) -> None:
+    """Telemetry goes somewhere, or tracewrap says why not: an exporter still at work when the
+    process's end flushes ran out of time (a collector that accepts and never answers, a slow link)
+    loses what it held, which was said only at INFO. Once per process."""
+    global _said_undelivered
+    if _said_undelivered != os.getpid():
+        _said_undelivered = os.getpid()
+        say(
+            f"telemetry not all delivered: an exporter was still at work when the process ended "
+            f"(TRACEWRAP_EXIT_TIMEOUT, {timeout:g} s, ran out); its endpoint is down or too slow"
+        )
 
 
 # (pid, deadline): the end flushes of one process share one exit timeout
