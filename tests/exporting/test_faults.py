@@ -384,3 +384,34 @@ def test_exit_timeout_rules(
         assert messages == []
     else:
         assert len(messages) == 1 and warned in messages[0], messages
+
+
+@pytest.mark.parametrize("how", ["thread", "atexit"])
+def test_a_first_call_once_the_main_thread_ended_still_exports(
+    how: str, receiver: OTLPReceiver, server: FakeOpenAIServer
+) -> None:
+    """The first traced call comes from a thread the main thread did not wait for, or from an
+    ``atexit`` handler: it sets export up then, and its span is exported. The SDK's resource
+    detection runs on a thread pool, which Python refuses at that point; export was never set up
+    ("internal error in export set-up") and nothing of the process arrived. Python 3.12.1 refuses
+    to start any thread then (CPython gh-113964), the exporters' too: there it is said on stderr."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_", "TRACEWRAP_"))}
+    clean.update(
+        PYTHONPATH=str(SRC),
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+    )
+    run = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("late_first_call_app.py")), server.base_url, how],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "internal error" not in run.stderr, run.stderr
+    if "can't create new thread at interpreter shutdown" in run.stderr:
+        assert sys.version_info[:2] == (3, 12), run.stderr  # only 3.12 refuses every thread then
+        return
+    assert receiver.store.wait_for(lambda: len(receiver.store.spans()) >= 1, timeout=10), run.stderr
+    assert [s.attributes["gen_ai.request.model"] for s in receiver.store.spans()] == [f"m-late-{how}"]

@@ -143,7 +143,7 @@ def configure(
             traces_exporters=traces,
             metrics_exporters=environment.metrics_exporters(metrics_exporter),
             logs_exporters=environment.logs_exporters(traces, environment.content_events_from_env()),
-            resource=Resource.create({SERVICE_NAME: service_name} if service_name else {}),
+            resource=_resource({SERVICE_NAME: service_name} if service_name else {}),
             exit_timeout=environment.exit_timeout(exit_timeout),
         )
         _set_up_traces(setup, max_queue_size)
@@ -154,6 +154,35 @@ def configure(
         _register_atexit()
         _setup = setup
         return setup
+
+
+def _resource(attributes: dict[str, Any]) -> Resource:
+    """The SDK's ``Resource.create(attributes)``; at interpreter shutdown, the same resource made here.
+
+    A process's first traced call may come once its main thread has ended: from a thread nobody
+    joins, or an ``atexit`` handler. The SDK runs its resource detectors on a thread pool, which
+    Python then refuses ("cannot schedule new futures after interpreter shutdown", "can't register
+    atexit after shutdown"), and export was never set up: nothing of the process was exported. The
+    detectors run one after another instead (the SDK's list of them is private: read defensively)."""
+    try:
+        return Resource.create(attributes)
+    except RuntimeError:
+        from opentelemetry.sdk import resources
+
+        build = getattr(resources, "_build_resource_detectors", None)
+        detectors = build() if build is not None else [resources.OTELResourceDetector()]
+        resource = getattr(resources, "_DEFAULT_RESOURCE", Resource.get_empty())
+        for detector in detectors:
+            try:
+                resource = resource.merge(detector.detect())
+            except Exception as exc:
+                logger.debug("resource detector %r failed: %r", detector, exc)
+        resource = resource.merge(Resource(attributes))
+        if not resource.attributes.get(SERVICE_NAME):
+            resource = resource.merge(
+                Resource({SERVICE_NAME: f"unknown_service:{os.path.basename(sys.executable)}"})
+            )
+        return resource
 
 
 def _check_type(name: str, value: Any, kind: type) -> None:
