@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import tracewrap
+from tracewrap.exporting import config
 from tracewrap.testing import FakeOpenAIServer, Scenario
 
 from .common import MESSAGES
@@ -244,6 +245,41 @@ def test_no_tracer_provider_is_installed_when_no_span_exporter_could_be_set_up(
     assert setup.tracer_provider is None and setup.span_processors == []
     assert is_placeholder(trace.get_tracer_provider())
     assert setup.meter_provider is not None
+
+
+def test_a_signal_the_sdk_refuses_leaves_the_others_set_up_and_flushed_at_exit(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``OTEL_METRICS_EXEMPLAR_FILTER=bogus`` makes the SDK's ``MeterProvider()`` raise. Metrics are
+    off, said as such; traces are set up and flushed at exit as ever (configure() stopped half-way:
+    the tracer provider installed, no exit flush registered, every span left in its queue)."""
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "bogus")
+    with caplog.at_level(logging.WARNING, logger="tracewrap"):
+        setup = tracewrap.configure()
+    assert "metrics export is off: it could not be set up: Unknown exemplar filter 'bogus'" in caplog.text
+    assert setup.tracer_provider is not None and setup.meter_provider is None
+    assert config._setup is setup and config._atexit_registered
+
+
+def test_a_value_the_sdk_refuses_at_its_import_is_said_as_such(server: FakeOpenAIServer) -> None:
+    """``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=abc`` makes importing the SDK's tracing raise: export is off,
+    and the warning says which setting (it said "internal error in export set-up"). The call goes on."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_", "TRACEWRAP_"))}
+    clean.update(PYTHONPATH=str(SRC), OTEL_TRACES_EXPORTER="console", OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT="abc")
+    program = (
+        "import openai, tracewrap; tracewrap.wrap(openai); "
+        f"c = openai.OpenAI(base_url={server.base_url!r}, api_key='k', max_retries=0); "
+        "print(c.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'hi'}]).id)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program], env=clean, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout.startswith("chatcmpl-"), run.stderr
+    assert "internal error" not in run.stderr, run.stderr
+    assert run.stderr.count("telemetry export is off: OpenTelemetry's SDK refused a setting: ") == 1
+    assert "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" in run.stderr
 
 
 def _run_exit_app(

@@ -146,11 +146,17 @@ def configure(
             resource=_resource({SERVICE_NAME: service_name} if service_name else {}),
             exit_timeout=environment.exit_timeout(exit_timeout),
         )
-        _set_up_traces(setup, max_queue_size)
-        _set_up_metrics(setup, prometheus_port)
-        _set_up_logs(setup)
-        if "langsmith" in traces:
-            _set_up_langsmith(setup, langsmith_client)
+        # each signal on its own: one the SDK refuses (OTEL_METRICS_EXEMPLAR_FILTER=bogus makes
+        # MeterProvider() raise) left the others half set up, never flushed at exit
+        langsmith = partial(_set_up_langsmith, setup, langsmith_client) if "langsmith" in traces else None
+        _each_on_its_own(
+            [
+                ("traces", partial(_set_up_traces, setup, max_queue_size)),
+                ("metrics", partial(_set_up_metrics, setup, prometheus_port)),
+                ("content log events", partial(_set_up_logs, setup)),
+                ("LangSmith", langsmith),
+            ]
+        )
         _register_atexit()
         _setup = setup
         return setup
@@ -183,6 +189,16 @@ def _resource(attributes: dict[str, Any]) -> Resource:
                 Resource({SERVICE_NAME: f"unknown_service:{os.path.basename(sys.executable)}"})
             )
         return resource
+
+
+def _each_on_its_own(steps: Iterable[tuple[str, Callable[[], None] | None]]) -> None:
+    for signal, step in steps:
+        if step is None:
+            continue
+        try:
+            step()
+        except Exception as exc:
+            logger.warning("%s export is off: it could not be set up: %s", signal, exc)
 
 
 def _check_type(name: str, value: Any, kind: type) -> None:

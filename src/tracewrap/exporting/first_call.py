@@ -50,6 +50,16 @@ def set_up_export() -> None:
             process_ends.watch()
         else:
             hint_once()
+    except ValueError as exc:
+        # OpenTelemetry's SDK raises for a value of its own variables it refuses, some of them as
+        # it is imported (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=abc): the user's setting, not tracewrap's bug
+        from tracewrap.logs import warn_once
+
+        warn_once(
+            "export:sdk-refused",
+            "telemetry export is off: OpenTelemetry's SDK refused a setting: %s",
+            exc,
+        )
     except Exception as exc:
         from tracewrap.telemetry.lifecycle import internal_error
 
