@@ -140,9 +140,12 @@ def test_flush_at_process_end_is_bounded_and_quiet(
 
     monkeypatch.setattr(config, "flush", flush)
     monkeypatch.setenv("TRACEWRAP_EXIT_TIMEOUT", "0.5")
+    monkeypatch.setattr(config, "_end_deadline", None)  # (this process's end budget: not spent yet)
     config.flush_at_process_end()
+    monkeypatch.setattr(config, "_end_deadline", None)
     config.flush_at_process_end(1.5)
     assert flushed == [0.5, 1.5]  # bounded by TRACEWRAP_EXIT_TIMEOUT unless told otherwise
+    monkeypatch.setattr(config, "_end_deadline", None)
 
     def broken(timeout: float = 5.0) -> bool:
         raise OSError("collector gone")

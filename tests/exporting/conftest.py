@@ -37,6 +37,7 @@ def reset_globals() -> None:
     logs_internal._LOGGER_PROVIDER = None
     instruments._cache.clear()
     lifecycle._export_checked = False  # the next traced call looks at the environment again
+    config._end_deadline = None  # a test's process-end flush does not spend the next one's budget
     import langsmith.run_trees
     import langsmith.utils
 

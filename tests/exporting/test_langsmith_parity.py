@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import threading
 import time
 import warnings
@@ -1007,3 +1008,55 @@ def test_an_applications_own_llm_run_is_not_taken_for_wrap_openais(
     assert outer["name"] == "my_model" and inner["name"] == "ChatOpenAI"
     assert inner["parent_run_id"] == outer["id"] and _meta(inner)["otel_trace_id"]
     assert inner["outputs"]["usage_metadata"]["total_tokens"] == 19
+
+
+@pytest.mark.parametrize("how", ["tracing_context", "traceable_client", "configure"])
+def test_a_run_goes_through_the_langsmith_client_the_application_chose(
+    monkeypatch: pytest.MonkeyPatch,
+    recorder: LangSmithRecorder,
+    receiver: OTLPReceiver,
+    server: FakeOpenAIServer,
+    how: str,
+) -> None:
+    """The application's own langsmith client (``tracing_context(client=...)``, ``@traceable(client=
+    ...)``, ``langsmith.configure(client=...)``) sends tracewrap's run as it sends wrap_openai's and
+    its own, anonymizer included. tracewrap's client sent it to the environment's endpoint: a child
+    landed away from its parent, and the application's anonymizer was passed by."""
+    _configure(monkeypatch, recorder, receiver)
+    elsewhere = LangSmithRecorder().start()
+    app_client = langsmith.Client(
+        api_url=elsewhere.url,
+        api_key=LS_KEY,
+        anonymizer=lambda data: json.loads(json.dumps(data).replace(SECRET_PROMPT, "<hidden>")),
+    )
+    client = tracewrap.wrap(openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0))
+    messages = [{"role": "user", "content": SECRET_PROMPT}]
+    try:
+        if how == "tracing_context":
+            with langsmith.tracing_context(client=app_client):
+                client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        elif how == "traceable_client":
+            traceable(name="handler", client=app_client)(
+                lambda: client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+            )()
+        else:
+            langsmith.configure(client=app_client)
+            try:
+                client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+            finally:
+                langsmith.configure(client=None)
+        app_client.flush()
+        tracewrap.flush(5.0)
+        runs = elsewhere.wait_for_runs(2 if how == "traceable_client" else 1)
+        llm = [r for r in runs if r["run_type"] == "llm"]
+        assert [r["name"] for r in llm] == ["ChatOpenAI"], runs
+        assert llm[0]["inputs"]["messages"] == [{"role": "user", "content": "<hidden>"}]
+        assert SECRET_PROMPT.encode() not in b"".join(elsewhere.raw)
+        if how == "traceable_client":
+            (parent,) = [r for r in runs if r["name"] == "handler"]
+            assert llm[0]["parent_run_id"] == parent["id"]
+        assert not recorder.runs  # none through tracewrap's own client
+    finally:
+        app_client.cleanup(timeout=1)
+        client.close()
+        elsewhere.stop()

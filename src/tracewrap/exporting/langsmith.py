@@ -90,6 +90,7 @@ class _Started:
     otel_trace_id: str | None
     otel_span_id: str | None
     project: str | None = None  # a root run's project, from LangSmith's context (None: the settings')
+    client: Any = None  # the application's langsmith client for a root run (None: tracewrap's own)
     tags: list[str] | None = None  # LangSmith's context tags, as a @traceable run gets them
     metadata: dict[str, Any] | None = None  # LangSmith's context metadata, under the run's own
     run: Any = None  # a stream's run, posted when its request is sent (an async one's at its first chunk)
@@ -112,10 +113,13 @@ class _LangSmithContext:
     and the module holding what ``langsmith.configure()`` set process-wide (private: read with
     ``getattr``, so a langsmith without it reads as nothing configured)."""
 
-    __slots__ = ("configured", "current_run", "read")
+    __slots__ = ("configured", "current_run", "read", "run_trees")
 
     def __init__(self) -> None:
+        from langsmith import run_trees
         from langsmith.run_helpers import get_current_run_tree, get_tracing_context
+
+        self.run_trees = run_trees  # its default client (private, read with getattr): configure(client=...)'s
 
         self.read: Callable[[], Mapping[str, Any]] = get_tracing_context
         self.current_run: Callable[[], Any] = get_current_run_tree
@@ -174,6 +178,9 @@ class RunContext:
     project: str | None  # where a root run goes (None: tracewrap's settings, LANGSMITH_PROJECT)
     tags: list[str] | None
     metadata: dict[str, Any] | None  # under the run's own keys; never @traceable's ``ls_method``
+    # the client the application chose (``tracing_context(client=...)``, ``langsmith.configure(
+    # client=...)``), None: none
+    client: Any = None
 
 
 def run_context() -> RunContext | None:
@@ -203,6 +210,7 @@ def run_context() -> RunContext | None:
         project or None,
         list(tags) if tags else None,
         {k: v for k, v in metadata.items() if k != "ls_method"} if metadata else None,
+        context.get("client") or getattr(ls.run_trees, "_CLIENT", None),
     )
 
 
@@ -289,8 +297,9 @@ class LangSmithObserver:
             return
         trace_id, span_id = _otel_ids(call)
         started = _Started(_current_parent(context.current), trace_id, span_id)
-        if started.parent is None:  # a child goes to its parent's project
+        if started.parent is None:  # a child goes to its parent's project, and through its client
             started.project = context.project
+            started.client = context.client
         started.tags = context.tags
         started.metadata = context.metadata
         call.state[id(self)] = started
@@ -371,9 +380,15 @@ class LangSmithObserver:
         tree_args: dict[str, Any] = {}
         if started is not None and started.tags:
             tree_args["tags"] = list(started.tags)
+        # sent through the client the application chose, as @traceable and wrap_openai send theirs: its
+        # parent's (@traceable(client=...)), else LangSmith's context's or configured one, else ours.
+        # Through ours, a child landed where its parent's client does not send (another endpoint or
+        # workspace), and that client's anonymizer was passed by
+        client = started.client if started is not None and started.client is not None else self.client
         if parent is not None:
             start = max(start, parent.start_time)  # dotted_order needs a child to start after its parent
             tree_args["parent_run"] = parent.run
+            client = getattr(parent.run, "ls_client", None) or client
             if parent.run.session_name:
                 tree_args["project_name"] = parent.run.session_name  # the child lands beside its parent
         else:
@@ -387,7 +402,7 @@ class LangSmithObserver:
             start_time=start,
             inputs=runs.inputs(call.kwargs, self.settings.hide_inputs, call.redact),
             extra={"metadata": metadata, "invocation_params": runs.invocation_params(record)},
-            ls_client=self.client,
+            ls_client=client,
             **tree_args,
         )
 
