@@ -214,6 +214,18 @@ def run_context() -> RunContext | None:
     )
 
 
+def chosen_client(parent_run: Any, context_client: Any, own: Any) -> Any:
+    """The langsmith client a run goes through, as ``@traceable`` picks it: its parent run's
+    (``@traceable(client=...)``), else the one LangSmith's context names (``tracing_context(client=
+    ...)``, ``langsmith.configure(client=...)``), else tracewrap's ``own``. Through tracewrap's own, a
+    child landed away from its parent and the application client's anonymizer was passed by."""
+    if parent_run is not None:
+        parent_client = getattr(parent_run, "ls_client", None)
+        if parent_client is not None:
+            return parent_client
+    return context_client if context_client is not None else own
+
+
 # ls_model_type values LangSmith's OpenAI wrapper sets (chat, legacy completions)
 _WRAPPER_MODEL_TYPES = ("chat", "llm")
 
@@ -380,15 +392,14 @@ class LangSmithObserver:
         tree_args: dict[str, Any] = {}
         if started is not None and started.tags:
             tree_args["tags"] = list(started.tags)
-        # sent through the client the application chose, as @traceable and wrap_openai send theirs: its
-        # parent's (@traceable(client=...)), else LangSmith's context's or configured one, else ours.
-        # Through ours, a child landed where its parent's client does not send (another endpoint or
-        # workspace), and that client's anonymizer was passed by
-        client = started.client if started is not None and started.client is not None else self.client
+        client = chosen_client(
+            parent.run if parent is not None else None,
+            started.client if started is not None else None,
+            self.client,
+        )
         if parent is not None:
             start = max(start, parent.start_time)  # dotted_order needs a child to start after its parent
             tree_args["parent_run"] = parent.run
-            client = getattr(parent.run, "ls_client", None) or client
             if parent.run.session_name:
                 tree_args["project_name"] = parent.run.session_name  # the child lands beside its parent
         else:

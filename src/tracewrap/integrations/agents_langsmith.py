@@ -40,7 +40,7 @@ def start_run(observer: Any, name: str, run_type: str, parent: Any, inputs: dict
     tags and metadata."""
     from langsmith.run_trees import RunTree
 
-    from tracewrap.exporting.langsmith import run_context
+    from tracewrap.exporting.langsmith import chosen_client, run_context
 
     context = run_context()
     if context is None:
@@ -61,7 +61,8 @@ def start_run(observer: Any, name: str, run_type: str, parent: Any, inputs: dict
     if context.metadata:
         args["extra"] = {"metadata": dict(context.metadata)}
     shown = {} if observer.settings.hide_inputs or inputs is None else inputs
-    run = RunTree(name=name, run_type=run_type, inputs=shown, ls_client=observer.client, **args)
+    client = chosen_client(parent, context.client, observer.client)
+    run = RunTree(name=name, run_type=run_type, inputs=shown, ls_client=client, **args)
     run.post()
     return run
 
