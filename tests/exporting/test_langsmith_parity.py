@@ -1020,8 +1020,9 @@ def test_a_run_goes_through_the_langsmith_client_the_application_chose(
 ) -> None:
     """The application's own langsmith client (``tracing_context(client=...)``, ``@traceable(client=
     ...)``, ``langsmith.configure(client=...)``) sends tracewrap's run as it sends wrap_openai's and
-    its own, anonymizer included. tracewrap's client sent it to the environment's endpoint: a child
-    landed away from its parent, and the application's anonymizer was passed by."""
+    its own, anonymizer included, and tracewrap's flush flushes that client too. tracewrap's client
+    sent it to the environment's endpoint: a child landed away from its parent, and the
+    application's anonymizer was passed by."""
     _configure(monkeypatch, recorder, receiver)
     elsewhere = LangSmithRecorder().start()
     app_client = langsmith.Client(
@@ -1045,8 +1046,7 @@ def test_a_run_goes_through_the_langsmith_client_the_application_chose(
                 client.chat.completions.create(model="gpt-4o-mini", messages=messages)
             finally:
                 langsmith.configure(client=None)
-        app_client.flush()
-        tracewrap.flush(5.0)
+        tracewrap.flush(5.0)  # it flushes the application's client too, as it sent runs of ours
         runs = elsewhere.wait_for_runs(2 if how == "traceable_client" else 1)
         llm = [r for r in runs if r["run_type"] == "llm"]
         assert [r["name"] for r in llm] == ["ChatOpenAI"], runs

@@ -24,6 +24,8 @@ Names, run types, inputs, outputs and ``ls_*`` metadata follow ``wrap_openai`` (
 from __future__ import annotations
 
 import os
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -120,7 +122,6 @@ class _LangSmithContext:
         from langsmith.run_helpers import get_current_run_tree, get_tracing_context
 
         self.run_trees = run_trees  # its default client (private, read with getattr): configure(client=...)'s
-
         self.read: Callable[[], Mapping[str, Any]] = get_tracing_context
         self.current_run: Callable[[], Any] = get_current_run_tree
         try:
@@ -280,6 +281,8 @@ class LangSmithObserver:
         # chat answer (folded as it passes), so it is read unless outputs are hidden
         self.wants_content = not settings.hide_outputs
         self._closed = False
+        # the application's clients a run went through (chosen_client): flushed with ours, never closed
+        self._others: weakref.WeakSet[Any] = weakref.WeakSet()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
 
@@ -397,6 +400,11 @@ class LangSmithObserver:
             started.client if started is not None else None,
             self.client,
         )
+        if client is not self.client:
+            try:
+                self._others.add(client)
+            except TypeError:  # (a client without weak references: its owner flushes it)
+                pass
         if parent is not None:
             start = max(start, parent.start_time)  # dotted_order needs a child to start after its parent
             tree_args["parent_run"] = parent.run
@@ -447,12 +455,21 @@ class LangSmithObserver:
     # ------------------------------------------------------------------ shutdown
 
     def flush(self, timeout: float) -> bool:
-        return flush_bounded(self.client, timeout)
+        return self._flush_others(flush_bounded(self.client, timeout), time.monotonic() + timeout)
 
     def close(self, timeout: float) -> bool:
         self._closed = True
+        deadline = time.monotonic() + timeout
         if not self._owns_client:
-            return flush_bounded(self.client, timeout)  # the application's client: flush, never stop it
-        if self._shared:
-            release_default_client(self.client)
-        return close_bounded(self.client, timeout)
+            done = flush_bounded(self.client, timeout)  # the application's client: flush, never stop it
+        else:
+            if self._shared:
+                release_default_client(self.client)
+            done = close_bounded(self.client, timeout)
+        return self._flush_others(done, deadline)
+
+    def _flush_others(self, done: bool, deadline: float) -> bool:
+        """The application's clients that sent runs of ours, flushed in what is left until ``deadline``."""
+        for client in list(self._others):
+            done = flush_bounded(client, max(0.0, deadline - time.monotonic())) and done
+        return done
