@@ -22,6 +22,10 @@ def call(client: Any, model: str) -> None:
 def main(base_url: str, how: str) -> None:
     tracewrap.wrap(openai)
     client = openai.OpenAI(base_url=base_url, api_key="sk-late", max_retries=0)
+    # the resource built now: openai 1.x / 2.x import all their resources with the first, and one
+    # of them imports concurrent.futures, which Python refuses once the main thread has ended (the
+    # SDK's own call failed then, bare too). Built, nothing traced happened yet
+    client.chat.completions  # noqa: B018
     if how == "thread":
 
         def later() -> None:
