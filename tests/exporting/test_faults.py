@@ -266,15 +266,13 @@ def test_a_signal_the_sdk_refuses_leaves_the_others_set_up_and_flushed_at_exit(
 def test_a_value_the_sdk_refuses_at_its_import_is_said_as_such(server: FakeOpenAIServer) -> None:
     """``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=abc`` makes importing the SDK's tracing raise: export is off,
     and the warning says which setting (it said "internal error in export set-up"). The call goes on."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_", "TRACEWRAP_"))}
-    clean.update(PYTHONPATH=str(SRC), OTEL_TRACES_EXPORTER="console", OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT="abc")
     program = (
         "import openai, tracewrap; tracewrap.wrap(openai); "
         f"c = openai.OpenAI(base_url={server.base_url!r}, api_key='k', max_retries=0); "
         "print(c.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'hi'}]).id)"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", program], env=clean, capture_output=True, text=True, timeout=60
+    run = _run_python(
+        ["-c", program], {"OTEL_TRACES_EXPORTER": "console", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "abc"}
     )
     assert run.returncode == 0 and run.stdout.startswith("chatcmpl-"), run.stderr
     assert "internal error" not in run.stderr, run.stderr
@@ -282,18 +280,18 @@ def test_a_value_the_sdk_refuses_at_its_import_is_said_as_such(server: FakeOpenA
     assert "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" in run.stderr
 
 
+def _run_python(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """This Python on ``args``, with this checkout's tracewrap and none of the runner's telemetry
+    settings, only ``env``'s."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_", "TRACEWRAP_"))}
+    clean.update(env, PYTHONPATH=str(SRC))
+    return subprocess.run([sys.executable, *args], env=clean, capture_output=True, text=True, timeout=timeout)
+
+
 def _run_exit_app(
     env: dict[str, str], base_url: str, calls: int = 20, *extra: str
 ) -> tuple[float, subprocess.CompletedProcess]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_", "TRACEWRAP_"))}
-    clean.update(env, PYTHONPATH=str(SRC))
-    run = subprocess.run(
-        [sys.executable, str(EXIT_APP), base_url, str(calls), *extra],
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _run_python([str(EXIT_APP), base_url, str(calls), *extra], env)
     ended = time.time()
     done = [line for line in run.stdout.splitlines() if line.startswith("DONE ")]
     assert run.returncode == 0 and done, run.stderr[-3000:]
@@ -334,8 +332,11 @@ def test_process_exit_is_bounded(sink: str, silent_port: int, server: FakeOpenAI
     # 1 s budget + interpreter teardown (up to ~1.6 s seen on a loaded 2-core machine); unbounded,
     # LangSmith alone takes ~15 s (refused) to minutes (silent)
     assert exit_seconds < 1 + 3, (sink, exit_seconds)
-    # what was lost is said, once (it was logged at INFO only: a silent collector lost it unseen)
-    assert run.stderr.count(UNDELIVERED) == 1, run.stderr[-3000:]
+    # what a collector that never answers holds up at the deadline is said, once (it was logged at
+    # INFO only: it lost everything unseen); a refused export may end within the deadline, failed,
+    # which the SDK's own lines report
+    said = run.stderr.count(UNDELIVERED)
+    assert said == 1 if how == "silent" else said <= 1, run.stderr[-3000:]
 
 
 def test_exit_flushes_everything_to_a_healthy_receiver(
@@ -431,17 +432,9 @@ def test_a_first_call_once_the_main_thread_ended_still_exports(
     detection runs on a thread pool, which Python refuses at that point; export was never set up
     ("internal error in export set-up") and nothing of the process arrived. Python 3.12.1 refuses
     to start any thread then (CPython gh-113964), the exporters' too: there it is said on stderr."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_", "TRACEWRAP_"))}
-    clean.update(
-        PYTHONPATH=str(SRC),
-        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
-        OTEL_METRICS_EXPORTER="none",
-    )
-    run = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("late_first_call_app.py")), server.base_url, how],
-        env=clean,
-        capture_output=True,
-        text=True,
+    run = _run_python(
+        [str(Path(__file__).with_name("late_first_call_app.py")), server.base_url, how],
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint, "OTEL_METRICS_EXPORTER": "none"},
         timeout=60,
     )
     assert run.returncode == 0, run.stderr
