@@ -33,3 +33,11 @@ def async_client(server: FakeOpenAIServer, telemetry: Any, **wrap_kwargs: Any) -
 
 def attrs(span: Any) -> dict[str, Any]:
     return dict(span.attributes or {})
+
+
+def finishes(telemetry: Any) -> dict[str, int]:
+    """``tracewrap.client.finishes`` as it stands: the count per finish reason."""
+    return {
+        p.attributes["tracewrap.finish_reason"]: p.value
+        for p in telemetry.points("tracewrap.client.finishes")
+    }

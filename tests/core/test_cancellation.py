@@ -9,16 +9,9 @@ import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
-from tests.core.helpers import API_KEY, MESSAGES, async_client, attrs
+from tests.core.helpers import API_KEY, MESSAGES, async_client, attrs, finishes
 from tracewrap import wrap
 from tracewrap.testing import Scenario
-
-
-def finishes(telemetry: Any) -> dict[str, int]:
-    return {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
 
 
 def assert_cancelled(span: Any, telemetry: Any) -> None:

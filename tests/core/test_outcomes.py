@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 import tracewrap
-from tests.core.helpers import MESSAGES, Greeting, async_client, attrs, sync_client
+from tests.core.helpers import MESSAGES, Greeting, async_client, attrs, finishes, sync_client
 from tracewrap.testing import Scenario
 
 
@@ -295,10 +295,7 @@ def test_a_parse_refused_for_its_finish_still_counts_the_billed_completion(
             assert a["gen_ai.response.id"].startswith("chatcmpl-")
         else:
             assert "gen_ai.usage.input_tokens" not in a and "gen_ai.response.finish_reasons" not in a
-    finished = {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
+    finished = finishes(telemetry)
     tokens = {
         p.attributes["gen_ai.token.type"]: p.value for p in telemetry.points("tracewrap.client.token.usage")
     }
@@ -355,10 +352,7 @@ def test_a_stream_helper_refused_for_its_finish_is_that_error(server, telemetry,
         assert a["gen_ai.response.finish_reasons"] == (outcome,)
     assert own.status.status_code is StatusCode.UNSET
     assert attrs(own)["tracewrap.stream.outcome"] == "closed_early" and "error.type" not in attrs(own)
-    finished = {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
+    finished = finishes(telemetry)
     assert finished == {outcome: 2, "none": 1}
     errors = [p.attributes.get("error.type") for p in telemetry.points("gen_ai.client.operation.duration")]
     assert sorted(errors, key=str) == sorted([refusal[outcome].__name__, None], key=str)
@@ -375,10 +369,7 @@ def test_choices_listed_out_of_order_are_read_in_index_order(server, telemetry) 
     list(client.chat.completions.create(model="m", messages=MESSAGES, n=2, stream=True))
     reasons = [attrs(s)["gen_ai.response.finish_reasons"] for s in telemetry.spans()]
     assert reasons == [("stop", "tool_calls"), ("stop", "tool_calls")]
-    finished = {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
+    finished = finishes(telemetry)
     assert finished == {"stop": 2}
 
 
@@ -401,11 +392,7 @@ def test_a_call_with_several_choices_is_counted_once_under_its_notable_finish(se
         ("length", "stop"),
         ("stop", "stop", "content_filter"),
     ]
-    finishes = {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
-    assert finishes == {"length": 3, "content_filter": 1}
+    assert finishes(telemetry) == {"length": 3, "content_filter": 1}
 
 
 def test_a_response_ending_with_a_call_the_server_ran_is_a_stop(server, telemetry) -> None:
@@ -446,8 +433,5 @@ def test_a_prompt_the_content_filter_refused_counts_as_filtered(server, telemetr
         assert attrs(span)["error.type"] == "BadRequestError"
     assert attrs(filtered)["gen_ai.response.finish_reasons"] == ("content_filter",)
     assert "gen_ai.response.finish_reasons" not in attrs(other)
-    finished = {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
+    finished = finishes(telemetry)
     assert finished == {"content_filter": 1, "error": 1}

@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import StatusCode
 
 import tracewrap
-from tests.core.helpers import MESSAGES, async_client, attrs, sync_client
+from tests.core.helpers import MESSAGES, async_client, attrs, finishes, sync_client
 from tracewrap.telemetry import deferred
 from tracewrap.testing import Scenario
 
@@ -422,10 +422,7 @@ def test_a_stream_that_ends_before_every_choice_finished_is_incomplete(server, t
     ]
     assert [attrs(s).get("error.type") for s in spans] == ["incomplete_stream", None, None]
     assert [s.status.status_code for s in spans] == [StatusCode.ERROR, StatusCode.UNSET, StatusCode.UNSET]
-    counted = {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
+    counted = finishes(telemetry)
     assert counted == {"error": 1, "stop": 2}
 
 
@@ -481,8 +478,5 @@ def test_a_stream_dropped_before_every_choice_finished_counts_as_an_error(server
     assert attrs(spans[0])["error.type"] == "incomplete_stream"
     assert attrs(spans[1])["error.type"] in ("APIConnectionError", "RemoteProtocolError")
     assert all(s.status.status_code is StatusCode.ERROR for s in spans)
-    counted = {
-        p.attributes["tracewrap.finish_reason"]: p.value
-        for p in telemetry.points("tracewrap.client.finishes")
-    }
+    counted = finishes(telemetry)
     assert counted == {"error": 2}

@@ -231,7 +231,8 @@ class ChatStreamAccumulator:
         content capture is on). Usage is left to the record.
         """
         last = self._last_usage
-        if last is None or not isinstance(field(last, "id"), str) or not field(last, "id"):
+        last_id = field(last, "id")
+        if not isinstance(last_id, str) or not last_id:  # (no usage chunk, or one without an envelope)
             last = self._envelope
         if last is None:
             return None
