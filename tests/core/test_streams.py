@@ -407,12 +407,12 @@ def test_a_stream_that_ends_before_every_choice_finished_is_incomplete(server, t
     error, counted under ``error``, with only the finish that arrived on the span. A stream cut
     after the first choice alone cannot be told from a server that ignores ``n``: completed."""
     client = sync_client(server, telemetry)
-    finishes = []
+    arrived = []
     for unfinished in ((0,), (1,), ()):
         server.enqueue(Scenario(chunks=3, unfinished_choices=unfinished))
         stream = client.chat.completions.create(model="m", messages=MESSAGES, n=2, stream=True)
-        finishes.append([(c.index, c.finish_reason) for ch in stream for c in ch.choices if c.finish_reason])
-    assert finishes == [[(1, "stop")], [(0, "stop")], [(0, "stop"), (1, "stop")]]
+        arrived.append([(c.index, c.finish_reason) for ch in stream for c in ch.choices if c.finish_reason])
+    assert arrived == [[(1, "stop")], [(0, "stop")], [(0, "stop"), (1, "stop")]]
     spans = telemetry.spans()
     assert [attrs(s)["tracewrap.stream.outcome"] for s in spans] == ["incomplete", "completed", "completed"]
     assert [attrs(s)["gen_ai.response.finish_reasons"] for s in spans] == [
