@@ -22,7 +22,14 @@ import pytest
 from dashboard_files import load_dashboards, query_panels
 from live import LiveRun
 from prometheus_server import substitute
-from workload import CONCRETE, bucket_of, has_websocket_mode, quantile_bucket, summarize
+from workload import (
+    CONCRETE,
+    INNER_CLOCK_SLACK_S,
+    bucket_of,
+    has_websocket_mode,
+    quantile_bucket,
+    summarize,
+)
 
 DASHBOARDS = load_dashboards()
 OVERVIEW = DASHBOARDS["tracewrap-overview.json"]
@@ -271,12 +278,16 @@ def test_latency_quantiles_match_the_measured_durations(live: LiveRun) -> None:
     p50 = _by(_one(live, "Latency p50 / p95 / p99 by model", "A"), "gen_ai_request_model")
     p99 = _by(_one(live, "Latency p50 / p95 / p99 by model", "C"), "gen_ai_request_model")
     assert set(p50) == set(exp["durations"])
+    ranges = {model: quantile_bucket(d, 0.5, INNER_CLOCK_SLACK_S) for model, d in exp["durations"].items()}
     for model, durations in exp["durations"].items():
-        low, high = quantile_bucket(durations, 0.5)
+        low, high = ranges[model]
         assert low <= p50[model] <= high, (model, p50[model], sorted(durations))
         assert p50[model] <= p99[model] <= bucket_of(max(durations))[1], (model, p99[model], max(durations))
-    # the server-side delays order the models: gpt-4o-mini answers faster than gpt-4o and o4-mini
-    assert p50["gpt-4o-mini"] < min(p50["gpt-4o"], p50["o4-mini"])
+    # The server-side delays order the models (gpt-4o-mini answers faster than gpt-4o and o4-mini) as
+    # long as the machine's load leaves their medians in separate buckets: the panel orders them alike.
+    for slow in ("gpt-4o", "o4-mini"):
+        if ranges["gpt-4o-mini"][1] <= ranges[slow][0]:
+            assert p50["gpt-4o-mini"] <= p50[slow], (p50, ranges)
 
 
 @pytest.mark.parametrize(
@@ -291,5 +302,6 @@ def test_stream_timing_quantiles_match_the_measured_streams(live: LiveRun, title
     p50 = _by(_one(live, title, "A"), "gen_ai_request_model")
     assert set(p50) == set(measured) == {"gpt-4o-mini", "gpt-4o", "o4-mini"}
     for model, values in measured.items():
-        low, high = quantile_bucket(values, 0.5)
+        # a chunk reaches tracewrap before the workload, in a call tracewrap's clock entered after it
+        low, high = quantile_bucket(values, 0.5, INNER_CLOCK_SLACK_S if key == "ttfc" else 0.0)
         assert low <= p50[model] <= high, (model, p50[model], sorted(values))

@@ -485,10 +485,20 @@ def bucket_of(value: float, buckets: Sequence[float] = DURATION_BUCKETS) -> tupl
     return lower, math.inf
 
 
-def quantile_bucket(values: Iterable[float], q: float) -> tuple[float, float]:
-    """The bucket `histogram_quantile(q, ...)` interpolates in: the one holding the ceil(q*n)-th value."""
+# tracewrap's clock runs inside the workload's: each duration (or time to first chunk) it records is
+# at most the workload's, and short of it by the time spent outside tracewrap's span (wrapper entry,
+# the event loop, the GIL passing to the fake server's threads on a loaded machine: a few ms).
+INNER_CLOCK_SLACK_S = 0.02
+
+
+def quantile_bucket(values: Iterable[float], q: float, slack: float = 0.0) -> tuple[float, float]:
+    """The range `histogram_quantile(q, ...)` can land in: the bucket holding the ceil(q*n)-th value.
+
+    With `slack`, each value the histogram saw may be up to `slack` below the measured one; the
+    ceil(q*n)-th of them is then too, so the range starts at the bucket holding that value - slack."""
     ordered = sorted(values)
-    return bucket_of(ordered[max(1, math.ceil(q * len(ordered))) - 1])
+    value = ordered[max(1, math.ceil(q * len(ordered))) - 1]
+    return bucket_of(max(value - slack, 0.0))[0], bucket_of(value)[1]
 
 
 def summarize(observed: Sequence[Observed], from_round: int = 0) -> dict[str, Any]:
