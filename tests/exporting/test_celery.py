@@ -17,7 +17,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -72,23 +75,37 @@ def _wait_for_pool_processes(tmp_path: Path, count: int) -> None:
     assert len(list(started.glob("*"))) == count
 
 
+def _fail_with_stacks(worker: subprocess.Popen[bytes], tmp_path: Path, what: str) -> NoReturn:
+    """Fails the test with the worker's log and every process's stacks (faulthandler, on SIGWINCH:
+    celery_app), the whole group killed: a hung worker says where it hung."""
+    try:
+        os.killpg(worker.pid, signal.SIGWINCH)
+        time.sleep(2)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(30)
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    pytest.fail(f"{what}; the worker's log and stacks:\n{log}")
+
+
+@contextmanager
+def _stacks_on_failure(worker: subprocess.Popen[bytes], tmp_path: Path) -> Iterator[None]:
+    """A failure while the worker runs (a task's result never came) fails at once with its stacks."""
+    try:
+        yield
+    except Exception as exc:
+        if worker.poll() is None:
+            _fail_with_stacks(worker, tmp_path, f"{type(exc).__name__}: {exc}")
+        raise
+
+
 def _wait_for_exit(worker: subprocess.Popen[bytes], tmp_path: Path) -> str:
-    """The worker's log once it has ended. If it has not within 60 s, the test fails with the log
-    and every process's stacks (faulthandler, on SIGWINCH: celery_app), the whole group killed."""
-    log = tmp_path / "worker.log"
+    """The worker's log once it has ended; if it has not within 60 s, the test fails with its stacks."""
     try:
         worker.wait(60)
     except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGWINCH)
-        time.sleep(2)
-        pytest.fail(
-            f"the worker did not end within 60 s; its log and stacks:\n{log.read_text(errors='replace')}"
-        )
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(30)
-    return log.read_text(errors="replace")
+        _fail_with_stacks(worker, tmp_path, "the worker did not end within 60 s")
+    return (tmp_path / "worker.log").read_text(errors="replace")
 
 
 def _assert_every_task_exported(receiver: OTLPReceiver, models: list[str], output: str) -> None:
@@ -125,15 +142,14 @@ def test_a_celery_worker_exports_every_task(
     ``TRACEWRAP_ENABLED=true`` alone."""
     extra = ["--max-tasks-per-child=1"] if recycle else []
     worker = _start_worker(tmp_path, receiver, server, setup, start_method, *extra)
-    try:
+    with _stacks_on_failure(worker, tmp_path):
         models = [f"c-{setup}-{i}" for i in range(4)]
         sent = [make_app(str(tmp_path)).send_task(CHAT, args=(model,)) for model in models]
         answers = [result.get(timeout=60, interval=0.05) for result in sent]
         # the two first pool processes, and with recycling one more after each task
         _wait_for_pool_processes(tmp_path, 2 + len(models) if recycle else 2)
         worker.send_signal(signal.SIGTERM)  # warm shutdown
-    finally:
-        output = _wait_for_exit(worker, tmp_path)
+    output = _wait_for_exit(worker, tmp_path)
     assert worker.returncode == 0, output
     assert [a["model"] for a in answers] == models
     assert all(a["total_tokens"] == PROMPT_TOKENS + COMPLETION_TOKENS for a in answers)
@@ -164,14 +180,13 @@ def test_a_celery_worker_stopped_while_busy_exports_every_task(
     server.enqueue(Scenario(delay_s=5.0), Scenario(delay_s=5.0))
     worker = _start_worker(tmp_path, receiver, server, setup, start_method)
     answers = []
-    try:
+    with _stacks_on_failure(worker, tmp_path):
         sent = [make_app(str(tmp_path)).send_task(CHAT, args=(model,)) for model in models]
         assert receiver.store.wait_for(lambda: len(server.requests) >= len(models), timeout=60)
         worker.send_signal(signal.SIGTERM if stop == "warm" else signal.SIGQUIT)
         if stop == "warm":
             answers = [result.get(timeout=60, interval=0.05) for result in sent]
-    finally:
-        output = _wait_for_exit(worker, tmp_path)
+    output = _wait_for_exit(worker, tmp_path)
     assert worker.returncode == 0, output
     assert len(server.requests) == len(models)
     if stop == "warm":
