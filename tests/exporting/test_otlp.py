@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import openai
@@ -16,7 +17,7 @@ import tracewrap
 from tracewrap.testing import FakeOpenAIServer, Scenario
 
 from .common import MESSAGES, call_and_flush_in_fork
-from .receivers import OTLPReceiver, attributes
+from .receivers import OTLPReceiver, attributes, free_port
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, protocol: str) -> None:
@@ -117,6 +118,24 @@ def test_spans_and_metrics_arrive_over_otlp(
         for attrs, p in _last_points(receiver, "tracewrap.client.finishes")
     }
     assert finishes == {"stop": 2, "error": 1}
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_flush_says_when_the_collector_refused_the_export(
+    protocol: str, monkeypatch: pytest.MonkeyPatch, receiver: OTLPReceiver, make_client: Any
+) -> None:
+    """A refused export fails within the exporter's timeout (1 s); the SDK's force_flush still
+    returns True once it called the exporter. ``tracewrap.flush()`` answers False: the serverless
+    handler that checks it knows its telemetry did not arrive (test_spans_and_metrics_arrive_over_otlp:
+    True when it did)."""
+    _env(monkeypatch, receiver, protocol)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nobody there
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    tracewrap.configure()
+    make_client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    started = time.monotonic()
+    assert tracewrap.flush(5.0) is False
+    assert time.monotonic() - started < 5.0  # it ended, failed, before the deadline: not a timeout
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])

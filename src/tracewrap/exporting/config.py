@@ -29,6 +29,7 @@ from tracewrap import environment, process_ends
 from tracewrap.environment import is_placeholder, tracing_enabled
 from tracewrap.exporting.bounded import run_all, start_exit_runners
 from tracewrap.exporting.dropping import CountingBatchSpanProcessor
+from tracewrap.exporting.outcomes import exports_under_way, failed_exports
 from tracewrap.fork_safe import module_lock
 from tracewrap.logs import logger, say, warn_once
 from tracewrap.observers import add_observer, remove_observer
@@ -448,7 +449,8 @@ def _flush_jobs(setup: Setup, timeout: float) -> dict[str, Callable[[], Any]]:
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Export what has finished so far; False when something did not make it within ``timeout``.
+    """Export what has finished so far; False when something did not make it within ``timeout``
+    (an exporter still at work at the deadline, or an export refused or failed meanwhile).
 
     tracewrap's own pipelines and the application's global providers, which tracewrap records into
     when the application set them up (a serverless handler's ``tracewrap.flush()`` returned True with
@@ -462,7 +464,9 @@ def flush(timeout: float = 5.0) -> bool:
     jobs = _flush_jobs(setup, timeout) if setup is not None else {}
     millis = int(timeout * 1000)
     jobs.update({name: partial(job, millis) for name, job in _global_flush_jobs(setup).items()})
-    return run_all(jobs, timeout) if jobs else True
+    failed_before = failed_exports()
+    finished = run_all(jobs, timeout) if jobs else True
+    return finished and failed_exports() == failed_before
 
 
 def _global_flush_jobs(setup: Setup | None) -> dict[str, Callable[[int], Any]]:
@@ -485,7 +489,8 @@ def shutdown(timeout: float = 5.0) -> None:
 
 
 def _shutdown(timeout: float) -> bool:
-    """:func:`shutdown`; False when an exporter did not finish in time."""
+    """:func:`shutdown`; False when an exporter did not finish in time, an export failed, or one is
+    left running (the SDK's shutdown stops waiting for it at its timeout)."""
     global _setup
     run_deferred()
     with _lock:
@@ -508,11 +513,12 @@ def _shutdown(timeout: float) -> bool:
         jobs["shutdown-langsmith"] = lambda: setup.langsmith.close(timeout)
     if setup.prometheus_server is not None:
         jobs["shutdown-prometheus"] = setup.prometheus_server.shutdown
+    failed_before = failed_exports()
     finished = run_all(jobs, timeout)
     dropped = setup.dropped_spans()
     if dropped:
         logger.warning("%d spans were dropped because the export queue was full", dropped)
-    return finished
+    return finished and failed_exports() == failed_before and not exports_under_way()
 
 
 def _shutdown_provider(provider: Any, batch_processors: list[Any], millis: int) -> None:
@@ -593,15 +599,16 @@ _said_undelivered: int | None = None  # the pid that said it
 
 
 def _say_undelivered(timeout: float) -> None:
-    """Telemetry goes somewhere, or tracewrap says why not: an exporter still at work when the
-    process's end flushes ran out of time (a collector that accepts and never answers, a slow link)
-    loses what it held, which was said only at INFO. Once per process."""
+    """Telemetry goes somewhere, or tracewrap says why not: an export the process's end flushes
+    saw refused or failed, or an exporter still at work when they ran out of time (a collector that
+    accepts and never answers, a slow link), lost what it held. Once per process."""
     global _said_undelivered
     if _said_undelivered != os.getpid():
         _said_undelivered = os.getpid()
         say(
-            f"telemetry not all delivered: an exporter was still at work when the process ended "
-            f"(TRACEWRAP_EXIT_TIMEOUT, {timeout:g} s, ran out); its endpoint is down or too slow"
+            f"telemetry not all delivered: as the process ended an export failed, or was still at "
+            f"work when TRACEWRAP_EXIT_TIMEOUT ({timeout:g} s) ran out; its endpoint is down, "
+            f"refusing or too slow"
         )
 
 

@@ -1,7 +1,8 @@
 """OTLP exporters of the protocol the environment asks for.
 
 The exporters are built without arguments so they read endpoint, headers, timeout, compression
-and certificates from the standard ``OTEL_EXPORTER_OTLP_*`` variables themselves.
+and certificates from the standard ``OTEL_EXPORTER_OTLP_*`` variables themselves. Each counts its
+failed exports (:mod:`tracewrap.exporting.outcomes`): a flush says when it lost something.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from tracewrap.environment import GRPC, otlp_protocol
+from tracewrap.exporting.outcomes import noting_failures
 
 
 def span_exporter() -> SpanExporter:
     if otlp_protocol("traces") == GRPC:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
-        return GrpcExporter()
+        return noting_failures(GrpcExporter())
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-    return HttpExporter()
+    return noting_failures(HttpExporter())
 
 
 def metric_exporter() -> MetricExporter:
@@ -30,19 +32,19 @@ def metric_exporter() -> MetricExporter:
             OTLPMetricExporter as GrpcMetricExporter,
         )
 
-        return GrpcMetricExporter()
+        return noting_failures(GrpcMetricExporter())
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
         OTLPMetricExporter as HttpMetricExporter,
     )
 
-    return HttpMetricExporter()
+    return noting_failures(HttpMetricExporter())
 
 
 def log_exporter() -> Any:  # a LogRecordExporter (the SDK's logs API is still underscored)
     if otlp_protocol("logs") == GRPC:
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 
-        return GrpcLogExporter()
+        return noting_failures(GrpcLogExporter())
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 
-    return HttpLogExporter()
+    return noting_failures(HttpLogExporter())
