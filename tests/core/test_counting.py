@@ -352,3 +352,24 @@ def test_background_response_cancelled_is_counted_by_the_cancel(server, telemetr
     assert finishes(telemetry) == {"cancelled": 1}
     assert cost_total(telemetry) == pytest.approx(counting_span["tracewrap.cost.estimate_usd"])
     assert ("cancel_response", "gpt-4o-mini", 1) in duration_models(telemetry)
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_whole_float_token_counts_count_and_fractions_do_not(server, telemetry, api: str) -> None:
+    """A compatible server may write its counts as JSON floats (``12.0``; the SDK keeps them floats):
+    a whole one is that many tokens, on the span and in the metrics; ``12.5`` counts nothing."""
+    client = sync_client(server, telemetry)
+    server.enqueue(Scenario(prompt_tokens=12.0, completion_tokens=7.0))  # type: ignore[arg-type]
+    server.enqueue(Scenario(prompt_tokens=12.5, completion_tokens=7.0))  # type: ignore[arg-type]
+    for _ in range(2):
+        if api == "chat":
+            reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+            assert reply.usage is not None and reply.usage.prompt_tokens in (12.0, 12.5)
+        else:
+            response = client.responses.create(model="m", input="hi")
+            assert response.usage is not None and response.usage.input_tokens in (12.0, 12.5)
+    whole, fraction = (attrs(span) for span in telemetry.spans())
+    assert whole["gen_ai.usage.input_tokens"] == 12 and type(whole["gen_ai.usage.input_tokens"]) is int
+    assert whole["gen_ai.usage.output_tokens"] == 7
+    assert "gen_ai.usage.input_tokens" not in fraction and fraction["gen_ai.usage.output_tokens"] == 7
+    assert token_sums(telemetry) == {"input": 12, "output": 14}

@@ -38,6 +38,9 @@ def as_int(value: Any) -> int | None:
     # bool is an int subclass; a True token count is nonsense, not 1
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
         return value
+    # a compatible server's JSON `12.0` (the SDK keeps it a float): 12; `12.5` is no count
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= INT64_MAX:
+        return int(value)
     return None
 
 
