@@ -278,9 +278,12 @@ def shaped(
 
 
 def _valid_count(value: Any) -> int | None:
-    """A count is a non-negative int that OTLP can carry (signed 64-bit)."""
+    """A count is a non-negative int that OTLP can carry (signed 64-bit), or a whole float of one
+    (a compatible server's JSON ``12.0``)."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
         return value
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= INT64_MAX:
+        return int(value)
     return None
 
 
@@ -482,7 +485,8 @@ def test_read_usage_never_invents_counts(usage: Any, shape: str) -> None:
 def test_read_usage_examples() -> None:
     assert read_usage(None) == Usage()
     assert read_usage({}) == Usage()
-    assert read_usage({"prompt_tokens": True, "completion_tokens": -1, "total_tokens": 2.0}) == Usage()
+    assert read_usage({"prompt_tokens": True, "completion_tokens": -1, "total_tokens": 2.5}) == Usage()
+    assert read_usage({"prompt_tokens": 12.0, "total_tokens": float("inf")}) == Usage(input_tokens=12)
     assert read_usage({"prompt_tokens": "12"}) == Usage()
     assert read_usage({"input_tokens": 0}).input_tokens == 0  # a real zero stays zero
     both = read_usage({"input_tokens": 3, "prompt_tokens": 9, "completion_tokens": 4})
