@@ -17,6 +17,9 @@ VENVS=${TRACEWRAP_VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/tracewrap/venvs}
 PY=${PYTHON:-python3}
 PHOENIX_VERSION=20.26.1
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONPATH="$ROOT/src:$ROOT" PYTHONDONTWRITEBYTECODE=1
+# A lane's interpreter that crashes after its tests (a segfault in the last garbage collection at
+# exit: exit 139, seen once on the openai 2 lane with every test passed) prints its stacks
+export PYTHONFAULTHANDLER=1
 
 step() { printf '\n== %s  [%s]\n' "$*" "$(date +%T)"; }
 

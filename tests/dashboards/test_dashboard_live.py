@@ -282,7 +282,15 @@ def test_latency_quantiles_match_the_measured_durations(live: LiveRun) -> None:
     for model, durations in exp["durations"].items():
         low, high = ranges[model]
         assert low <= p50[model] <= high, (model, p50[model], sorted(durations))
-        assert p50[model] <= p99[model] <= bucket_of(max(durations))[1], (model, p99[model], max(durations))
+        # p99 stays within the bucket of the model's slowest call of the run, not only of the range:
+        # the panel's rate() extrapolates each bucket series to the window's edges, capped where the
+        # series would reach zero, and that cap depends on the series' value. A slow call before
+        # the window (round 0: the process's first Responses call builds the SDK's models) leaves
+        # its bucket series higher than the one below it, so it is extrapolated a little further and
+        # p99, at the top of the ranks, moves into it: once (Python 3.15, loaded) gpt-4o's p99 read
+        # 0.243 s with every in-range call under 0.12 s and the range's exact counts right.
+        slowest = max(live.totals["durations"][model])
+        assert p50[model] <= p99[model] <= bucket_of(slowest)[1], (model, p99[model], max(durations), slowest)
     # The server-side delays order the models (gpt-4o-mini answers faster than gpt-4o and o4-mini) as
     # long as the machine's load leaves their medians in separate buckets: the panel orders them alike.
     for slow in ("gpt-4o", "o4-mini"):
